@@ -1,0 +1,218 @@
+//! Every environment variable this program reads, read once and named once (SPEC §8).
+//!
+//! `Config::from_lookup` takes a lookup function so tests build a configuration without touching
+//! the process environment. The AWS SDK reads its own standard variables (`AWS_REGION`,
+//! `AWS_ENDPOINT_URL*`, `AWS_MAX_ATTEMPTS`, ...) when a token is fetched; the ones named here are
+//! those this program itself acts on, or that decide whose token a cached entry is.
+
+use std::path::{Path, PathBuf};
+
+use crate::secret::Secret;
+
+/// Cache directory override. A leading `~` or `~/` expands to the home directory.
+pub const CACHE_DIR: &str = "AWS_ECR_CACHE_DIR";
+/// Any non-empty value disables the cache (as Go: even `false`).
+pub const DISABLE_CACHE: &str = "AWS_ECR_DISABLE_CACHE";
+/// `true` (any case) or `1`: `store`/`erase` succeed without storing anything.
+pub const IGNORE_CREDS_STORAGE: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
+/// Log level: `off`, `error`, `warn`, `info` (default), `debug`, `trace`.
+pub const LOG_LEVEL: &str = "AWS_ECR_LOG_LEVEL";
+/// A PEM bundle of CAs to trust instead of the system store (the AWS CLI's meaning).
+pub const CA_BUNDLE: &str = "AWS_CA_BUNDLE";
+
+/// The environment variables that select AWS credentials, and so whose token a cache entry holds.
+/// (`identity.rs` hashes their values; none of them is resolved into credentials on a cache hit.)
+pub const IDENTITY_VARS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_EC2_METADATA_DISABLED",
+    // A token is only good at the API that issued it: keep tokens from other endpoints apart.
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_ECR",
+    "AWS_ENDPOINT_URL_ECR_PUBLIC",
+];
+
+/// Variables whose values are secrets: hashed into the identity, never logged.
+pub const SECRET_VARS: &[&str] = &["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    fn parse(s: &str) -> Option<LogLevel> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "off" | "none" | "0" => LogLevel::Off,
+            "error" => LogLevel::Error,
+            "warn" | "warning" => LogLevel::Warn,
+            "info" => LogLevel::Info,
+            "debug" => LogLevel::Debug,
+            "trace" => LogLevel::Trace,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub home: Option<PathBuf>,
+    /// `None` when there is neither `AWS_ECR_CACHE_DIR` nor a home directory.
+    pub cache_dir: Option<PathBuf>,
+    pub cache_disabled: bool,
+    pub ignore_creds_storage: bool,
+    pub log_level: LogLevel,
+    pub ca_bundle: Option<PathBuf>,
+    /// `AWS_CONFIG_FILE` or `~/.aws/config`.
+    pub aws_config_file: Option<PathBuf>,
+    /// `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`.
+    pub aws_credentials_file: Option<PathBuf>,
+    /// `AWS_PROFILE`, if set and non-empty.
+    pub profile: Option<String>,
+    /// `(name, value)` of every set variable of [`IDENTITY_VARS`], in that order; secrets wrapped.
+    pub identity_env: Vec<(&'static str, Secret<String>)>,
+}
+
+impl Config {
+    /// Builds the configuration from `lookup` (the process environment in `main`).
+    /// `home_fallback` is used when `HOME` is unset (the password database, in `main`).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        home_fallback: Option<PathBuf>,
+    ) -> Config {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let home = get("HOME").map(PathBuf::from).or(home_fallback);
+        let cache_dir = match get(CACHE_DIR) {
+            Some(dir) => expand_tilde(&dir, home.as_deref()),
+            None => home.as_ref().map(|h| h.join(".ecr")),
+        };
+        let ignore = get(IGNORE_CREDS_STORAGE)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        let log_level = get(LOG_LEVEL)
+            .and_then(|v| LogLevel::parse(&v))
+            .unwrap_or(LogLevel::Info);
+        let aws_file = |var: &str, name: &str| match get(var) {
+            Some(p) => expand_tilde(&p, home.as_deref()),
+            None => home.as_ref().map(|h| h.join(".aws").join(name)),
+        };
+        Config {
+            cache_dir,
+            cache_disabled: get(DISABLE_CACHE).is_some(),
+            ignore_creds_storage: ignore,
+            log_level,
+            ca_bundle: get(CA_BUNDLE).and_then(|p| expand_tilde(&p, home.as_deref())),
+            aws_config_file: aws_file("AWS_CONFIG_FILE", "config"),
+            aws_credentials_file: aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+            profile: get("AWS_PROFILE"),
+            identity_env: IDENTITY_VARS
+                .iter()
+                .filter_map(|&name| get(name).map(|v| (name, Secret::new(v))))
+                .collect(),
+            home,
+        }
+    }
+
+    /// The value of one of [`IDENTITY_VARS`] (a non-secret one: callers must not log secrets).
+    pub fn identity_var(&self, name: &str) -> Option<&str> {
+        self.identity_env
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.expose().as_str())
+    }
+
+    /// The directory that holds the token cache and the log directory.
+    pub fn log_dir(&self) -> Option<PathBuf> {
+        self.cache_dir.as_ref().map(|d| d.join("log"))
+    }
+}
+
+/// `~` and `~/x` expand to the home directory (`AWS_ECR_CACHE_DIR=~/.ecr` is common in docs).
+fn expand_tilde(path: &str, home: Option<&Path>) -> Option<PathBuf> {
+    if path == "~" {
+        return home.map(Path::to_path_buf);
+    }
+    match path.strip_prefix("~/") {
+        Some(rest) => home.map(|h| h.join(rest)),
+        None => Some(PathBuf::from(path)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned(), None)
+    }
+
+    #[test]
+    fn cache_dir_defaults_to_dot_ecr_and_expands_tilde() {
+        assert_eq!(
+            config(&[("HOME", "/h")]).cache_dir,
+            Some(PathBuf::from("/h/.ecr"))
+        );
+        assert_eq!(
+            config(&[("HOME", "/h"), (CACHE_DIR, "~/c")]).cache_dir,
+            Some(PathBuf::from("/h/c"))
+        );
+        assert_eq!(
+            config(&[("HOME", "/h"), (CACHE_DIR, "~")]).cache_dir,
+            Some(PathBuf::from("/h"))
+        );
+        assert_eq!(
+            config(&[("HOME", "/h"), (CACHE_DIR, "/x")]).cache_dir,
+            Some(PathBuf::from("/x"))
+        );
+        assert_eq!(
+            config(&[("HOME", "/h"), (CACHE_DIR, "")]).cache_dir,
+            Some(PathBuf::from("/h/.ecr"))
+        );
+        assert_eq!(config(&[]).cache_dir, None);
+    }
+
+    #[test]
+    fn disable_cache_is_any_non_empty_value_like_go() {
+        assert!(config(&[(DISABLE_CACHE, "false")]).cache_disabled);
+        assert!(config(&[(DISABLE_CACHE, "1")]).cache_disabled);
+        assert!(!config(&[(DISABLE_CACHE, "")]).cache_disabled);
+        assert!(!config(&[]).cache_disabled);
+    }
+
+    #[test]
+    fn ignore_creds_storage_accepts_true_in_any_case_and_1() {
+        for v in ["true", "TRUE", "True", "1"] {
+            assert!(config(&[(IGNORE_CREDS_STORAGE, v)]).ignore_creds_storage, "{v}");
+        }
+        for v in ["false", "yes", "", "0"] {
+            assert!(!config(&[(IGNORE_CREDS_STORAGE, v)]).ignore_creds_storage, "{v}");
+        }
+    }
+
+    #[test]
+    fn log_level_defaults_to_info_and_ignores_garbage() {
+        assert_eq!(config(&[]).log_level, LogLevel::Info);
+        assert_eq!(config(&[(LOG_LEVEL, "DEBUG")]).log_level, LogLevel::Debug);
+        assert_eq!(config(&[(LOG_LEVEL, "off")]).log_level, LogLevel::Off);
+        assert_eq!(config(&[(LOG_LEVEL, "loud")]).log_level, LogLevel::Info);
+    }
+}

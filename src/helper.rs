@@ -1,0 +1,259 @@
+//! The policy of `get` and `list`: registry -> identity -> cache -> fetch -> answer.
+//!
+//! Decides when the cache answers (fresh), when to ask the API (missing or past half-life), what
+//! to hand out when the API fails (a cached token only while it is still valid), and how
+//! concurrent processes share one fetch (the entry lock, then a re-read). It writes nothing to
+//! stdout or stderr: it returns outcomes, and `lib.rs` renders them.
+
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use crate::cache::{CacheEntry, Store};
+use crate::config::Config;
+use crate::ecr::{FetchError, TokenSource};
+use crate::identity::Identity;
+use crate::registry::Registry;
+use crate::secret::Secret;
+
+/// How long a `get` waits for another process fetching the same token before fetching itself.
+/// Longer than a fetch can take (bounded in ecr.rs), so waiters normally reuse its result.
+const LOCK_WAIT: Duration = Duration::from_secs(15);
+
+#[derive(Debug)]
+pub enum GetOutcome {
+    /// Answer with these credentials.
+    Found { password: Secret<String> },
+    /// Not an ECR host: not-found, silently.
+    NotEcr,
+    /// An ECR host whose token cannot be had: not-found, and this cause on stderr.
+    Unavailable(FetchError),
+}
+
+/// How a found token was obtained (for the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Cache,
+    CacheAfterWait,
+    Api,
+    StaleAfterError,
+}
+
+pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -> GetOutcome {
+    let started = Instant::now();
+    let Some(registry) = Registry::parse(server_url) else {
+        info!(input_len = server_url.len(), "get: not an ECR host");
+        return GetOutcome::NotEcr;
+    };
+    let profile: Option<&str> = None;
+    let identity = Identity::of(cfg, profile);
+    let host = registry.host();
+    let result = get_registry(cfg, &registry, &identity, profile, now, source);
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok((password, how)) => {
+            info!(host, identity = %identity.summary, source = ?how, ms, "get: token");
+            GetOutcome::Found { password }
+        }
+        Err(e) => {
+            warn!(host, identity = %identity.summary, error = %e, ms, "get: no token");
+            GetOutcome::Unavailable(e)
+        }
+    }
+}
+
+fn get_registry(
+    cfg: &Config,
+    registry: &Registry,
+    identity: &Identity,
+    profile: Option<&str>,
+    now: u64,
+    source: &dyn TokenSource,
+) -> Result<(Secret<String>, Source), FetchError> {
+    let host = registry.host();
+    let store = match (&cfg.cache_dir, cfg.cache_disabled) {
+        (Some(dir), false) => Some(Store::new(dir)),
+        _ => None,
+    };
+    let Some(store) = store else {
+        return fetch(source, registry, profile).map(|(p, _)| (p, Source::Api));
+    };
+    let key = Store::key(&identity.id, host);
+    let cached = store.read(&key, &identity.id, host);
+    if let Some(e) = &cached
+        && e.is_fresh(now)
+    {
+        return Ok((e.password.clone(), Source::Cache));
+    }
+
+    // Miss or past half-life: one process fetches, the others wait for it and re-read.
+    let _lock = store.lock(&key, LOCK_WAIT);
+    let cached = store.read(&key, &identity.id, host).or(cached);
+    if let Some(e) = &cached
+        && e.is_fresh(now)
+    {
+        return Ok((e.password.clone(), Source::CacheAfterWait));
+    }
+    match fetch(source, registry, profile) {
+        Ok((password, expires_at)) => {
+            if let Some(expires_at) = expires_at {
+                let entry = CacheEntry::new(host, &identity.id, password.clone(), now, expires_at);
+                if let Err(err) = store.write(&key, &entry) {
+                    warn!(dir = %store.dir().display(), %err, "cache not written");
+                }
+                let pruned = store.prune(now);
+                if pruned > 0 {
+                    info!(pruned, "cache: removed expired or damaged entries");
+                }
+            }
+            Ok((password, Source::Api))
+        }
+        Err(err) => match cached {
+            // Better than Go: a stale token only while the registry would still accept it.
+            Some(e) if e.is_usable(now) => {
+                warn!(host, %err, expires_at = e.expires_at, "refresh failed; using cached token");
+                Ok((e.password, Source::StaleAfterError))
+            }
+            _ => Err(err),
+        },
+    }
+}
+
+fn fetch(
+    source: &dyn TokenSource,
+    registry: &Registry,
+    profile: Option<&str>,
+) -> Result<(Secret<String>, Option<u64>), FetchError> {
+    let started = Instant::now();
+    let result = source.fetch(registry, profile);
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match &result {
+        Ok(t) => info!(host = registry.host(), ms, expires_at = ?t.expires_at, "GetAuthorizationToken ok"),
+        Err(e) => warn!(host = registry.host(), ms, error = %e, "GetAuthorizationToken failed"),
+    }
+    result.map(|t| (t.password, t.expires_at))
+}
+
+/// `list`: the registries with a cached token usable by the current identity. Never touches the
+/// network, so it can't take long or fail offline (SPEC §6).
+pub fn list(cfg: &Config, now: u64) -> Vec<String> {
+    let (Some(dir), false) = (&cfg.cache_dir, cfg.cache_disabled) else {
+        return Vec::new();
+    };
+    let identity = Identity::of(cfg, None);
+    let mut hosts: Vec<String> = Store::new(dir)
+        .entries()
+        .into_iter()
+        .filter(|e| e.identity == identity.id && e.is_usable(now))
+        .filter(|e| Registry::parse(&e.registry).is_some())
+        .map(|e| e.registry)
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecr::Token;
+    use std::cell::{Cell, RefCell};
+    use std::collections::HashMap;
+
+    const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+
+    struct Fake {
+        calls: Cell<u32>,
+        answers: RefCell<Vec<Result<(String, u64), FetchError>>>,
+    }
+
+    impl Fake {
+        fn new(answers: Vec<Result<(String, u64), FetchError>>) -> Fake {
+            Fake {
+                calls: Cell::new(0),
+                answers: RefCell::new(answers),
+            }
+        }
+    }
+
+    impl TokenSource for Fake {
+        fn fetch(&self, _: &Registry, _: Option<&str>) -> Result<Token, FetchError> {
+            self.calls.set(self.calls.get() + 1);
+            self.answers.borrow_mut().remove(0).map(|(p, exp)| Token {
+                password: Secret::new(p),
+                expires_at: Some(exp),
+                proxy_endpoint: None,
+            })
+        }
+    }
+
+    fn cfg(dir: &std::path::Path) -> Config {
+        let mut m = HashMap::new();
+        m.insert("HOME".to_owned(), dir.display().to_string());
+        m.insert("AWS_ACCESS_KEY_ID".to_owned(), "AKIA".to_owned());
+        m.insert("AWS_SECRET_ACCESS_KEY".to_owned(), "s".to_owned());
+        Config::from_lookup(|k| m.get(k).cloned(), None)
+    }
+
+    fn password(o: GetOutcome) -> String {
+        match o {
+            GetOutcome::Found { password } => password.expose().clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn fresh_hit_makes_no_call_and_half_life_triggers_a_refresh() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let fake = Fake::new(vec![Ok(("one".into(), 1000 + 100)), Ok(("two".into(), 2000))]);
+        assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
+        assert_eq!(password(get(&c, HOST, 1049, &fake)), "one");
+        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(password(get(&c, HOST, 1050, &fake)), "two");
+        assert_eq!(fake.calls.get(), 2);
+    }
+
+    #[test]
+    fn failed_refresh_serves_the_cached_token_only_while_it_is_valid() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let denied = || {
+            Err(FetchError::Service {
+                code: "AccessDeniedException".into(),
+                message: "no".into(),
+            })
+        };
+        let fake = Fake::new(vec![Ok(("one".into(), 1100)), denied(), denied()]);
+        assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
+        assert_eq!(password(get(&c, HOST, 1060, &fake)), "one");
+        assert!(matches!(
+            get(&c, HOST, 1100, &fake),
+            GetOutcome::Unavailable(FetchError::Service { .. })
+        ));
+    }
+
+    #[test]
+    fn non_ecr_hosts_never_reach_the_source() {
+        let d = tempfile::tempdir().unwrap();
+        let fake = Fake::new(vec![]);
+        assert!(matches!(
+            get(&cfg(d.path()), "index.docker.io", 1, &fake),
+            GetOutcome::NotEcr
+        ));
+        assert_eq!(fake.calls.get(), 0);
+    }
+
+    #[test]
+    fn list_shows_only_this_identitys_usable_entries() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let fake = Fake::new(vec![Ok(("one".into(), 5000))]);
+        password(get(&c, HOST, 1000, &fake));
+        assert_eq!(list(&c, 1000), vec![HOST.to_owned()]);
+        assert!(list(&c, 5000).is_empty());
+        let mut other = c.clone();
+        other.identity_env.retain(|(n, _)| *n != "AWS_ACCESS_KEY_ID");
+        assert!(list(&other, 1000).is_empty());
+    }
+}

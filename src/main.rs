@@ -1,0 +1,34 @@
+//! The executable: reads the arguments, the environment, the clock and stdio once, and hands them
+//! to the library. See `lib.rs` for the protocol.
+
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use docker_credential_ecr_login::config::Config;
+use docker_credential_ecr_login::ecr::Aws;
+use docker_credential_ecr_login::{logging, run};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // The password database only when HOME is unset (containers running as arbitrary UIDs).
+    let home_fallback = std::env::var_os("HOME")
+        .is_none()
+        .then(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))
+        .flatten();
+    let config = Config::from_lookup(|name| std::env::var(name).ok(), home_fallback);
+    let now = SystemTime::now();
+    logging::init(&config, now);
+    let _span = tracing::info_span!("run", pid = std::process::id()).entered();
+    run(
+        &args,
+        &config,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+        now,
+        &Aws { config: &config },
+    )
+}
