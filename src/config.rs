@@ -101,8 +101,8 @@ impl Config {
             Some(dir) => expand_tilde(&dir, home.as_deref()),
             None => home.as_ref().map(|h| h.join(".ecr")),
         };
-        let ignore = get(IGNORE_CREDS_STORAGE)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        let ignore =
+            get(IGNORE_CREDS_STORAGE).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
         let log_level = get(LOG_LEVEL)
             .and_then(|v| LogLevel::parse(&v))
             .unwrap_or(LogLevel::Info);
@@ -201,10 +201,16 @@ mod tests {
     #[test]
     fn ignore_creds_storage_accepts_true_in_any_case_and_1() {
         for v in ["true", "TRUE", "True", "1"] {
-            assert!(config(&[(IGNORE_CREDS_STORAGE, v)]).ignore_creds_storage, "{v}");
+            assert!(
+                config(&[(IGNORE_CREDS_STORAGE, v)]).ignore_creds_storage,
+                "{v}"
+            );
         }
         for v in ["false", "yes", "", "0"] {
-            assert!(!config(&[(IGNORE_CREDS_STORAGE, v)]).ignore_creds_storage, "{v}");
+            assert!(
+                !config(&[(IGNORE_CREDS_STORAGE, v)]).ignore_creds_storage,
+                "{v}"
+            );
         }
     }
 

@@ -265,8 +265,7 @@ fn token(
     expires_at: Option<i64>,
     proxy_endpoint: Option<String>,
 ) -> Result<Token, FetchError> {
-    let encoded =
-        encoded.ok_or_else(|| FetchError::BadResponse("no authorizationToken".into()))?;
+    let encoded = encoded.ok_or_else(|| FetchError::BadResponse("no authorizationToken".into()))?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|_| FetchError::BadResponse("authorizationToken is not base64".into()))?;

@@ -128,7 +128,9 @@ fn fetch(
     let result = source.fetch(registry, profile);
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match &result {
-        Ok(t) => info!(host = registry.host(), ms, expires_at = ?t.expires_at, "GetAuthorizationToken ok"),
+        Ok(t) => {
+            info!(host = registry.host(), ms, expires_at = ?t.expires_at, "GetAuthorizationToken ok")
+        }
         Err(e) => warn!(host = registry.host(), ms, error = %e, "GetAuthorizationToken failed"),
     }
     result.map(|t| (t.password, t.expires_at))
@@ -206,7 +208,10 @@ mod tests {
     fn fresh_hit_makes_no_call_and_half_life_triggers_a_refresh() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![Ok(("one".into(), 1000 + 100)), Ok(("two".into(), 2000))]);
+        let fake = Fake::new(vec![
+            Ok(("one".into(), 1000 + 100)),
+            Ok(("two".into(), 2000)),
+        ]);
         assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
         assert_eq!(password(get(&c, HOST, 1049, &fake)), "one");
         assert_eq!(fake.calls.get(), 1);
@@ -253,7 +258,9 @@ mod tests {
         assert_eq!(list(&c, 1000), vec![HOST.to_owned()]);
         assert!(list(&c, 5000).is_empty());
         let mut other = c.clone();
-        other.identity_env.retain(|(n, _)| *n != "AWS_ACCESS_KEY_ID");
+        other
+            .identity_env
+            .retain(|(n, _)| *n != "AWS_ACCESS_KEY_ID");
         assert!(list(&other, 1000).is_empty());
     }
 }

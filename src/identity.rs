@@ -111,7 +111,11 @@ type Sections = BTreeMap<String, BTreeMap<String, String>>;
 /// The sections that decide what `profile` yields: the profile in both files, then its
 /// `source_profile` chain and its `sso_session`, keyed "config:profile x", "credentials:x", ...
 fn profile_sections(cfg: &Config, profile: &str) -> Sections {
-    let config = cfg.aws_config_file.as_deref().map(read_ini).unwrap_or_default();
+    let config = cfg
+        .aws_config_file
+        .as_deref()
+        .map(read_ini)
+        .unwrap_or_default();
     let creds = cfg
         .aws_credentials_file
         .as_deref()
@@ -241,15 +245,33 @@ mod tests {
     fn different_env_keys_are_different_identities_and_secrets_stay_out_of_the_summary() {
         let d = tempfile::tempdir().unwrap();
         let a = Identity::of(
-            &cfg(&[("AWS_ACCESS_KEY_ID", "AKIA1"), ("AWS_SECRET_ACCESS_KEY", "s1")], d.path()),
+            &cfg(
+                &[
+                    ("AWS_ACCESS_KEY_ID", "AKIA1"),
+                    ("AWS_SECRET_ACCESS_KEY", "s1"),
+                ],
+                d.path(),
+            ),
             None,
         );
         let b = Identity::of(
-            &cfg(&[("AWS_ACCESS_KEY_ID", "AKIA1"), ("AWS_SECRET_ACCESS_KEY", "s2")], d.path()),
+            &cfg(
+                &[
+                    ("AWS_ACCESS_KEY_ID", "AKIA1"),
+                    ("AWS_SECRET_ACCESS_KEY", "s2"),
+                ],
+                d.path(),
+            ),
             None,
         );
         let c = Identity::of(
-            &cfg(&[("AWS_ACCESS_KEY_ID", "AKIA2"), ("AWS_SECRET_ACCESS_KEY", "s1")], d.path()),
+            &cfg(
+                &[
+                    ("AWS_ACCESS_KEY_ID", "AKIA2"),
+                    ("AWS_SECRET_ACCESS_KEY", "s1"),
+                ],
+                d.path(),
+            ),
             None,
         );
         assert_ne!(a.id, b.id);
@@ -268,7 +290,11 @@ mod tests {
         assert_eq!(Identity::of(&c, None), first, "stable");
 
         write(d.path(), "config", &base.replace("us-east-1", "eu-west-1"));
-        assert_eq!(Identity::of(&c, None).id, first.id, "region is not identity");
+        assert_eq!(
+            Identity::of(&c, None).id,
+            first.id,
+            "region is not identity"
+        );
 
         write(d.path(), "config", &base.replace("role/a", "role/b"));
         assert_ne!(Identity::of(&c, None).id, first.id, "role changes identity");
@@ -295,7 +321,11 @@ mod tests {
         let a = Identity::of(&c, None);
         write(d.path(), "config", &text.replace("Dev", "Admin"));
         assert_ne!(Identity::of(&c, None).id, a.id);
-        write(d.path(), "config", &text.replace("corp.awsapps", "other.awsapps"));
+        write(
+            d.path(),
+            "config",
+            &text.replace("corp.awsapps", "other.awsapps"),
+        );
         assert_ne!(Identity::of(&c, None).id, a.id);
     }
 

@@ -106,8 +106,8 @@ pub fn read_store_request(stdin: &mut dyn Read) -> Result<StoreRequest, String> 
     if buf.len() as u64 > MAX_INPUT {
         return Err(format!("input larger than {MAX_INPUT} bytes"));
     }
-    let req: StoreRequest = serde_json::from_slice(&buf)
-        .map_err(|e| format!("invalid credentials JSON: {e}"))?;
+    let req: StoreRequest =
+        serde_json::from_slice(&buf).map_err(|e| format!("invalid credentials JSON: {e}"))?;
     if req.server_url.trim().is_empty() {
         return Err(NO_SERVER_URL.to_owned());
     }
@@ -242,10 +242,23 @@ mod tests {
     #[test]
     fn store_requests_are_validated_with_the_known_texts() {
         let check = |s: &str| read_store_request(&mut s.as_bytes()).err();
-        assert_eq!(check(r#"{"ServerURL":"","Username":"AWS","Secret":"x"}"#).as_deref(), Some(NO_SERVER_URL));
-        assert_eq!(check(r#"{"ServerURL":"h","Secret":"x"}"#).as_deref(), Some(NO_USERNAME));
-        assert!(check("nope").unwrap().starts_with("invalid credentials JSON"));
-        assert_eq!(check(r#"{"ServerURL":"h","Username":"AWS","Secret":"x"}"#), None);
+        assert_eq!(
+            check(r#"{"ServerURL":"","Username":"AWS","Secret":"x"}"#).as_deref(),
+            Some(NO_SERVER_URL)
+        );
+        assert_eq!(
+            check(r#"{"ServerURL":"h","Secret":"x"}"#).as_deref(),
+            Some(NO_USERNAME)
+        );
+        assert!(
+            check("nope")
+                .unwrap()
+                .starts_with("invalid credentials JSON")
+        );
+        assert_eq!(
+            check(r#"{"ServerURL":"h","Username":"AWS","Secret":"x"}"#),
+            None
+        );
     }
 
     #[test]

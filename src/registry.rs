@@ -161,47 +161,237 @@ mod tests {
 
     /// (input, expected: None for "not ECR", or (host, region, fips, dual_stack); region
     /// `us-east-1` with host public.ecr.aws / ecr-public.aws.com means ECR Public)
-    type Case = (&'static str, Option<(&'static str, &'static str, bool, bool)>);
+    type Case = (
+        &'static str,
+        Option<(&'static str, &'static str, bool, bool)>,
+    );
 
     const CASES: &[Case] = &[
         // Commercial partition, every spelling clients send.
-        ("123456789012.dkr.ecr.us-west-2.amazonaws.com", Some(("123456789012.dkr.ecr.us-west-2.amazonaws.com", "us-west-2", false, false))),
-        ("https://123456789012.dkr.ecr.us-west-2.amazonaws.com", Some(("123456789012.dkr.ecr.us-west-2.amazonaws.com", "us-west-2", false, false))),
-        ("https://123456789012.dkr.ecr.us-west-2.amazonaws.com/", Some(("123456789012.dkr.ecr.us-west-2.amazonaws.com", "us-west-2", false, false))),
-        ("123456789012.dkr.ecr.us-west-2.amazonaws.com:443", Some(("123456789012.dkr.ecr.us-west-2.amazonaws.com", "us-west-2", false, false))),
-        ("https://123456789012.dkr.ecr.us-west-2.amazonaws.com:5000/v2/repo/manifests/latest", Some(("123456789012.dkr.ecr.us-west-2.amazonaws.com", "us-west-2", false, false))),
-        ("https://user:pw@123456789012.dkr.ecr.eu-central-1.amazonaws.com", Some(("123456789012.dkr.ecr.eu-central-1.amazonaws.com", "eu-central-1", false, false))),
-        ("123456789012.dkr.ecr.ap-southeast-2.amazonaws.com?x=1#frag", Some(("123456789012.dkr.ecr.ap-southeast-2.amazonaws.com", "ap-southeast-2", false, false))),
+        (
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+            Some((
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+                "us-west-2",
+                false,
+                false,
+            )),
+        ),
+        (
+            "https://123456789012.dkr.ecr.us-west-2.amazonaws.com",
+            Some((
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+                "us-west-2",
+                false,
+                false,
+            )),
+        ),
+        (
+            "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/",
+            Some((
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+                "us-west-2",
+                false,
+                false,
+            )),
+        ),
+        (
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com:443",
+            Some((
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+                "us-west-2",
+                false,
+                false,
+            )),
+        ),
+        (
+            "https://123456789012.dkr.ecr.us-west-2.amazonaws.com:5000/v2/repo/manifests/latest",
+            Some((
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+                "us-west-2",
+                false,
+                false,
+            )),
+        ),
+        (
+            "https://user:pw@123456789012.dkr.ecr.eu-central-1.amazonaws.com",
+            Some((
+                "123456789012.dkr.ecr.eu-central-1.amazonaws.com",
+                "eu-central-1",
+                false,
+                false,
+            )),
+        ),
+        (
+            "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com?x=1#frag",
+            Some((
+                "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com",
+                "ap-southeast-2",
+                false,
+                false,
+            )),
+        ),
         // FIPS.
-        ("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com", Some(("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com", "us-gov-west-1", true, false))),
-        ("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com", Some(("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com", "us-east-1", true, false))),
+        (
+            "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+            Some((
+                "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+                "us-gov-west-1",
+                true,
+                false,
+            )),
+        ),
+        (
+            "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com",
+            Some((
+                "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com",
+                "us-east-1",
+                true,
+                false,
+            )),
+        ),
         // China.
-        ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", Some(("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", "cn-north-1", false, false))),
+        (
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
+            Some((
+                "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
+                "cn-north-1",
+                false,
+                false,
+            )),
+        ),
         // European Sovereign Cloud.
-        ("123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu", Some(("123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu", "eusc-de-east-1", false, false))),
+        (
+            "123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu",
+            Some((
+                "123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu",
+                "eusc-de-east-1",
+                false,
+                false,
+            )),
+        ),
         // Dual-stack.
-        ("123456789012.dkr-ecr.us-west-2.on.aws", Some(("123456789012.dkr-ecr.us-west-2.on.aws", "us-west-2", false, true))),
-        ("123456789012.dkr-ecr-fips.us-west-2.on.aws", Some(("123456789012.dkr-ecr-fips.us-west-2.on.aws", "us-west-2", true, true))),
-        ("123456789012.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn", Some(("123456789012.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn", "cn-north-1", false, true))),
-        ("123456789012.dkr.ecr.us-east-1.on.aws", Some(("123456789012.dkr.ecr.us-east-1.on.aws", "us-east-1", false, true))),
+        (
+            "123456789012.dkr-ecr.us-west-2.on.aws",
+            Some((
+                "123456789012.dkr-ecr.us-west-2.on.aws",
+                "us-west-2",
+                false,
+                true,
+            )),
+        ),
+        (
+            "123456789012.dkr-ecr-fips.us-west-2.on.aws",
+            Some((
+                "123456789012.dkr-ecr-fips.us-west-2.on.aws",
+                "us-west-2",
+                true,
+                true,
+            )),
+        ),
+        (
+            "123456789012.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn",
+            Some((
+                "123456789012.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn",
+                "cn-north-1",
+                false,
+                true,
+            )),
+        ),
+        (
+            "123456789012.dkr.ecr.us-east-1.on.aws",
+            Some((
+                "123456789012.dkr.ecr.us-east-1.on.aws",
+                "us-east-1",
+                false,
+                true,
+            )),
+        ),
         // Isolated partitions.
-        ("123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov", Some(("123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov", "us-iso-east-1", false, false))),
-        ("123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov", Some(("123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov", "us-isob-east-1", false, false))),
-        ("123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk", Some(("123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk", "eu-isoe-west-1", false, false))),
-        ("123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov", Some(("123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov", "us-isof-south-1", false, false))),
+        (
+            "123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov",
+            Some((
+                "123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov",
+                "us-iso-east-1",
+                false,
+                false,
+            )),
+        ),
+        (
+            "123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov",
+            Some((
+                "123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov",
+                "us-isob-east-1",
+                false,
+                false,
+            )),
+        ),
+        (
+            "123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk",
+            Some((
+                "123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk",
+                "eu-isoe-west-1",
+                false,
+                false,
+            )),
+        ),
+        (
+            "123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov",
+            Some((
+                "123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov",
+                "us-isof-south-1",
+                false,
+                false,
+            )),
+        ),
         // Region names the pattern allows (underscore, digits first).
-        ("123456789012.dkr.ecr.local_test-1.amazonaws.com", Some(("123456789012.dkr.ecr.local_test-1.amazonaws.com", "local_test-1", false, false))),
+        (
+            "123456789012.dkr.ecr.local_test-1.amazonaws.com",
+            Some((
+                "123456789012.dkr.ecr.local_test-1.amazonaws.com",
+                "local_test-1",
+                false,
+                false,
+            )),
+        ),
         // ECR Public.
-        ("public.ecr.aws", Some(("public.ecr.aws", "us-east-1", false, false))),
-        ("https://public.ecr.aws", Some(("public.ecr.aws", "us-east-1", false, false))),
-        ("https://public.ecr.aws/v2/", Some(("public.ecr.aws", "us-east-1", false, false))),
-        ("ecr-public.aws.com", Some(("ecr-public.aws.com", "us-east-1", false, false))),
-        ("public.ecr.aws:443", Some(("public.ecr.aws", "us-east-1", false, false))),
+        (
+            "public.ecr.aws",
+            Some(("public.ecr.aws", "us-east-1", false, false)),
+        ),
+        (
+            "https://public.ecr.aws",
+            Some(("public.ecr.aws", "us-east-1", false, false)),
+        ),
+        (
+            "https://public.ecr.aws/v2/",
+            Some(("public.ecr.aws", "us-east-1", false, false)),
+        ),
+        (
+            "ecr-public.aws.com",
+            Some(("ecr-public.aws.com", "us-east-1", false, false)),
+        ),
+        (
+            "public.ecr.aws:443",
+            Some(("public.ecr.aws", "us-east-1", false, false)),
+        ),
         // Lookalikes and everything else: not ECR.
-        ("123456789012.dkr.ecr.us-west-2.amazonaws.com.evil.com", None),
-        ("evil.com/123456789012.dkr.ecr.us-west-2.amazonaws.com", None),
-        ("123456789012.dkr.ecr.us-west-2.amazonaws.com@evil.com", None),
-        ("https://123456789012.dkr.ecr.us-west-2.amazonaws.com.evil.com:443", None),
+        (
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com.evil.com",
+            None,
+        ),
+        (
+            "evil.com/123456789012.dkr.ecr.us-west-2.amazonaws.com",
+            None,
+        ),
+        (
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com@evil.com",
+            None,
+        ),
+        (
+            "https://123456789012.dkr.ecr.us-west-2.amazonaws.com.evil.com:443",
+            None,
+        ),
         ("x123456789012.dkr.ecr.us-west-2.amazonaws.com", None),
         ("12345678901.dkr.ecr.us-west-2.amazonaws.com", None),
         ("1234567890123.dkr.ecr.us-west-2.amazonaws.com", None),
@@ -214,13 +404,22 @@ mod tests {
         ("123456789012.dkr.ecr.us-west-2.AMAZONAWS.COM", None),
         ("123456789012.dkr_ecr.us-west-2.amazonaws.com", None),
         ("123456789012.dkr.ecr-fipsx.us-west-2.amazonaws.com", None),
-        ("vpce-0123456789abcdef-abcdefgh.dkr.ecr.us-west-2.vpce.amazonaws.com", None),
+        (
+            "vpce-0123456789abcdef-abcdefgh.dkr.ecr.us-west-2.vpce.amazonaws.com",
+            None,
+        ),
         ("123456789012.dkr.ecr.us-west-2.vpce.amazonaws.com", None),
         ("http://123456789012.dkr.ecr.us-west-2.amazonaws.com", None),
         ("HTTPS://123456789012.dkr.ecr.us-west-2.amazonaws.com", None),
-        ("https://https://123456789012.dkr.ecr.us-west-2.amazonaws.com", None),
+        (
+            "https://https://123456789012.dkr.ecr.us-west-2.amazonaws.com",
+            None,
+        ),
         (" 123456789012.dkr.ecr.us-west-2.amazonaws.com", None),
-        ("123456789012.dkr.ecr.us-west-2.amazonaws.com%2eevil.com", None),
+        (
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com%2eevil.com",
+            None,
+        ),
         ("[::1]:5000", None),
         ("public.ecr.aws.evil.com", None),
         ("xpublic.ecr.aws", None),

@@ -1,0 +1,519 @@
+#!/usr/bin/env python3
+"""Benchmark driver for docker-credential-ecr-login (run by bench/run.sh; standard library only).
+
+Measures, all on loopback with nothing reaching AWS:
+  1. warm `get` latency of our helper, Debian's Go helper 0.6.0 and `cat` (the floor for any
+     process), measured INTERLEAVED round-robin in one run (ours, go, cat, ours, go, cat, ...),
+     each run spawned with os.posix_spawn (stdin = a file holding the registry host, stdout and
+     stderr = pipes) and reaped with os.wait4; wall time from just before spawn to wait4 return;
+  2. peak RSS (ru_maxrss) of a warm `get`, through the small rss_spawn launcher (see
+     rss_spawn.c for why a Python-spawned child's ru_maxrss cannot be used);
+  3. release binary size;
+  4. cold `get` (cache miss) of our helper against the local fake ECR (informational).
+
+Warm caches: ours is filled by one real `get` against bench/fake_ecr.py; Go's cache.json is
+written in Go 0.6.0's own format (see write_go_cache). Before the timed rounds both helpers are
+checked to answer with the fake ECR up but without sending it any request; then the fake is
+stopped, and every timed run must still exit 0 with the expected Secret.
+"""
+
+import argparse
+import base64
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ACCOUNT = "123456789012"
+REGION = "us-west-2"
+HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+PASSWORD = "bench-password-3f9c2a"
+ACCESS_KEY_ID = "AKIABENCHMARK0000001"
+SECRET_ACCESS_KEY = "benchmark/secret/key/not/real/000000000"
+EXPIRES_IN = 43200  # what ECR gives: 12 hours
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- process spawning
+
+class Run:
+    __slots__ = ("wall_ns", "status", "maxrss_kb", "cpu_us", "stdout", "stderr")
+
+    @property
+    def exit_code(self):
+        return os.waitstatus_to_exitcode(self.status)
+
+
+def spawn(path, argv, env, stdin_path):
+    """Run one process: stdin from stdin_path, stdout/stderr captured. Returns a Run."""
+    fin = os.open(stdin_path, os.O_RDONLY | os.O_CLOEXEC)
+    r_out, w_out = os.pipe()
+    r_err, w_err = os.pipe()
+    actions = [
+        (os.POSIX_SPAWN_DUP2, fin, 0),
+        (os.POSIX_SPAWN_DUP2, w_out, 1),
+        (os.POSIX_SPAWN_DUP2, w_err, 2),
+    ]
+    t0 = time.perf_counter_ns()
+    pid = os.posix_spawn(path, argv, env, file_actions=actions)
+    _, status, ru = os.wait4(pid, 0)
+    t1 = time.perf_counter_ns()
+    os.close(fin)
+    os.close(w_out)
+    os.close(w_err)
+    run = Run()
+    run.wall_ns = t1 - t0
+    run.status = status
+    run.maxrss_kb = ru.ru_maxrss  # inflated by Python's own peak: not reported (see rss_spawn.c)
+    run.cpu_us = round((ru.ru_utime + ru.ru_stime) * 1e6)
+    run.stdout = read_all(r_out)
+    run.stderr = read_all(r_err)
+    return run
+
+
+def spawn_rss(launcher, path, argv, env, stdin_path):
+    """Run one process through rss_spawn; returns a Run whose maxrss_kb is the child's own."""
+    fin = os.open(stdin_path, os.O_RDONLY | os.O_CLOEXEC)
+    r_out, w_out = os.pipe()
+    r_err, w_err = os.pipe()
+    r_rep, w_rep = os.pipe()
+    actions = [
+        (os.POSIX_SPAWN_DUP2, fin, 0),
+        (os.POSIX_SPAWN_DUP2, w_out, 1),
+        (os.POSIX_SPAWN_DUP2, w_err, 2),
+        (os.POSIX_SPAWN_DUP2, w_rep, 3),
+    ]
+    t0 = time.perf_counter_ns()
+    pid = os.posix_spawn(launcher, ["rss_spawn", path] + argv[1:], env, file_actions=actions)
+    _, lstatus, _ = os.wait4(pid, 0)
+    t1 = time.perf_counter_ns()
+    for fd in (fin, w_out, w_err, w_rep):
+        os.close(fd)
+    report = read_all(r_rep).decode(errors="replace").split()
+    run = Run()
+    run.wall_ns = t1 - t0
+    run.stdout = read_all(r_out)
+    run.stderr = read_all(r_err)
+    if os.waitstatus_to_exitcode(lstatus) != 0 or len(report) != 4:
+        raise BenchError(f"rss_spawn {path} failed: status {lstatus}, report {report}")
+    run.status, run.maxrss_kb, ut, st = (int(x) for x in report)
+    run.cpu_us = ut + st
+    return run
+
+
+def read_all(fd):
+    chunks = []
+    while True:
+        b = os.read(fd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+# ---------------------------------------------------------------- fake ECR
+
+class FakeEcr:
+    def __init__(self, work):
+        self.dir = os.path.join(work, "fake")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port_file = os.path.join(self.dir, "port")
+        self.pid_file = os.path.join(self.dir, "pid")  # run.sh's trap kills it from here too
+        self.log_file = os.path.join(self.dir, "requests.jsonl")
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "fake_ecr.py"), "--port-file", self.port_file,
+             "--pid-file", self.pid_file, "--log", self.log_file, "--password", PASSWORD,
+             "--account", ACCOUNT, "--expires-in", str(EXPIRES_IN)],
+            stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while not os.path.exists(self.port_file):
+            if self.proc.poll() is not None:
+                raise BenchError(f"fake ECR exited with {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                raise BenchError("fake ECR did not start within 15 s")
+            time.sleep(0.02)
+        with open(self.port_file) as f:
+            self.port = int(f.read())
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def requests(self):
+        try:
+            with open(self.log_file) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        try:
+            os.unlink(self.pid_file)
+        except FileNotFoundError:
+            pass
+
+
+# ---------------------------------------------------------------- Go 0.6.0's cache
+
+def go060_cache_key(region, access_key_id, registry_id):
+    """The key Go 0.6.0 uses in cache.json for a private registry.
+
+    ecr-login/cache/build.go (0.6.0): prefix = fmt.Sprintf("%s-%s-", region, checksum(AccessKeyID))
+    with checksum(text) = base64(md5.New().Sum([]byte(text))). Sum APPENDS the digest of the
+    (empty) hasher to its argument, so this is base64(access key id bytes + md5("")), not an MD5
+    of the key. The full key is prefix + registry id (the 12-digit account).
+    """
+    checksum = base64.b64encode(access_key_id.encode() + hashlib.md5(b"").digest()).decode()
+    return f"{region}-{checksum}-{registry_id}"
+
+
+def go_time(ts):
+    """Go's time.Time JSON form (RFC 3339 with nanoseconds), UTC."""
+    dt = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+
+
+def write_go_cache(cache_dir):
+    """Write cache.json as Go 0.6.0 does: {"Registries": {key: AuthEntry}, "Version": "1.0"}.
+
+    AuthEntry = {AuthorizationToken (base64 "AWS:<password>", as ECR returns it), RequestedAt,
+    ExpiresAt (time.Time), ProxyEndpoint}. Go reuses it while now < ExpiresAt - (ExpiresAt -
+    RequestedAt)/2.
+    """
+    os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+    now = time.time()
+    doc = {
+        "Registries": {
+            go060_cache_key(REGION, ACCESS_KEY_ID, ACCOUNT): {
+                "AuthorizationToken": base64.b64encode(f"AWS:{PASSWORD}".encode()).decode(),
+                "RequestedAt": go_time(now),
+                "ExpiresAt": go_time(now + EXPIRES_IN),
+                "ProxyEndpoint": f"https://{HOST}",
+            }
+        },
+        "Version": "1.0",
+    }
+    path = os.path.join(cache_dir, "cache.json")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f, indent=2)
+    return path
+
+
+# ---------------------------------------------------------------- checks and statistics
+
+def check_get(run, who):
+    """None if run is a correct `get` answer for HOST, else a description of what was wrong."""
+    if run.exit_code != 0:
+        return f"{who}: exit {run.exit_code}, stdout {run.stdout!r}, stderr {run.stderr[:300]!r}"
+    try:
+        doc = json.loads(run.stdout)
+    except ValueError:
+        return f"{who}: stdout is not JSON: {run.stdout!r}"
+    want = {"ServerURL": HOST, "Username": "AWS", "Secret": PASSWORD}
+    if doc != want:
+        return f"{who}: got {doc!r}, want {want!r}"
+    return None
+
+
+def check_cat(run):
+    if run.exit_code != 0 or run.stdout != HOST.encode():
+        return f"cat: exit {run.exit_code}, stdout {run.stdout!r}"
+    return None
+
+
+def pct(sorted_vals, p):
+    """Nearest-rank percentile."""
+    k = max(1, math.ceil(p / 100 * len(sorted_vals)))
+    return sorted_vals[k - 1]
+
+
+def summary(vals):
+    s = sorted(vals)
+    return {"n": len(s), "min": s[0], "median": statistics.median(s), "p90": pct(s, 90),
+            "max": s[-1], "mean": statistics.fmean(s)}
+
+
+def ms(ns):
+    return ns / 1e6
+
+
+def goal(ok):
+    return "goal met" if ok else "GOAL NOT MET"
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description="ECR credential helper benchmark (see bench/run.sh)")
+    ap.add_argument("--ours", required=True, help="our release binary")
+    ap.add_argument("--go", default="", help="Go helper binary ('' = skip)")
+    ap.add_argument("--cat", default="/bin/cat")
+    ap.add_argument("--rss-spawn", default="", help="rss_spawn launcher ('' = no RSS figures)")
+    ap.add_argument("--work", required=True, help="scratch directory (removed by run.sh)")
+    ap.add_argument("--rounds", type=int, default=300)
+    ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--rss-rounds", type=int, default=30)
+    ap.add_argument("--cold-runs", type=int, default=10)
+    ap.add_argument("--json", default="", help="also write the results here")
+    a = ap.parse_args()
+
+    ours = os.path.abspath(a.ours)
+    gobin = os.path.abspath(a.go) if a.go else ""
+    work = os.path.abspath(a.work)
+    failures = []
+    results = {"host": HOST}
+
+    stdin_file = os.path.join(work, "stdin-host")
+    with open(stdin_file, "w") as f:
+        f.write(HOST)  # no newline: what docker sends
+
+    fake = FakeEcr(work)
+    fake.start()
+    log(f"fake ECR listening on {fake.url}")
+
+    base_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+    aws = {"AWS_ACCESS_KEY_ID": ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+           "AWS_EC2_METADATA_DISABLED": "true"}
+
+    def ours_env(cache_dir):
+        home = os.path.join(work, "home-ours")
+        os.makedirs(home, exist_ok=True)
+        return dict(base_env, **aws, HOME=home, AWS_ECR_CACHE_DIR=cache_dir,
+                    AWS_ENDPOINT_URL_ECR=fake.url, AWS_ENDPOINT_URL=fake.url)
+
+    env_ours = ours_env(os.path.join(work, "ours"))
+    go_home = os.path.join(work, "home-go")
+    os.makedirs(go_home, exist_ok=True)
+    # Go 0.6.0's SDK predates AWS_ENDPOINT_URL*; it is set anyway, and every HTTP(S) request Go
+    # could make goes through HTTPS_PROXY = the fake (counted while it runs, refused once it is
+    # stopped), so nothing can leave loopback and any cache miss shows.
+    env_go = dict(base_env, **aws, HOME=go_home, AWS_ECR_CACHE_DIR=os.path.join(work, "go"),
+                  AWS_ENDPOINT_URL_ECR=fake.url, AWS_ENDPOINT_URL=fake.url,
+                  HTTPS_PROXY=fake.url, HTTP_PROXY=fake.url, https_proxy=fake.url,
+                  http_proxy=fake.url)
+    env_cat = dict(base_env, HOME=os.path.join(work, "home-ours"))
+
+    argv_ours = ["docker-credential-ecr-login", "get"]
+    argv_go = ["docker-credential-ecr-login", "get"]
+    argv_cat = ["cat"]
+
+    try:
+        # ---- cold gets of ours (each in a fresh cache dir), informational
+        cold = []
+        cold_calls = []
+        for i in range(a.cold_runs):
+            before = len(fake.requests())
+            r = spawn(ours, argv_ours, ours_env(os.path.join(work, "cold", str(i))), stdin_file)
+            err = check_get(r, f"ours cold get #{i}")
+            if err:
+                failures.append(err)
+            cold.append(r.wall_ns)
+            cold_calls.append(len(fake.requests()) - before)
+        results["cold_ours_ns"] = summary(cold)
+        results["cold_ours_api_calls"] = cold_calls
+
+        # ---- fill our warm cache with one real get (same env as the timed runs)
+        before = len(fake.requests())
+        r = spawn(ours, argv_ours, env_ours, stdin_file)
+        err = check_get(r, "ours cache-filling get")
+        if err:
+            raise BenchError(err)
+        fill_calls = len(fake.requests()) - before
+        if fill_calls != 1:
+            failures.append(f"ours cache-filling get made {fill_calls} API calls, expected 1")
+        tokens_dir = os.path.join(work, "ours", "tokens")
+        results["ours_cache_files"] = sorted(os.listdir(tokens_dir)) if os.path.isdir(tokens_dir) else []
+
+        # ---- Go's cache
+        go_ok = bool(gobin)
+        if gobin:
+            results["go_cache_file"] = write_go_cache(os.path.join(work, "go"))
+
+        # ---- check both answer from cache, fake still up: no request may reach it
+        before = len(fake.requests())
+        for i in range(5):
+            err = check_get(spawn(ours, argv_ours, env_ours, stdin_file), f"ours warm check #{i}")
+            if err:
+                failures.append(err)
+        ours_calls = len(fake.requests()) - before
+        if ours_calls:
+            failures.append(f"ours: 5 warm gets sent {ours_calls} requests to the fake ECR "
+                            "(expected 0: not cache hits)")
+        if gobin:
+            before = len(fake.requests())
+            go_errs = [check_get(spawn(gobin, argv_go, env_go, stdin_file), f"go warm check #{i}")
+                       for i in range(5)]
+            go_reqs = fake.requests()[before:]
+            if any(go_errs) or go_reqs:
+                go_ok = False
+                log("Go helper does not answer from the cache.json written for it:")
+                for e in filter(None, go_errs):
+                    log("  " + e)
+                for q in go_reqs:
+                    log(f"  request seen: {q}")
+                failures.append(f"go: not answering from its cache.json ({len(go_reqs)} requests "
+                                "reached the fake): excluded from the comparison")
+        results["warm_check_requests"] = {"ours": ours_calls}
+
+        # ---- stop the fake: from here on a cache miss is an error
+        fake.stop()
+        log("fake ECR stopped; timed rounds follow")
+
+        contenders = [("ours", ours, argv_ours, env_ours, check_get)]
+        if go_ok:
+            contenders.append(("go", gobin, argv_go, env_go, check_get))
+        contenders.append(("cat", a.cat, argv_cat, env_cat, lambda r, who: check_cat(r)))
+
+        # ---- warm-up, then timed interleaved rounds
+        for _ in range(a.warmup):
+            for name, path, argv, env, chk in contenders:
+                spawn(path, argv, env, stdin_file)
+        wall = {c[0]: [] for c in contenders}
+        cpu = {c[0]: [] for c in contenders}
+        bad = {c[0]: 0 for c in contenders}
+        first_bad = {}
+        for i in range(a.rounds):
+            for name, path, argv, env, chk in contenders:
+                r = spawn(path, argv, env, stdin_file)
+                err = chk(r, f"{name} round {i}")
+                if err:
+                    bad[name] += 1
+                    first_bad.setdefault(name, err)
+                wall[name].append(r.wall_ns)
+                cpu[name].append(r.cpu_us)
+        for name, n in bad.items():
+            if n:
+                failures.append(f"{name}: {n} of {a.rounds} timed runs wrong; first: {first_bad[name]}")
+        results["wall_ns"] = {k: summary(v) for k, v in wall.items()}
+        results["cpu_us"] = {k: summary(v) for k, v in cpu.items()}
+
+        # ---- peak RSS, interleaved, through the small launcher
+        if a.rss_spawn:
+            rss = {c[0]: [] for c in contenders}
+            for i in range(a.rss_rounds):
+                for name, path, argv, env, chk in contenders:
+                    r = spawn_rss(a.rss_spawn, path, argv, env, stdin_file)
+                    err = chk(r, f"{name} rss round {i}")
+                    if err:
+                        failures.append(err)
+                    rss[name].append(r.maxrss_kb)
+            results["maxrss_kb"] = {k: summary(v) for k, v in rss.items()}
+            results["launcher_floor_kb"] = spawn_rss(
+                a.rss_spawn, "/bin/true", ["true"], env_cat, stdin_file).maxrss_kb
+        results["go_ok"] = go_ok
+    finally:
+        fake.stop()
+
+    # ---------------------------------------------------------------- report
+    size = os.path.getsize(ours)
+    results["binary_size_bytes"] = size
+    if gobin:
+        results["go_binary_size_bytes"] = os.path.getsize(gobin)
+
+    w = results["wall_ns"]
+    c = results["cpu_us"]
+    out = []
+    p = out.append
+    p("")
+    p("== docker-credential-ecr-login benchmark ==")
+    p(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
+      f"load avg at end {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    p(f"registry host: {HOST}; stdin = that host (no newline); stdout/stderr = pipes")
+    p(f"ours: {ours}")
+    p(f"go:   {gobin or '(not available)'}{'' if go_ok or not gobin else '  (NOT a cache hit: excluded, see above)'}")
+    p("")
+    p(f"1. Warm `get` wall time (cache hit), {a.rounds} interleaved rounds after {a.warmup} "
+      "warm-up rounds, posix_spawn -> wait4:")
+    p(f"   {'':6} {'median':>10} {'p90':>10} {'min':>10} {'mean':>10}   {'CPU user+sys median':>20}")
+    for name in w:
+        s = w[name]
+        p(f"   {name:6} {ms(s['median']):>7.3f} ms {ms(s['p90']):>7.3f} ms {ms(s['min']):>7.3f} ms "
+          f"{ms(s['mean']):>7.3f} ms   {c[name]['median'] / 1000:>17.3f} ms")
+    ratios = {}
+    if "go" in w:
+        ratios["ours/go"] = w["ours"]["median"] / w["go"]["median"]
+        ratios["ours/go p90"] = w["ours"]["p90"] / w["go"]["p90"]
+        p(f"   ratio ours/go  (median): {ratios['ours/go']:.3f}   (p90: {ratios['ours/go p90']:.3f})"
+          f"   goal <= 0.4: {goal(ratios['ours/go'] <= 0.4)}")
+    ratios["ours/cat"] = w["ours"]["median"] / w["cat"]["median"]
+    ratios["ours/cat p90"] = w["ours"]["p90"] / w["cat"]["p90"]
+    p(f"   ratio ours/cat (median): {ratios['ours/cat']:.3f}   (p90: {ratios['ours/cat p90']:.3f})"
+      f"   goal <= 1.5: {goal(ratios['ours/cat'] <= 1.5)}")
+    results["ratios"] = ratios
+    p("")
+    if "maxrss_kb" in results:
+        r = results["maxrss_kb"]
+        p(f"2. Peak RSS (ru_maxrss) of a warm `get`, {a.rss_rounds} interleaved rounds via rss_spawn "
+          f"(launcher floor {results['launcher_floor_kb']} KiB):")
+        for name in r:
+            p(f"   {name:6} median {r[name]['median']:>7.0f} KiB = {r[name]['median'] / 1024:6.2f} MiB"
+              f"   (max {r[name]['max']} KiB)")
+        if "go" in r:
+            p(f"   ours/go: {r['ours']['median'] / r['go']['median']:.3f}"
+              f"   goal ours < go: {goal(r['ours']['median'] < r['go']['median'])}")
+    else:
+        p("2. Peak RSS: not measured (no C compiler to build bench/rss_spawn.c)")
+    p("")
+    p(f"3. Release binary size: {size} bytes = {size / 1e6:.2f} MB ({size / 2**20:.2f} MiB)"
+      f"   goal <= 6 MB: {goal(size <= 6_000_000)}")
+    if gobin:
+        gs = results["go_binary_size_bytes"]
+        p(f"   (Go 0.6.0 binary: {gs} bytes = {gs / 1e6:.2f} MB)")
+    p("")
+    cs = results["cold_ours_ns"]
+    p(f"4. Cold `get` of ours (cache miss, fresh cache dir, 1 GetAuthorizationToken from the local "
+      f"fake ECR over http), {cs['n']} runs (informational):")
+    p(f"   median {ms(cs['median']):.3f} ms, p90 {ms(cs['p90']):.3f} ms, min {ms(cs['min']):.3f} ms;"
+      f" API calls per cold get: {sorted(set(results['cold_ours_api_calls']))}")
+    p("   (Go 0.6.0 has no cold figure: its SDK has no endpoint override and speaks only https to"
+      " the real AWS hosts.)")
+    p("")
+    if failures:
+        p("VERIFICATION FAILURES:")
+        for f in failures:
+            p("   " + f)
+    else:
+        p("verification: every timed/RSS run of ours" + (" and go" if go_ok else "")
+          + " exited 0 with the expected Secret with the fake ECR stopped; 0 requests reached the"
+          " fake during the warm checks")
+    print("\n".join(out), flush=True)
+    results["failures"] = failures
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as e:
+        log(f"bench: {e}")
+        sys.exit(1)

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Benchmark of docker-credential-ecr-login (what `make bench` runs).
+#
+# Prints: warm `get` latency of ours vs Debian's Go helper 0.6.0 vs `cat` (interleaved), the
+# ratios ours/go and ours/cat, peak RSS of a warm `get`, the release binary size, and a cold
+# `get` against a local fake ECR. Everything stays on 127.0.0.1; nothing contacts AWS.
+#
+# Needs: cargo (builds the release binary), python3 (standard library), cc (builds the small
+# RSS launcher; without it the RSS figures are skipped), and, for the Go comparison, Debian's
+# amazon-ecr-credential-helper (installed here with apt-get when missing and running as root).
+#
+# Knobs (environment): BENCH_ROUNDS (300), BENCH_WARMUP (30), BENCH_RSS_ROUNDS (30),
+# BENCH_COLD_RUNS (10), BENCH_JSON (a path: also write the results as JSON there),
+# BENCH_NO_BUILD=1 (use the existing target/release binary as is).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$root"
+
+ours="$root/target/release/docker-credential-ecr-login"
+# Debian's Go helper; always called by absolute path (ours has the same name).
+go_bin=/usr/bin/docker-credential-ecr-login
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+# ---- our release binary
+if [[ "${BENCH_NO_BUILD:-}" != 1 ]]; then
+    locked=()
+    [[ -f Cargo.lock ]] && locked=(--locked)
+    say "cargo build --release ${locked[*]}"
+    cargo build --release "${locked[@]}" >&2
+fi
+[[ -x "$ours" ]] || { say "missing $ours"; exit 1; }
+
+# ---- the Go helper (Debian 12: amazon-ecr-credential-helper 0.6.0)
+if [[ ! -x "$go_bin" ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        say "installing Debian's amazon-ecr-credential-helper (the Go helper) for comparison"
+        export DEBIAN_FRONTEND=noninteractive
+        if ! apt-get install -y --no-install-recommends amazon-ecr-credential-helper >&2; then
+            apt-get update >&2 || true
+            apt-get install -y --no-install-recommends amazon-ecr-credential-helper >&2 || true
+        fi
+    fi
+fi
+if [[ -x "$go_bin" ]]; then
+    go_ver="$(dpkg-query -W -f='${Version}' amazon-ecr-credential-helper 2>/dev/null || echo '?')"
+    say "Go helper: $go_bin (Debian package version $go_ver)"
+else
+    say "Go helper not available: the Go comparison is skipped"
+    go_bin=""
+fi
+
+# ---- scratch space, cleaned up on any exit
+work="$(mktemp -d "${TMPDIR:-/tmp}/ecr-bench.XXXXXX")"
+cleanup() {
+    local pid_file="$work/fake/pid"
+    if [[ -f "$pid_file" ]]; then
+        local pid
+        pid="$(cat "$pid_file" 2>/dev/null || true)"
+        if [[ "$pid" =~ ^[0-9]+$ ]]; then
+            kill "$pid" 2>/dev/null || true
+        fi
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- the RSS launcher (see rss_spawn.c for why it exists)
+rss_spawn=""
+if command -v cc >/dev/null; then
+    if cc -O2 -static -o "$work/rss_spawn" "$here/rss_spawn.c" 2>/dev/null \
+        || cc -O2 -o "$work/rss_spawn" "$here/rss_spawn.c" >&2; then
+        rss_spawn="$work/rss_spawn"
+    fi
+fi
+[[ -n "$rss_spawn" ]] || say "no C compiler: peak RSS is not measured"
+
+args=(--ours "$ours" --go "$go_bin" --cat "$(command -v cat)" --rss-spawn "$rss_spawn"
+      --work "$work" --rounds "${BENCH_ROUNDS:-300}" --warmup "${BENCH_WARMUP:-30}"
+      --rss-rounds "${BENCH_RSS_ROUNDS:-30}" --cold-runs "${BENCH_COLD_RUNS:-10}")
+[[ -n "${BENCH_JSON:-}" ]] && args+=(--json "$BENCH_JSON")
+
+python3 "$here/bench.py" "${args[@]}"

@@ -1,0 +1,300 @@
+//! SPEC §5 and §7: the cache and the log, over the real binary and the fake ECR.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::thread;
+use std::time::Duration;
+
+use crate::support::*;
+
+fn mode(p: &std::path::Path) -> u32 {
+    fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn a_cache_hit_makes_no_api_call() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    let first = env.get(HOST).secret();
+    for _ in 0..5 {
+        assert_eq!(env.get(HOST).secret(), first);
+    }
+    assert_eq!(fake.calls(), 1);
+    let log = env.log_text();
+    assert!(log.contains("source=Cache"), "hits are logged: {log}");
+}
+
+#[test]
+fn cache_files_are_private() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    env.get(HOST).secret();
+    let dir = env.cache_dir();
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("tokens")), 0o700);
+    assert_eq!(mode(&dir.join("log")), 0o700);
+    for sub in ["tokens", "log"] {
+        for e in fs::read_dir(dir.join(sub)).unwrap().flatten() {
+            assert_eq!(mode(&e.path()), 0o600, "{}", e.path().display());
+        }
+    }
+}
+
+#[test]
+fn disabling_the_cache_fetches_every_time() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    env.set("AWS_ECR_DISABLE_CACHE", "false");
+    env.get(HOST).secret();
+    env.get(HOST).secret();
+    assert_eq!(fake.calls(), 2);
+    assert!(!env.cache_dir().join("tokens").exists());
+}
+
+#[test]
+fn a_credential_process_is_not_run_on_a_cache_hit() {
+    let fake = Fake::start();
+    let mut env = Env::new();
+    let marker = env.path().join("runs");
+    let script = env.path().join("creds.sh");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> {}\necho '{{\"Version\":1,\"AccessKeyId\":\"AKIDPROCESS\",\"SecretAccessKey\":\"{SECRET_KEY}\"}}'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::create_dir_all(env.path().join(".aws")).unwrap();
+    fs::write(
+        env.path().join(".aws/config"),
+        format!(
+            "[profile proc]\ncredential_process = {}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    env.set("AWS_PROFILE", "proc")
+        .set("AWS_ENDPOINT_URL_ECR", &fake.url());
+    assert_eq!(env.get(HOST).secret(), "pw-AKIDPROCESS-1");
+    for _ in 0..3 {
+        assert_eq!(env.get(HOST).secret(), "pw-AKIDPROCESS-1");
+    }
+    let runs = fs::read_to_string(&marker).unwrap();
+    assert_eq!(runs.lines().count(), 1, "the process ran only for the miss");
+    assert_eq!(fake.calls(), 1);
+}
+
+#[test]
+fn two_identities_never_share_a_token() {
+    let fake = Fake::start();
+    let a = Env::with_fake(&fake);
+    let mut b = Env::with_fake(&fake);
+    b.set("AWS_ECR_CACHE_DIR", &a.cache_dir().display().to_string())
+        .set("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE2");
+    let ta = a.get(HOST).secret();
+    let tb = b.get(HOST).secret();
+    assert_eq!(ta, "pw-AKIDEXAMPLE1-1");
+    assert_eq!(tb, "pw-AKIDEXAMPLE2-2");
+    // Both now hit their own entries.
+    assert_eq!(a.get(HOST).secret(), ta);
+    assert_eq!(b.get(HOST).secret(), tb);
+    assert_eq!(fake.calls(), 2);
+
+    // Profiles from the credentials file are identities too.
+    let mut p = Env::new();
+    fs::create_dir_all(p.path().join(".aws")).unwrap();
+    fs::write(
+        p.path().join(".aws/credentials"),
+        format!("[one]\naws_access_key_id = AKIDONE\naws_secret_access_key = {SECRET_KEY}\n[two]\naws_access_key_id = AKIDTWO\naws_secret_access_key = {SECRET_KEY}\n"),
+    )
+    .unwrap();
+    p.set("AWS_ENDPOINT_URL_ECR", &fake.url())
+        .set("AWS_PROFILE", "one");
+    assert!(p.get(HOST).secret().starts_with("pw-AKIDONE-"));
+    p.set("AWS_PROFILE", "two");
+    assert!(p.get(HOST).secret().starts_with("pw-AKIDTWO-"));
+    p.set("AWS_PROFILE", "one");
+    assert!(p.get(HOST).secret().starts_with("pw-AKIDONE-"));
+    assert_eq!(fake.calls(), 4);
+}
+
+#[test]
+fn twenty_concurrent_cold_gets_of_one_registry_make_one_api_call() {
+    let fake = Fake::start();
+    fake.set_mode(Mode::Slow(Duration::from_millis(300)));
+    let env = Env::with_fake(&fake);
+    let secrets: Vec<String> = thread::scope(|s| {
+        let handles: Vec<_> = (0..20).map(|_| s.spawn(|| env.get(HOST))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().secret())
+            .collect()
+    });
+    assert_eq!(fake.calls(), 1);
+    assert!(secrets.iter().all(|s| s == &secrets[0]));
+}
+
+#[test]
+fn thirty_registries_fetched_concurrently_are_all_cached_afterwards() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    let hosts: Vec<String> = (0..30)
+        .map(|i| format!("1234567890{i:02}.dkr.ecr.us-west-2.amazonaws.com"))
+        .collect();
+    thread::scope(|s| {
+        for h in &hosts {
+            let env = &env;
+            s.spawn(move || env.get(h).secret());
+        }
+    });
+    assert_eq!(fake.calls(), 30);
+    for h in &hosts {
+        env.get(h).secret();
+    }
+    assert_eq!(
+        fake.calls(),
+        30,
+        "every entry survived the concurrent writers"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&env.run(&["list"], b"unused").stdout).unwrap();
+    assert_eq!(listed.as_object().unwrap().len(), 30);
+}
+
+#[test]
+fn a_token_past_half_life_is_refreshed() {
+    let fake = Fake::start();
+    fake.set_mode(Mode::Ok { lifetime: 4 });
+    let env = Env::with_fake(&fake);
+    let first = env.get(HOST).secret();
+    assert_eq!(env.get(HOST).secret(), first, "fresh before half-life");
+    thread::sleep(Duration::from_millis(2100));
+    let second = env.get(HOST).secret();
+    assert_ne!(second, first);
+    assert_eq!(fake.calls(), 2);
+}
+
+#[test]
+fn a_failed_refresh_serves_the_cached_token_only_until_it_expires() {
+    let fake = Fake::start();
+    fake.set_mode(Mode::Ok { lifetime: 6 });
+    let env = Env::with_fake(&fake);
+    let first = env.get(HOST).secret();
+    fake.set_mode(Mode::AccessDenied);
+    thread::sleep(Duration::from_millis(3100));
+    // Past half-life, refresh denied, token still valid: served.
+    let out = env.get(HOST);
+    assert_eq!(out.secret(), first);
+    assert_eq!(fake.calls(), 2, "a refresh was attempted");
+    thread::sleep(Duration::from_millis(3000));
+    // Expired: not-found and the reason.
+    let out = env.get(HOST);
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND));
+    assert!(
+        out.stderr.contains("AccessDeniedException"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn garbage_in_every_cache_file_is_survived() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    env.get(HOST).secret();
+    env.get("public.ecr.aws").secret();
+    let tokens = env.cache_dir().join("tokens");
+    for e in fs::read_dir(&tokens).unwrap().flatten() {
+        fs::write(e.path(), b"\x00\xffgarbage{{{").unwrap();
+    }
+    fs::write(tokens.join("0123.json"), b"[1,2,3]").unwrap();
+    fs::write(tokens.join("deadbeef.tmp.1.2"), b"partial").unwrap();
+    fs::write(env.cache_dir().join("cache.json"), b"not go's json").unwrap();
+    assert_eq!(env.get(HOST).secret(), "pw-AKIDEXAMPLE1-3");
+    assert_eq!(
+        env.get(HOST).secret(),
+        "pw-AKIDEXAMPLE1-3",
+        "rewritten entry hits"
+    );
+    assert!(
+        !tokens.join("0123.json").exists(),
+        "damaged entries are pruned"
+    );
+    assert_eq!(
+        fs::read(env.cache_dir().join("cache.json")).unwrap(),
+        b"not go's json",
+        "the Go helper's file is never touched"
+    );
+}
+
+#[test]
+fn the_go_helpers_cache_json_is_left_alone() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    fs::create_dir_all(env.cache_dir()).unwrap();
+    let go = r#"{"Registries":{"123456789012.dkr.ecr.us-west-2.amazonaws.com":{"AuthorizationToken":"QVdTOmdv","RequestedAt":"2026-01-01T00:00:00Z","ExpiresAt":"2026-01-01T12:00:00Z","ProxyEndpoint":"https://123456789012.dkr.ecr.us-west-2.amazonaws.com","Service":"ecr"}},"Version":"1.0"}"#;
+    fs::write(env.cache_dir().join("cache.json"), go).unwrap();
+    assert_eq!(env.get(HOST).secret(), "pw-AKIDEXAMPLE1-1");
+    assert_eq!(
+        fs::read_to_string(env.cache_dir().join("cache.json")).unwrap(),
+        go
+    );
+}
+
+#[test]
+fn an_unwritable_cache_directory_degrades_to_no_cache() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    // A regular file where the directory should be: unwritable even for root.
+    let blocker = env.path().join("blocker");
+    fs::write(&blocker, b"").unwrap();
+    env.set(
+        "AWS_ECR_CACHE_DIR",
+        &blocker.join("ecr").display().to_string(),
+    );
+    let out = env.get(HOST);
+    assert_eq!(out.secret(), "pw-AKIDEXAMPLE1-1");
+    assert_eq!(out.stderr, "");
+    assert_eq!(env.get(HOST).secret(), "pw-AKIDEXAMPLE1-2");
+    assert_eq!(env.run(&["list"], b"").stdout, "{}\n");
+}
+
+#[test]
+fn no_secret_reaches_the_log_or_stderr() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    env.set("AWS_SESSION_TOKEN", "SESSIONTOKENSECRET123")
+        .set("AWS_ECR_LOG_LEVEL", "trace");
+    let password = env.get(HOST).secret();
+    env.get(HOST).secret();
+    fake.set_mode(Mode::AccessDenied);
+    let out = env.get("public.ecr.aws");
+    assert_eq!(out.code, 1);
+    let log = env.log_text();
+    assert!(
+        log.contains("GetAuthorizationToken"),
+        "the log has content: {log}"
+    );
+    for secret in [SECRET_KEY, "SESSIONTOKENSECRET123", password.as_str()] {
+        assert!(!log.contains(secret), "log leaks {secret}");
+        assert!(!out.stderr.contains(secret), "stderr leaks {secret}");
+    }
+}
+
+#[test]
+fn log_level_off_writes_no_log_and_an_unusable_log_dir_is_harmless() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    env.set("AWS_ECR_LOG_LEVEL", "off");
+    env.get(HOST).secret();
+    assert!(!env.cache_dir().join("log").exists());
+
+    let env = Env::with_fake(&fake);
+    fs::create_dir_all(env.cache_dir()).unwrap();
+    fs::write(env.cache_dir().join("log"), b"a file, not a directory").unwrap();
+    let out = env.get(HOST);
+    assert!(out.secret().starts_with("pw-"));
+    assert_eq!(out.stderr, "");
+}

@@ -1,0 +1,243 @@
+//! SPEC §1, §3, §4, §6: every protocol case, over the real binary.
+
+use crate::support::*;
+
+#[test]
+fn get_answers_with_the_input_echoed_and_the_decoded_password() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    for input in [
+        HOST.to_owned(),
+        format!("https://{HOST}"),
+        format!("  https://{HOST}:443/v2/  \n"),
+    ] {
+        let out = env.get(&input);
+        assert_eq!(out.code, 0, "{out:?}");
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(
+            v["ServerURL"],
+            input.trim(),
+            "ServerURL echoes the trimmed input"
+        );
+        assert_eq!(v["Username"], "AWS");
+        assert_eq!(v["Secret"], "pw-AKIDEXAMPLE1-1");
+        assert!(out.stdout.ends_with("}\n"));
+        assert_eq!(out.stderr, "");
+    }
+    assert_eq!(fake.calls(), 1, "the later gets were cache hits");
+    let req = &fake.requests()[0];
+    assert_eq!(
+        req.target,
+        "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
+    );
+    assert_eq!(req.region, "us-west-2", "signed for the registry's region");
+    assert!(
+        req.user_agent.contains(concat!(
+            "docker-credential-ecr-login/",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "User-Agent: {}",
+        req.user_agent
+    );
+}
+
+#[test]
+fn ecr_public_uses_its_own_api_in_us_east_1() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    for host in ["public.ecr.aws", "https://ecr-public.aws.com"] {
+        assert!(env.get(host).secret().starts_with("pw-AKIDEXAMPLE1-"));
+    }
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2, "one token per public host name");
+    for r in reqs {
+        assert_eq!(r.target, "SpencerFrontendService.GetAuthorizationToken");
+        assert_eq!(r.region, "us-east-1");
+    }
+}
+
+#[test]
+fn hosts_that_are_not_ecr_get_not_found_silently_and_no_api_call() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    for host in [
+        "index.docker.io",
+        "https://index.docker.io/v1/",
+        "123456789012.dkr.ecr.us-west-2.amazonaws.com.evil.com",
+        "http://123456789012.dkr.ecr.us-west-2.amazonaws.com",
+        "localhost:5000",
+    ] {
+        let out = env.get(host);
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (1, NOT_FOUND, ""),
+            "{host}"
+        );
+    }
+    assert_eq!(fake.calls(), 0);
+}
+
+#[test]
+fn blank_oversized_and_binary_input_get_clear_answers_without_panic() {
+    let env = Env::new();
+    let out = env.get("  \n");
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (1, "no credentials server URL\n")
+    );
+    let big = vec![b'a'; 200 * 1024];
+    let out = env.run(&["get"], &big);
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND));
+    let out = env.run(&["get"], b"\xff\xfe\x00\x01");
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND));
+    assert!(!out.stderr.contains("panicked"));
+}
+
+#[test]
+fn access_denied_is_not_found_on_stdout_and_the_cause_on_stderr() {
+    let fake = Fake::start();
+    fake.set_mode(Mode::AccessDenied);
+    let env = Env::with_fake(&fake);
+    let out = env.get(HOST);
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND));
+    assert!(
+        out.stderr.starts_with(&format!(
+            "docker-credential-ecr-login: {HOST}: AccessDeniedException: User: arn:aws:iam::123456789012:user/ci is not authorized"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "one line");
+}
+
+#[test]
+fn a_server_error_is_reported_on_stderr_after_retries() {
+    let fake = Fake::start();
+    fake.set_mode(Mode::ServerError);
+    let env = Env::with_fake(&fake);
+    let out = env.get(HOST);
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND));
+    assert!(out.stderr.contains("ServerException"), "{}", out.stderr);
+    assert!(fake.calls() >= 2, "the SDK retries a 500");
+}
+
+#[test]
+fn store_and_erase_say_not_implemented_unless_told_to_ignore() {
+    let env = Env::new();
+    let creds = br#"{"ServerURL":"123456789012.dkr.ecr.us-west-2.amazonaws.com","Username":"AWS","Secret":"x"}"#;
+    let out = env.run(&["store"], creds);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.starts_with("not implemented"), "{}", out.stdout);
+    assert!(out.stdout.contains("AWS_ECR_IGNORE_CREDS_STORAGE=true"));
+    assert_eq!(out.stdout.lines().count(), 1);
+    let out = env.run(&["erase"], HOST.as_bytes());
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.starts_with("not implemented"));
+
+    for value in ["true", "TRUE", "1"] {
+        let mut env = Env::new();
+        env.set("AWS_ECR_IGNORE_CREDS_STORAGE", value);
+        let out = env.run(&["store"], creds);
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (0, "", ""),
+            "{value}"
+        );
+        let out = env.run(&["erase"], b"public.ecr.aws");
+        assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{value}");
+        assert!(!env.cache_dir().join("tokens").exists(), "nothing stored");
+    }
+}
+
+#[test]
+fn store_validates_its_input_first() {
+    let mut env = Env::new();
+    env.set("AWS_ECR_IGNORE_CREDS_STORAGE", "true");
+    let out = env.run(&["store"], b"{not json");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.starts_with("invalid credentials JSON"),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(
+        &["store"],
+        br#"{"ServerURL":"","Username":"AWS","Secret":"x"}"#,
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (1, "no credentials server URL\n")
+    );
+    let out = env.run(
+        &["store"],
+        br#"{"ServerURL":"h","Username":"","Secret":"x"}"#,
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (1, "no credentials username\n")
+    );
+    let out = env.run(&["erase"], b"");
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (1, "no credentials server URL\n")
+    );
+}
+
+#[test]
+fn list_names_the_cached_registries_of_this_identity_only() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    let out = env.run(&["list"], b"unused");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "{}\n"));
+    env.get(HOST).secret();
+    env.get("public.ecr.aws").secret();
+    let out = env.run(&["list"], b"unused");
+    assert_eq!(
+        out.stdout,
+        format!("{{\"https://{HOST}\":\"AWS\",\"https://public.ecr.aws\":\"AWS\"}}\n")
+    );
+    let mut other = Env::with_fake(&fake);
+    other.set("AWS_ECR_CACHE_DIR", &env.cache_dir().display().to_string());
+    other.set("AWS_ACCESS_KEY_ID", "AKIDOTHER");
+    assert_eq!(other.run(&["list"], b"unused").stdout, "{}\n");
+    assert_eq!(fake.calls(), 2, "list calls no API");
+}
+
+#[test]
+fn version_help_usage_and_unknown_actions() {
+    let env = Env::new();
+    let want = format!("docker-credential-ecr-login {}", env!("CARGO_PKG_VERSION"));
+    for flag in ["version", "-v", "--version"] {
+        let out = env.run(&[flag], b"");
+        assert_eq!(out.code, 0);
+        assert!(out.stdout.starts_with(&want), "{}", out.stdout);
+        assert_eq!(out.stdout.lines().count(), 1);
+    }
+    for flag in ["-h", "--help"] {
+        let out = env.run(&[flag], b"");
+        assert_eq!(out.code, 0);
+        for needle in [
+            "get",
+            "store",
+            "erase",
+            "list",
+            "AWS_ECR_CACHE_DIR",
+            "AWS_ECR_DISABLE_CACHE",
+            "AWS_ECR_IGNORE_CREDS_STORAGE",
+            "AWS_ECR_LOG_LEVEL",
+            "AWS_CA_BUNDLE",
+            "HTTPS_PROXY",
+        ] {
+            assert!(out.stdout.contains(needle), "help lacks {needle}");
+        }
+    }
+    let usage = "Usage: docker-credential-ecr-login <store|get|erase|list|version>\n";
+    for args in [&[][..], &["get", "extra"][..]] {
+        let out = env.run(args, b"");
+        assert_eq!((out.code, out.stdout.as_str()), (1, usage));
+    }
+    let out = env.run(&["fetch"], b"");
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("unknown action"));
+    assert_eq!(out.stdout.lines().count(), 1);
+}
