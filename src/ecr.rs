@@ -26,6 +26,7 @@ use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder as HttpClientBuilder, Connector};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use base64::Engine as _;
 
 use crate::config::Config;
@@ -347,21 +348,35 @@ fn credentials_error(e: &CredentialsError, only_instance_role: bool) -> FetchErr
         )),
         CredentialsError::CredentialsNotLoaded(_) => FetchError::NoCredentials(chain_text(e)),
         CredentialsError::ProviderTimedOut(_) => FetchError::Timeout(chain_text(e)),
-        _ => FetchError::Credentials(chain_text(e)),
+        _ => {
+            let text = chain_text(e);
+            let hint = if text.contains("SSO") || text.contains("sso") {
+                "; if the SSO session expired, run `aws sso login`"
+            } else {
+                ""
+            };
+            FetchError::Credentials(format!("{text}{hint}"))
+        }
     }
 }
 
-fn sdk_error<E, R>(e: &SdkError<E, R>) -> FetchError
+fn sdk_error<E>(e: &SdkError<E, HttpResponse>) -> FetchError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug + 'static,
 {
     match e {
         SdkError::ServiceError(se) => {
             let err = se.err();
-            FetchError::Service {
-                code: err.code().unwrap_or("ServiceError").to_owned(),
-                message: one_line(err.message().unwrap_or_default()),
+            match err.code() {
+                Some(code) => FetchError::Service {
+                    code: code.to_owned(),
+                    message: one_line(err.message().unwrap_or_default()),
+                },
+                // Not an AWS error document: often a proxy or captive portal answering instead.
+                None => FetchError::BadResponse(format!(
+                    "HTTP {} without an AWS error code (a proxy answering instead of the API?)",
+                    se.raw().status().as_u16()
+                )),
             }
         }
         SdkError::TimeoutError(_) => FetchError::Timeout(format!(

@@ -1,6 +1,8 @@
 //! The one integration-test binary: the real executable over stdio, against a fake ECR, moto,
-//! and black-holed endpoints. Each module is one area of SPEC.md.
+//! proxies and black-holed endpoints. Each module is one area of SPEC.md.
 
 mod cache;
+mod moto;
+mod network;
 mod protocol;
 mod support;

@@ -172,34 +172,54 @@ pub struct Request {
 /// the call number, so tests can tell whose token they got and whether it is new.
 pub struct Fake {
     pub port: u16,
+    scheme: &'static str,
     mode: Arc<Mutex<Mode>>,
     requests: Arc<Mutex<Vec<Request>>>,
 }
 
 impl Fake {
     pub fn start() -> Fake {
+        Fake::start_with(None)
+    }
+
+    /// The fake over TLS with this server configuration.
+    pub fn start_tls(tls: rustls::ServerConfig) -> Fake {
+        Fake::start_with(Some(Arc::new(tls)))
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> Fake {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
         let mode = Arc::new(Mutex::new(Mode::Ok { lifetime: 43_200 }));
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let scheme = if tls.is_some() { "https" } else { "http" };
         {
             let (mode, requests) = (mode.clone(), requests.clone());
             thread::spawn(move || {
                 for stream in listener.incoming().flatten() {
-                    let (mode, requests) = (mode.clone(), requests.clone());
-                    thread::spawn(move || serve(stream, &mode, &requests));
+                    let (mode, requests, tls) = (mode.clone(), requests.clone(), tls.clone());
+                    thread::spawn(move || match tls {
+                        None => serve(stream, &mode, &requests),
+                        Some(cfg) => {
+                            let Ok(conn) = rustls::ServerConnection::new(cfg) else {
+                                return;
+                            };
+                            serve(rustls::StreamOwned::new(conn, stream), &mode, &requests)
+                        }
+                    });
                 }
             });
         }
         Fake {
             port,
+            scheme,
             mode,
             requests,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     pub fn set_mode(&self, m: Mode) {
@@ -222,9 +242,12 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn serve(stream: TcpStream, mode: &Mutex<Mode>, requests: &Mutex<Vec<Request>>) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut stream = stream;
+pub(crate) fn serve<S: Read + Write>(
+    stream: S,
+    mode: &Mutex<Mode>,
+    requests: &Mutex<Vec<Request>>,
+) {
+    let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -284,7 +307,7 @@ fn serve(stream: TcpStream, mode: &Mutex<Mode>, requests: &Mutex<Vec<Request>>) 
             }
             Mode::AccessDenied => {
                 respond(
-                    &mut stream,
+                    reader.get_mut(),
                     400,
                     r#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:GetAuthorizationToken"}"#,
                 );
@@ -292,7 +315,7 @@ fn serve(stream: TcpStream, mode: &Mutex<Mode>, requests: &Mutex<Vec<Request>>) 
             }
             Mode::ServerError => {
                 respond(
-                    &mut stream,
+                    reader.get_mut(),
                     500,
                     r#"{"__type":"ServerException","message":"internal error"}"#,
                 );
@@ -312,11 +335,11 @@ fn serve(stream: TcpStream, mode: &Mutex<Mode>, requests: &Mutex<Vec<Request>>) 
                 req.region
             )
         };
-        respond(&mut stream, 200, &body);
+        respond(reader.get_mut(), 200, &body);
     }
 }
 
-fn respond(stream: &mut TcpStream, status: u16, body: &str) {
+fn respond(stream: &mut impl Write, status: u16, body: &str) {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -342,4 +365,126 @@ pub fn black_hole() -> (TcpListener, u16) {
 pub fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().unwrap().port()
+}
+
+/// A forward proxy that records what it is asked for and refuses everything (403), so nothing
+/// ever leaves the machine: `CONNECT host:443` lines for HTTPS, absolute URIs for HTTP.
+pub struct Proxy {
+    pub port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proxy {
+    pub fn start() -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_ok() {
+                    s.lock().unwrap().push(line.trim_end().to_owned());
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                            break;
+                        }
+                    }
+                    let _ = reader.get_mut().write_all(
+                        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+            }
+        });
+        Proxy { port, seen }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A moto server (a real third-party implementation of the ECR and STS APIs) on a free port,
+/// recording every request; killed on drop.
+pub struct Moto {
+    pub port: u16,
+    child: std::process::Child,
+    pub recording: tempfile::NamedTempFile,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let recording = tempfile::NamedTempFile::new().expect("tempfile");
+        let port = closed_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .env("MOTO_ENABLE_RECORDING", "True")
+            .env("MOTO_RECORDER_FILEPATH", recording.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m moto.server (make test installs moto[server])");
+        let moto = Moto {
+            port,
+            child,
+            recording,
+        };
+        for _ in 0..300 {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\n\r\n");
+                let mut buf = [0u8; 12];
+                if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.") {
+                    return moto;
+                }
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto did not start on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The requests moto recorded, one per line: headers and (decoded) body.
+    pub fn recorded(&self) -> String {
+        let text = std::fs::read_to_string(self.recording.path()).unwrap_or_default();
+        let mut out = String::new();
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let body = v["body"].as_str().unwrap_or_default();
+            let body = if v["body_encoded"].as_bool() == Some(true) {
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(body)
+                    .unwrap_or_default();
+                String::from_utf8_lossy(&raw).into_owned()
+            } else {
+                body.to_owned()
+            };
+            out.push_str(&format!("{} {body}\n", v["headers"]));
+        }
+        out
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
