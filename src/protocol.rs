@@ -200,11 +200,20 @@ Docker config (~/.docker/config.json):
     )
 }
 
+/// The one line `version`, `-v` and `--version` print: `docker-credential-ecr-login <version> (rust)`,
+/// or `... (rust, commit <hash>)` when the build set `ECR_LOGIN_COMMIT` (the Makefile passes the
+/// git commit, so a release binary says which source it was built from).
 pub fn version() -> String {
-    format!(
-        "docker-credential-ecr-login {} (rust)",
-        env!("CARGO_PKG_VERSION")
-    )
+    match option_env!("ECR_LOGIN_COMMIT").filter(|c| !c.is_empty()) {
+        Some(commit) => format!(
+            "docker-credential-ecr-login {} (rust, commit {commit})",
+            env!("CARGO_PKG_VERSION")
+        ),
+        None => format!(
+            "docker-credential-ecr-login {} (rust)",
+            env!("CARGO_PKG_VERSION")
+        ),
+    }
 }
 
 #[cfg(test)]
