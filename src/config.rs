@@ -19,6 +19,10 @@ pub const IGNORE_CREDS_STORAGE: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
 pub const LOG_LEVEL: &str = "AWS_ECR_LOG_LEVEL";
 /// A PEM bundle of CAs to trust instead of the system store (the AWS CLI's meaning).
 pub const CA_BUNDLE: &str = "AWS_CA_BUNDLE";
+/// The per-registry settings file (default `config.json` in the cache directory).
+pub const MAPPINGS_FILE: &str = "AWS_ECR_CONFIG";
+/// Docker's configuration directory (default `~/.docker`), as the docker CLI reads it.
+pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
 
 /// The environment variables that select AWS credentials, and so whose token a cache entry holds.
 /// (`identity.rs` hashes their values; none of them is resolved into credentials on a cache hit.)
@@ -86,6 +90,12 @@ pub struct Config {
     pub profile: Option<String>,
     /// `(name, value)` of every set variable of [`IDENTITY_VARS`], in that order; secrets wrapped.
     pub identity_env: Vec<(&'static str, Secret<String>)>,
+    /// `AWS_ECR_CONFIG`, else `config.json` in the cache directory.
+    pub mappings_file: Option<PathBuf>,
+    /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+    pub docker_config_file: Option<PathBuf>,
+    /// `PATH`, to tell whether Docker can find this helper.
+    pub path: Option<String>,
 }
 
 impl Config {
@@ -110,7 +120,18 @@ impl Config {
             Some(p) => expand_tilde(&p, home.as_deref()),
             None => home.as_ref().map(|h| h.join(".aws").join(name)),
         };
+        let mappings_file = match get(MAPPINGS_FILE) {
+            Some(p) => expand_tilde(&p, home.as_deref()),
+            None => cache_dir.as_ref().map(|d| d.join("config.json")),
+        };
+        let docker_config_file = match get(DOCKER_CONFIG) {
+            Some(d) => expand_tilde(&d, home.as_deref()).map(|d| d.join("config.json")),
+            None => home.as_ref().map(|h| h.join(".docker").join("config.json")),
+        };
         Config {
+            mappings_file,
+            docker_config_file,
+            path: get("PATH"),
             cache_dir,
             cache_disabled: get(DISABLE_CACHE).is_some(),
             ignore_creds_storage: ignore,

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::BehaviorVersion;
 use aws_config::default_provider::credentials::DefaultCredentialsChain;
 use aws_config::imds;
+use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::provider_config::ProviderConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::error::CredentialsError;
@@ -157,18 +158,33 @@ impl Aws<'_> {
             .operation_attempt_timeout(IMDS_TIMEOUT)
             .operation_timeout(IMDS_TIMEOUT)
             .build();
-        let mut chain = DefaultCredentialsChain::builder()
-            .configure(provider_config)
-            .region(region.clone())
-            .imds_client(imds);
-        if let Some(p) = profile {
-            chain = chain.profile_name(p);
-        }
-        let chain = chain.build().await;
+        // A mapping's profile wins over everything, environment keys included, so it gets the
+        // profile provider alone; otherwise the whole default chain.
+        let chain: SharedCredentialsProvider = match profile {
+            Some(p) => SharedCredentialsProvider::new(
+                ProfileFileCredentialsProvider::builder()
+                    .configure(&provider_config)
+                    .profile_name(p)
+                    .build(),
+            ),
+            None => SharedCredentialsProvider::new(
+                DefaultCredentialsChain::builder()
+                    .configure(provider_config)
+                    .region(region.clone())
+                    .imds_client(imds)
+                    .build()
+                    .await,
+            ),
+        };
         let credentials =
             match tokio::time::timeout(CREDENTIALS_TIMEOUT, chain.provide_credentials()).await {
                 Ok(Ok(c)) => c,
-                Ok(Err(e)) => return Err(credentials_error(&e, self.only_instance_role())),
+                Ok(Err(e)) => {
+                    return Err(credentials_error(
+                        &e,
+                        profile.is_none() && self.only_instance_role(),
+                    ));
+                }
                 Err(_) => {
                     return Err(FetchError::Timeout(format!(
                         "loading AWS credentials took more than {} s",

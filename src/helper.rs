@@ -5,6 +5,7 @@
 //! concurrent processes share one fetch (the entry lock, then a re-read). It writes nothing to
 //! stdout or stderr: it returns outcomes, and `lib.rs` renders them.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
@@ -13,6 +14,7 @@ use crate::cache::{CacheEntry, Store};
 use crate::config::Config;
 use crate::ecr::{FetchError, TokenSource};
 use crate::identity::Identity;
+use crate::mappings::{MappingError, Mappings};
 use crate::registry::Registry;
 use crate::secret::Secret;
 
@@ -41,14 +43,24 @@ enum Source {
 
 pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -> GetOutcome {
     let started = Instant::now();
-    let Some(registry) = Registry::parse(server_url) else {
-        info!(input_len = server_url.len(), "get: not an ECR host");
-        return GetOutcome::NotEcr;
+    let resolved = match resolve(cfg, server_url) {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            info!(input_len = server_url.len(), "get: not an ECR host");
+            return GetOutcome::NotEcr;
+        }
+        Err(e) => {
+            warn!(error = %e, "get: per-registry settings");
+            return GetOutcome::Unavailable(e);
+        }
     };
-    let profile: Option<&str> = None;
-    let identity = Identity::of(cfg, profile);
+    let Request {
+        registry,
+        profile,
+        identity,
+    } = resolved;
     let host = registry.host();
-    let result = get_registry(cfg, &registry, &identity, profile, now, source);
+    let result = get_registry(cfg, &registry, &identity, profile.as_deref(), now, source);
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok((password, how)) => {
@@ -60,6 +72,47 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
             GetOutcome::Unavailable(e)
         }
     }
+}
+
+/// Who asks for which registry: the outcome of the per-registry settings and the identity.
+#[derive(Debug)]
+pub struct Request {
+    pub registry: Registry,
+    /// A profile named by a mapping (it wins over `AWS_PROFILE` and environment keys).
+    pub profile: Option<String>,
+    pub identity: Identity,
+}
+
+/// Applies the per-registry settings to what the client sent. `Ok(None)`: not ours to answer.
+pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Request>, FetchError> {
+    let mappings = Mappings::load(cfg.mappings_file.as_deref())
+        .map_err(|e| FetchError::Config(e.to_string()))?;
+    let Some(resolved) = mappings
+        .resolve(server_url)
+        .map_err(|e| FetchError::Config(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let identity = Identity::of(cfg, resolved.profile.as_deref());
+    if let Some(p) = &resolved.profile
+        && !identity.profile_found
+    {
+        return Err(FetchError::Config(
+            MappingError {
+                path: mappings.path().map(Path::to_path_buf).unwrap_or_default(),
+                key: resolved.key,
+                problem: format!(
+                    "unknown profile {p:?}: no such section in the AWS config or credentials file"
+                ),
+            }
+            .to_string(),
+        ));
+    }
+    Ok(Some(Request {
+        registry: resolved.registry,
+        profile: resolved.profile,
+        identity,
+    }))
 }
 
 fn get_registry(
@@ -136,18 +189,21 @@ fn fetch(
     result.map(|t| (t.password, t.expires_at))
 }
 
-/// `list`: the registries with a cached token usable by the current identity. Never touches the
-/// network, so it can't take long or fail offline (SPEC §6).
+/// `list`: the registries with a cached token usable by the identity that would ask for each
+/// (the default one, or a mapping's profile). Never touches the network, so it can't take long
+/// or fail offline (SPEC §6).
 pub fn list(cfg: &Config, now: u64) -> Vec<String> {
     let (Some(dir), false) = (&cfg.cache_dir, cfg.cache_disabled) else {
         return Vec::new();
     };
-    let identity = Identity::of(cfg, None);
     let mut hosts: Vec<String> = Store::new(dir)
         .entries()
         .into_iter()
-        .filter(|e| e.identity == identity.id && e.is_usable(now))
-        .filter(|e| Registry::parse(&e.registry).is_some())
+        .filter(|e| e.is_usable(now))
+        .filter(|e| {
+            matches!(resolve(cfg, &e.registry), Ok(Some(r))
+                if r.identity.id == e.identity && r.registry.host() == e.registry)
+        })
         .map(|e| e.registry)
         .collect();
     hosts.sort();

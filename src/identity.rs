@@ -32,6 +32,8 @@ pub struct Identity {
     pub id: String,
     /// A short non-secret description for logs: "environment keys", "profile prod", ...
     pub summary: String,
+    /// Whether the selected profile has a section in the AWS config or credentials file.
+    pub profile_found: bool,
 }
 
 impl Identity {
@@ -59,6 +61,7 @@ impl Identity {
         let profile = profile_override
             .or(cfg.profile.as_deref())
             .unwrap_or("default");
+        let mut profile_found = false;
         let summary = if has_env_keys && profile_override.is_none() {
             // Environment keys come first in the chain: the profile cannot matter.
             let _ = writeln!(canon, "env-keys");
@@ -71,6 +74,7 @@ impl Identity {
                     let _ = writeln!(canon, "[{section}] {k}={v}");
                 }
             }
+            profile_found = !sections.is_empty();
             if sections.is_empty() {
                 describe_fallback(cfg)
             } else {
@@ -80,6 +84,7 @@ impl Identity {
         Identity {
             id: hex(&Sha256::digest(canon.as_bytes())),
             summary,
+            profile_found,
         }
     }
 }

@@ -20,10 +20,14 @@
 
 pub mod cache;
 pub mod config;
+pub mod configure;
+pub mod docker_config;
+pub mod doctor;
 pub mod ecr;
 pub mod helper;
 pub mod identity;
 pub mod logging;
+pub mod mappings;
 pub mod protocol;
 pub mod registry;
 pub mod secret;
@@ -63,6 +67,27 @@ pub fn run(
         }
     };
     match action {
+        Action::Configure(rest) => {
+            let result = configure::parse(&rest).and_then(|a| configure::run(cfg, &a));
+            match result {
+                Ok(lines) => ok(lines
+                    .iter()
+                    .try_for_each(|l| protocol::write_line(stdout, l))),
+                Err(e) => fail(stdout, &e),
+            }
+        }
+        Action::Doctor(hosts) => {
+            let report = doctor::run(cfg, &hosts, now_secs, source);
+            let written = report
+                .lines
+                .iter()
+                .try_for_each(|l| protocol::write_line(stdout, l));
+            if report.ok && written.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Action::Version => ok(protocol::write_line(stdout, &protocol::version())),
         Action::Help => ok(protocol::write_line(stdout, &protocol::help())),
         Action::List => {

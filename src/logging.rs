@@ -88,9 +88,16 @@ fn create_private(path: &Path) -> bool {
 
 /// `YYYY-MM-DD` of `now` in UTC, as tracing-appender names daily files.
 fn utc_date(now: SystemTime) -> String {
-    let days = now
+    let secs = now
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
+        .map_or(0, |d| d.as_secs());
+    utc_timestamp(secs)[..10].to_owned()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of Unix seconds.
+pub fn utc_timestamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -101,7 +108,12 @@ fn utc_date(now: SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -116,5 +128,6 @@ mod tests {
         assert_eq!(at(951_782_400), "2000-02-29");
         assert_eq!(at(1_795_651_199), "2026-11-25");
         assert_eq!(at(1_795_651_200), "2026-11-26");
+        assert_eq!(utc_timestamp(1_795_696_245), "2026-11-26T12:30:45Z");
     }
 }

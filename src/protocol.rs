@@ -25,7 +25,7 @@ pub const NOT_IMPLEMENTED: &str = "not implemented: ECR tokens are fetched from 
 /// The Go helper (docker-credential-helpers' bufio.Scanner) accepts lines up to 64 KiB.
 pub const MAX_INPUT: u64 = 64 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Get,
     Store,
@@ -33,6 +33,10 @@ pub enum Action {
     List,
     Version,
     Help,
+    /// `configure [--store] [--dry-run] REGISTRY...` (the arguments after the action).
+    Configure(Vec<String>),
+    /// `doctor [HOST...]`.
+    Doctor(Vec<String>),
 }
 
 /// Why the command line is not an action: the line printed on stdout (exit 1).
@@ -55,6 +59,11 @@ impl fmt::Display for UsageError {
 }
 
 pub fn parse_args(args: &[String]) -> Result<Action, UsageError> {
+    match args.split_first() {
+        Some((a, rest)) if a == "configure" => return Ok(Action::Configure(rest.to_vec())),
+        Some((a, rest)) if a == "doctor" => return Ok(Action::Doctor(rest.to_vec())),
+        _ => {}
+    }
     let [action] = args else {
         return Err(UsageError::Usage);
     };
@@ -181,11 +190,27 @@ Actions:
   version    print the version (also -v, --version)
   help       print this help (also -h, --help)
 
+Setup and troubleshooting (for people, not for Docker):
+  configure [--store] [--dry-run] REGISTRY...
+             add credHelpers entries for REGISTRY... (and with --store set credsStore) in
+             Docker's config.json, keeping everything else; the old file is kept as config.json.bak
+  doctor [HOST...]
+             explain, step by step, what happens for HOST (default: every ECR registry named in
+             Docker's config.json): Docker routing, identity, region, cache, a real token fetch
+
+Per-registry settings ($AWS_ECR_CONFIG, else config.json in the cache directory):
+  {{\"registries\": {{\"<host>\": {{\"profile\": \"prod\"}},  \"<12-digit account id>\": {{\"profile\": \"dev\"}},
+                  \"<custom host>\": {{\"registry\": \"<ECR registry host>\", \"profile\": \"...\"}}}}}}
+  exact host first, then account id, then the default credential chain; a mapping's profile wins
+  over AWS_PROFILE and environment keys
+
 Environment:
   AWS_ECR_CACHE_DIR             cache and log directory (default ~/.ecr)
   AWS_ECR_DISABLE_CACHE         any non-empty value: never cache tokens
   AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed without storing anything
   AWS_ECR_LOG_LEVEL             off, error, warn, info (default), debug, trace; logs in <cache dir>/log/
+  AWS_ECR_CONFIG                per-registry settings file (default <cache dir>/config.json)
+  DOCKER_CONFIG                 Docker's configuration directory, for configure and doctor
   AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CONFIG_FILE,
   AWS_SHARED_CREDENTIALS_FILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_REGION,
   AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_USE_FIPS_ENDPOINT,
@@ -232,6 +257,11 @@ mod tests {
         assert_eq!(parse_args(&args(&["-h"])), Ok(Action::Help));
         assert_eq!(parse_args(&args(&[])), Err(UsageError::Usage));
         assert_eq!(parse_args(&args(&["get", "x"])), Err(UsageError::Usage));
+        assert_eq!(
+            parse_args(&args(&["configure", "--store"])),
+            Ok(Action::Configure(args(&["--store"])))
+        );
+        assert_eq!(parse_args(&args(&["doctor"])), Ok(Action::Doctor(vec![])));
         let e = parse_args(&args(&["fetch"])).unwrap_err();
         assert!(e.to_string().contains("unknown action"));
     }

@@ -91,7 +91,7 @@ impl fmt::Display for Registry {
 /// The host part of an https URL, as Go's `url.Parse("https://" + s).Hostname()` gives it for the
 /// inputs that can possibly be ECR: one leading `https://` stripped (case-sensitively, as Go),
 /// userinfo, port, path, query and fragment dropped. Returns `None` where Go's parse fails.
-fn host_of(input: &str) -> Option<&str> {
+pub fn host_of(input: &str) -> Option<&str> {
     let rest = input.strip_prefix("https://").unwrap_or(input);
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];

@@ -5,4 +5,5 @@ mod cache;
 mod moto;
 mod network;
 mod protocol;
+mod settings;
 mod support;

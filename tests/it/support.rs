@@ -156,6 +156,8 @@ pub enum Mode {
     ServerError,
     /// Sleep this long, then answer like `Ok { lifetime: 43200 }`.
     Slow(Duration),
+    /// HTTP 400 with this AWS error code and message.
+    Error(&'static str, &'static str),
 }
 
 /// One request the fake received.
@@ -311,6 +313,11 @@ pub(crate) fn serve<S: Read + Write>(
                     400,
                     r#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:GetAuthorizationToken"}"#,
                 );
+                continue;
+            }
+            Mode::Error(code, message) => {
+                let body = format!(r#"{{"__type":"{code}","message":"{message}"}}"#);
+                respond(reader.get_mut(), 400, &body);
                 continue;
             }
             Mode::ServerError => {

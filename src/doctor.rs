@@ -1,0 +1,312 @@
+//! `docker-credential-ecr-login doctor [HOST...]`: for the person whose pull failed with "no basic
+//! auth credentials", what the helper sees and does for HOST, step by step.
+//!
+//! Docker's routing (the commonest mistake: no `credHelpers`/`credsStore` for the host), whether
+//! Docker can find the binary, how the host parses, which identity and region apply and why, the
+//! cache state, then a real token fetch with its timing and the AWS error with a hint. It reads,
+//! it never writes (no cache update), and it never prints a secret.
+
+use std::time::Instant;
+
+use crate::cache::Store;
+use crate::config::Config;
+use crate::docker_config::{self, DockerConfig, HELPER_NAME, Route};
+use crate::ecr::{FetchError, TokenSource};
+use crate::helper;
+use crate::identity::FALLBACK_SUMMARY;
+use crate::logging::utc_timestamp;
+use crate::mappings::Mappings;
+use crate::registry::{self, Registry};
+
+/// The report and whether every host got a token.
+pub struct Report {
+    pub lines: Vec<String>,
+    pub ok: bool,
+}
+
+pub fn run(cfg: &Config, hosts: &[String], now: u64, source: &dyn TokenSource) -> Report {
+    let docker = cfg.docker_config_file.as_deref().map(DockerConfig::load);
+    let mut lines = Vec::new();
+    let hosts = if hosts.is_empty() {
+        let found = known_hosts(cfg, docker.as_ref().and_then(|d| d.as_ref().ok()));
+        if found.is_empty() {
+            lines.push(
+                "no ECR registry named in Docker's config.json or the per-registry settings; run `docker-credential-ecr-login doctor HOST`"
+                    .to_owned(),
+            );
+            return Report { lines, ok: false };
+        }
+        found
+    } else {
+        hosts.to_vec()
+    };
+    let mut ok = true;
+    for (i, host) in hosts.iter().enumerate() {
+        if i > 0 {
+            lines.push(String::new());
+        }
+        ok &= check(cfg, host, docker.as_ref(), now, source, &mut lines);
+    }
+    Report { lines, ok }
+}
+
+fn check(
+    cfg: &Config,
+    input: &str,
+    docker: Option<&Result<DockerConfig, String>>,
+    now: u64,
+    source: &dyn TokenSource,
+    out: &mut Vec<String>,
+) -> bool {
+    let mut say = |label: &str, text: String| out.push(format!("{label:<10}{text}"));
+    say("doctor", input.to_owned());
+
+    // 1. Docker: would it ask us?
+    let hostport = hostport(input);
+    match docker {
+        None => say("docker", "no home directory and no DOCKER_CONFIG".into()),
+        Some(Err(e)) => say("docker", format!("PROBLEM: {e}")),
+        Some(Ok(d)) => {
+            let file = d.path.display();
+            let fix = format!("fix: docker-credential-ecr-login configure {hostport}");
+            match d.route(&hostport) {
+                Route::CredHelper { key, name } if name == HELPER_NAME => say(
+                    "docker",
+                    format!("{file}: credHelpers[{key:?}] = {name:?}: Docker asks this helper"),
+                ),
+                Route::CredHelper { key, name } => say(
+                    "docker",
+                    format!(
+                        "PROBLEM: {file}: credHelpers[{key:?}] = {name:?}: Docker asks docker-credential-{name}, not this helper; {fix}"
+                    ),
+                ),
+                Route::CredsStore(name) if name == HELPER_NAME => say(
+                    "docker",
+                    format!("{file}: credsStore = {name:?}: Docker asks this helper"),
+                ),
+                Route::CredsStore(name) => say(
+                    "docker",
+                    format!(
+                        "PROBLEM: {file}: credsStore = {name:?} and no credHelpers entry: Docker asks docker-credential-{name}, not this helper; {fix}"
+                    ),
+                ),
+                Route::Nothing => say(
+                    "docker",
+                    format!(
+                        "PROBLEM: {file}{}: no credHelpers entry for {hostport} and no credsStore: Docker never asks this helper (the commonest cause of \"no basic auth credentials\"); {fix}",
+                        if d.exists { "" } else { " does not exist" }
+                    ),
+                ),
+            }
+        }
+    }
+    match docker_config::find_on_path(cfg.path.as_deref()) {
+        Some(p) => say("path", format!("Docker will run {}", p.display())),
+        None => say(
+            "path",
+            format!(
+                "PROBLEM: {} is not on PATH: Docker cannot run it",
+                docker_config::BINARY
+            ),
+        ),
+    }
+
+    // 2. The host, the mapping, the identity.
+    let request = match helper::resolve(cfg, input) {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            say(
+                "registry",
+                "not an ECR registry host (nor a custom name in the per-registry settings): the helper answers \"credentials not found\" and Docker goes on anonymously".into(),
+            );
+            return false;
+        }
+        Err(e) => {
+            say("settings", format!("PROBLEM: {e}"));
+            say("hint", hint(&e, None));
+            return false;
+        }
+    };
+    let reg = &request.registry;
+    let parsed = registry::host_of(input).and_then(Registry::parse);
+    let custom = parsed.as_ref().map(Registry::host) != Some(reg.host());
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let kind = match reg {
+        Registry::Private {
+            account, region, ..
+        } => format!(
+            "private ECR {}: account {account}, region {region}, FIPS {}, dual-stack {}",
+            reg.host(),
+            yes_no(reg.is_fips()),
+            yes_no(reg.is_dual_stack())
+        ),
+        Registry::Public { .. } => format!("ECR Public {} (API in us-east-1)", reg.host()),
+    };
+    if custom {
+        say("registry", format!("custom name for {kind}"));
+    } else {
+        say("registry", kind);
+    }
+    let mappings_file = cfg
+        .mappings_file
+        .as_ref()
+        .map_or_else(String::new, |p| p.display().to_string());
+    let identity = &request.identity;
+    let why = match (&request.profile, cfg.profile.as_deref()) {
+        (Some(p), _) => {
+            let key = Mappings::load(cfg.mappings_file.as_deref())
+                .ok()
+                .and_then(|m| m.resolve(input).ok().flatten())
+                .and_then(|r| r.key)
+                .unwrap_or_default();
+            format!("profile {p}: mapping {key:?} in {mappings_file} (wins over AWS_PROFILE and environment keys)")
+        }
+        (None, _) if identity.summary == "environment keys" => {
+            "environment keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)".into()
+        }
+        (None, Some(p)) if identity.profile_found => format!("profile {p}: from AWS_PROFILE"),
+        (None, Some(p)) => format!(
+            "PROBLEM: AWS_PROFILE={p}, but no such profile in the AWS config or credentials file"
+        ),
+        (None, None) if identity.profile_found => "profile default (AWS_PROFILE unset)".into(),
+        (None, None) if identity.summary == FALLBACK_SUMMARY => {
+            "no keys, profile, web identity or container credentials: only the EC2 instance role is left".into()
+        }
+        (None, None) => identity.summary.clone(),
+    };
+    say("identity", why);
+    say(
+        "region",
+        format!("{} (from the registry host name)", reg.region()),
+    );
+
+    // 3. The cache.
+    let cache = match (&cfg.cache_dir, cfg.cache_disabled) {
+        (_, true) => "disabled (AWS_ECR_DISABLE_CACHE)".to_owned(),
+        (None, _) => "none: no home directory and no AWS_ECR_CACHE_DIR".to_owned(),
+        (Some(dir), false) => {
+            let store = Store::new(dir);
+            let key = Store::key(&identity.id, reg.host());
+            match store.read(&key, &identity.id, reg.host()) {
+                None => format!("no token for this identity in {}", store.dir().display()),
+                Some(e) if e.is_fresh(now) => format!(
+                    "fresh until {} (then refreshed; valid until {})",
+                    utc_timestamp(e.fetched_at + (e.expires_at - e.fetched_at) / 2),
+                    utc_timestamp(e.expires_at)
+                ),
+                Some(e) if e.is_usable(now) => format!(
+                    "past half-life: the next get refreshes it (still valid until {})",
+                    utc_timestamp(e.expires_at)
+                ),
+                Some(e) => format!("expired at {}", utc_timestamp(e.expires_at)),
+            }
+        }
+    };
+    say("cache", cache);
+
+    // 4. A real fetch.
+    let started = Instant::now();
+    let result = source.fetch(reg, request.profile.as_deref());
+    let ms = started.elapsed().as_millis();
+    match result {
+        Ok(t) => {
+            let expires = t
+                .expires_at
+                .map_or_else(|| "unknown".to_owned(), utc_timestamp);
+            say(
+                "token",
+                format!(
+                    "OK: GetAuthorizationToken answered in {ms} ms; token valid until {expires}"
+                ),
+            );
+            true
+        }
+        Err(e) => {
+            say("token", format!("FAILED after {ms} ms: {e}"));
+            say(
+                "hint",
+                hint(&e, request.profile.as_deref().or(cfg.profile.as_deref())),
+            );
+            false
+        }
+    }
+}
+
+/// What to do about a failure, for the common causes.
+fn hint(e: &FetchError, profile: Option<&str>) -> String {
+    let profile = profile.unwrap_or("<profile>");
+    let sso =
+        format!("the SSO session has probably expired: run `aws sso login --profile {profile}`");
+    match e {
+        FetchError::NoCredentials(_) => "no credentials: run `aws configure` (keys) or `aws configure sso` then `aws sso login`, set AWS_PROFILE, or map this registry to a profile in the per-registry settings".into(),
+        FetchError::Credentials(m) if m.contains("SSO") || m.contains("sso") => sso,
+        FetchError::Credentials(m) if m.to_lowercase().contains("expired") => {
+            "the credentials have expired: refresh them (new keys, `aws sso login`, or re-run what wrote them)".into()
+        }
+        FetchError::Credentials(_) => format!(
+            "check profile {profile} in ~/.aws/config and ~/.aws/credentials (role_arn, source_profile, credential_process, sso_*)"
+        ),
+        FetchError::Service { code, message } => {
+            let lower = message.to_lowercase();
+            if code.contains("AccessDenied") {
+                "the identity may not call GetAuthorizationToken: allow ecr:GetAuthorizationToken on Resource \"*\" (ECR Public: ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken)".into()
+            } else if lower.contains("signature expired") || code.contains("Skew") || lower.contains("clock") {
+                "the system clock is off: AWS rejects signatures more than 5 minutes away; sync the clock (timedatectl / ntp)".into()
+            } else if code.contains("ExpiredToken") || code == "RequestExpired" {
+                format!("the session credentials have expired: refresh them (`aws sso login --profile {profile}`, new keys, or re-assume the role)")
+            } else if code.contains("UnrecognizedClient") || code.contains("InvalidClientTokenId") {
+                "the access key is not valid (deleted, deactivated or mistyped)".into()
+            } else if code.contains("Throttl") {
+                "throttled by AWS: retry later, or run fewer parallel pulls".into()
+            } else {
+                format!("AWS refused the request ({code})")
+            }
+        }
+        FetchError::Timeout(_) | FetchError::Network(_) => {
+            let text = e.to_string().to_lowercase();
+            if text.contains("certificate") || text.contains("issuer") || text.contains("tls") {
+                "TLS failed: behind a TLS-inspecting proxy, set AWS_CA_BUNDLE to its CA certificate (PEM)".into()
+            } else {
+                "the ECR API is unreachable: check the network, HTTPS_PROXY / NO_PROXY, firewall or VPC endpoint, and AWS_ENDPOINT_URL*".into()
+            }
+        }
+        FetchError::BadResponse(_) => "something other than the ECR API answered: check HTTPS_PROXY and AWS_ENDPOINT_URL*".into(),
+        FetchError::Config(m) if m.contains("AWS_CA_BUNDLE") => "fix or unset AWS_CA_BUNDLE".into(),
+        FetchError::Config(_) => "fix the per-registry settings file named above".into(),
+    }
+}
+
+/// `host[:port]` of what the user typed, the way Docker keys `credHelpers`.
+fn hostport(input: &str) -> String {
+    let rest = input.strip_prefix("https://").unwrap_or(input);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, h)| h)
+        .to_owned()
+}
+
+/// With no HOST: every registry Docker's config or the per-registry settings name that this
+/// helper would serve.
+fn known_hosts(cfg: &Config, docker: Option<&DockerConfig>) -> Vec<String> {
+    let mut candidates: Vec<String> = Vec::new();
+    if let Some(d) = docker {
+        candidates.extend(d.cred_helpers().map(|(k, _)| k.to_owned()));
+        candidates.extend(d.auths().map(str::to_owned));
+    }
+    if let Ok(m) = Mappings::load(cfg.mappings_file.as_deref()) {
+        candidates.extend(
+            m.keys()
+                .filter(|k| !k.bytes().all(|b| b.is_ascii_digit()))
+                .map(str::to_owned),
+        );
+    }
+    let mut out: Vec<String> = Vec::new();
+    for c in candidates {
+        let c = hostport(&c);
+        if matches!(helper::resolve(cfg, &c), Ok(Some(_)) | Err(_)) && !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,289 @@
+//! Per-registry settings (`$AWS_ECR_CONFIG`, else `config.json` in the cache directory): which AWS
+//! profile serves a registry, and which ECR registry a custom host name stands for.
+//!
+//! ```json
+//! { "registries": {
+//!     "123456789012.dkr.ecr.us-west-2.amazonaws.com": { "profile": "prod" },
+//!     "210987654321": { "profile": "dev" },
+//!     "registry.example.com": { "registry": "123456789012.dkr.ecr.eu-west-1.amazonaws.com" } } }
+//! ```
+//!
+//! A key is an exact host (ECR or custom), or a 12-digit account id (every region and partition).
+//! Precedence: exact host, then account id, then the default chain; a mapping's profile wins over
+//! `AWS_PROFILE` and environment keys. A missing file costs one failed `open`. Errors name the file,
+//! the key and the problem, and become the stderr line of a not-found answer (never a panic).
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::registry::{self, Registry};
+
+/// Bigger than any hand-written mapping file.
+const MAX_FILE: u64 = 1 << 20;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFormat {
+    #[serde(default)]
+    registries: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    profile: Option<String>,
+    registry: Option<String>,
+}
+
+/// The loaded file. Entries are checked when used, so one bad entry spoils only its registry.
+#[derive(Debug, Clone, Default)]
+pub struct Mappings {
+    path: Option<PathBuf>,
+    registries: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a mapping (or its absence) says about one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The ECR registry whose token answers the request.
+    pub registry: Registry,
+    /// The profile to use instead of the default chain.
+    pub profile: Option<String>,
+    /// The key of the mapping that applied, if any.
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingError {
+    pub path: PathBuf,
+    pub key: Option<String>,
+    pub problem: String,
+}
+
+impl fmt::Display for MappingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.path.display())?;
+        if let Some(k) = &self.key {
+            write!(f, "registries.{k:?}: ")?;
+        }
+        f.write_str(&self.problem)
+    }
+}
+
+impl Mappings {
+    /// Reads the file at `path`; a missing file is an empty mapping.
+    pub fn load(path: Option<&Path>) -> Result<Mappings, MappingError> {
+        let Some(path) = path else {
+            return Ok(Mappings::default());
+        };
+        let err = |problem: String| MappingError {
+            path: path.to_owned(),
+            key: None,
+            problem,
+        };
+        let mut text = Vec::new();
+        match File::open(path) {
+            // No file (or no directory for it: an unusable cache dir must not break `get`).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(Mappings::default());
+            }
+            Err(e) => return Err(err(format!("cannot read: {e}"))),
+            Ok(f) => {
+                f.take(MAX_FILE + 1)
+                    .read_to_end(&mut text)
+                    .map_err(|e| err(format!("cannot read: {e}")))?;
+            }
+        }
+        if text.len() as u64 > MAX_FILE {
+            return Err(err(format!("larger than {MAX_FILE} bytes")));
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| err(format!("invalid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(err("expected a JSON object {\"registries\": {...}}".into()));
+        }
+        let parsed: FileFormat = serde_json::from_value(value)
+            .map_err(|e| err(format!("expected {{\"registries\": {{...}}}}: {e}")))?;
+        Ok(Mappings {
+            path: Some(path.to_owned()),
+            registries: parsed.registries,
+        })
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The registry, profile and mapping for what a client sent. `Ok(None)`: not ECR and not a
+    /// mapped custom name.
+    pub fn resolve(&self, input: &str) -> Result<Option<Resolved>, MappingError> {
+        let Some(host) = registry::host_of(input) else {
+            return Ok(None);
+        };
+        let direct = Registry::parse(input);
+        let account = match &direct {
+            Some(Registry::Private { account, .. }) => Some(account.as_str()),
+            _ => None,
+        };
+        let exact = self
+            .registries
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(host));
+        let by_account = account.and_then(|a| self.registries.get_key_value(a));
+        let Some((key, value)) = exact.or(by_account) else {
+            return Ok(direct.map(|registry| Resolved {
+                registry,
+                profile: None,
+                key: None,
+            }));
+        };
+        let err = |problem: String| MappingError {
+            path: self.path.clone().unwrap_or_default(),
+            key: Some(key.clone()),
+            problem,
+        };
+        if !value.is_object() {
+            return Err(err("expected {\"profile\": ..., \"registry\": ...}".into()));
+        }
+        let entry: Entry = serde_json::from_value(value.clone()).map_err(|e| {
+            err(format!(
+                "expected {{\"profile\": ..., \"registry\": ...}}: {e}"
+            ))
+        })?;
+        if let Some(p) = &entry.profile
+            && p.trim().is_empty()
+        {
+            return Err(err("\"profile\" is empty".into()));
+        }
+        let registry = match (&entry.registry, direct) {
+            (Some(target), _) => Registry::parse(target).ok_or_else(|| {
+                err(format!(
+                    "\"registry\": {target:?} is not an ECR registry host"
+                ))
+            })?,
+            (None, Some(direct)) => direct,
+            (None, None) => {
+                return Err(err(
+                    "a custom host name needs \"registry\": the ECR registry it stands for".into(),
+                ));
+            }
+        };
+        Ok(Some(Resolved {
+            registry,
+            profile: entry.profile,
+            key: Some(key.clone()),
+        }))
+    }
+
+    /// Every key of the file (for `doctor` with no host).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.registries.keys().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(json: &str) -> Mappings {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("config.json");
+        std::fs::write(&p, json).unwrap();
+        Mappings::load(Some(&p)).unwrap()
+    }
+
+    const FILE: &str = r#"{"registries": {
+        "123456789012.dkr.ecr.us-west-2.amazonaws.com": {"profile": "prod"},
+        "123456789012": {"profile": "acct"},
+        "210987654321": {"profile": "dev"},
+        "registry.example.com": {"registry": "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "profile": "prod"},
+        "bad.example.com": {"profile": "x"},
+        "typo.example.com": {"profle": "x", "registry": "123456789012.dkr.ecr.eu-west-1.amazonaws.com"}
+    }}"#;
+
+    fn profile(m: &Mappings, input: &str) -> Option<String> {
+        m.resolve(input).unwrap().unwrap().profile
+    }
+
+    #[test]
+    fn exact_host_beats_account_id_beats_default() {
+        let m = load(FILE);
+        assert_eq!(
+            profile(
+                &m,
+                "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/"
+            )
+            .as_deref(),
+            Some("prod")
+        );
+        assert_eq!(
+            profile(&m, "123456789012.dkr.ecr.us-east-1.amazonaws.com").as_deref(),
+            Some("acct")
+        );
+        assert_eq!(
+            profile(&m, "210987654321.dkr.ecr-fips.us-gov-west-1.amazonaws.com").as_deref(),
+            Some("dev")
+        );
+        assert_eq!(
+            profile(&m, "111111111111.dkr.ecr.us-east-1.amazonaws.com"),
+            None
+        );
+        assert_eq!(m.resolve("index.docker.io").unwrap(), None);
+    }
+
+    #[test]
+    fn a_custom_name_stands_for_its_registry() {
+        let m = load(FILE);
+        let r = m.resolve("registry.example.com:443").unwrap().unwrap();
+        assert_eq!(
+            r.registry.host(),
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(r.registry.region(), "eu-west-1");
+        assert_eq!(r.profile.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn bad_entries_name_the_file_the_key_and_the_problem() {
+        let m = load(FILE);
+        let e = m.resolve("bad.example.com").unwrap_err().to_string();
+        assert!(
+            e.contains("config.json: registries.\"bad.example.com\": a custom host name needs"),
+            "{e}"
+        );
+        let e = m.resolve("typo.example.com").unwrap_err().to_string();
+        assert!(e.contains("profle"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_is_empty_and_garbage_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let m = Mappings::load(Some(&d.path().join("nope.json"))).unwrap();
+        assert!(
+            m.resolve("123456789012.dkr.ecr.us-east-1.amazonaws.com")
+                .unwrap()
+                .is_some()
+        );
+        let p = d.path().join("bad.json");
+        for junk in [
+            "{",
+            "[]",
+            "{\"registries\": 5}",
+            "{\"registres\": {}}",
+            "\u{0}",
+        ] {
+            std::fs::write(&p, junk).unwrap();
+            let e = Mappings::load(Some(&p)).unwrap_err();
+            assert!(e.to_string().starts_with(&p.display().to_string()), "{e}");
+        }
+    }
+}
