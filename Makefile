@@ -2,27 +2,36 @@
 #   make install            build the release binary and install it to $(DESTDIR)$(PREFIX)/bin
 #   make test               install missing test dependencies, then fmt, clippy and every test
 #   make bench              warm/cold latency, peak RSS and size, against the Go helper
+#   make static             fully static release binary (the one in the tarball, packages and image)
+#   make deb / make rpm     Debian / RPM package of the static binary, into dist/
+#   make release            dist/: tarball (binary, LICENSE, README, man page, CHANGELOG) + SHA256SUMS
+#   make check-dist         CI checks of all of the above (installs lintian, rpm, ... when missing)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 BINDIR := $(DESTDIR)$(PREFIX)/bin
+MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
 BIN := docker-credential-ecr-login
 CARGO ?= cargo
 LOCKED := $(if $(wildcard Cargo.lock),--locked,)
+# The git commit goes into `docker-credential-ecr-login version` (read by protocol::version()).
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 
 .PHONY: all build install uninstall test test-deps lint bench clean
 
 all: build
 
 build:
-	$(CARGO) build --release $(LOCKED)
+	ECR_LOGIN_COMMIT=$(COMMIT) $(CARGO) build --release $(LOCKED)
 
 install: build
 	install -d $(BINDIR)
 	install -m 0755 target/release/$(BIN) $(BINDIR)/$(BIN)
+	install -d $(MANDIR)
+	install -m 0644 docs/$(BIN).1 $(MANDIR)/$(BIN).1
 
 uninstall:
-	rm -f $(BINDIR)/$(BIN)
+	rm -f $(BINDIR)/$(BIN) $(MANDIR)/$(BIN).1
 
 # What the tests need beyond Rust: moto (a real ECR/STS implementation) and openssl (to make a
 # private CA). Installed only when missing, so a second run costs nothing.
@@ -42,3 +51,46 @@ bench:
 
 clean:
 	$(CARGO) clean
+
+# ---- Distribution (issue 4): static binary, .deb, .rpm, release tarball, their CI checks ----
+# One binary for everything we ship: static glibc (rustls + ring, no OpenSSL), so the same bytes
+# run on any x86_64 Linux and in a FROM scratch image. --target keeps it apart from target/release.
+# Paths are remapped and the commit time is the only timestamp, so two builds of one commit in
+# different directories give the same bytes (checked by packaging/check-repro.sh).
+TARGET := x86_64-unknown-linux-gnu
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+CARGO_HOME ?= $(HOME)/.cargo
+TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
+STATIC_BIN := $(TARGET_DIR)/$(TARGET)/release/$(BIN)
+DIST ?= dist
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+STATIC_RUSTFLAGS := -C target-feature=+crt-static --remap-path-prefix=$(CARGO_HOME)=/cargo \
+	--remap-path-prefix=$(CURDIR)=/build --remap-path-prefix=$(TARGET_DIR)=/build/target
+DIST_ENV := BIN=$(BIN) VERSION=$(VERSION) COMMIT=$(COMMIT) DIST=$(DIST) STATIC_BIN=$(STATIC_BIN) \
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH)
+
+.PHONY: static deb rpm release check-man check-dist check-repro
+
+static:
+	ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" \
+		$(CARGO) build --release $(LOCKED) --target $(TARGET)
+
+deb: static
+	$(DIST_ENV) packaging/deb/build.sh
+
+rpm: static
+	$(DIST_ENV) packaging/rpm/build.sh
+
+release: static
+	$(DIST_ENV) packaging/release.sh
+
+check-man:
+	$(DIST_ENV) packaging/check-dist.sh man
+
+# CI: builds static, deb, rpm and release once, checks each, then rebuilds the release in a copy
+# of the tree elsewhere and compares hashes.
+check-dist:
+	$(DIST_ENV) packaging/check-dist.sh all
+
+check-repro: release
+	$(DIST_ENV) packaging/check-repro.sh

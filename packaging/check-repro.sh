@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make check-repro (and the end of make check-dist): are release builds reproducible?
+# Copies the source tree (the files git knows, as they are on disk) to a different, longer path
+# under /tmp, runs `make release` there with its own target directory, the same COMMIT and
+# SOURCE_DATE_EPOCH, and compares its SHA256SUMS with $DIST/SHA256SUMS from the build here.
+# Different source and target paths are the usual culprits (panic locations, OUT_DIR); the
+# Makefile's --remap-path-prefix flags are what make them disappear.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${DIST:=dist}" "${COMMIT:=}" "${SOURCE_DATE_EPOCH:?}"
+[ -f "$DIST/SHA256SUMS" ] || { echo "no $DIST/SHA256SUMS: run make release first" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/repro.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+copy=$work/elsewhere/docker-credential-ecr-login-src
+mkdir -p "$copy"
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+    [ -e "$f" ] && printf '%s\0' "$f"
+done | tar --null -T - -cf - | tar -xf - -C "$copy"
+
+start=$(date +%s)
+env -u CARGO_TARGET_DIR make -C "$copy" --no-print-directory -s release \
+    COMMIT="$COMMIT" SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" DIST="$copy/dist" >"$work/build.log" 2>&1 ||
+    { tail -n 30 "$work/build.log" >&2; echo "check-repro: the second build failed" >&2; exit 1; }
+echo "second build ($copy, target $copy/target): $(($(date +%s) - start)) s"
+
+echo "--- first build ($PWD/$DIST/SHA256SUMS)"
+cat "$DIST/SHA256SUMS"
+echo "--- second build"
+cat "$copy/dist/SHA256SUMS"
+if cmp -s "$DIST/SHA256SUMS" "$copy/dist/SHA256SUMS"; then
+    echo "check-repro: reproducible: identical SHA256SUMS"
+else
+    echo "check-repro: NOT reproducible" >&2
+    cmp -l "$DIST"/*-x86_64-linux "$copy/dist"/*-x86_64-linux | head -n 20 >&2 || true
+    exit 1
+fi

@@ -1,0 +1,34 @@
+# Package metadata shared by packaging/deb/build.sh, packaging/rpm/build.sh and packaging/release.sh.
+# Sourced, not run. The Makefile passes BIN, VERSION, COMMIT, DIST, STATIC_BIN, SOURCE_DATE_EPOCH.
+: "${BIN:=docker-credential-ecr-login}"
+: "${VERSION:?VERSION is not set (run through make)}"
+: "${STATIC_BIN:?STATIC_BIN is not set (run through make)}"
+: "${DIST:=dist}"
+: "${SOURCE_DATE_EPOCH:=$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
+export SOURCE_DATE_EPOCH
+# Deterministic archives: sorted names, C locale, UTC, no umask surprises.
+export LC_ALL=C TZ=UTC
+umask 022
+
+# Who builds the packages. Override for your own builds: make deb MAINTAINER='Name <mail>'.
+: "${MAINTAINER:=docker-credential-ecr-login maintainers <maintainers@docker-credential-ecr-login.invalid>}"
+HOMEPAGE=$(sed -n 's/^repository = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+SUMMARY="Amazon ECR credential helper for Docker (cached, static Rust build)"
+# Debian and RPM both take this as the long description (Debian indents it).
+DESCRIPTION="A drop-in replacement for the Go docker-credential-ecr-login of
+amazon-ecr-credential-helper. Docker, buildx, skopeo and podman call it to get
+a password for Amazon ECR and ECR Public registries: it asks ECR for a token
+with the standard AWS credential chain (profiles, SSO, assumed roles, web
+identity, ECS, EKS and EC2 roles), caches it per identity, and answers cache
+hits without any network call. It never hangs a docker command, and says on
+stderr why a token could not be had. One static binary, no dependencies."
+
+if [ ! -x "$STATIC_BIN" ]; then
+    echo "$STATIC_BIN: missing; run make static first" >&2
+    exit 1
+fi
+
+# Sets every mtime under $1 to SOURCE_DATE_EPOCH, so archives do not record build times.
+clamp_mtimes() {
+    find "$1" -depth -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+}
