@@ -45,6 +45,17 @@ lint:
 
 test: test-deps lint
 	$(CARGO) test $(LOCKED)
+	$(MAKE) e2e
+
+# End-to-end (issue 3): skopeo, podman and the docker CLI get images from a real registry through
+# the helper, with moto and local fakes as AWS; installs what it needs. Root: it maps ECR-looking
+# names to 127.0.0.1 in /etc/hosts (and removes them). `make demo` shows the same for a newcomer.
+.PHONY: e2e demo
+e2e:
+	bash tests/e2e/run.sh
+
+demo:
+	bash tests/e2e/demo.sh
 
 bench:
 	bash bench/run.sh
