@@ -55,6 +55,18 @@ e2e_install_deps() {
     fi
 }
 
+# One line naming the versions the suite runs against.
+e2e_versions() {
+    local sk pm dk rg mt tp
+    sk=$(skopeo --version 2>/dev/null | awk '{print $3}')
+    pm=$(podman --version 2>/dev/null | awk '{print $3}')
+    dk=$(docker --version 2>/dev/null | awk '{print $3}' | tr -d ,)
+    rg=$(docker-registry --version 2>/dev/null | awk '{print $3}')
+    mt=$("$PY" -c 'import moto; print(moto.__version__)' 2>/dev/null)
+    tp=$(tinyproxy -v 2>/dev/null | awk '{print $2}')
+    echo "skopeo $sk, podman $pm, docker CLI $dk, docker-registry $rg, moto $mt, tinyproxy $tp"
+}
+
 e2e_build() {
     local locked=()
     [ -f "$ROOT/Cargo.lock" ] && locked=(--locked)
