@@ -31,6 +31,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use base64::Engine as _;
 
 use crate::config::Config;
+use crate::identity::{FALLBACK_SUMMARY, Identity};
 use crate::registry::Registry;
 use crate::secret::Secret;
 
@@ -126,11 +127,6 @@ impl TokenSource for Aws<'_> {
 }
 
 impl Aws<'_> {
-    fn only_instance_role(&self) -> bool {
-        crate::identity::Identity::of(self.config, None).summary
-            == crate::identity::FALLBACK_SUMMARY
-    }
-
     async fn fetch_async(
         &self,
         registry: &Registry,
@@ -180,10 +176,7 @@ impl Aws<'_> {
             match tokio::time::timeout(CREDENTIALS_TIMEOUT, chain.provide_credentials()).await {
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => {
-                    return Err(credentials_error(
-                        &e,
-                        profile.is_none() && self.only_instance_role(),
-                    ));
+                    return Err(credentials_error(&e, &Identity::of(self.config, profile)));
                 }
                 Err(_) => {
                     return Err(FetchError::Timeout(format!(
@@ -354,25 +347,26 @@ fn check_pem_bundle(pem: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// `only_instance_role`: nothing but IMDS could have supplied credentials, so its failure (absent,
-/// disabled, unreachable) means the user has configured no credentials at all.
-fn credentials_error(e: &CredentialsError, only_instance_role: bool) -> FetchError {
+/// Says what a credential failure means for this identity: with nothing configured but the
+/// instance role, an IMDS failure means "no credentials at all"; an SSO profile's failure (the
+/// legacy `sso_start_url` form reports an expired session as `UnauthorizedException`) means
+/// "log in again".
+fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
+    let text = chain_text(e);
+    if identity.summary == FALLBACK_SUMMARY {
+        return FetchError::NoCredentials(format!(
+            "no keys in the environment, no profile, no web identity, no container credentials, and instance metadata: {text}"
+        ));
+    }
+    if let Some(p) = &identity.sso_profile {
+        return FetchError::Credentials(format!(
+            "{text}; the SSO session may have expired: run `aws sso login --profile {p}`"
+        ));
+    }
     match e {
-        _ if only_instance_role => FetchError::NoCredentials(format!(
-            "no keys in the environment, no profile, no web identity, no container credentials, and instance metadata: {}",
-            chain_text(e)
-        )),
-        CredentialsError::CredentialsNotLoaded(_) => FetchError::NoCredentials(chain_text(e)),
-        CredentialsError::ProviderTimedOut(_) => FetchError::Timeout(chain_text(e)),
-        _ => {
-            let text = chain_text(e);
-            let hint = if text.contains("SSO") || text.contains("sso") {
-                "; if the SSO session expired, run `aws sso login`"
-            } else {
-                ""
-            };
-            FetchError::Credentials(format!("{text}{hint}"))
-        }
+        CredentialsError::CredentialsNotLoaded(_) => FetchError::NoCredentials(text),
+        CredentialsError::ProviderTimedOut(_) => FetchError::Timeout(text),
+        _ => FetchError::Credentials(text),
     }
 }
 

@@ -149,15 +149,18 @@ fn get_registry(
     }
     match fetch(source, registry, profile) {
         Ok((password, expires_at)) => {
-            if let Some(expires_at) = expires_at {
-                let entry = CacheEntry::new(host, &identity.id, password.clone(), now, expires_at);
-                if let Err(err) = store.write(&key, &entry) {
-                    warn!(dir = %store.dir().display(), %err, "cache not written");
-                }
-                let pruned = store.prune(now);
-                if pruned > 0 {
-                    info!(pruned, "cache: removed expired or damaged entries");
-                }
+            // A token that arrives already expired (or nearly) is handed out but not kept.
+            let entry = expires_at
+                .map(|exp| CacheEntry::new(host, &identity.id, password.clone(), now, exp))
+                .filter(|e| e.is_usable(now));
+            if let Some(entry) = entry
+                && let Err(err) = store.write(&key, &entry)
+            {
+                warn!(dir = %store.dir().display(), %err, "cache not written");
+            }
+            let pruned = store.prune(now);
+            if pruned > 0 {
+                info!(pruned, "cache: removed expired or damaged entries");
             }
             Ok((password, Source::Api))
         }

@@ -34,6 +34,9 @@ pub struct Identity {
     pub summary: String,
     /// Whether the selected profile has a section in the AWS config or credentials file.
     pub profile_found: bool,
+    /// The selected profile's name when it gets credentials through IAM Identity Center (SSO):
+    /// its failures usually mean "run `aws sso login --profile NAME`".
+    pub sso_profile: Option<String>,
 }
 
 impl Identity {
@@ -62,6 +65,7 @@ impl Identity {
             .or(cfg.profile.as_deref())
             .unwrap_or("default");
         let mut profile_found = false;
+        let mut sso_profile = None;
         let summary = if has_env_keys && profile_override.is_none() {
             // Environment keys come first in the chain: the profile cannot matter.
             let _ = writeln!(canon, "env-keys");
@@ -75,6 +79,12 @@ impl Identity {
                 }
             }
             profile_found = !sections.is_empty();
+            if sections
+                .values()
+                .any(|kv| kv.keys().any(|k| k.starts_with("sso_")))
+            {
+                sso_profile = Some(profile.to_owned());
+            }
             if sections.is_empty() {
                 describe_fallback(cfg)
             } else {
@@ -85,6 +95,7 @@ impl Identity {
             id: hex(&Sha256::digest(canon.as_bytes())),
             summary,
             profile_found,
+            sso_profile,
         }
     }
 }
@@ -324,6 +335,7 @@ mod tests {
         write(d.path(), "config", text);
         let c = cfg(&[("AWS_PROFILE", "s")], d.path());
         let a = Identity::of(&c, None);
+        assert_eq!(a.sso_profile.as_deref(), Some("s"));
         write(d.path(), "config", &text.replace("Dev", "Admin"));
         assert_ne!(Identity::of(&c, None).id, a.id);
         write(
