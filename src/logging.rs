@@ -54,7 +54,9 @@ pub fn init(cfg: &Config, now: SystemTime) -> bool {
         .rotation(Rotation::DAILY)
         .filename_prefix(PREFIX)
         .filename_suffix(SUFFIX)
-        .max_log_files(MAX_FILES)
+        // tracing-appender keeps `n - 1` files and counts on creating today's: ours exists
+        // already (created private above), so `n + 1` keeps `MAX_FILES` with today's.
+        .max_log_files(MAX_FILES + 1)
         .build(&dir)
     else {
         return false;

@@ -298,3 +298,36 @@ fn log_level_off_writes_no_log_and_an_unusable_log_dir_is_harmless() {
     assert!(out.secret().starts_with("pw-"));
     assert_eq!(out.stderr, "");
 }
+
+#[test]
+fn old_log_files_are_pruned_to_a_week() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    let log = env.cache_dir().join("log");
+    fs::create_dir_all(&log).unwrap();
+    // tracing-appender prunes by creation time: create them in date order.
+    for day in 1..=12 {
+        fs::write(
+            log.join(format!("ecr-login.2020-01-{day:02}.log")),
+            b"old\n",
+        )
+        .unwrap();
+        thread::sleep(Duration::from_millis(20));
+    }
+    env.get(HOST).secret();
+    let mut names: Vec<String> = fs::read_dir(&log)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 7, "{names:?}");
+    assert_eq!(
+        names[0], "ecr-login.2020-01-07.log",
+        "the oldest went first: {names:?}"
+    );
+    // A second run the same day keeps the same files.
+    env.get(HOST).secret();
+    assert_eq!(fs::read_dir(&log).unwrap().count(), 7);
+    assert!(env.log_text().contains("GetAuthorizationToken ok"));
+}
