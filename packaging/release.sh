@@ -5,7 +5,7 @@
 # The tarball is reproducible: sorted entries, root-owned, mtimes at SOURCE_DATE_EPOCH (the commit
 # time), no PAX atime/ctime, gzip without name or time stamp.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 . packaging/common.sh
 
 name=$BIN-$VERSION-x86_64-linux
