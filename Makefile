@@ -82,8 +82,10 @@ DIST_ENV := BIN=$(BIN) VERSION=$(VERSION) COMMIT=$(COMMIT) DIST=$(DIST) STATIC_B
 
 .PHONY: static deb rpm release check-man check-dist check-repro
 
+# SOURCE_DATE_EPOCH is dropped for cargo: nothing in the binary uses it, but ring's build script
+# reruns whenever it changes (every commit), which would recompile ring and rustls each time.
 static:
-	ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" \
+	env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" \
 		$(CARGO) build --release $(LOCKED) --target $(TARGET)
 
 deb: static
