@@ -16,7 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BIN:=docker-credential-ecr-login}" "${DIST:=dist}"
 export BIN DIST
-MAKE=${MAKE:-make}
+# One commit and one timestamp for the whole run, even if HEAD moves meanwhile.
+MAKE="${MAKE:-make}${COMMIT:+ COMMIT=$COMMIT}${SOURCE_DATE_EPOCH:+ SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH}"
 
 step() { printf '\n=== check-dist: %s\n' "$*"; }
 fail() {
