@@ -10,6 +10,9 @@ Measures, all on loopback with nothing reaching AWS:
      rss_spawn.c for why a Python-spawned child's ru_maxrss cannot be used);
   3. release binary size;
   4. cold `get` (cache miss) of our helper against the local fake ECR (informational).
+Besides the ratio of medians it prints the median of per-round (paired) ratios, which moves less
+when the machine's load changes during the run. --extra NAME=PATH times another build of ours
+(e.g. the static one) alongside, informational.
 
 Warm caches: ours is filled by one real `get` against bench/fake_ecr.py; Go's cache.json is
 written in Go 0.6.0's own format (see write_go_cache). Before the timed rounds both helpers are
@@ -71,7 +74,12 @@ def spawn(path, argv, env, stdin_path):
         (os.POSIX_SPAWN_DUP2, w_err, 2),
     ]
     t0 = time.perf_counter_ns()
-    pid = os.posix_spawn(path, argv, env, file_actions=actions)
+    try:
+        pid = os.posix_spawn(path, argv, env, file_actions=actions)
+    except OSError as e:
+        for fd in (fin, r_out, w_out, r_err, w_err):
+            os.close(fd)
+        raise BenchError(f"cannot run {path}: {e} (removed or replaced while the benchmark ran?)")
     _, status, ru = os.wait4(pid, 0)
     t1 = time.perf_counter_ns()
     os.close(fin)
@@ -274,6 +282,8 @@ def main():
     ap = argparse.ArgumentParser(description="ECR credential helper benchmark (see bench/run.sh)")
     ap.add_argument("--ours", required=True, help="our release binary")
     ap.add_argument("--go", default="", help="Go helper binary ('' = skip)")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
+                    help="another build of ours to time alongside (informational), e.g. the static one")
     ap.add_argument("--cat", default="/bin/cat")
     ap.add_argument("--rss-spawn", default="", help="rss_spawn launcher ('' = no RSS figures)")
     ap.add_argument("--work", required=True, help="scratch directory (removed by run.sh)")
@@ -286,7 +296,14 @@ def main():
 
     ours = os.path.abspath(a.ours)
     gobin = os.path.abspath(a.go) if a.go else ""
+    extras = []
+    for spec in a.extra:
+        name, _, path = spec.partition("=")
+        if not name or not path or name in ("ours", "go", "cat"):
+            raise BenchError(f"bad --extra {spec!r}: want NAME=PATH")
+        extras.append((name, os.path.abspath(path)))
     work = os.path.abspath(a.work)
+    load_start = os.getloadavg()
     failures = []
     results = {"host": HOST}
 
@@ -381,15 +398,32 @@ def main():
                 failures.append(f"go: not answering from its cache.json ({len(go_reqs)} requests "
                                 "reached the fake): excluded from the comparison")
         results["warm_check_requests"] = {"ours": ours_calls}
+        # extra builds share ours' cache dir and environment; one get each with the fake up (a
+        # hit if they read ours' entry, else they fetch their own), then 5 that must all be hits
+        for name, path in extras:
+            err = check_get(spawn(path, argv_ours, env_ours, stdin_file), f"{name} first get")
+            if err:
+                failures.append(err)
+            before = len(fake.requests())
+            for i in range(5):
+                err = check_get(spawn(path, argv_ours, env_ours, stdin_file), f"{name} warm check #{i}")
+                if err:
+                    failures.append(err)
+            n = len(fake.requests()) - before
+            results["warm_check_requests"][name] = n
+            if n:
+                failures.append(f"{name}: 5 warm gets sent {n} requests to the fake ECR")
 
         # ---- stop the fake: from here on a cache miss is an error
         fake.stop()
         log("fake ECR stopped; timed rounds follow")
 
+        # round-robin order: ours, go, cat, then any extra builds
         contenders = [("ours", ours, argv_ours, env_ours, check_get)]
         if go_ok:
             contenders.append(("go", gobin, argv_go, env_go, check_get))
         contenders.append(("cat", a.cat, argv_cat, env_cat, lambda r, who: check_cat(r)))
+        contenders += [(name, path, argv_ours, env_ours, check_get) for name, path in extras]
 
         # ---- warm-up, then timed interleaved rounds
         for _ in range(a.warmup):
@@ -399,6 +433,7 @@ def main():
         cpu = {c[0]: [] for c in contenders}
         bad = {c[0]: 0 for c in contenders}
         first_bad = {}
+        stderr_runs = {c[0]: 0 for c in contenders}
         for i in range(a.rounds):
             for name, path, argv, env, chk in contenders:
                 r = spawn(path, argv, env, stdin_file)
@@ -406,12 +441,28 @@ def main():
                 if err:
                     bad[name] += 1
                     first_bad.setdefault(name, err)
+                if r.stderr:
+                    stderr_runs[name] += 1
+                    first_bad.setdefault(name + " stderr", r.stderr[:300])
                 wall[name].append(r.wall_ns)
                 cpu[name].append(r.cpu_us)
         for name, n in bad.items():
             if n:
                 failures.append(f"{name}: {n} of {a.rounds} timed runs wrong; first: {first_bad[name]}")
+        for name in ["ours"] + [e[0] for e in extras]:
+            if stderr_runs[name]:
+                failures.append(f"{name}: {stderr_runs[name]} of {a.rounds} warm gets wrote to "
+                                f"stderr; first: {first_bad[name + ' stderr']!r}")
+        results["stderr_runs"] = stderr_runs
         results["wall_ns"] = {k: summary(v) for k, v in wall.items()}
+        # per-round (paired) ratios: each round's runs are adjacent in time, so these move less
+        # than a ratio of medians when the machine's load changes during the run
+        paired = {}
+        for other in ("go", "cat"):
+            if other in wall:
+                paired[f"ours/{other}"] = statistics.median(
+                    o / x for o, x in zip(wall["ours"], wall[other]))
+        results["paired_median_ratio"] = paired
         results["cpu_us"] = {k: summary(v) for k, v in cpu.items()}
 
         # ---- peak RSS, interleaved, through the small launcher
@@ -443,37 +494,54 @@ def main():
     p = out.append
     p("")
     p("== docker-credential-ecr-login benchmark ==")
-    p(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
-      f"load avg at end {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    load_end = os.getloadavg()
+    p(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}; "
+      f"load avg (1/5/15 min) at start {', '.join(f'{x:.2f}' for x in load_start)}, "
+      f"at end {', '.join(f'{x:.2f}' for x in load_end)}")
+    if max(load_start[0], load_end[0]) > 0.5 * (os.cpu_count() or 1):
+        p("   NOTE: the machine was busy with other work: absolute times are inflated and the ratios"
+          " are noisier than on an idle machine")
     p(f"registry host: {HOST}; stdin = that host (no newline); stdout/stderr = pipes")
     p(f"ours: {ours}")
+    for name, path in extras:
+        p(f"{name}: {path}  (informational; no goals)")
     p(f"go:   {gobin or '(not available)'}{'' if go_ok or not gobin else '  (NOT a cache hit: excluded, see above)'}")
     p("")
     p(f"1. Warm `get` wall time (cache hit), {a.rounds} interleaved rounds after {a.warmup} "
       "warm-up rounds, posix_spawn -> wait4:")
-    p(f"   {'':6} {'median':>10} {'p90':>10} {'min':>10} {'mean':>10}   {'CPU user+sys median':>20}")
+    p(f"   {'':12} {'median':>10} {'p90':>10} {'min':>10} {'mean':>10}   {'CPU user+sys median':>20}")
     for name in w:
         s = w[name]
-        p(f"   {name:6} {ms(s['median']):>7.3f} ms {ms(s['p90']):>7.3f} ms {ms(s['min']):>7.3f} ms "
+        p(f"   {name:12} {ms(s['median']):>7.3f} ms {ms(s['p90']):>7.3f} ms {ms(s['min']):>7.3f} ms "
           f"{ms(s['mean']):>7.3f} ms   {c[name]['median'] / 1000:>17.3f} ms")
     ratios = {}
+    pr = results["paired_median_ratio"]
     if "go" in w:
         ratios["ours/go"] = w["ours"]["median"] / w["go"]["median"]
         ratios["ours/go p90"] = w["ours"]["p90"] / w["go"]["p90"]
         p(f"   ratio ours/go  (median): {ratios['ours/go']:.3f}   (p90: {ratios['ours/go p90']:.3f})"
           f"   goal <= 0.4: {goal(ratios['ours/go'] <= 0.4)}")
+        p(f"                            per-round paired median: {pr['ours/go']:.3f}")
     ratios["ours/cat"] = w["ours"]["median"] / w["cat"]["median"]
     ratios["ours/cat p90"] = w["ours"]["p90"] / w["cat"]["p90"]
     p(f"   ratio ours/cat (median): {ratios['ours/cat']:.3f}   (p90: {ratios['ours/cat p90']:.3f})"
       f"   goal <= 1.5: {goal(ratios['ours/cat'] <= 1.5)}")
+    p(f"                            per-round paired median: {pr['ours/cat']:.3f}")
+    for name, _ in extras:
+        ratios[f"{name}/cat"] = w[name]["median"] / w["cat"]["median"]
+        line = f"   {name}: /cat {ratios[f'{name}/cat']:.3f}"
+        if "go" in w:
+            ratios[f"{name}/go"] = w[name]["median"] / w["go"]["median"]
+            line += f", /go {ratios[f'{name}/go']:.3f}"
+        p(line + " (median, informational)")
     results["ratios"] = ratios
     p("")
     if "maxrss_kb" in results:
         r = results["maxrss_kb"]
         p(f"2. Peak RSS (ru_maxrss) of a warm `get`, {a.rss_rounds} interleaved rounds via rss_spawn "
-          f"(launcher floor {results['launcher_floor_kb']} KiB):")
+          f"(floor: /bin/true through the launcher = {results['launcher_floor_kb']} KiB):")
         for name in r:
-            p(f"   {name:6} median {r[name]['median']:>7.0f} KiB = {r[name]['median'] / 1024:6.2f} MiB"
+            p(f"   {name:12} median {r[name]['median']:>7.0f} KiB = {r[name]['median'] / 1024:6.2f} MiB"
               f"   (max {r[name]['max']} KiB)")
         if "go" in r:
             p(f"   ours/go: {r['ours']['median'] / r['go']['median']:.3f}"
@@ -483,6 +551,10 @@ def main():
     p("")
     p(f"3. Release binary size: {size} bytes = {size / 1e6:.2f} MB ({size / 2**20:.2f} MiB)"
       f"   goal <= 6 MB: {goal(size <= 6_000_000)}")
+    for name, path in extras:
+        es = os.path.getsize(path)
+        results[f"{name}_binary_size_bytes"] = es
+        p(f"   ({name}: {es} bytes = {es / 1e6:.2f} MB)")
     if gobin:
         gs = results["go_binary_size_bytes"]
         p(f"   (Go 0.6.0 binary: {gs} bytes = {gs / 1e6:.2f} MB)")
@@ -500,9 +572,13 @@ def main():
         for f in failures:
             p("   " + f)
     else:
-        p("verification: every timed/RSS run of ours" + (" and go" if go_ok else "")
+        p("verification: every timed/RSS run of ours" + "".join(f", {n}" for n, _ in extras)
+          + (" and go" if go_ok else "")
           + " exited 0 with the expected Secret with the fake ECR stopped; 0 requests reached the"
-          " fake during the warm checks")
+          " fake during the warm checks; ours wrote nothing to stderr")
+    n_json = sum(1 for f in results["ours_cache_files"] if f.endswith(".json"))
+    p(f"   caches: ours {n_json} token entry file(s) in tokens/; go cache.json"
+      f" {'(written in Go 0.6.0 format)' if gobin else '(n/a)'}")
     print("\n".join(out), flush=True)
     results["failures"] = failures
     if a.json:

@@ -11,14 +11,16 @@
 #
 # Knobs (environment): BENCH_ROUNDS (300), BENCH_WARMUP (30), BENCH_RSS_ROUNDS (30),
 # BENCH_COLD_RUNS (10), BENCH_JSON (a path: also write the results as JSON there),
-# BENCH_NO_BUILD=1 (use the existing target/release binary as is).
+# BENCH_NO_BUILD=1 (use the existing target/release binary as is), BENCH_STATIC (auto, 1, 0: see
+# below).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 
-ours="$root/target/release/docker-credential-ecr-login"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+ours="$target_dir/release/docker-credential-ecr-login"
 # Debian's Go helper; always called by absolute path (ours has the same name).
 go_bin=/usr/bin/docker-credential-ecr-login
 
@@ -44,7 +46,14 @@ if [[ ! -x "$go_bin" ]]; then
         fi
     fi
 fi
-if [[ -x "$go_bin" ]]; then
+# Our own .deb (Conflicts/Replaces amazon-ecr-credential-helper) installs the same path, and
+# installing it removes the Go package: make sure that what is there really is the Go helper.
+if [[ -x "$go_bin" ]] && ! grep -q -a 'amazon-ecr-credential-helper/ecr-login/cache' "$go_bin"; then
+    owner="$(dpkg-query -S "$go_bin" 2>/dev/null | cut -d: -f1 || true)"
+    say "$go_bin is not the Go helper (package: ${owner:-none}); the Go comparison is skipped."
+    say "To compare, reinstall it: apt-get install amazon-ecr-credential-helper (replaces that package)"
+    go_bin=""
+elif [[ -x "$go_bin" ]]; then
     go_ver="$(dpkg-query -W -f='${Version}' amazon-ecr-credential-helper 2>/dev/null || echo '?')"
     say "Go helper: $go_bin (Debian package version $go_ver)"
 else
@@ -83,5 +92,17 @@ args=(--ours "$ours" --go "$go_bin" --cat "$(command -v cat)" --rss-spawn "$rss_
       --work "$work" --rounds "${BENCH_ROUNDS:-300}" --warmup "${BENCH_WARMUP:-30}"
       --rss-rounds "${BENCH_RSS_ROUNDS:-30}" --cold-runs "${BENCH_COLD_RUNS:-10}")
 [[ -n "${BENCH_JSON:-}" ]] && args+=(--json "$BENCH_JSON")
+
+# The static binary that `make static` builds (the one shipped in packages and the image) is
+# timed alongside as an extra, informational row: BENCH_STATIC=1 builds it first, 0 leaves it
+# out, auto (default) includes it only when it is already built and not older than target/release.
+static_bin="$target_dir/x86_64-unknown-linux-gnu/release/docker-credential-ecr-login"
+case "${BENCH_STATIC:-auto}" in
+    1) say "make static"; make -C "$root" static >&2; args+=(--extra "ours-static=$static_bin") ;;
+    0) ;;
+    *) if [[ -x "$static_bin" && ! "$static_bin" -ot "$ours" ]]; then
+           args+=(--extra "ours-static=$static_bin")
+       fi ;;
+esac
 
 python3 "$here/bench.py" "${args[@]}"
