@@ -47,18 +47,20 @@ pub fn init(cfg: &Config, now: SystemTime) -> bool {
     }
     // The appender creates files with the default mode; create today's first, private.
     let today = dir.join(format!("{PREFIX}.{}.{SUFFIX}", utc_date(now)));
-    if !create_private(&today) {
+    let Some(first_today) = create_private(&today) else {
         return false;
-    }
-    let Ok(appender) = RollingFileAppender::builder()
+    };
+    let mut builder = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(PREFIX)
-        .filename_suffix(SUFFIX)
-        // tracing-appender keeps `n - 1` files and counts on creating today's: ours exists
-        // already (created private above), so `n + 1` keeps `MAX_FILES` with today's.
-        .max_log_files(MAX_FILES + 1)
-        .build(&dir)
-    else {
+        .filename_suffix(SUFFIX);
+    // Pruning reads the directory and every file's metadata: do it once a day, on the run that
+    // starts the day's file, not on every cache hit. tracing-appender keeps `n - 1` files and
+    // counts on creating today's; ours exists already, so `n + 1` keeps `MAX_FILES` with today's.
+    if first_today {
+        builder = builder.max_log_files(MAX_FILES + 1);
+    }
+    let Ok(appender) = builder.build(&dir) else {
         return false;
     };
     // Our own events at the chosen level. The SDK's events are off below `trace`: they dump raw
@@ -79,13 +81,18 @@ pub fn init(cfg: &Config, now: SystemTime) -> bool {
         .is_ok()
 }
 
-fn create_private(path: &Path) -> bool {
-    OpenOptions::new()
+/// Creates `path` with mode 0600 if missing. `Some(true)` if this call created it.
+fn create_private(path: &Path) -> Option<bool> {
+    match OpenOptions::new()
         .append(true)
-        .create(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)
-        .is_ok()
+    {
+        Ok(_) => Some(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Some(false),
+        Err(_) => None,
+    }
 }
 
 /// `YYYY-MM-DD` of `now` in UTC, as tracing-appender names daily files.

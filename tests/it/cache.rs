@@ -326,8 +326,13 @@ fn old_log_files_are_pruned_to_a_week() {
         names[0], "ecr-login.2020-01-07.log",
         "the oldest went first: {names:?}"
     );
-    // A second run the same day keeps the same files.
+    // Later runs the same day neither prune nor add files.
+    fs::write(log.join("ecr-login.2019-12-31.log"), b"older\n").unwrap();
     env.get(HOST).secret();
-    assert_eq!(fs::read_dir(&log).unwrap().count(), 7);
+    assert_eq!(
+        fs::read_dir(&log).unwrap().count(),
+        8,
+        "pruning runs once a day"
+    );
     assert!(env.log_text().contains("GetAuthorizationToken ok"));
 }
