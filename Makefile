@@ -21,12 +21,12 @@ COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 
 all: build
 
-build:
-	ECR_LOGIN_COMMIT=$(COMMIT) $(CARGO) build --release $(LOCKED)
+# The binary we build, install, package and measure is the static one (see `static` below).
+build: static
 
 install: build
 	install -d $(BINDIR)
-	install -m 0755 target/release/$(BIN) $(BINDIR)/$(BIN)
+	install -m 0755 $(STATIC_BIN) $(BINDIR)/$(BIN)
 	install -d $(MANDIR)
 	install -m 0644 docs/$(BIN).1 $(MANDIR)/$(BIN).1
 
@@ -75,7 +75,12 @@ TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 STATIC_BIN := $(TARGET_DIR)/$(TARGET)/release/$(BIN)
 DIST ?= dist
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
-STATIC_RUSTFLAGS := -C target-feature=+crt-static --remap-path-prefix=$(CARGO_HOME)=/cargo \
+# Static and not position-independent: a warm `get` is mostly process start-up, and a static
+# non-PIE binary starts with no dynamic loader, no relocations and fewer page faults (measured:
+# 1.08 ms vs 1.83 ms for the default dynamic PIE, `cat` 0.76 ms). The cost is no ASLR for this
+# short-lived process, as for the Go helper's own static release binaries.
+STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static \
+	--remap-path-prefix=$(CARGO_HOME)=/cargo \
 	--remap-path-prefix=$(CURDIR)=/build --remap-path-prefix=$(TARGET_DIR)=/build/target
 DIST_ENV := BIN=$(BIN) VERSION=$(VERSION) COMMIT=$(COMMIT) DIST=$(DIST) STATIC_BIN=$(STATIC_BIN) \
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH)

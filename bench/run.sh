@@ -5,14 +5,14 @@
 # ratios ours/go and ours/cat, peak RSS of a warm `get`, the release binary size, and a cold
 # `get` against a local fake ECR. Everything stays on 127.0.0.1; nothing contacts AWS.
 #
-# Needs: cargo (builds the release binary), python3 (standard library), cc (builds the small
+# Needs: cargo (`make build`: the static release binary that make install, the packages and the
+# image ship), python3 (standard library), cc (builds the small
 # RSS launcher; without it the RSS figures are skipped), and, for the Go comparison, Debian's
 # amazon-ecr-credential-helper (installed here with apt-get when missing and running as root).
 #
 # Knobs (environment): BENCH_ROUNDS (300), BENCH_WARMUP (30), BENCH_RSS_ROUNDS (30),
 # BENCH_COLD_RUNS (10), BENCH_JSON (a path: also write the results as JSON there),
-# BENCH_NO_BUILD=1 (use the existing target/release binary as is), BENCH_STATIC (auto, 1, 0: see
-# below).
+# BENCH_NO_BUILD=1 (use the existing binary as is), BENCH_DYNAMIC (auto, 1, 0: see below).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,7 +20,8 @@ root="$(cd "$here/.." && pwd)"
 cd "$root"
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-ours="$target_dir/release/docker-credential-ecr-login"
+# What users run: `make build` / `make install` / packages / image all ship this one binary.
+ours="$target_dir/x86_64-unknown-linux-gnu/release/docker-credential-ecr-login"
 # Debian's Go helper; always called by absolute path (ours has the same name).
 go_bin=/usr/bin/docker-credential-ecr-login
 
@@ -28,10 +29,8 @@ say() { printf 'bench: %s\n' "$*" >&2; }
 
 # ---- our release binary
 if [[ "${BENCH_NO_BUILD:-}" != 1 ]]; then
-    locked=()
-    [[ -f Cargo.lock ]] && locked=(--locked)
-    say "cargo build --release ${locked[*]}"
-    cargo build --release "${locked[@]}" >&2
+    say "make build"
+    make -C "$root" build >&2
 fi
 [[ -x "$ours" ]] || { say "missing $ours"; exit 1; }
 
@@ -93,15 +92,15 @@ args=(--ours "$ours" --go "$go_bin" --cat "$(command -v cat)" --rss-spawn "$rss_
       --rss-rounds "${BENCH_RSS_ROUNDS:-30}" --cold-runs "${BENCH_COLD_RUNS:-10}")
 [[ -n "${BENCH_JSON:-}" ]] && args+=(--json "$BENCH_JSON")
 
-# The static binary that `make static` builds (the one shipped in packages and the image) is
-# timed alongside as an extra, informational row: BENCH_STATIC=1 builds it first, 0 leaves it
-# out, auto (default) includes it only when it is already built and not older than target/release.
-static_bin="$target_dir/x86_64-unknown-linux-gnu/release/docker-credential-ecr-login"
-case "${BENCH_STATIC:-auto}" in
-    1) say "make static"; make -C "$root" static >&2; args+=(--extra "ours-static=$static_bin") ;;
+# The plain `cargo build --release` binary (dynamic, PIE) is timed alongside as an extra,
+# informational row: BENCH_DYNAMIC=1 builds it first, 0 leaves it out, auto (default) includes it
+# only when it is already built.
+dynamic_bin="$target_dir/release/docker-credential-ecr-login"
+case "${BENCH_DYNAMIC:-auto}" in
+    1) say "cargo build --release"; cargo build --release >&2; args+=(--extra "ours-dynamic-pie=$dynamic_bin") ;;
     0) ;;
-    *) if [[ -x "$static_bin" && ! "$static_bin" -ot "$ours" ]]; then
-           args+=(--extra "ours-static=$static_bin")
+    *) if [[ -x "$dynamic_bin" ]]; then
+           args+=(--extra "ours-dynamic-pie=$dynamic_bin")
        fi ;;
 esac
 
