@@ -105,3 +105,6 @@ case "${BENCH_DYNAMIC:-auto}" in
 esac
 
 python3 "$here/bench.py" "${args[@]}"
+
+echo
+python3 "$here/bounds.py" "$ours"
