@@ -107,9 +107,7 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
 /// The `credHelpers` key for what the user typed: host[:port] without scheme or path, accepted
 /// only for ECR hosts and custom names mapped in the per-registry settings.
 fn registry_key(input: &str, mappings: &Mappings) -> Result<String, String> {
-    let rest = input.strip_prefix("https://").unwrap_or(input);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let key = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let key = registry::hostport_of(input);
     match (registry::host_of(input), mappings.resolve(input)) {
         (Some(_), Ok(Some(_))) => Ok(key.to_owned()),
         (_, Err(e)) => Err(e.to_string()),

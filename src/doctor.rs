@@ -62,7 +62,7 @@ fn check(
     say("doctor", input.to_owned());
 
     // 1. Docker: would it ask us?
-    let hostport = hostport(input);
+    let hostport = registry::hostport_of(input);
     match docker {
         None => say("docker", "no home directory and no DOCKER_CONFIG".into()),
         Some(Err(e)) => say("docker", format!("PROBLEM: {e}")),
@@ -154,11 +154,7 @@ fn check(
     let identity = &request.identity;
     let why = match (&request.profile, cfg.profile.as_deref()) {
         (Some(p), _) => {
-            let key = Mappings::load(cfg.mappings_file.as_deref())
-                .ok()
-                .and_then(|m| m.resolve(input).ok().flatten())
-                .and_then(|r| r.key)
-                .unwrap_or_default();
+            let key = request.mapping.as_deref().unwrap_or_default();
             format!("profile {p}: mapping {key:?} in {mappings_file} (wins over AWS_PROFILE and environment keys)")
         }
         (None, _) if identity.summary == "environment keys" => {
@@ -276,16 +272,6 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
     }
 }
 
-/// `host[:port]` of what the user typed, the way Docker keys `credHelpers`.
-fn hostport(input: &str) -> String {
-    let rest = input.strip_prefix("https://").unwrap_or(input);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, h)| h)
-        .to_owned()
-}
-
 /// With no HOST: every registry Docker's config or the per-registry settings name that this
 /// helper would serve.
 fn known_hosts(cfg: &Config, docker: Option<&DockerConfig>) -> Vec<String> {
@@ -303,7 +289,7 @@ fn known_hosts(cfg: &Config, docker: Option<&DockerConfig>) -> Vec<String> {
     }
     let mut out: Vec<String> = Vec::new();
     for c in candidates {
-        let c = hostport(&c);
+        let c = registry::hostport_of(&c).to_owned();
         if matches!(helper::resolve(cfg, &c), Ok(Some(_)) | Err(_)) && !out.contains(&c) {
             out.push(c);
         }

@@ -58,6 +58,7 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         registry,
         profile,
         identity,
+        ..
     } = resolved;
     let host = registry.host();
     let result = get_registry(cfg, &registry, &identity, profile.as_deref(), now, source);
@@ -80,6 +81,8 @@ pub struct Request {
     pub registry: Registry,
     /// A profile named by a mapping (it wins over `AWS_PROFILE` and environment keys).
     pub profile: Option<String>,
+    /// The key of the per-registry mapping that applied, if any.
+    pub mapping: Option<String>,
     pub identity: Identity,
 }
 
@@ -100,7 +103,7 @@ pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Request>, FetchE
         return Err(FetchError::Config(
             MappingError {
                 path: mappings.path().map(Path::to_path_buf).unwrap_or_default(),
-                key: resolved.key,
+                key: resolved.key.clone(),
                 problem: format!(
                     "unknown profile {p:?}: no such section in the AWS config or credentials file"
                 ),
@@ -111,6 +114,7 @@ pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Request>, FetchE
     Ok(Some(Request {
         registry: resolved.registry,
         profile: resolved.profile,
+        mapping: resolved.key,
         identity,
     }))
 }

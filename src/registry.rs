@@ -92,11 +92,7 @@ impl fmt::Display for Registry {
 /// inputs that can possibly be ECR: one leading `https://` stripped (case-sensitively, as Go),
 /// userinfo, port, path, query and fragment dropped. Returns `None` where Go's parse fails.
 pub fn host_of(input: &str) -> Option<&str> {
-    let rest = input.strip_prefix("https://").unwrap_or(input);
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    // Userinfo ends at the last '@' of the authority (as Go's parser).
-    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let hostport = hostport_of(input);
     if hostport.starts_with('[') {
         // An IPv6 literal is never ECR.
         return None;
@@ -115,6 +111,16 @@ pub fn host_of(input: &str) -> Option<&str> {
         return None;
     }
     Some(host)
+}
+
+/// `host[:port]` of an https URL or bare host: one leading `https://`, userinfo, path, query and
+/// fragment dropped. This is also how Docker keys `credHelpers` (host with its port).
+pub fn hostport_of(input: &str) -> &str {
+    let rest = input.strip_prefix("https://").unwrap_or(input);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    // Userinfo ends at the last '@' of the authority (as Go's parser).
+    authority.rsplit_once('@').map_or(authority, |(_, h)| h)
 }
 
 /// `^(\d{12})\.dkr[\.\-]ecr(\-fips)?\.([a-zA-Z0-9][a-zA-Z0-9-_]*)\.(SUFFIXES)$`

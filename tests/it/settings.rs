@@ -382,3 +382,35 @@ fn doctor_gives_hints_for_expired_credentials_and_denied_access() {
         out.stdout
     );
 }
+
+#[test]
+fn doctor_names_the_mapping_that_chose_the_profile() {
+    let fake = Fake::start();
+    let env = mapped_env(&fake);
+    let out = doctor(&env, "registry.example.com");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("custom name for private ECR 123456789012.dkr.ecr.eu-west-1.amazonaws.com"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("profile prod: mapping \"registry.example.com\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("eu-west-1 (from the registry host name)"),
+        "{}",
+        out.stdout
+    );
+    let out = doctor(&env, DEV_HOST);
+    assert!(
+        out.stdout.contains("profile dev: mapping \"210987654321\""),
+        "{}",
+        out.stdout
+    );
+}
