@@ -69,7 +69,7 @@ fn check(
         Some(Ok(d)) => {
             let file = d.path.display();
             let fix = format!("fix: docker-credential-ecr-login configure {hostport}");
-            match d.route(&hostport) {
+            match d.route(hostport) {
                 Route::CredHelper { key, name } if name == HELPER_NAME => say(
                     "docker",
                     format!("{file}: credHelpers[{key:?}] = {name:?}: Docker asks this helper"),
