@@ -96,6 +96,8 @@ pub struct Config {
     pub docker_config_file: Option<PathBuf>,
     /// `PATH`, to tell whether Docker can find this helper.
     pub path: Option<String>,
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`: where `list` looks for the caller's registry.
+    pub region: Option<String>,
 }
 
 impl Config {
@@ -132,6 +134,7 @@ impl Config {
             mappings_file,
             docker_config_file,
             path: get("PATH"),
+            region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
             cache_dir,
             cache_disabled: get(DISABLE_CACHE).is_some(),
             ignore_creds_storage: ignore,

@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::cache::Store;
 use crate::config::Config;
 use crate::docker_config::{self, DockerConfig, HELPER_NAME, Route};
-use crate::ecr::{FetchError, TokenSource};
+use crate::ecr::{FETCH_BUDGET, FetchError, TokenSource};
 use crate::helper;
 use crate::identity::FALLBACK_SUMMARY;
 use crate::logging::utc_timestamp;
@@ -202,7 +202,7 @@ fn check(
 
     // 4. A real fetch.
     let started = Instant::now();
-    let result = source.fetch(reg, request.profile.as_deref());
+    let result = source.fetch(reg, request.profile.as_deref(), FETCH_BUDGET);
     let ms = started.elapsed().as_millis();
     match result {
         Ok(t) => {

@@ -96,10 +96,34 @@ impl fmt::Display for FetchError {
     }
 }
 
+/// The most a token fetch may take: credentials, then the API, then a margin.
+pub const FETCH_BUDGET: Duration = CREDENTIALS_TIMEOUT
+    .saturating_add(OPERATION_TIMEOUT)
+    .saturating_add(Duration::from_secs(1));
+
 /// Where tokens come from. The policy depends only on this trait.
 pub trait TokenSource {
-    /// Fetches a token for `registry` as `profile` (or the default chain when `None`).
-    fn fetch(&self, registry: &Registry, profile: Option<&str>) -> Result<Token, FetchError>;
+    /// Fetches a token for `registry` as `profile` (or the default chain when `None`), giving up
+    /// after `budget`.
+    fn fetch(
+        &self,
+        registry: &Registry,
+        profile: Option<&str>,
+        budget: Duration,
+    ) -> Result<Token, FetchError>;
+
+    /// Fetches a token for the caller's own registry in `region` (the API names it in
+    /// `proxy_endpoint`), as the Go helper's `list` does for the legacy `docker build`.
+    fn fetch_default(&self, region: &str, budget: Duration) -> Result<Token, FetchError> {
+        let registry = Registry::Private {
+            host: format!("the default registry in {region}"),
+            account: String::new(),
+            region: region.to_owned(),
+            fips: false,
+            dual_stack: false,
+        };
+        self.fetch(&registry, None, budget)
+    }
 }
 
 /// The AWS SDK implementation.
@@ -108,18 +132,22 @@ pub struct Aws<'a> {
 }
 
 impl TokenSource for Aws<'_> {
-    fn fetch(&self, registry: &Registry, profile: Option<&str>) -> Result<Token, FetchError> {
+    fn fetch(
+        &self,
+        registry: &Registry,
+        profile: Option<&str>,
+        budget: Duration,
+    ) -> Result<Token, FetchError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| FetchError::Config(format!("cannot start the async runtime: {e}")))?;
         rt.block_on(async {
-            let total = CREDENTIALS_TIMEOUT + OPERATION_TIMEOUT + Duration::from_secs(1);
-            match tokio::time::timeout(total, self.fetch_async(registry, profile)).await {
+            match tokio::time::timeout(budget, self.fetch_async(registry, profile)).await {
                 Ok(r) => r,
                 Err(_) => Err(FetchError::Timeout(format!(
-                    "no token after {} s",
-                    total.as_secs()
+                    "no token after {:.1} s",
+                    budget.as_secs_f64()
                 ))),
             }
         })

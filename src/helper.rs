@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use crate::cache::{CacheEntry, Store};
 use crate::config::Config;
-use crate::ecr::{FetchError, TokenSource};
+use crate::ecr::{FETCH_BUDGET, FetchError, TokenSource};
 use crate::identity::Identity;
 use crate::mappings::{MappingError, Mappings};
 use crate::registry::Registry;
@@ -21,6 +21,8 @@ use crate::secret::Secret;
 /// How long a `get` waits for another process fetching the same token before fetching itself.
 /// Longer than a fetch can take (bounded in ecr.rs), so waiters normally reuse its result.
 const LOCK_WAIT: Duration = Duration::from_secs(15);
+/// `list` never takes longer than this, network or not (SPEC §6).
+pub const LIST_BUDGET: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub enum GetOutcome {
@@ -185,7 +187,7 @@ fn fetch(
     profile: Option<&str>,
 ) -> Result<(Secret<String>, Option<u64>), FetchError> {
     let started = Instant::now();
-    let result = source.fetch(registry, profile);
+    let result = source.fetch(registry, profile, FETCH_BUDGET);
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match &result {
         Ok(t) => {
@@ -197,15 +199,17 @@ fn fetch(
 }
 
 /// `list`: the registries with a cached token usable by the identity that would ask for each
-/// (the default one, or a mapping's profile). Never touches the network, so it can't take long
-/// or fail offline (SPEC §6).
-pub fn list(cfg: &Config, now: u64) -> Vec<String> {
-    let (Some(dir), false) = (&cfg.cache_dir, cfg.cache_disabled) else {
-        return Vec::new();
+/// (the default one, or a mapping's profile). With `AWS_REGION` set and no such token in that
+/// region, it also asks for the caller's own registry there, as the Go helper does for the legacy
+/// `docker build`, within [`LIST_BUDGET`]; what it can't get, it leaves out (SPEC §6).
+pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
+    let store = match (&cfg.cache_dir, cfg.cache_disabled) {
+        (Some(dir), false) => Some(Store::new(dir)),
+        _ => None,
     };
-    let mut hosts: Vec<String> = Store::new(dir)
-        .entries()
-        .into_iter()
+    let mut hosts: Vec<String> = store
+        .iter()
+        .flat_map(Store::entries)
         .filter(|e| e.is_usable(now))
         .filter(|e| {
             matches!(resolve(cfg, &e.registry), Ok(Some(r))
@@ -213,9 +217,55 @@ pub fn list(cfg: &Config, now: u64) -> Vec<String> {
         })
         .map(|e| e.registry)
         .collect();
+    if let Some(region) = &cfg.region {
+        let covered = hosts
+            .iter()
+            .any(|h| matches!(Registry::parse(h), Some(Registry::Private { region: r, .. }) if &r == region));
+        if !covered && let Some(host) = default_registry(cfg, region, now, store.as_ref(), source) {
+            hosts.push(host);
+        }
+    }
     hosts.sort();
     hosts.dedup();
     hosts
+}
+
+/// Fetches (and caches) the caller's registry in `region`; `None` on any failure.
+fn default_registry(
+    cfg: &Config,
+    region: &str,
+    now: u64,
+    store: Option<&Store>,
+    source: &dyn TokenSource,
+) -> Option<String> {
+    let started = Instant::now();
+    let token = match source.fetch_default(region, LIST_BUDGET) {
+        Ok(t) => t,
+        Err(e) => {
+            info!(region, error = %e, "list: no default registry");
+            return None;
+        }
+    };
+    let registry = token.proxy_endpoint.as_deref().and_then(Registry::parse)?;
+    let host = registry.host();
+    // Only a registry the default identity would also be asked for (not one a mapping sends
+    // to another profile) is listed and cached.
+    let identity = match resolve(cfg, host) {
+        Ok(Some(r)) if r.profile.is_none() => r.identity,
+        _ => return None,
+    };
+    if let (Some(store), Some(exp)) = (store, token.expires_at) {
+        let entry = CacheEntry::new(host, &identity.id, token.password, now, exp);
+        if entry.is_usable(now) {
+            let _ = store.write(&Store::key(&identity.id, host), &entry);
+        }
+    }
+    info!(
+        host,
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "list: default registry"
+    );
+    Some(host.to_owned())
 }
 
 #[cfg(test)]
@@ -242,7 +292,7 @@ mod tests {
     }
 
     impl TokenSource for Fake {
-        fn fetch(&self, _: &Registry, _: Option<&str>) -> Result<Token, FetchError> {
+        fn fetch(&self, _: &Registry, _: Option<&str>, _: Duration) -> Result<Token, FetchError> {
             self.calls.set(self.calls.get() + 1);
             self.answers.borrow_mut().remove(0).map(|(p, exp)| Token {
                 password: Secret::new(p),
@@ -318,12 +368,12 @@ mod tests {
         let c = cfg(d.path());
         let fake = Fake::new(vec![Ok(("one".into(), 5000))]);
         password(get(&c, HOST, 1000, &fake));
-        assert_eq!(list(&c, 1000), vec![HOST.to_owned()]);
-        assert!(list(&c, 5000).is_empty());
+        assert_eq!(list(&c, 1000, &fake), vec![HOST.to_owned()]);
+        assert!(list(&c, 5000, &fake).is_empty());
         let mut other = c.clone();
         other
             .identity_env
             .retain(|(n, _)| *n != "AWS_ACCESS_KEY_ID");
-        assert!(list(&other, 1000).is_empty());
+        assert!(list(&other, 1000, &fake).is_empty());
     }
 }

@@ -92,7 +92,7 @@ pub fn run(
         Action::Help => ok(protocol::write_line(stdout, &protocol::help())),
         Action::List => {
             protocol::drain(stdin);
-            let hosts = helper::list(cfg, now_secs);
+            let hosts = helper::list(cfg, now_secs, source);
             info!(count = hosts.len(), "list");
             ok(protocol::write_list(stdout, &hosts))
         }

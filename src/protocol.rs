@@ -185,6 +185,7 @@ pub fn help() -> String {
 Actions:
   get        read a registry host or URL on stdin, print {{\"ServerURL\",\"Username\",\"Secret\"}}
   list       print the registries with a cached token usable by the current AWS identity
+             (with AWS_REGION set, also the caller's own registry there; at most 2 s)
   store      what `docker login` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE)
   erase      what `docker logout` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE)
   version    print the version (also -v, --version)

@@ -241,3 +241,52 @@ fn version_help_usage_and_unknown_actions() {
     assert!(out.stdout.contains("unknown action"));
     assert_eq!(out.stdout.lines().count(), 1);
 }
+
+#[test]
+fn list_with_a_region_fetches_the_callers_registry_once_like_go() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    env.set("AWS_REGION", "eu-central-1");
+    let want = "{\"https://123456789012.dkr.ecr.eu-central-1.amazonaws.com\":\"AWS\"}\n";
+    let out = env.run(&["list"], b"unused");
+    assert_eq!((out.code, out.stdout.as_str()), (0, want));
+    assert_eq!(fake.calls(), 1);
+    assert_eq!(fake.requests()[0].region, "eu-central-1");
+    // Cached: listed again without a call, and a get of it is a hit.
+    assert_eq!(env.run(&["list"], b"unused").stdout, want);
+    env.get("123456789012.dkr.ecr.eu-central-1.amazonaws.com")
+        .secret();
+    assert_eq!(fake.calls(), 1);
+
+    // AWS_DEFAULT_REGION too.
+    let mut env = Env::with_fake(&fake);
+    env.set("AWS_DEFAULT_REGION", "us-east-2");
+    assert!(
+        env.run(&["list"], b"")
+            .stdout
+            .contains("dkr.ecr.us-east-2.amazonaws.com")
+    );
+}
+
+#[test]
+fn list_leaves_out_what_it_cannot_get_and_still_succeeds() {
+    let (_hole, port) = black_hole();
+    let fake = Fake::start();
+    for endpoint in [
+        format!("http://127.0.0.1:{}", closed_port()),
+        format!("http://127.0.0.1:{port}"),
+    ] {
+        let mut env = Env::with_fake(&fake);
+        env.set("AWS_REGION", "eu-central-1")
+            .set("AWS_ENDPOINT_URL_ECR", &endpoint);
+        let out = env.run(&["list"], b"unused");
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (0, "{}\n", "")
+        );
+    }
+    let mut env = Env::with_fake(&fake);
+    fake.set_mode(Mode::AccessDenied);
+    env.set("AWS_REGION", "eu-central-1");
+    assert_eq!(env.run(&["list"], b"").stdout, "{}\n");
+}
