@@ -381,6 +381,27 @@ mod tests {
             "public.ecr.aws:443",
             Some(("public.ecr.aws", "us-east-1", false, false)),
         ),
+        // The Go helper's own TestExtractRegistry cases (ecr-login/api/client_test.go).
+        (
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/blah/blah",
+            Some((
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                "us-east-1",
+                false,
+                false,
+            )),
+        ),
+        (
+            "210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn/foo",
+            Some((
+                "210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn",
+                "cn-north-1",
+                false,
+                false,
+            )),
+        ),
+        (".dkr.ecr.not-real.amazonaws.com", None),
+        ("not.ecr.io", None),
         // Lookalikes and everything else: not ECR.
         (
             "123456789012.dkr.ecr.us-west-2.amazonaws.com.evil.com",
