@@ -479,6 +479,61 @@ mod tests {
         }
     }
 
+    /// Random inputs built from the characters that matter to the parse: never a panic, and
+    /// whatever parses is a host taken from the input that parses again to the same registry.
+    #[test]
+    fn random_inputs_never_panic_and_parse_consistently() {
+        const PARTS: &[&str] = &[
+            "https://",
+            "http://",
+            "123456789012",
+            "1234",
+            ".dkr",
+            "-ecr",
+            ".ecr",
+            "-fips",
+            ".",
+            "-",
+            "_",
+            "us-west-2",
+            "amazonaws.com",
+            "on.aws",
+            ".cn",
+            ":",
+            "443",
+            "@",
+            "/",
+            "?",
+            "#",
+            "[",
+            "]",
+            "public.ecr.aws",
+            "é",
+            "\u{0}",
+            " ",
+            "%2e",
+            "x",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..200_000 {
+            let n = next() % 10;
+            let input: String = (0..n)
+                .map(|_| PARTS[(next() % PARTS.len() as u64) as usize])
+                .collect();
+            let _ = hostport_of(&input);
+            if let Some(r) = Registry::parse(&input) {
+                assert!(input.contains(r.host()), "{input:?}");
+                assert_eq!(Registry::parse(r.host()).as_ref(), Some(&r), "{input:?}");
+            }
+        }
+    }
+
     #[test]
     fn private_registry_carries_its_account_id() {
         match Registry::parse("210987654321.dkr.ecr.eu-west-1.amazonaws.com") {
