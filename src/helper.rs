@@ -146,13 +146,20 @@ fn get_registry(
     }
 
     // Miss or past half-life: one process fetches, the others wait for it and re-read.
-    let _lock = store.lock(&key, LOCK_WAIT);
+    let lock = store.lock(&key, LOCK_WAIT);
+    if lock.is_none() {
+        warn!(
+            host,
+            "entry lock not taken (unwritable cache or a stuck holder): fetching without it"
+        );
+    }
     let cached = store.read(&key, &identity.id, host).or(cached);
     if let Some(e) = &cached
         && e.is_fresh(now)
     {
         return Ok((e.password.clone(), Source::CacheAfterWait));
     }
+    // `lock` is held (if taken) until this function returns, after the entry is written.
     match fetch(source, registry, profile) {
         Ok((password, expires_at)) => {
             // A token that arrives already expired (or nearly) is handed out but not kept.

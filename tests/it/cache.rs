@@ -336,3 +336,50 @@ fn old_log_files_are_pruned_to_a_week() {
     );
     assert!(env.log_text().contains("GetAuthorizationToken ok"));
 }
+
+#[test]
+fn kill_9_in_the_middle_of_fetches_leaves_a_usable_cache() {
+    use std::process::Stdio;
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    env.get(HOST).secret();
+    // Others fetch slowly: one holds the entry's lock, the rest wait on it; kill them all.
+    fake.set_mode(Mode::Slow(Duration::from_secs(3)));
+    let hosts: Vec<String> = (0..6)
+        .map(|i| format!("99999999990{i}.dkr.ecr.us-west-2.amazonaws.com"))
+        .collect();
+    let mut children = Vec::new();
+    for h in hosts.iter().chain(hosts.iter()) {
+        let mut c = env
+            .command(&["get"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(h.as_bytes()).unwrap();
+        children.push(c);
+    }
+    thread::sleep(Duration::from_millis(700));
+    for c in &mut children {
+        c.kill().unwrap(); // SIGKILL
+        c.wait().unwrap();
+    }
+    // Locks died with their holders; the earlier entry is intact; new fetches work and stick.
+    fake.set_mode(Mode::Ok { lifetime: 43_200 });
+    assert_eq!(env.get(HOST).secret(), "pw-AKIDEXAMPLE1-1");
+    let calls = fake.calls();
+    for h in &hosts {
+        env.get(h).secret();
+    }
+    assert_eq!(fake.calls(), calls + hosts.len());
+    for h in &hosts {
+        env.get(h).secret();
+    }
+    assert_eq!(fake.calls(), calls + hosts.len(), "all cached");
+    assert!(
+        !env.log_text().contains("entry lock not taken"),
+        "no get after the kills had to wait out a dead holder's lock"
+    );
+}
