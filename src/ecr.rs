@@ -174,14 +174,6 @@ impl Aws<'_> {
             .with_http_client(http.clone())
             .with_region(Some(region.clone()))
             .with_timeout_config(timeouts.clone());
-        let imds = imds::Client::builder()
-            .configure(&provider_config)
-            .max_attempts(1)
-            .connect_timeout(IMDS_TIMEOUT)
-            .read_timeout(IMDS_TIMEOUT)
-            .operation_attempt_timeout(IMDS_TIMEOUT)
-            .operation_timeout(IMDS_TIMEOUT)
-            .build();
         // A mapping's profile wins over everything, environment keys included, so it gets the
         // profile provider alone; otherwise the whole default chain.
         let chain: SharedCredentialsProvider = match profile {
@@ -191,14 +183,25 @@ impl Aws<'_> {
                     .profile_name(p)
                     .build(),
             ),
-            None => SharedCredentialsProvider::new(
-                DefaultCredentialsChain::builder()
-                    .configure(provider_config)
-                    .region(region.clone())
-                    .imds_client(imds)
-                    .build()
-                    .await,
-            ),
+            None => {
+                // IMDS: one short attempt (SPEC: no credentials must fail within about 1 s).
+                let imds = imds::Client::builder()
+                    .configure(&provider_config)
+                    .max_attempts(1)
+                    .connect_timeout(IMDS_TIMEOUT)
+                    .read_timeout(IMDS_TIMEOUT)
+                    .operation_attempt_timeout(IMDS_TIMEOUT)
+                    .operation_timeout(IMDS_TIMEOUT)
+                    .build();
+                SharedCredentialsProvider::new(
+                    DefaultCredentialsChain::builder()
+                        .configure(provider_config)
+                        .region(region.clone())
+                        .imds_client(imds)
+                        .build()
+                        .await,
+                )
+            }
         };
         let credentials =
             match tokio::time::timeout(CREDENTIALS_TIMEOUT, chain.provide_credentials()).await {

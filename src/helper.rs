@@ -90,8 +90,20 @@ pub struct Request {
 
 /// Applies the per-registry settings to what the client sent. `Ok(None)`: not ours to answer.
 pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Request>, FetchError> {
-    let mappings = Mappings::load(cfg.mappings_file.as_deref())
-        .map_err(|e| FetchError::Config(e.to_string()))?;
+    resolve_in(cfg, &load_mappings(cfg)?, server_url)
+}
+
+fn load_mappings(cfg: &Config) -> Result<Mappings, FetchError> {
+    Mappings::load(cfg.mappings_file.as_deref()).map_err(|e| FetchError::Config(e.to_string()))
+}
+
+/// [`resolve`] with the per-registry settings already loaded (for `list`, which resolves each
+/// cached entry).
+fn resolve_in(
+    cfg: &Config,
+    mappings: &Mappings,
+    server_url: &str,
+) -> Result<Option<Request>, FetchError> {
     let Some(resolved) = mappings
         .resolve(server_url)
         .map_err(|e| FetchError::Config(e.to_string()))?
@@ -214,12 +226,16 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
         (Some(dir), false) => Some(Store::new(dir)),
         _ => None,
     };
+    // With a broken settings file no entry's owner can be told (every get fails too): list nothing.
+    let Ok(mappings) = load_mappings(cfg) else {
+        return Vec::new();
+    };
     let mut hosts: Vec<String> = store
         .iter()
         .flat_map(Store::entries)
         .filter(|e| e.is_usable(now))
         .filter(|e| {
-            matches!(resolve(cfg, &e.registry), Ok(Some(r))
+            matches!(resolve_in(cfg, &mappings, &e.registry), Ok(Some(r))
                 if r.identity.id == e.identity && r.registry.host() == e.registry)
         })
         .map(|e| e.registry)
@@ -228,7 +244,10 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
         let covered = hosts
             .iter()
             .any(|h| matches!(Registry::parse(h), Some(Registry::Private { region: r, .. }) if &r == region));
-        if !covered && let Some(host) = default_registry(cfg, region, now, store.as_ref(), source) {
+        if !covered
+            && let Some(host) =
+                default_registry(cfg, &mappings, region, now, store.as_ref(), source)
+        {
             hosts.push(host);
         }
     }
@@ -240,6 +259,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
 /// Fetches (and caches) the caller's registry in `region`; `None` on any failure.
 fn default_registry(
     cfg: &Config,
+    mappings: &Mappings,
     region: &str,
     now: u64,
     store: Option<&Store>,
@@ -257,7 +277,7 @@ fn default_registry(
     let host = registry.host();
     // Only a registry the default identity would also be asked for (not one a mapping sends
     // to another profile) is listed and cached.
-    let identity = match resolve(cfg, host) {
+    let identity = match resolve_in(cfg, mappings, host) {
         Ok(Some(r)) if r.profile.is_none() => r.identity,
         _ => return None,
     };
