@@ -6,14 +6,21 @@
 //! - concurrent writers of different entries never touch the same file, so none is lost;
 //! - a write is a temp file + `rename`, so a crash or `kill -9` leaves the old or the new entry;
 //! - concurrent cold `get`s of one entry serialise on that entry's `flock`ed lock file, and the
-//!   waiters re-read the entry instead of calling the API again.
+//!   waiters re-read the entry instead of calling the API again;
+//! - the lock holder writes its deadline into the lock file, so a waiter never waits longer than
+//!   the holder's fetch can take (a stopped or hung holder costs at most one fetch budget);
+//! - a failed fetch leaves a short-lived failure record (`<key>.fail`) that the waiters, and any
+//!   process arriving within [`FAILURE_TTL`] seconds, answer with instead of calling AWS again.
+//!
+//! Every file is opened without following symbolic links and without blocking (`files.rs`); the
+//! caller checks that the directories are the user's own before using the store.
 //!
 //! The Go helper's `cache.json` in the same directory is never read or written: each helper keeps
 //! its own files, so neither can break the other. This module must not know about AWS or stdout.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, DirBuilder, File};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -21,6 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::files;
 use crate::identity::hex;
 use crate::secret::Secret;
 
@@ -34,6 +42,12 @@ const MAX_ENTRY: u64 = 64 * 1024;
 const STALE_TEMP: Duration = Duration::from_secs(600);
 /// Lock files untouched this long belong to registries no longer used.
 const STALE_LOCK: Duration = Duration::from_secs(7 * 24 * 3600);
+/// ECR tokens live 12 hours: no answer may make us keep one longer (an `expiresAt` of 1e300
+/// would otherwise pin a token forever).
+pub const MAX_LIFETIME: u64 = 12 * 3600;
+/// A recorded failure answers for this long (seconds): long enough for a burst of pulls, short
+/// enough that a retry after `aws sso login` asks AWS again.
+pub const FAILURE_TTL: u64 = 5;
 
 /// One cached token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,7 +78,7 @@ impl CacheEntry {
             identity: identity.to_owned(),
             password,
             fetched_at,
-            expires_at,
+            expires_at: expires_at.min(fetched_at.saturating_add(MAX_LIFETIME)),
         }
     }
 
@@ -80,6 +94,52 @@ impl CacheEntry {
         let margin = (self.expires_at.saturating_sub(self.fetched_at) / 10).min(60);
         now.saturating_add(margin) < self.expires_at
     }
+}
+
+/// A failed fetch, shared with the processes that waited for it (see the module comment).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failure {
+    pub format: u32,
+    pub registry: String,
+    pub identity: String,
+    /// The cause as the fetching process rendered it (its stderr line after the host).
+    pub cause: String,
+    /// Unix seconds.
+    pub recorded_at: u64,
+}
+
+impl Failure {
+    pub fn new(registry: &str, identity: &str, cause: String, recorded_at: u64) -> Failure {
+        Failure {
+            format: FORMAT,
+            registry: registry.to_owned(),
+            identity: identity.to_owned(),
+            cause,
+            recorded_at,
+        }
+    }
+
+    /// Recorded less than [`FAILURE_TTL`] seconds before `now` (or after it: a waiter's `now` is
+    /// when it started, and the failure it waited for came later).
+    pub fn is_recent(&self, now: u64) -> bool {
+        self.recorded_at.saturating_add(FAILURE_TTL) > now
+            && self.recorded_at <= now.saturating_add(MAX_WAIT.as_secs() + 1)
+    }
+}
+
+/// No wait for a holder is longer than this, whatever its lock file says.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// What waiting for an entry's lock came to.
+#[derive(Debug)]
+pub enum Locked {
+    /// This process holds the lock: it fetches.
+    Held(EntryLock),
+    /// While waiting, the holder's outcome (an entry or a failure record) appeared.
+    Ready,
+    /// No lock: no directory or no permission, or the holder ran past its deadline (stopped or
+    /// hung). Go on unlocked: a duplicate API call is better than a hung `docker`.
+    Unlocked,
 }
 
 /// The on-disk store. All failures degrade to "no cache": a `get` never fails because of it.
@@ -118,6 +178,25 @@ impl Store {
         (entry.identity == identity && entry.registry == registry).then_some(entry)
     }
 
+    /// The failure record of an entry, if well-formed and of this identity and registry.
+    pub fn read_failure(&self, key: &str, identity: &str, registry: &str) -> Option<Failure> {
+        let buf =
+            files::read_regular(&self.dir.join(format!("{key}.fail")), MAX_ENTRY, false).ok()?;
+        let f: Failure = serde_json::from_slice(&buf).ok()?;
+        (f.format == FORMAT && f.identity == identity && f.registry == registry).then_some(f)
+    }
+
+    /// Records a failed fetch (atomically, as an entry).
+    pub fn write_failure(&self, key: &str, failure: &Failure) -> io::Result<()> {
+        let body = serde_json::to_vec(failure).map_err(io::Error::other)?;
+        self.replace(&format!("{key}.fail"), &body)
+    }
+
+    /// Forgets a failure record (after a success).
+    pub fn clear_failure(&self, key: &str) {
+        let _ = fs::remove_file(self.dir.join(format!("{key}.fail")));
+    }
+
     /// Every well-formed entry (for `list`).
     pub fn entries(&self) -> Vec<CacheEntry> {
         let Ok(rd) = fs::read_dir(&self.dir) else {
@@ -131,25 +210,26 @@ impl Store {
 
     /// Writes an entry atomically (temp file, then rename), 0600 in a 0700 directory.
     pub fn write(&self, key: &str, entry: &CacheEntry) -> io::Result<()> {
-        self.create_dir()?;
         let body = serde_json::to_vec(entry).map_err(io::Error::other)?;
+        self.replace(&format!("{key}.json"), &body)
+    }
+
+    /// Replaces the file `name` atomically: an exclusive private temp file, then `rename`.
+    fn replace(&self, name: &str, body: &[u8]) -> io::Result<()> {
+        self.create_dir()?;
         let tmp = self.dir.join(format!(
-            "{key}.tmp.{}.{}",
+            "{name}.tmp.{}.{}",
             std::process::id(),
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos())
         ));
         let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&body)?;
+            let mut f = files::create_new_private(&tmp)?;
+            f.write_all(body)?;
             // Without this, a power loss after the rename can leave an empty entry.
             f.sync_data()?;
-            fs::rename(&tmp, self.dir.join(format!("{key}.json")))
+            fs::rename(&tmp, self.dir.join(name))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -157,33 +237,49 @@ impl Store {
         result
     }
 
-    /// Takes the entry's lock, waiting at most `wait` for another process fetching the same
-    /// token. `None` (no directory, no permission, waited too long) means "go on unlocked":
-    /// a duplicate API call is better than a hung `docker`.
-    pub fn lock(&self, key: &str, wait: Duration) -> Option<EntryLock> {
-        self.create_dir().ok()?;
-        let path = self.dir.join(format!("{key}.lock"));
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .ok()?;
-        let deadline = Instant::now() + wait;
+    /// Takes the entry's lock for a fetch of at most `budget`. While another process holds it,
+    /// polls `ready` (has its outcome appeared?) and waits no longer than the holder's deadline,
+    /// which the holder wrote into the lock file (at most `budget` from now if it is unreadable).
+    pub fn lock(&self, key: &str, budget: Duration, mut ready: impl FnMut() -> bool) -> Locked {
+        if self.create_dir().is_err() {
+            return Locked::Unlocked;
+        }
+        let Ok(file) = files::open_private_rw(&self.dir.join(format!("{key}.lock"))) else {
+            return Locked::Unlocked;
+        };
+        let started = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
             match file.try_lock() {
                 Ok(()) => {
-                    // Touch it so pruning can tell live lock files from forgotten ones.
-                    let _ = file.set_modified(SystemTime::now());
-                    return Some(EntryLock { _file: file });
+                    // The deadline tells waiters how long this fetch may take; writing it also
+                    // touches the file, so pruning can tell live lock files from forgotten ones.
+                    let deadline = unix_millis(SystemTime::now() + budget);
+                    let _ = file.set_len(0);
+                    let _ = file.write_all_at(deadline.to_string().as_bytes(), 0);
+                    return Locked::Held(EntryLock { _file: file });
                 }
-                Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                Err(fs::TryLockError::WouldBlock) => {
+                    if ready() {
+                        return Locked::Ready;
+                    }
+                    let waited = started.elapsed();
+                    let give_up = match holder_deadline(&file) {
+                        // The holder's time is up (plus a little for its write): it is stopped
+                        // or hung.
+                        Some(deadline) => {
+                            unix_millis(SystemTime::now()) > deadline.saturating_add(250)
+                                || waited >= MAX_WAIT
+                        }
+                        None => waited >= budget,
+                    };
+                    if give_up {
+                        return Locked::Unlocked;
+                    }
                     thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
-                Err(_) => return None,
+                Err(_) => return Locked::Unlocked,
             }
         }
     }
@@ -208,6 +304,8 @@ impl Store {
             };
             let dead = if name.ends_with(".json") {
                 read_entry(&path).is_none_or(|entry| !entry.is_usable(now))
+            } else if name.ends_with(".fail") {
+                age() > Duration::from_secs(FAILURE_TTL * 2)
             } else if name.contains(".tmp.") {
                 age() > STALE_TEMP
             } else if name.ends_with(".lock") {
@@ -237,14 +335,28 @@ impl Store {
 }
 
 fn read_entry(path: &Path) -> Option<CacheEntry> {
-    let mut buf = Vec::new();
-    File::open(path)
-        .ok()?
-        .take(MAX_ENTRY)
-        .read_to_end(&mut buf)
-        .ok()?;
-    let entry: CacheEntry = serde_json::from_slice(&buf).ok()?;
-    (entry.format == FORMAT).then_some(entry)
+    let buf = files::read_regular(path, MAX_ENTRY, false).ok()?;
+    parse_entry(&buf)
+}
+
+/// An entry from the bytes of its file; `None` when damaged, foreign, or longer-lived than ECR
+/// tokens can be.
+pub fn parse_entry(bytes: &[u8]) -> Option<CacheEntry> {
+    let entry: CacheEntry = serde_json::from_slice(bytes).ok()?;
+    (entry.format == FORMAT && entry.expires_at.saturating_sub(entry.fetched_at) <= MAX_LIFETIME)
+        .then_some(entry)
+}
+
+/// The deadline a lock holder wrote (Unix milliseconds).
+fn holder_deadline(file: &File) -> Option<u64> {
+    let mut buf = [0u8; 24];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
+}
+
+fn unix_millis(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 mod secret_string {
@@ -323,9 +435,56 @@ mod tests {
     fn lock_excludes_a_second_holder_until_dropped() {
         let d = tempfile::tempdir().unwrap();
         let store = Store::new(d.path());
-        let held = store.lock("k", Duration::ZERO).unwrap();
-        assert!(store.lock("k", Duration::from_millis(30)).is_none());
+        let held = store.lock("k", Duration::from_secs(60), || false);
+        assert!(matches!(held, Locked::Held(_)));
+        // Waiting ends as soon as the holder's outcome is there.
+        let mut polls = 0;
+        let waiter = store.lock("k", Duration::from_secs(60), || {
+            polls += 1;
+            polls == 3
+        });
+        assert!(matches!(waiter, Locked::Ready));
         drop(held);
-        assert!(store.lock("k", Duration::ZERO).is_some());
+        assert!(matches!(
+            store.lock("k", Duration::ZERO, || false),
+            Locked::Held(_)
+        ));
+    }
+
+    #[test]
+    fn a_waiter_gives_up_at_the_holders_deadline() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::new(d.path());
+        // A holder whose budget is zero: its deadline has passed at once.
+        let _held = store.lock("k", Duration::ZERO, || false);
+        let started = Instant::now();
+        let waiter = store.lock("k", Duration::from_secs(600), || false);
+        assert!(matches!(waiter, Locked::Unlocked));
+        assert!(started.elapsed() < Duration::from_secs(600));
+    }
+
+    #[test]
+    fn lifetimes_are_clamped_to_twelve_hours() {
+        let e = CacheEntry::new("r", "i", Secret::new("p".into()), 100, u64::MAX);
+        assert_eq!(e.expires_at, 100 + MAX_LIFETIME);
+        let mut long = e.clone();
+        long.expires_at = u64::MAX;
+        assert!(parse_entry(&serde_json::to_vec(&long).unwrap()).is_none());
+        assert!(parse_entry(&serde_json::to_vec(&e).unwrap()).is_some());
+    }
+
+    #[test]
+    fn failure_records_are_per_identity_and_short_lived() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::new(d.path());
+        let f = Failure::new("r", "i", "AccessDeniedException: no".into(), 1000);
+        store.write_failure("k", &f).unwrap();
+        let got = store.read_failure("k", "i", "r").unwrap();
+        assert_eq!(got.cause, "AccessDeniedException: no");
+        assert!(got.is_recent(1000) && got.is_recent(995) && got.is_recent(1000 + FAILURE_TTL - 1));
+        assert!(!got.is_recent(1000 + FAILURE_TTL));
+        assert!(store.read_failure("k", "other", "r").is_none());
+        store.clear_failure("k");
+        assert!(store.read_failure("k", "i", "r").is_none());
     }
 }

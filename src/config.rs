@@ -6,6 +6,7 @@
 //! those this program itself acts on, or that decide whose token a cached entry is.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::secret::Secret;
 
@@ -21,6 +22,8 @@ pub const LOG_LEVEL: &str = "AWS_ECR_LOG_LEVEL";
 pub const CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 /// The per-registry settings file (default `config.json` in the cache directory).
 pub const MAPPINGS_FILE: &str = "AWS_ECR_CONFIG";
+/// Seconds allowed for resolving AWS credentials (default 6, or 120 with a terminal).
+pub const CREDENTIALS_TIMEOUT: &str = "AWS_ECR_CREDENTIALS_TIMEOUT";
 /// Docker's configuration directory (default `~/.docker`), as the docker CLI reads it.
 pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
 
@@ -44,6 +47,30 @@ pub const IDENTITY_VARS: &[&str] = &[
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_ECR",
     "AWS_ENDPOINT_URL_ECR_PUBLIC",
+];
+
+/// Variables that change how a fetch goes without changing whose token it is: a failure recorded
+/// under other values of these is not shared (a user who fixes a proxy or CA bundle and retries
+/// must not be answered with the failure that the fix was for).
+pub const FETCH_CONTEXT_VARS: &[&str] = &[
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "AWS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_RETRY_MODE",
+    CREDENTIALS_TIMEOUT,
 ];
 
 /// Variables whose values are secrets: hashed into the identity, never logged.
@@ -98,7 +125,21 @@ pub struct Config {
     pub path: Option<String>,
     /// `AWS_REGION`, else `AWS_DEFAULT_REGION`: where `list` looks for the caller's registry.
     pub region: Option<String>,
+    /// `AWS_ECR_CREDENTIALS_TIMEOUT`, if set to a positive number of seconds.
+    pub credentials_timeout: Option<Duration>,
+    /// The values of [`FETCH_CONTEXT_VARS`], one `NAME=value` line each (not secret).
+    pub fetch_context: String,
+    /// Whether the process has a controlling terminal (someone may answer a prompt): set by
+    /// `main`, false in tests unless they say so.
+    pub interactive: bool,
 }
+
+/// How long credentials may take without a terminal: a `credential_process` that hangs, an
+/// unreachable STS or SSO, must not hang a `docker` command.
+pub const CREDENTIALS_BOUND: Duration = Duration::from_secs(6);
+/// ... and with one: an MFA prompt on the terminal or a browser login (aws-vault, granted,
+/// aws-sso-util) needs a person, and people take longer.
+pub const INTERACTIVE_CREDENTIALS_BOUND: Duration = Duration::from_secs(120);
 
 impl Config {
     /// Builds the configuration from `lookup` (the process environment in `main`).
@@ -130,7 +171,18 @@ impl Config {
             Some(d) => expand_tilde(&d, home.as_deref()).map(|d| d.join("config.json")),
             None => home.as_ref().map(|h| h.join(".docker").join("config.json")),
         };
+        let credentials_timeout = get(CREDENTIALS_TIMEOUT)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(3600.0)));
+        let fetch_context = FETCH_CONTEXT_VARS
+            .iter()
+            .filter_map(|&n| get(n).map(|v| format!("{n}={v}\n")))
+            .collect();
         Config {
+            fetch_context,
+            credentials_timeout,
+            interactive: false,
             mappings_file,
             docker_config_file,
             path: get("PATH"),
@@ -157,6 +209,15 @@ impl Config {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.expose().as_str())
+    }
+
+    /// The bound on resolving credentials: the variable, else 6 s, or 120 s with a terminal.
+    pub fn credentials_bound(&self) -> Duration {
+        self.credentials_timeout.unwrap_or(if self.interactive {
+            INTERACTIVE_CREDENTIALS_BOUND
+        } else {
+            CREDENTIALS_BOUND
+        })
     }
 
     /// The directory that holds the token cache and the log directory.
@@ -234,6 +295,24 @@ mod tests {
             assert!(
                 !config(&[(IGNORE_CREDS_STORAGE, v)]).ignore_creds_storage,
                 "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_bound_is_the_variable_else_longer_with_a_terminal() {
+        assert_eq!(config(&[]).credentials_bound(), CREDENTIALS_BOUND);
+        let mut tty = config(&[]);
+        tty.interactive = true;
+        assert_eq!(tty.credentials_bound(), INTERACTIVE_CREDENTIALS_BOUND);
+        let mut set = config(&[(CREDENTIALS_TIMEOUT, "1.5")]);
+        set.interactive = true;
+        assert_eq!(set.credentials_bound(), Duration::from_millis(1500));
+        for bad in ["0", "-1", "x", "NaN", "inf"] {
+            assert_eq!(
+                config(&[(CREDENTIALS_TIMEOUT, bad)]).credentials_bound(),
+                CREDENTIALS_BOUND,
+                "{bad}"
             );
         }
     }

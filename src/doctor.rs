@@ -11,8 +11,9 @@ use std::time::Instant;
 use crate::cache::Store;
 use crate::config::Config;
 use crate::docker_config::{self, DockerConfig, HELPER_NAME, Route};
-use crate::ecr::{FETCH_BUDGET, FetchError, TokenSource};
+use crate::ecr::{self, FetchError, TokenSource};
 use crate::helper;
+use crate::helper::{CacheState, Settings};
 use crate::identity::FALLBACK_SUMMARY;
 use crate::logging::utc_timestamp;
 use crate::mappings::Mappings;
@@ -177,11 +178,15 @@ fn check(
     );
 
     // 3. The cache.
-    let cache = match (&cfg.cache_dir, cfg.cache_disabled) {
-        (_, true) => "disabled (AWS_ECR_DISABLE_CACHE)".to_owned(),
-        (None, _) => "none: no home directory and no AWS_ECR_CACHE_DIR".to_owned(),
-        (Some(dir), false) => {
-            let store = Store::new(dir);
+    let state = CacheState::of(cfg);
+    let cache = match &state {
+        CacheState::Off if cfg.cache_disabled => "disabled (AWS_ECR_DISABLE_CACHE)".to_owned(),
+        CacheState::Off => "none: no home directory and no AWS_ECR_CACHE_DIR".to_owned(),
+        CacheState::Untrusted { dir, reason } => format!(
+            "PROBLEM: not using the cache {}: {reason}; every get asks AWS (fix the directory, or set AWS_ECR_CACHE_DIR to a private one)",
+            dir.display()
+        ),
+        CacheState::On(store) => {
             let key = Store::key(&identity.id, reg.host());
             match store.read(&key, &identity.id, reg.host()) {
                 None => format!("no token for this identity in {}", store.dir().display()),
@@ -199,10 +204,13 @@ fn check(
         }
     };
     say("cache", cache);
+    if let Some(w) = Settings::load(cfg, &state).warning {
+        say("settings", format!("PROBLEM: {w}"));
+    }
 
     // 4. A real fetch.
     let started = Instant::now();
-    let result = source.fetch(reg, request.profile.as_deref(), FETCH_BUDGET);
+    let result = source.fetch(reg, request.profile.as_deref(), ecr::fetch_budget(cfg));
     let ms = started.elapsed().as_millis();
     match result {
         Ok(t) => {
@@ -234,6 +242,10 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
     let sso =
         format!("the SSO session has probably expired: run `aws sso login --profile {profile}`");
     match e {
+        FetchError::CredentialProcess { .. } => format!(
+            "the credential_process of profile {profile} failed: run it by hand to see why (its own messages are printed above)"
+        ),
+        FetchError::Recorded(_) => "another process failed this way moments ago; run doctor again in a few seconds for a fresh attempt".into(),
         FetchError::NoCredentials(_) => "no credentials: run `aws configure` (keys) or `aws configure sso` then `aws sso login`, set AWS_PROFILE, or map this registry to a profile in the per-registry settings".into(),
         FetchError::Credentials(m) if m.contains("SSO") || m.contains("sso") => sso,
         FetchError::Credentials(m) if m.to_lowercase().contains("expired") => {

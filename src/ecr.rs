@@ -9,29 +9,38 @@
 //! connect/read/attempt/operation timeouts, and the whole fetch has a final deadline.
 
 use std::fmt;
-use std::fs;
 use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
-use aws_config::default_provider::credentials::DefaultCredentialsChain;
-use aws_config::imds;
+use aws_config::ecs::EcsCredentialsProvider;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::imds::{self, credentials::ImdsCredentialsProvider};
+use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::provider_config::ProviderConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_sdk_ecr::config::Region;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder as HttpClientBuilder, Connector};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
 use base64::Engine as _;
 
-use crate::config::Config;
-use crate::identity::{FALLBACK_SUMMARY, Identity};
+use crate::config::{self, Config};
+use crate::files::{self, ReadError};
+use crate::identity::{AwsFiles, FALLBACK_SUMMARY, Identity};
 use crate::registry::Registry;
 use crate::secret::Secret;
 
@@ -45,8 +54,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
 /// All attempts of one API call (ECR, STS, SSO): an unreachable API fails within ~5 s.
 const OPERATION_TIMEOUT: Duration = Duration::from_millis(4000);
-/// Resolving credentials, whatever the source (a `credential_process` may hang).
-const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(6);
+/// The most read of any HTTP response (ECR, STS, SSO, IMDS, container endpoint): a real answer
+/// is a few KB; a hostile or broken endpoint must not make us read (and hold) gigabytes.
+pub const MAX_RESPONSE: usize = 1 << 20;
+/// Largest AWS config/credentials file handed to the SDK (the identity reads less: identity.rs).
+const MAX_AWS_FILE_FOR_SDK: u64 = 16 << 20;
+/// Largest CA bundle read (the system bundle is about 200 KB).
+const MAX_CA_BUNDLE: u64 = 16 << 20;
+/// Largest web identity token file (a JWT is a few KB).
+const MAX_TOKEN_FILE: u64 = 1 << 20;
 
 /// A token as the API issued it.
 #[derive(Debug)]
@@ -76,6 +92,14 @@ pub enum FetchError {
     BadResponse(String),
     /// Our own configuration is wrong (e.g. an unreadable `AWS_CA_BUNDLE`).
     Config(String),
+    /// A `credential_process` exited unsuccessfully. Its stderr (which may carry a secret) is
+    /// passed through to ours by `lib.rs`, never logged and never part of our own line.
+    CredentialProcess {
+        status: String,
+        stderr: Secret<String>,
+    },
+    /// Another process's fetch failed moments ago with this cause (cache.rs, failure records).
+    Recorded(String),
 }
 
 impl fmt::Display for FetchError {
@@ -92,14 +116,23 @@ impl fmt::Display for FetchError {
             FetchError::Network(m) => write!(f, "network error: {m}"),
             FetchError::BadResponse(m) => write!(f, "unusable answer from ECR: {m}"),
             FetchError::Config(m) => f.write_str(m),
+            FetchError::CredentialProcess { status, .. } => write!(
+                f,
+                "cannot load AWS credentials: credential_process failed ({status}); its own messages, if any, are above"
+            ),
+            FetchError::Recorded(cause) => f.write_str(cause),
         }
     }
 }
 
+impl std::error::Error for FetchError {}
+
 /// The most a token fetch may take: credentials, then the API, then a margin.
-pub const FETCH_BUDGET: Duration = CREDENTIALS_TIMEOUT
-    .saturating_add(OPERATION_TIMEOUT)
-    .saturating_add(Duration::from_secs(1));
+pub fn fetch_budget(cfg: &Config) -> Duration {
+    cfg.credentials_bound()
+        .saturating_add(OPERATION_TIMEOUT)
+        .saturating_add(Duration::from_secs(1))
+}
 
 /// Where tokens come from. The policy depends only on this trait.
 pub trait TokenSource {
@@ -142,7 +175,9 @@ impl TokenSource for Aws<'_> {
             .enable_all()
             .build()
             .map_err(|e| FetchError::Config(format!("cannot start the async runtime: {e}")))?;
-        rt.block_on(async {
+        // A `credential_process` (and whatever it starts) must not outlive this fetch.
+        let reaper = crate::children::Reaper::start();
+        let result = rt.block_on(async {
             match tokio::time::timeout(budget, self.fetch_async(registry, profile)).await {
                 Ok(r) => r,
                 Err(_) => Err(FetchError::Timeout(format!(
@@ -150,7 +185,10 @@ impl TokenSource for Aws<'_> {
                     budget.as_secs_f64()
                 ))),
             }
-        })
+        });
+        drop(rt);
+        reaper.finish();
+        result
     }
 }
 
@@ -168,21 +206,40 @@ impl Aws<'_> {
             .operation_attempt_timeout(READ_TIMEOUT)
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
+        // The SDK gets the AWS files as we read them (regular files only, never a FIFO that
+        // would block the runtime), not their paths.
+        let aws_files = AwsFiles::read(self.config, MAX_AWS_FILE_FOR_SDK);
+        if aws_files.too_large {
+            return Err(FetchError::Config(format!(
+                "an AWS config or credentials file is larger than {MAX_AWS_FILE_FOR_SDK} bytes"
+            )));
+        }
+        let profile_files = EnvConfigFiles::builder()
+            .with_contents(EnvConfigFileKind::Config, aws_files.config.clone())
+            .with_contents(
+                EnvConfigFileKind::Credentials,
+                aws_files.credentials.clone(),
+            )
+            .build();
+        check_web_identity_files(self.config, profile)?;
 
         // Credentials first, on their own, so a failure is reported as what it is.
         let provider_config = ProviderConfig::default()
             .with_http_client(http.clone())
             .with_region(Some(region.clone()))
             .with_timeout_config(timeouts.clone());
+        let mut profile_provider = ProfileFileCredentialsProvider::builder()
+            .configure(&provider_config)
+            .profile_files(profile_files.clone());
+        if let Some(p) = profile {
+            profile_provider = profile_provider.profile_name(p);
+        }
+        let profile_provider = profile_provider.build();
         // A mapping's profile wins over everything, environment keys included, so it gets the
-        // profile provider alone; otherwise the whole default chain.
+        // profile provider alone; otherwise the SDK's default chain, in its order, with our
+        // profile files and a one-attempt IMDS client.
         let chain: SharedCredentialsProvider = match profile {
-            Some(p) => SharedCredentialsProvider::new(
-                ProfileFileCredentialsProvider::builder()
-                    .configure(&provider_config)
-                    .profile_name(p)
-                    .build(),
-            ),
+            Some(_) => SharedCredentialsProvider::new(profile_provider),
             None => {
                 // IMDS: one short attempt (SPEC: no credentials must fail within about 1 s).
                 let imds = imds::Client::builder()
@@ -194,34 +251,54 @@ impl Aws<'_> {
                     .operation_timeout(IMDS_TIMEOUT)
                     .build();
                 SharedCredentialsProvider::new(
-                    DefaultCredentialsChain::builder()
-                        .configure(provider_config)
-                        .region(region.clone())
-                        .imds_client(imds)
-                        .build()
-                        .await,
+                    CredentialsProviderChain::first_try(
+                        "Environment",
+                        EnvironmentVariableCredentialsProvider::new(),
+                    )
+                    .or_else("Profile", profile_provider)
+                    .or_else(
+                        "WebIdentityToken",
+                        WebIdentityTokenCredentialsProvider::builder()
+                            .configure(&provider_config)
+                            .build(),
+                    )
+                    .or_else(
+                        "EcsContainer",
+                        EcsCredentialsProvider::builder()
+                            .configure(&provider_config)
+                            .build(),
+                    )
+                    .or_else(
+                        "Ec2InstanceMetadata",
+                        ImdsCredentialsProvider::builder()
+                            .configure(&provider_config)
+                            .imds_client(imds)
+                            .build(),
+                    ),
                 )
             }
         };
-        let credentials =
-            match tokio::time::timeout(CREDENTIALS_TIMEOUT, chain.provide_credentials()).await {
-                Ok(Ok(c)) => c,
-                Ok(Err(e)) => {
-                    return Err(credentials_error(&e, &Identity::of(self.config, profile)));
-                }
-                Err(_) => {
-                    return Err(FetchError::Timeout(format!(
-                        "loading AWS credentials took more than {} s",
-                        CREDENTIALS_TIMEOUT.as_secs()
-                    )));
-                }
-            };
+        let bound = self.config.credentials_bound();
+        let credentials = match tokio::time::timeout(bound, chain.provide_credentials()).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                return Err(credentials_error(&e, &Identity::of(self.config, profile)));
+            }
+            Err(_) => {
+                return Err(FetchError::Timeout(format!(
+                    "loading AWS credentials took more than {} s (set {} to allow longer)",
+                    fmt_secs(bound),
+                    config::CREDENTIALS_TIMEOUT
+                )));
+            }
+        };
 
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
             .http_client(http)
             .timeout_config(timeouts)
-            .credentials_provider(SharedCredentialsProvider::new(credentials));
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .profile_files(profile_files);
         if let Some(p) = profile {
             loader = loader.profile_name(p);
         }
@@ -238,7 +315,7 @@ impl Aws<'_> {
         let dual = registry.is_dual_stack() && !custom_endpoint;
 
         match registry {
-            Registry::Private { .. } => {
+            Registry::Private { account, .. } => {
                 let mut conf = aws_sdk_ecr::config::Builder::from(&sdk);
                 if fips {
                     conf = conf.use_fips(true);
@@ -247,8 +324,13 @@ impl Aws<'_> {
                     conf = conf.use_dual_stack(true);
                 }
                 let client = aws_sdk_ecr::Client::from_conf(conf.build());
+                // As the Go helper sends it: emulators (moto, LocalStack) key the token on it.
+                // (AWS deprecates the field: the token covers every registry the principal may
+                // use, whatever it says.)
+                #[allow(deprecated)]
                 let out = client
                     .get_authorization_token()
+                    .registry_ids(account.clone())
                     .customize()
                     .mutate_request(add_user_agent)
                     .send()
@@ -315,6 +397,11 @@ fn token(
     let (_user, password) = decoded
         .split_once(':')
         .ok_or_else(|| FetchError::BadResponse("authorizationToken has no ':'".into()))?;
+    if password.is_empty() {
+        return Err(FetchError::BadResponse(
+            "authorizationToken has an empty password".into(),
+        ));
+    }
     Ok(Token {
         password: Secret::new(password.to_owned()),
         expires_at: expires_at.and_then(|s| u64::try_from(s).ok()),
@@ -329,7 +416,7 @@ fn http_client(cfg: &Config) -> Result<SharedHttpClient, FetchError> {
     let trust = match &cfg.ca_bundle {
         None => TrustStore::default(),
         Some(path) => {
-            let pem = fs::read(path).map_err(|e| {
+            let pem = files::read_regular(path, MAX_CA_BUNDLE, true).map_err(|e| {
                 FetchError::Config(format!("AWS_CA_BUNDLE {}: {e}", path.display()))
             })?;
             check_pem_bundle(&pem).map_err(|m| {
@@ -342,21 +429,85 @@ fn http_client(cfg: &Config) -> Result<SharedHttpClient, FetchError> {
         .with_trust_store(trust)
         .build()
         .map_err(|e| FetchError::Config(format!("TLS setup: {e}")))?;
-    Ok(
-        HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
-            let mut builder = Connector::builder().proxy_config(ProxyConfig::from_env());
-            if let Some(s) = settings {
-                builder = builder.connector_settings(s.clone());
+    let client = HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
+        let mut builder = Connector::builder().proxy_config(ProxyConfig::from_env());
+        if let Some(s) = settings {
+            builder = builder.connector_settings(s.clone());
+        }
+        if let Some(c) = components {
+            builder.set_sleep_impl(c.sleep_impl());
+        }
+        builder
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .tls_context(tls_context.clone())
+            .build()
+    });
+    Ok(SharedHttpClient::new(Capped(client)))
+}
+
+/// An HTTP client whose responses are read at most [`MAX_RESPONSE`] bytes: beyond it, reading
+/// the body fails (and stops), and the fetch says so.
+#[derive(Debug)]
+struct Capped<C>(C);
+
+impl<C: HttpClient> HttpClient for Capped<C> {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(Capped(self.0.http_connector(settings, components)))
+    }
+}
+
+impl HttpConnector for Capped<SharedHttpConnector> {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let response = self.0.call(request);
+        HttpConnectorFuture::new(async move {
+            let mut response = response.await?;
+            let body = std::mem::replace(response.body_mut(), SdkBody::taken());
+            *response.body_mut() =
+                SdkBody::from_body_1_x(http_body_util::Limited::new(body, MAX_RESPONSE));
+            Ok(response)
+        })
+    }
+}
+
+/// A web identity token file the SDK would read must be there and a regular file: say which
+/// file is wrong (the SDK does not), and never let a FIFO block the runtime.
+fn check_web_identity_files(cfg: &Config, profile: Option<&str>) -> Result<(), FetchError> {
+    let mut paths: Vec<String> = Identity::of(cfg, profile).web_identity_files;
+    if profile.is_none()
+        && let Some(p) = cfg.identity_var("AWS_WEB_IDENTITY_TOKEN_FILE")
+        && cfg.identity_var("AWS_ROLE_ARN").is_some()
+    {
+        paths.push(p.to_owned());
+    }
+    for p in paths {
+        match files::read_regular(std::path::Path::new(&p), MAX_TOKEN_FILE, true) {
+            Ok(_) => {}
+            Err(ReadError::Missing) => {
+                return Err(FetchError::Credentials(format!(
+                    "the web identity token file {p} does not exist"
+                )));
             }
-            if let Some(c) = components {
-                builder.set_sleep_impl(c.sleep_impl());
+            Err(e) => {
+                return Err(FetchError::Credentials(format!(
+                    "the web identity token file {p}: {e}"
+                )));
             }
-            builder
-                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                .tls_context(tls_context.clone())
-                .build()
-        }),
-    )
+        }
+    }
+    Ok(())
+}
+
+fn fmt_secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s:.1}")
+    }
 }
 
 /// The SDK panics on a bundle it cannot parse; check it first and say what is wrong.
@@ -384,6 +535,19 @@ fn check_pem_bundle(pem: &[u8]) -> Result<(), String> {
 /// "log in again".
 fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
     let text = chain_text(e);
+    // The SDK reports a failed `credential_process` as "... exited with code <status>. Stderr:
+    // <its stderr>". The stderr is the process's own business (and may carry a secret): it is
+    // passed through, not made part of our line or the log.
+    if let Some(rest) = raw_text(e)
+        .split("external process exited with code ")
+        .nth(1)
+    {
+        let (status, stderr) = rest.split_once(". Stderr: ").unwrap_or((rest, ""));
+        return FetchError::CredentialProcess {
+            status: one_line(status),
+            stderr: Secret::new(stderr.to_owned()),
+        };
+    }
     if identity.summary == FALLBACK_SUMMARY {
         return FetchError::NoCredentials(format!(
             "no keys in the environment, no profile, no web identity, no container credentials, and instance metadata: {text}"
@@ -405,6 +569,12 @@ fn sdk_error<E>(e: &SdkError<E, HttpResponse>) -> FetchError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    if body_too_large(e) {
+        return FetchError::BadResponse(format!(
+            "response body larger than {} MiB (not an ECR answer)",
+            MAX_RESPONSE >> 20
+        ));
+    }
     match e {
         SdkError::ServiceError(se) => {
             let err = se.err();
@@ -429,6 +599,32 @@ where
         SdkError::ResponseError(_) => FetchError::BadResponse(chain_text(e)),
         _ => FetchError::Network(chain_text(e)),
     }
+}
+
+/// An error's messages and its sources', as they are (for the SDK's texts we take apart).
+fn raw_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        out.push_str(&err.to_string());
+        out.push('\n');
+        cur = err.source();
+    }
+    out
+}
+
+/// Whether a response body was cut at [`MAX_RESPONSE`].
+fn body_too_large(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>()
+            || err.to_string().contains("length limit exceeded")
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// An error and its sources on one line, repeated messages dropped.

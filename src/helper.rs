@@ -5,22 +5,21 @@
 //! concurrent processes share one fetch (the entry lock, then a re-read). It writes nothing to
 //! stdout or stderr: it returns outcomes, and `lib.rs` renders them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use sha2::Digest as _;
 use tracing::{info, warn};
 
-use crate::cache::{CacheEntry, Store};
+use crate::cache::{CacheEntry, Failure, Locked, Store};
 use crate::config::Config;
-use crate::ecr::{FETCH_BUDGET, FetchError, TokenSource};
+use crate::ecr::{self, FetchError, TokenSource};
+use crate::files::{self, Trust};
 use crate::identity::Identity;
 use crate::mappings::{MappingError, Mappings};
 use crate::registry::Registry;
 use crate::secret::Secret;
 
-/// How long a `get` waits for another process fetching the same token before fetching itself.
-/// Longer than a fetch can take (bounded in ecr.rs), so waiters normally reuse its result.
-const LOCK_WAIT: Duration = Duration::from_secs(15);
 /// `list` never takes longer than this, network or not (SPEC §6).
 pub const LIST_BUDGET: Duration = Duration::from_secs(2);
 
@@ -34,6 +33,13 @@ pub enum GetOutcome {
     Unavailable(FetchError),
 }
 
+/// What `get` answers, and the warnings (one stderr line each) the user should see with it.
+#[derive(Debug)]
+pub struct Answer {
+    pub outcome: GetOutcome,
+    pub warnings: Vec<String>,
+}
+
 /// How a found token was obtained (for the log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -41,31 +47,164 @@ enum Source {
     CacheAfterWait,
     Api,
     StaleAfterError,
+    StaleAfterSharedError,
 }
 
-pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -> GetOutcome {
+/// Whether the on-disk cache is used this run: the one place that decides it.
+#[derive(Debug)]
+pub enum CacheState {
+    /// Disabled (`AWS_ECR_DISABLE_CACHE`) or no directory to put it in.
+    Off,
+    /// The directory (or `tokens/` in it) is not the user's own, or not usable by the user: the
+    /// run goes on as with the cache disabled, and says so.
+    Untrusted {
+        dir: PathBuf,
+        reason: String,
+    },
+    On(Store),
+}
+
+impl CacheState {
+    pub fn of(cfg: &Config) -> CacheState {
+        let Some(dir) = cfg.cache_dir.as_deref().filter(|_| !cfg.cache_disabled) else {
+            return CacheState::Off;
+        };
+        let store = Store::new(dir);
+        for (path, check_access) in [(dir, true), (store.dir(), false)] {
+            match files::check_private(path, true) {
+                Trust::Missing => break,
+                Trust::Untrusted(reason) => {
+                    return CacheState::Untrusted {
+                        dir: path.to_owned(),
+                        reason,
+                    };
+                }
+                Trust::Trusted if check_access && !files::usable_dir(path) => {
+                    return CacheState::Untrusted {
+                        dir: path.to_owned(),
+                        reason: "you cannot read and write it".into(),
+                    };
+                }
+                Trust::Trusted => {}
+            }
+        }
+        CacheState::On(store)
+    }
+
+    pub fn store(&self) -> Option<&Store> {
+        match self {
+            CacheState::On(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The stderr line for a run that would have used the cache.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            CacheState::Untrusted { dir, reason } => Some(format!(
+                "warning: not using the cache {}: {reason}",
+                dir.display()
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The per-registry settings of this run, and why they were not read if they were not.
+#[derive(Debug)]
+pub struct Settings {
+    pub mappings: Result<Mappings, MappingError>,
+    pub warning: Option<String>,
+}
+
+impl Settings {
+    pub fn load(cfg: &Config, cache: &CacheState) -> Settings {
+        let empty = |warning| Settings {
+            mappings: Ok(Mappings::default()),
+            warning,
+        };
+        let Some(path) = cfg.mappings_file.as_deref() else {
+            return empty(None);
+        };
+        // The default file lives in the cache directory: an untrusted one is not read either
+        // (the cache's warning says why).
+        if let CacheState::Untrusted { dir, .. } = cache
+            && path.starts_with(dir)
+        {
+            return empty(None);
+        }
+        match files::check_private(path, false) {
+            Trust::Missing => empty(None),
+            Trust::Untrusted(reason) => empty(Some(format!(
+                "warning: not using the settings file {}: {reason}",
+                path.display()
+            ))),
+            Trust::Trusted => Settings {
+                mappings: Mappings::load(Some(path)),
+                warning: None,
+            },
+        }
+    }
+}
+
+pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -> Answer {
     let started = Instant::now();
-    let resolved = match resolve(cfg, server_url) {
-        Ok(Some(r)) => r,
-        Ok(None) => {
+    let cache = CacheState::of(cfg);
+    let settings = Settings::load(cfg, &cache);
+    let mut warnings: Vec<String> = Vec::new();
+    let answer = |outcome, warnings| Answer { outcome, warnings };
+    let mappings = match settings.mappings {
+        Ok(m) => m,
+        // A broken settings file is no business of hosts that are not ECR (custom names
+        // included: they cannot be told from other registries without the file).
+        Err(_) if Registry::parse(server_url).is_none() => {
             info!(input_len = server_url.len(), "get: not an ECR host");
-            return GetOutcome::NotEcr;
+            return answer(GetOutcome::NotEcr, warnings);
         }
         Err(e) => {
             warn!(error = %e, "get: per-registry settings");
-            return GetOutcome::Unavailable(e);
+            return answer(
+                GetOutcome::Unavailable(FetchError::Config(e.to_string())),
+                warnings,
+            );
         }
     };
+    let resolved = match resolve_in(cfg, &mappings, server_url) {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            info!(input_len = server_url.len(), "get: not an ECR host");
+            return answer(GetOutcome::NotEcr, warnings);
+        }
+        Err(e) => {
+            warn!(error = %e, "get: per-registry settings");
+            return answer(GetOutcome::Unavailable(e), warnings);
+        }
+    };
+    warnings.extend(cache.warning());
+    warnings.extend(settings.warning);
     let Request {
         registry,
         profile,
         identity,
         ..
     } = resolved;
+    warnings.extend(identity.warnings.iter().cloned());
+    if let Some(w) = cache.warning() {
+        warn!(%w, "cache not used");
+    }
     let host = registry.host();
-    let result = get_registry(cfg, &registry, &identity, profile.as_deref(), now, source);
+    let result = get_registry(
+        cfg,
+        cache.store(),
+        &registry,
+        &identity,
+        profile.as_deref(),
+        now,
+        started,
+        source,
+    );
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    match result {
+    let outcome = match result {
         Ok((password, how)) => {
             info!(host, identity = %identity.summary, source = ?how, ms, "get: token");
             GetOutcome::Found { password }
@@ -74,7 +213,8 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
             warn!(host, identity = %identity.summary, error = %e, ms, "get: no token");
             GetOutcome::Unavailable(e)
         }
-    }
+    };
+    answer(outcome, warnings)
 }
 
 /// Who asks for which registry: the outcome of the per-registry settings and the identity.
@@ -90,11 +230,11 @@ pub struct Request {
 
 /// Applies the per-registry settings to what the client sent. `Ok(None)`: not ours to answer.
 pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Request>, FetchError> {
-    resolve_in(cfg, &load_mappings(cfg)?, server_url)
-}
-
-fn load_mappings(cfg: &Config) -> Result<Mappings, FetchError> {
-    Mappings::load(cfg.mappings_file.as_deref()).map_err(|e| FetchError::Config(e.to_string()))
+    let cache = CacheState::of(cfg);
+    let mappings = Settings::load(cfg, &cache)
+        .mappings
+        .map_err(|e| FetchError::Config(e.to_string()))?;
+    resolve_in(cfg, &mappings, server_url)
 }
 
 /// [`resolve`] with the per-registry settings already loaded (for `list`, which resolves each
@@ -133,46 +273,75 @@ fn resolve_in(
     }))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn get_registry(
     cfg: &Config,
+    store: Option<&Store>,
     registry: &Registry,
     identity: &Identity,
     profile: Option<&str>,
     now: u64,
+    started: Instant,
     source: &dyn TokenSource,
 ) -> Result<(Secret<String>, Source), FetchError> {
     let host = registry.host();
-    let store = match (&cfg.cache_dir, cfg.cache_disabled) {
-        (Some(dir), false) => Some(Store::new(dir)),
-        _ => None,
-    };
-    let Some(store) = store else {
-        return fetch(source, registry, profile).map(|(p, _)| (p, Source::Api));
+    let budget = ecr::fetch_budget(cfg);
+    let store = match store {
+        Some(s) if identity.cacheable => s,
+        Some(_) => {
+            info!(
+                host,
+                "cache not used: an AWS config or credentials file is too large to identify"
+            );
+            return fetch(source, registry, profile, budget).map(|(p, _)| (p, Source::Api));
+        }
+        None => return fetch(source, registry, profile, budget).map(|(p, _)| (p, Source::Api)),
     };
     let key = Store::key(&identity.id, host);
+    // A failure is shared only under the same network settings as well (config.rs).
+    let failure_owner = format!(
+        "{}:{}",
+        identity.id,
+        crate::identity::hex(&sha2::Sha256::digest(cfg.fetch_context.as_bytes()))
+    );
+    let fresh = |e: &Option<CacheEntry>| e.as_ref().is_some_and(|e| e.is_fresh(now));
+    let recent_failure = || {
+        store
+            .read_failure(&key, &failure_owner, host)
+            .filter(|f| f.is_recent(now))
+    };
     let cached = store.read(&key, &identity.id, host);
-    if let Some(e) = &cached
-        && e.is_fresh(now)
-    {
+    if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
         return Ok((e.password.clone(), Source::Cache));
     }
-
-    // Miss or past half-life: one process fetches, the others wait for it and re-read.
-    let lock = store.lock(&key, LOCK_WAIT);
-    if lock.is_none() {
-        warn!(
-            host,
-            "entry lock not taken (unwritable cache or a stuck holder): fetching without it"
-        );
+    if let Some(f) = recent_failure() {
+        return shared_failure(cached, f, now);
     }
+
+    // Miss or past half-life: one process fetches, the others wait for its outcome.
+    let lock = store.lock(&key, budget, || {
+        fresh(&store.read(&key, &identity.id, host)) || recent_failure().is_some()
+    });
+    let _held = match lock {
+        Locked::Held(l) => Some(l),
+        Locked::Ready => None,
+        Locked::Unlocked => {
+            warn!(
+                host,
+                "entry lock not taken (unwritable cache, or a holder past its deadline): fetching without it"
+            );
+            None
+        }
+    };
     let cached = store.read(&key, &identity.id, host).or(cached);
-    if let Some(e) = &cached
-        && e.is_fresh(now)
-    {
+    if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
         return Ok((e.password.clone(), Source::CacheAfterWait));
     }
-    // `lock` is held (if taken) until this function returns, after the entry is written.
-    match fetch(source, registry, profile) {
+    if let Some(f) = recent_failure() {
+        return shared_failure(cached, f, now);
+    }
+    // The lock (if held) is released when this function returns, after the outcome is written.
+    match fetch(source, registry, profile, budget) {
         Ok((password, expires_at)) => {
             // A token that arrives already expired (or nearly) is handed out but not kept.
             let entry = expires_at
@@ -183,20 +352,47 @@ fn get_registry(
             {
                 warn!(dir = %store.dir().display(), %err, "cache not written");
             }
+            store.clear_failure(&key);
             let pruned = store.prune(now);
             if pruned > 0 {
                 info!(pruned, "cache: removed expired or damaged entries");
             }
             Ok((password, Source::Api))
         }
-        Err(err) => match cached {
-            // Better than Go: a stale token only while the registry would still accept it.
-            Some(e) if e.is_usable(now) => {
-                warn!(host, %err, expires_at = e.expires_at, "refresh failed; using cached token");
-                Ok((e.password, Source::StaleAfterError))
+        Err(err) => {
+            // Shared with the processes waiting for this fetch, and any arriving soon after.
+            let at = now.saturating_add(started.elapsed().as_secs());
+            let record = Failure::new(host, &failure_owner, err.to_string(), at);
+            if let Err(e) = store.write_failure(&key, &record) {
+                warn!(%e, "failure record not written");
             }
-            _ => Err(err),
-        },
+            match cached {
+                // Better than Go: a stale token only while the registry would still accept it.
+                Some(e) if e.is_usable(now) => {
+                    warn!(host, %err, expires_at = e.expires_at, "refresh failed; using cached token");
+                    Ok((e.password, Source::StaleAfterError))
+                }
+                _ => Err(err),
+            }
+        }
+    }
+}
+
+/// Another process's fetch failed moments ago: answer as it did, without asking AWS again.
+fn shared_failure(
+    cached: Option<CacheEntry>,
+    failure: Failure,
+    now: u64,
+) -> Result<(Secret<String>, Source), FetchError> {
+    match cached {
+        Some(e) if e.is_usable(now) => Ok((e.password, Source::StaleAfterSharedError)),
+        _ => {
+            info!(
+                age = now.saturating_sub(failure.recorded_at),
+                "get: a recent failure answers"
+            );
+            Err(FetchError::Recorded(failure.cause))
+        }
     }
 }
 
@@ -204,9 +400,10 @@ fn fetch(
     source: &dyn TokenSource,
     registry: &Registry,
     profile: Option<&str>,
+    budget: Duration,
 ) -> Result<(Secret<String>, Option<u64>), FetchError> {
     let started = Instant::now();
-    let result = source.fetch(registry, profile, FETCH_BUDGET);
+    let result = source.fetch(registry, profile, budget);
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match &result {
         Ok(t) => {
@@ -222,12 +419,10 @@ fn fetch(
 /// region, it also asks for the caller's own registry there, as the Go helper does for the legacy
 /// `docker build`, within [`LIST_BUDGET`]; what it can't get, it leaves out (SPEC §6).
 pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
-    let store = match (&cfg.cache_dir, cfg.cache_disabled) {
-        (Some(dir), false) => Some(Store::new(dir)),
-        _ => None,
-    };
+    let cache = CacheState::of(cfg);
+    let store = cache.store().cloned();
     // With a broken settings file no entry's owner can be told (every get fails too): list nothing.
-    let Ok(mappings) = load_mappings(cfg) else {
+    let Ok(mappings) = Settings::load(cfg, &cache).mappings else {
         return Vec::new();
     };
     let mut hosts: Vec<String> = store
@@ -278,7 +473,7 @@ fn default_registry(
     // Only a registry the default identity would also be asked for (not one a mapping sends
     // to another profile) is listed and cached.
     let identity = match resolve_in(cfg, mappings, host) {
-        Ok(Some(r)) if r.profile.is_none() => r.identity,
+        Ok(Some(r)) if r.profile.is_none() && r.identity.cacheable => r.identity,
         _ => return None,
     };
     if let (Some(store), Some(exp)) = (store, token.expires_at) {
@@ -337,8 +532,8 @@ mod tests {
         Config::from_lookup(|k| m.get(k).cloned(), None)
     }
 
-    fn password(o: GetOutcome) -> String {
-        match o {
+    fn password(a: Answer) -> String {
+        match a.outcome {
             GetOutcome::Found { password } => password.expose().clone(),
             other => panic!("{other:?}"),
         }
@@ -373,7 +568,7 @@ mod tests {
         assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
         assert_eq!(password(get(&c, HOST, 1060, &fake)), "one");
         assert!(matches!(
-            get(&c, HOST, 1100, &fake),
+            get(&c, HOST, 1100, &fake).outcome,
             GetOutcome::Unavailable(FetchError::Service { .. })
         ));
     }
@@ -383,10 +578,51 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let fake = Fake::new(vec![]);
         assert!(matches!(
-            get(&cfg(d.path()), "index.docker.io", 1, &fake),
+            get(&cfg(d.path()), "index.docker.io", 1, &fake).outcome,
             GetOutcome::NotEcr
         ));
         assert_eq!(fake.calls.get(), 0);
+    }
+
+    #[test]
+    fn a_failure_is_shared_for_a_few_seconds_with_the_same_identity_only() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let denied = || {
+            Err(FetchError::Service {
+                code: "AccessDeniedException".into(),
+                message: "no".into(),
+            })
+        };
+        let fake = Fake::new(vec![denied(), Ok(("other".into(), 9000)), denied()]);
+        let first = get(&c, HOST, 1000, &fake).outcome;
+        let GetOutcome::Unavailable(e) = first else {
+            panic!("{first:?}")
+        };
+        let cause = e.to_string();
+        // Within the burst: the same cause, no call.
+        match get(&c, HOST, 1000 + crate::cache::FAILURE_TTL - 1, &fake).outcome {
+            GetOutcome::Unavailable(e) => assert_eq!(e.to_string(), cause),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(fake.calls.get(), 1);
+        // Another identity asks for itself.
+        let mut other = c.clone();
+        other
+            .identity_env
+            .retain(|(n, _)| *n != "AWS_SECRET_ACCESS_KEY");
+        other
+            .identity_env
+            .push(("AWS_SECRET_ACCESS_KEY", Secret::new("t".into())));
+        assert_eq!(password(get(&other, HOST, 1001, &fake)), "other");
+        assert_eq!(fake.calls.get(), 2);
+        // After the record's time, the API is asked again.
+        let late = get(&c, HOST, 1000 + crate::cache::FAILURE_TTL, &fake).outcome;
+        assert!(matches!(
+            late,
+            GetOutcome::Unavailable(FetchError::Service { .. })
+        ));
+        assert_eq!(fake.calls.get(), 3);
     }
 
     #[test]

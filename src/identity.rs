@@ -10,16 +10,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs;
-use std::io::Read;
-use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, SECRET_VARS};
+use crate::files::{self, ReadError};
 
-/// Largest AWS config/credentials file read (anything bigger is not a hand-written config).
-const MAX_AWS_FILE: u64 = 1 << 20;
+/// Largest AWS config/credentials file the identity reads. A bigger one is not hashed in part
+/// (a profile past the limit could change unseen): the run does not use the cache.
+pub const MAX_AWS_FILE: u64 = 1 << 20;
 /// Keys of a profile that never change whose credentials it yields.
 const IGNORED_KEYS: &[&str] = &["region", "output", "cli_pager", "cli_history"];
 
@@ -37,6 +36,12 @@ pub struct Identity {
     /// The selected profile's name when it gets credentials through IAM Identity Center (SSO):
     /// its failures usually mean "run `aws sso login --profile NAME`".
     pub sso_profile: Option<String>,
+    /// False when an AWS file was too large to read whole: this run must not use the cache.
+    pub cacheable: bool,
+    /// AWS files that exist but cannot be used (a FIFO, unreadable): one stderr line each.
+    pub warnings: Vec<String>,
+    /// `web_identity_token_file` values of the selected profile's sections.
+    pub web_identity_files: Vec<String>,
 }
 
 impl Identity {
@@ -66,19 +71,30 @@ impl Identity {
             .unwrap_or("default");
         let mut profile_found = false;
         let mut sso_profile = None;
+        let mut cacheable = true;
+        let mut warnings = Vec::new();
+        let mut web_identity_files = Vec::new();
         let summary = if has_env_keys && profile_override.is_none() {
             // Environment keys come first in the chain: the profile cannot matter.
             let _ = writeln!(canon, "env-keys");
             "environment keys".to_owned()
         } else {
-            let sections = profile_sections(cfg, profile);
+            let files = AwsFiles::read(cfg, MAX_AWS_FILE);
+            cacheable = !files.too_large;
+            warnings = files.warnings.clone();
+            let sections = profile_sections(&files, profile);
+            web_identity_files = sections
+                .values()
+                .filter_map(|kv| kv.get("web_identity_token_file").cloned())
+                .collect();
             let _ = writeln!(canon, "profile {profile}");
             for (section, kv) in &sections {
                 for (k, v) in kv {
                     let _ = writeln!(canon, "[{section}] {k}={v}");
                 }
             }
-            profile_found = !sections.is_empty();
+            // Too large to read: whether the profile exists is the SDK's to say.
+            profile_found = !sections.is_empty() || files.too_large;
             if sections
                 .values()
                 .any(|kv| kv.keys().any(|k| k.starts_with("sso_")))
@@ -96,6 +112,9 @@ impl Identity {
             summary,
             profile_found,
             sso_profile,
+            cacheable,
+            warnings,
+            web_identity_files,
         }
     }
 }
@@ -122,21 +141,53 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
-type Sections = BTreeMap<String, BTreeMap<String, String>>;
+pub type Sections = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The AWS config and credentials files as this run sees them: read once, whole, only if they
+/// are regular files (a FIFO there must not block: it counts as absent, with a warning). The SDK
+/// is handed the same text (`ecr.rs`), so what the identity hashed is what selects credentials.
+#[derive(Debug, Default, Clone)]
+pub struct AwsFiles {
+    pub config: String,
+    pub credentials: String,
+    /// A file was larger than the limit it was read with (its text is then empty).
+    pub too_large: bool,
+    pub warnings: Vec<String>,
+}
+
+impl AwsFiles {
+    pub fn read(cfg: &Config, max: u64) -> AwsFiles {
+        let mut out = AwsFiles::default();
+        for (path, name, text) in [
+            (&cfg.aws_config_file, "AWS config file", &mut out.config),
+            (
+                &cfg.aws_credentials_file,
+                "AWS credentials file",
+                &mut out.credentials,
+            ),
+        ] {
+            let Some(path) = path.as_deref() else {
+                continue;
+            };
+            match files::read_regular(path, max, true) {
+                Ok(bytes) => *text = String::from_utf8_lossy(&bytes).into_owned(),
+                Err(ReadError::Missing) => {}
+                Err(ReadError::TooLarge(_)) => out.too_large = true,
+                Err(e) => out.warnings.push(format!(
+                    "warning: ignoring the {name} {}: {e}",
+                    path.display()
+                )),
+            }
+        }
+        out
+    }
+}
 
 /// The sections that decide what `profile` yields: the profile in both files, then its
 /// `source_profile` chain and its `sso_session`, keyed "config:profile x", "credentials:x", ...
-fn profile_sections(cfg: &Config, profile: &str) -> Sections {
-    let config = cfg
-        .aws_config_file
-        .as_deref()
-        .map(read_ini)
-        .unwrap_or_default();
-    let creds = cfg
-        .aws_credentials_file
-        .as_deref()
-        .map(read_ini)
-        .unwrap_or_default();
+fn profile_sections(files: &AwsFiles, profile: &str) -> Sections {
+    let config = parse_ini(&files.config);
+    let creds = parse_ini(&files.credentials);
     let mut out = Sections::new();
     let mut next = Some(profile.to_owned());
     // A source_profile loop is a configuration error the SDK reports; just stop following it.
@@ -181,19 +232,8 @@ fn profile_sections(cfg: &Config, profile: &str) -> Sections {
 }
 
 /// A forgiving INI reader with the AWS CLI's shape: `[section]`, `key = value`, `#`/`;` comments,
-/// indented continuation lines folded into the previous key. A missing or unreadable file is empty.
-fn read_ini(path: &Path) -> Sections {
-    let mut text = String::new();
-    let ok = fs::File::open(path)
-        .and_then(|f| f.take(MAX_AWS_FILE).read_to_string(&mut text))
-        .is_ok();
-    if !ok {
-        return Sections::new();
-    }
-    parse_ini(&text)
-}
-
-fn parse_ini(text: &str) -> Sections {
+/// indented continuation lines folded into the previous key.
+pub fn parse_ini(text: &str) -> Sections {
     let mut out = Sections::new();
     let mut section: Option<String> = None;
     let mut last_key: Option<String> = None;
@@ -239,7 +279,8 @@ fn parse_ini(text: &str) -> Sections {
 mod tests {
     use super::*;
     use std::collections::HashMap;
-    use std::path::PathBuf;
+    use std::fs;
+    use std::path::{Path, PathBuf};
 
     fn cfg(vars: &[(&str, &str)], dir: &Path) -> Config {
         let mut map: HashMap<String, String> = vars
@@ -362,6 +403,43 @@ mod tests {
             "[default]\naws_access_key_id = A\naws_secret_access_key = T\n",
         );
         assert_ne!(Identity::of(&c, None).id, a.id);
+    }
+
+    #[test]
+    fn a_file_too_large_to_hash_whole_makes_the_run_uncacheable() {
+        let d = tempfile::tempdir().unwrap();
+        let filler = "# filler\n".repeat((MAX_AWS_FILE as usize / 9) + 10);
+        write(
+            d.path(),
+            "credentials",
+            &format!("{filler}[default]\naws_access_key_id = A\naws_secret_access_key = S\n"),
+        );
+        let id = Identity::of(&cfg(&[], d.path()), None);
+        assert!(!id.cacheable);
+        write(
+            d.path(),
+            "credentials",
+            "[default]\naws_access_key_id = A\naws_secret_access_key = S\n",
+        );
+        assert!(Identity::of(&cfg(&[], d.path()), None).cacheable);
+    }
+
+    #[test]
+    fn a_fifo_as_the_config_file_is_absent_with_a_warning() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let c = cfg(&[("AWS_CONFIG_FILE", fifo.to_str().unwrap())], d.path());
+        let id = Identity::of(&c, None);
+        assert!(id.cacheable);
+        assert_eq!(id.warnings.len(), 1, "{:?}", id.warnings);
+        assert!(id.warnings[0].contains("not a regular file"));
     }
 
     #[test]

@@ -19,11 +19,13 @@
 //! `ecr`, `protocol`, `logging`} -> {`config`, `registry`, `secret`}.
 
 pub mod cache;
+pub mod children;
 pub mod config;
 pub mod configure;
 pub mod docker_config;
 pub mod doctor;
 pub mod ecr;
+pub mod files;
 pub mod helper;
 pub mod identity;
 pub mod logging;
@@ -91,7 +93,7 @@ pub fn run(
         Action::Version => ok(protocol::write_line(stdout, &protocol::version())),
         Action::Help => ok(protocol::write_line(stdout, &protocol::help())),
         Action::List => {
-            protocol::drain(stdin);
+            // stdin is not read: Docker sends `unused`, and a pipe left open must not hang us.
             let hosts = helper::list(cfg, now_secs, source);
             info!(count = hosts.len(), "list");
             ok(protocol::write_list(stdout, &hosts))
@@ -104,7 +106,11 @@ pub fn run(
             if server_url.is_empty() {
                 return fail(stdout, protocol::NO_SERVER_URL);
             }
-            match helper::get(cfg, &server_url, now_secs, source) {
+            let answer = helper::get(cfg, &server_url, now_secs, source);
+            for w in &answer.warnings {
+                let _ = writeln!(stderr, "docker-credential-ecr-login: {}", printable(w));
+            }
+            match answer.outcome {
                 GetOutcome::Found { password } => ok(protocol::write_credentials(
                     stdout,
                     &Credentials {
@@ -115,10 +121,21 @@ pub fn run(
                 )),
                 GetOutcome::NotEcr => fail(stdout, protocol::NOT_FOUND),
                 GetOutcome::Unavailable(why) => {
+                    // A failed credential_process speaks for itself first (as with the AWS CLI).
+                    if let ecr::FetchError::CredentialProcess { stderr: text, .. } = &why {
+                        let _ = stderr.write_all(text.expose().as_bytes());
+                        if !text.expose().is_empty() && !text.expose().ends_with('\n') {
+                            let _ = writeln!(stderr);
+                        }
+                    }
                     // Docker shows a helper's stderr: say why there is no token (SPEC §1).
                     let host = registry::Registry::parse(&server_url)
                         .map_or_else(|| server_url.clone(), |r| r.host().to_owned());
-                    let _ = writeln!(stderr, "docker-credential-ecr-login: {host}: {why}");
+                    let _ = writeln!(
+                        stderr,
+                        "docker-credential-ecr-login: {}",
+                        printable(&format!("{host}: {why}"))
+                    );
                     fail(stdout, protocol::NOT_FOUND)
                 }
             }
@@ -148,6 +165,20 @@ fn storage_answer(cfg: &Config, stdout: &mut dyn Write) -> ExitCode {
     } else {
         fail(stdout, protocol::NOT_IMPLEMENTED)
     }
+}
+
+/// Untrusted text (API messages, host names, paths) made safe for a terminal: one line, every
+/// control character shown escaped (`\u{1b}`) instead of acting on the user's terminal.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn fail(stdout: &mut dyn Write, line: &str) -> ExitCode {

@@ -1,23 +1,23 @@
 //! The log file (SPEC §7): `<cache dir>/log/ecr-login.YYYY-MM-DD.log`, one file per UTC day,
 //! at most [`MAX_FILES`] kept, mode 0600 in a 0700 directory, level from `AWS_ECR_LOG_LEVEL`.
 //!
-//! The writer is tracing-appender's `RollingFileAppender` used directly (blocking), not its
-//! `non_blocking` wrapper: a run logs a handful of lines, writing them in place costs microseconds,
-//! and the non-blocking worker loses lines unless its guard is dropped before exit and may print on
-//! drop — to stdout, the protocol channel. `RollingFileAppender::builder().build()` returns an
-//! error where `rolling::never` would panic; any failure here means "no log", never a failed run.
+//! A run lives milliseconds and logs a handful of lines, so the writer is today's file opened
+//! once, for appending, written in place (no background worker to lose lines or print on exit).
+//! The file is opened without following a symbolic link and without blocking, and only if it is
+//! a regular file, in a directory the user owns that nobody else can write (docs/security.md):
+//! otherwise the run logs nowhere. Any failure here means "no log", never a failed run.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 use tracing::level_filters::LevelFilter;
-use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::config::{Config, LogLevel};
+use crate::files::{self, Trust};
 
 pub const PREFIX: &str = "ecr-login";
 pub const SUFFIX: &str = "log";
@@ -37,32 +37,24 @@ pub fn init(cfg: &Config, now: SystemTime) -> bool {
     let Some(dir) = cfg.log_dir() else {
         return false;
     };
-    if DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .is_err()
-    {
-        return false;
+    // The cache directory and log/ must be the user's own (created private if missing).
+    for d in [dir.parent(), Some(dir.as_path())].into_iter().flatten() {
+        if files::check_private(d, true) == Trust::Missing && files::create_private_dir(d).is_err()
+        {
+            return false;
+        }
+        if files::check_private(d, true) != Trust::Trusted {
+            return false;
+        }
     }
-    // The appender creates files with the default mode; create today's first, private.
     let today = dir.join(format!("{PREFIX}.{}.{SUFFIX}", utc_date(now)));
-    let Some(first_today) = create_private(&today) else {
+    let Ok((file, first_today)) = files::open_private_append(&today) else {
         return false;
     };
-    let mut builder = RollingFileAppender::builder()
-        .rotation(Rotation::DAILY)
-        .filename_prefix(PREFIX)
-        .filename_suffix(SUFFIX);
-    // Pruning reads the directory and every file's metadata: do it once a day, on the run that
-    // starts the day's file, not on every cache hit. tracing-appender keeps `n - 1` files and
-    // counts on creating today's; ours exists already, so `n + 1` keeps `MAX_FILES` with today's.
+    // Pruning reads the directory: do it once a day, on the run that starts the day's file.
     if first_today {
-        builder = builder.max_log_files(MAX_FILES + 1);
+        prune(&dir);
     }
-    let Ok(appender) = builder.build(&dir) else {
-        return false;
-    };
     // Our own events at the chosen level. The SDK's events are off below `trace`: they dump raw
     // responses (`Debug` of bodies), and an STS or SSO body carries secret keys.
     let sdk_level = if level == LevelFilter::TRACE {
@@ -74,24 +66,31 @@ pub fn init(cfg: &Config, now: SystemTime) -> bool {
         .with_target(env!("CARGO_CRATE_NAME"), level)
         .with_default(sdk_level);
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(appender)
+        .with_writer(Mutex::new(file))
         .with_ansi(false)
         .with_target(false);
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer).with(filter))
         .is_ok()
 }
 
-/// Creates `path` with mode 0600 if missing. `Some(true)` if this call created it.
-fn create_private(path: &Path) -> Option<bool> {
-    match OpenOptions::new()
-        .append(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => Some(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Some(false),
-        Err(_) => None,
+/// Keeps the newest [`MAX_FILES`] daily files (names sort by date), removes the older ones.
+fn prune(dir: &Path) {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut days: Vec<String> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| {
+            n.len() == PREFIX.len() + SUFFIX.len() + 12
+                && n.starts_with(&format!("{PREFIX}."))
+                && n.ends_with(&format!(".{SUFFIX}"))
+        })
+        .collect();
+    days.sort();
+    let excess = days.len().saturating_sub(MAX_FILES);
+    for name in &days[..excess] {
+        let _ = fs::remove_file(dir.join(name));
     }
 }
 

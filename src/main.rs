@@ -18,7 +18,13 @@ fn main() -> ExitCode {
         .is_none()
         .then(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))
         .flatten();
-    let config = Config::from_lookup(|name| std::env::var(name).ok(), home_fallback);
+    let mut config = Config::from_lookup(|name| std::env::var(name).ok(), home_fallback);
+    // A controlling terminal means someone may answer a credential prompt (config.rs).
+    config.interactive = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_ok();
     let now = SystemTime::now();
     logging::init(&config, now);
     let _span = tracing::info_span!("run", pid = std::process::id()).entered();

@@ -14,8 +14,6 @@
 //! the key and the problem, and become the stderr line of a not-found answer (never a panic).
 
 use std::fmt;
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -85,27 +83,12 @@ impl Mappings {
             key: None,
             problem,
         };
-        let mut text = Vec::new();
-        match File::open(path) {
+        let text = match crate::files::read_regular(path, MAX_FILE, true) {
+            Ok(t) => t,
             // No file (or no directory for it: an unusable cache dir must not break `get`).
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                ) =>
-            {
-                return Ok(Mappings::default());
-            }
-            Err(e) => return Err(err(format!("cannot read: {e}"))),
-            Ok(f) => {
-                f.take(MAX_FILE + 1)
-                    .read_to_end(&mut text)
-                    .map_err(|e| err(format!("cannot read: {e}")))?;
-            }
-        }
-        if text.len() as u64 > MAX_FILE {
-            return Err(err(format!("larger than {MAX_FILE} bytes")));
-        }
+            Err(crate::files::ReadError::Missing) => return Ok(Mappings::default()),
+            Err(e) => return Err(err(e.to_string())),
+        };
         let value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|e| err(format!("invalid JSON: {e}")))?;
         if !value.is_object() {

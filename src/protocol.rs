@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
@@ -166,15 +166,6 @@ pub fn write_line(out: &mut dyn Write, line: &str) -> io::Result<()> {
     out.flush()
 }
 
-/// Drains what is left of stdin (Docker writes `unused` to `list`), bounded.
-pub fn drain(stdin: &mut dyn Read) {
-    let mut r = io::BufReader::new(stdin.take(MAX_INPUT));
-    while matches!(r.fill_buf(), Ok(b) if !b.is_empty()) {
-        let n = r.buffer().len();
-        r.consume(n);
-    }
-}
-
 pub fn help() -> String {
     format!(
         "docker-credential-ecr-login {version}: Docker credential helper for Amazon ECR and ECR Public
@@ -211,6 +202,8 @@ Environment:
   AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed without storing anything
   AWS_ECR_LOG_LEVEL             off, error, warn, info (default), debug, trace; logs in <cache dir>/log/
   AWS_ECR_CONFIG                per-registry settings file (default <cache dir>/config.json)
+  AWS_ECR_CREDENTIALS_TIMEOUT   seconds allowed for loading AWS credentials (credential_process,
+                                SSO, STS); default 6, or 120 when run from a terminal
   DOCKER_CONFIG                 Docker's configuration directory, for configure and doctor
   AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CONFIG_FILE,
   AWS_SHARED_CREDENTIALS_FILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_REGION,
@@ -219,6 +212,9 @@ Environment:
                                 the standard AWS settings, as the AWS CLI reads them
   AWS_CA_BUNDLE                 PEM file of CAs to trust for the AWS APIs (replaces system roots)
   HTTPS_PROXY, NO_PROXY         proxy for the AWS APIs
+
+The cache directory, its tokens/ and log/, and the settings file are used only when you own
+them and nobody else can write them (chmod go-w); otherwise every get asks AWS and says why.
 
 Docker config (~/.docker/config.json):
   {{\"credsStore\": \"ecr-login\"}}  or  {{\"credHelpers\": {{\"<registry host>\": \"ecr-login\"}}}}",
