@@ -3,16 +3,21 @@
 #
 # Prints: warm `get` latency of ours vs Debian's Go helper 0.6.0 vs `cat` (interleaved), the
 # ratios ours/go and ours/cat, peak RSS of a warm `get`, the release binary size, and a cold
-# `get` against a local fake ECR. Everything stays on 127.0.0.1; nothing contacts AWS.
+# `get` against a local fake ECR, failing `get` wall times (bounds.py), and the burst figures of
+# issue 8 (burst.py: 20 / 200 concurrent failing cold gets, ours vs Go). Everything stays on
+# 127.0.0.1; nothing contacts AWS.
 #
 # Needs: cargo (`make build`: the static release binary that make install, the packages and the
 # image ship), python3 (standard library), cc (builds the small
 # RSS launcher; without it the RSS figures are skipped), and, for the Go comparison, Debian's
-# amazon-ecr-credential-helper (installed here with apt-get when missing and running as root).
+# amazon-ecr-credential-helper (installed here with apt-get when missing and running as root);
+# the openssl CLI for the Go helper's third burst row (skipped without it).
 #
 # Knobs (environment): BENCH_ROUNDS (300), BENCH_WARMUP (30), BENCH_RSS_ROUNDS (30),
 # BENCH_COLD_RUNS (10), BENCH_JSON (a path: also write the results as JSON there),
-# BENCH_NO_BUILD=1 (use the existing binary as is), BENCH_DYNAMIC (auto, 1, 0: see below).
+# BENCH_NO_BUILD=1 (use the existing binary as is), BENCH_DYNAMIC (auto, 1, 0: see below),
+# BENCH_BURST=0 (skip the burst section, ~1.5 min with the Go helper), BENCH_BURST_JSON (a path:
+# the burst results as JSON). The burst section alone: python3 bench/burst.py --ours BIN [--go BIN]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -63,14 +68,15 @@ fi
 # ---- scratch space, cleaned up on any exit
 work="$(mktemp -d "${TMPDIR:-/tmp}/ecr-bench.XXXXXX")"
 cleanup() {
-    local pid_file="$work/fake/pid"
-    if [[ -f "$pid_file" ]]; then
-        local pid
-        pid="$(cat "$pid_file" 2>/dev/null || true)"
-        if [[ "$pid" =~ ^[0-9]+$ ]]; then
-            kill "$pid" 2>/dev/null || true
+    local pid_file pid
+    for pid_file in "$work/fake/pid" "$work/burst/fake.pid"; do  # bench.py's, burst.py's fake
+        if [[ -f "$pid_file" ]]; then
+            pid="$(cat "$pid_file" 2>/dev/null || true)"
+            if [[ "$pid" =~ ^[0-9]+$ ]]; then
+                kill "$pid" 2>/dev/null || true
+            fi
         fi
-    fi
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -108,3 +114,12 @@ python3 "$here/bench.py" "${args[@]}"
 
 echo
 python3 "$here/bounds.py" "$ours"
+
+# ---- 6. burst of failing cold gets (issue 8, section 1), ours and the Go helper
+if [[ "${BENCH_BURST:-1}" != 0 ]]; then
+    echo
+    burst_args=(--ours "$ours" --work "$work/burst" --section 6)
+    [[ -n "$go_bin" ]] && burst_args+=(--go "$go_bin")
+    [[ -n "${BENCH_BURST_JSON:-}" ]] && burst_args+=(--json "$BENCH_BURST_JSON")
+    python3 "$here/burst.py" "${burst_args[@]}"
+fi
