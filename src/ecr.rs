@@ -476,16 +476,26 @@ impl HttpConnector for Capped<SharedHttpConnector> {
 /// A web identity token file the SDK would read must be there and a regular file: say which
 /// file is wrong (the SDK does not), and never let a FIFO block the runtime.
 fn check_web_identity_files(cfg: &Config, profile: Option<&str>) -> Result<(), FetchError> {
-    let mut paths: Vec<String> = Identity::of(cfg, profile).web_identity_files;
+    let identity = Identity::of(cfg, profile);
+    // (path, whether a missing file is an error now): a profile's own file always; the
+    // variables' file is reached only after environment keys and a profile with credentials,
+    // so while a profile exists only a file that could block is refused early.
+    let mut paths: Vec<(String, bool)> = identity
+        .web_identity_files
+        .iter()
+        .map(|p| (p.clone(), true))
+        .collect();
     if profile.is_none()
+        && !identity.env_keys
         && let Some(p) = cfg.identity_var("AWS_WEB_IDENTITY_TOKEN_FILE")
         && cfg.identity_var("AWS_ROLE_ARN").is_some()
     {
-        paths.push(p.to_owned());
+        paths.push((p.to_owned(), !identity.profile_found));
     }
-    for p in paths {
+    for (p, must_exist) in paths {
         match files::read_regular(std::path::Path::new(&p), MAX_TOKEN_FILE, true) {
             Ok(_) => {}
+            Err(ReadError::Missing) if !must_exist => {}
             Err(ReadError::Missing) => {
                 return Err(FetchError::Credentials(format!(
                     "the web identity token file {p} does not exist"

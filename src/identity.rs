@@ -42,6 +42,8 @@ pub struct Identity {
     pub warnings: Vec<String>,
     /// `web_identity_token_file` values of the selected profile's sections.
     pub web_identity_files: Vec<String>,
+    /// Environment keys answer (they come first in the chain; no file is consulted).
+    pub env_keys: bool,
 }
 
 impl Identity {
@@ -115,6 +117,7 @@ impl Identity {
             cacheable,
             warnings,
             web_identity_files,
+            env_keys: has_env_keys && profile_override.is_none(),
         }
     }
 }
