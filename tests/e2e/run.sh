@@ -307,7 +307,8 @@ c_wrong_password() {
     ctx wrong-password
     helpers_for "$WRONG"
     crun_in "$WRONG" docker-credential-ecr-login get || fail "helper get for $WRONG failed"
-    grep -qF "\"Secret\":\"$MOTO_PASSWORD\"" "$C/out" || fail "helper did not answer the token password"
+    # GetAuthorizationToken carries registryIds (as Go sends it): moto keys the token on it.
+    grep -qF "\"Secret\":\"$WRONG_ACCOUNT-auth-token\"" "$C/out" || fail "helper did not answer moto's token for $WRONG_ACCOUNT"
     if skopeo_inspect "$WRONG/e2e/hello:v1"; then fail "a registry with another password accepted the token"; fi
     unauthorized || fail "no 401 from the registry"
 }
