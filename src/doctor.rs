@@ -14,7 +14,7 @@ use crate::docker_config::{self, DockerConfig, HELPER_NAME, Route};
 use crate::ecr::{self, FetchError, TokenSource};
 use crate::helper;
 use crate::helper::{CacheState, Settings};
-use crate::identity::FALLBACK_SUMMARY;
+use crate::identity::CredentialSource;
 use crate::logging::utc_timestamp;
 use crate::mappings::Mappings;
 use crate::registry::{self, Registry};
@@ -158,18 +158,18 @@ fn check(
             let key = request.mapping.as_deref().unwrap_or_default();
             format!("profile {p}: mapping {key:?} in {mappings_file} (wins over AWS_PROFILE and environment keys)")
         }
-        (None, _) if identity.summary == "environment keys" => {
+        (None, _) if identity.source == CredentialSource::EnvKeys => {
             "environment keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)".into()
         }
-        (None, Some(p)) if identity.profile_found => format!("profile {p}: from AWS_PROFILE"),
+        (None, Some(p)) if identity.profile_found() => format!("profile {p}: from AWS_PROFILE"),
         (None, Some(p)) => format!(
             "PROBLEM: AWS_PROFILE={p}, but no such profile in the AWS config or credentials file"
         ),
-        (None, None) if identity.profile_found => "profile default (AWS_PROFILE unset)".into(),
-        (None, None) if identity.summary == FALLBACK_SUMMARY => {
+        (None, None) if identity.profile_found() => "profile default (AWS_PROFILE unset)".into(),
+        (None, None) if identity.source == CredentialSource::InstanceRole => {
             "no keys, profile, web identity or container credentials: only the EC2 instance role is left".into()
         }
-        (None, None) => identity.summary.clone(),
+        (None, None) => identity.source.to_string(),
     };
     say("identity", why);
     say(

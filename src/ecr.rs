@@ -40,7 +40,7 @@ use base64::Engine as _;
 
 use crate::config::{self, Config};
 use crate::files::{self, ReadError};
-use crate::identity::{AwsFiles, FALLBACK_SUMMARY, Identity};
+use crate::identity::{AwsFiles, CredentialSource, Identity};
 use crate::registry::Registry;
 use crate::secret::Secret;
 
@@ -486,11 +486,11 @@ fn check_web_identity_files(cfg: &Config, profile: Option<&str>) -> Result<(), F
         .map(|p| (p.clone(), true))
         .collect();
     if profile.is_none()
-        && !identity.env_keys
+        && identity.source != CredentialSource::EnvKeys
         && let Some(p) = cfg.identity_var("AWS_WEB_IDENTITY_TOKEN_FILE")
         && cfg.identity_var("AWS_ROLE_ARN").is_some()
     {
-        paths.push((p.to_owned(), !identity.profile_found));
+        paths.push((p.to_owned(), !identity.profile_found()));
     }
     for (p, must_exist) in paths {
         match files::read_regular(std::path::Path::new(&p), MAX_TOKEN_FILE, true) {
@@ -558,12 +558,12 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
             stderr: Secret::new(stderr.to_owned()),
         };
     }
-    if identity.summary == FALLBACK_SUMMARY {
+    if identity.source == CredentialSource::InstanceRole {
         return FetchError::NoCredentials(format!(
             "no keys in the environment, no profile, no web identity, no container credentials, and instance metadata: {text}"
         ));
     }
-    if let Some(p) = &identity.sso_profile {
+    if let CredentialSource::Profile { name: p, sso: true } = &identity.source {
         return FetchError::Credentials(format!(
             "{text}; the SSO session may have expired: run `aws sso login --profile {p}`"
         ));

@@ -206,11 +206,11 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let outcome = match result {
         Ok((password, how)) => {
-            info!(host, identity = %identity.summary, source = ?how, ms, "get: token");
+            info!(host, identity = %identity.source, source = ?how, ms, "get: token");
             GetOutcome::Found { password }
         }
         Err(e) => {
-            warn!(host, identity = %identity.summary, error = %e, ms, "get: no token");
+            warn!(host, identity = %identity.source, error = %e, ms, "get: no token");
             GetOutcome::Unavailable(e)
         }
     };
@@ -252,7 +252,7 @@ fn resolve_in(
     };
     let identity = Identity::of(cfg, resolved.profile.as_deref());
     if let Some(p) = &resolved.profile
-        && !identity.profile_found
+        && !identity.profile_found()
     {
         return Err(FetchError::Config(
             MappingError {

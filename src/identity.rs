@@ -9,7 +9,7 @@
 //! identity is never served to another. Secrets enter only the hash.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use sha2::{Digest, Sha256};
 
@@ -22,28 +22,48 @@ pub const MAX_AWS_FILE: u64 = 1 << 20;
 /// Keys of a profile that never change whose credentials it yields.
 const IGNORED_KEYS: &[&str] = &["region", "output", "cli_pager", "cli_history"];
 
-/// The summary of an identity with no configured credentials: only IMDS is left to try.
-pub const FALLBACK_SUMMARY: &str = "default chain (instance role)";
+/// Where the credentials of an identity come from, as far as configuration tells (nothing is
+/// resolved): the first source of the SDK's chain that the configuration provides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (first in the chain).
+    EnvKeys,
+    /// A profile with sections in the AWS config or credentials file (or a file too large to
+    /// tell). `sso`: it gets credentials through IAM Identity Center, so its failures usually
+    /// mean "run `aws sso login --profile NAME`".
+    Profile { name: String, sso: bool },
+    /// `AWS_ROLE_ARN` with `AWS_WEB_IDENTITY_TOKEN_FILE` (EKS IRSA).
+    WebIdentity { role: String },
+    /// The ECS / EKS Pod Identity container credentials endpoint.
+    Container,
+    /// Nothing configured: only the EC2 instance role (IMDS) is left to try.
+    InstanceRole,
+}
+
+impl fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CredentialSource::EnvKeys => f.write_str("environment keys"),
+            CredentialSource::Profile { name, .. } => write!(f, "profile {name}"),
+            CredentialSource::WebIdentity { role } => write!(f, "web identity role {role}"),
+            CredentialSource::Container => f.write_str("container credentials"),
+            CredentialSource::InstanceRole => f.write_str("default chain (instance role)"),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// Hex SHA-256 over the canonical description (secrets included only here, hashed).
     pub id: String,
-    /// A short non-secret description for logs: "environment keys", "profile prod", ...
-    pub summary: String,
-    /// Whether the selected profile has a section in the AWS config or credentials file.
-    pub profile_found: bool,
-    /// The selected profile's name when it gets credentials through IAM Identity Center (SSO):
-    /// its failures usually mean "run `aws sso login --profile NAME`".
-    pub sso_profile: Option<String>,
+    /// Where its credentials come from (its `Display` is the summary for logs).
+    pub source: CredentialSource,
     /// False when an AWS file was too large to read whole: this run must not use the cache.
     pub cacheable: bool,
     /// AWS files that exist but cannot be used (a FIFO, unreadable): one stderr line each.
     pub warnings: Vec<String>,
     /// `web_identity_token_file` values of the selected profile's sections.
     pub web_identity_files: Vec<String>,
-    /// Environment keys answer (they come first in the chain; no file is consulted).
-    pub env_keys: bool,
 }
 
 impl Identity {
@@ -71,15 +91,13 @@ impl Identity {
         let profile = profile_override
             .or(cfg.profile.as_deref())
             .unwrap_or("default");
-        let mut profile_found = false;
-        let mut sso_profile = None;
         let mut cacheable = true;
         let mut warnings = Vec::new();
         let mut web_identity_files = Vec::new();
-        let summary = if has_env_keys && profile_override.is_none() {
+        let source = if has_env_keys && profile_override.is_none() {
             // Environment keys come first in the chain: the profile cannot matter.
             let _ = writeln!(canon, "env-keys");
-            "environment keys".to_owned()
+            CredentialSource::EnvKeys
         } else {
             let files = AwsFiles::read(cfg, MAX_AWS_FILE);
             cacheable = !files.too_large;
@@ -96,43 +114,46 @@ impl Identity {
                 }
             }
             // Too large to read: whether the profile exists is the SDK's to say.
-            profile_found = !sections.is_empty() || files.too_large;
-            if sections
-                .values()
-                .any(|kv| kv.keys().any(|k| k.starts_with("sso_")))
-            {
-                sso_profile = Some(profile.to_owned());
-            }
-            if sections.is_empty() {
-                describe_fallback(cfg)
+            if sections.is_empty() && !files.too_large {
+                fallback_source(cfg)
             } else {
-                format!("profile {profile}")
+                CredentialSource::Profile {
+                    name: profile.to_owned(),
+                    sso: sections
+                        .values()
+                        .any(|kv| kv.keys().any(|k| k.starts_with("sso_"))),
+                }
             }
         };
         Identity {
             id: hex(&Sha256::digest(canon.as_bytes())),
-            summary,
-            profile_found,
-            sso_profile,
+            source,
             cacheable,
             warnings,
             web_identity_files,
-            env_keys: has_env_keys && profile_override.is_none(),
         }
+    }
+
+    /// Whether the selected profile has sections in the AWS files.
+    pub fn profile_found(&self) -> bool {
+        matches!(self.source, CredentialSource::Profile { .. })
     }
 }
 
-fn describe_fallback(cfg: &Config) -> String {
+/// The source when no profile applies: the chain's later steps, in its order.
+fn fallback_source(cfg: &Config) -> CredentialSource {
     if let Some(role) = cfg.identity_var("AWS_ROLE_ARN") {
-        format!("web identity role {role}")
+        CredentialSource::WebIdentity {
+            role: role.to_owned(),
+        }
     } else if cfg
         .identity_var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
         .or(cfg.identity_var("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
         .is_some()
     {
-        "container credentials".to_owned()
+        CredentialSource::Container
     } else {
-        FALLBACK_SUMMARY.to_owned()
+        CredentialSource::InstanceRole
     }
 }
 
@@ -336,7 +357,7 @@ mod tests {
         );
         assert_ne!(a.id, b.id);
         assert_ne!(a.id, c.id);
-        assert!(!a.summary.contains("s1") && !a.id.contains("s1"));
+        assert!(!a.source.to_string().contains("s1") && !a.id.contains("s1"));
     }
 
     #[test]
@@ -346,7 +367,7 @@ mod tests {
         write(d.path(), "config", base);
         let c = cfg(&[("AWS_PROFILE", "dev")], d.path());
         let first = Identity::of(&c, None);
-        assert_eq!(first.summary, "profile dev");
+        assert_eq!(first.source.to_string(), "profile dev");
         assert_eq!(Identity::of(&c, None), first, "stable");
 
         write(d.path(), "config", &base.replace("us-east-1", "eu-west-1"));
@@ -379,7 +400,13 @@ mod tests {
         write(d.path(), "config", text);
         let c = cfg(&[("AWS_PROFILE", "s")], d.path());
         let a = Identity::of(&c, None);
-        assert_eq!(a.sso_profile.as_deref(), Some("s"));
+        assert_eq!(
+            a.source,
+            CredentialSource::Profile {
+                name: "s".into(),
+                sso: true
+            }
+        );
         write(d.path(), "config", &text.replace("Dev", "Admin"));
         assert_ne!(Identity::of(&c, None).id, a.id);
         write(
