@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -92,45 +92,21 @@ impl Env {
 
     /// Runs the binary with `input` on stdin; kills it if it hangs (a hang is a failure).
     pub fn run(&self, args: &[&str], input: &[u8]) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn helper");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let input = input.to_vec();
-        let writer = thread::spawn(move || {
-            let _ = stdin.write_all(&input);
-        });
-        let done = Arc::new(AtomicBool::new(false));
-        let pid = child.id();
-        let watchdog = {
-            let done = done.clone();
-            thread::spawn(move || {
-                for _ in 0..600 {
-                    thread::sleep(Duration::from_millis(100));
-                    if done.load(Ordering::SeqCst) {
-                        return;
-                    }
-                }
-                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            })
-        };
-        let out = child.wait_with_output().expect("wait");
-        done.store(true, Ordering::SeqCst);
-        let _ = writer.join();
-        let _ = watchdog.join();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        self.run_for(args, input, Duration::from_secs(60))
+    }
+
+    /// As [`Env::run`], with a watchdog of `limit`: a run killed by it has `code` -1.
+    pub fn run_for(&self, args: &[&str], input: &[u8], limit: Duration) -> Output {
+        run_command(self.command(args), input, limit)
     }
 
     pub fn get(&self, host: &str) -> Output {
         self.run(&["get"], host.as_bytes())
+    }
+
+    /// `get` with a watchdog of `limit` (code -1 when it had to kill the run).
+    pub fn get_for(&self, host: &str, limit: Duration) -> Output {
+        self.run_for(&["get"], host.as_bytes(), limit)
     }
 
     /// Every byte the helper logged.
@@ -145,6 +121,52 @@ impl Env {
     }
 }
 
+/// Runs `cmd` (stdin, stdout and stderr piped) with `input` on stdin, then closes stdin.
+pub fn run_command(mut cmd: Command, input: &[u8], limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn helper");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = wait_for(child, limit);
+    let _ = writer.join();
+    out
+}
+
+/// Waits for a spawned child (stdout and stderr piped), SIGKILLing it after `limit`: a killed
+/// run has `code` -1.
+pub fn wait_for(child: Child, limit: Duration) -> Output {
+    let done = Arc::new(AtomicBool::new(false));
+    let pid = child.id();
+    let watchdog = {
+        let done = done.clone();
+        thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while start.elapsed() < limit {
+                thread::sleep(Duration::from_millis(50));
+                if done.load(Ordering::SeqCst) {
+                    return;
+                }
+            }
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        })
+    };
+    let out = child.wait_with_output().expect("wait");
+    done.store(true, Ordering::SeqCst);
+    let _ = watchdog.join();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// How the fake answers `GetAuthorizationToken`.
 #[derive(Debug, Clone)]
 pub enum Mode {
@@ -156,8 +178,18 @@ pub enum Mode {
     ServerError,
     /// Sleep this long, then answer like `Ok { lifetime: 43200 }`.
     Slow(Duration),
-    /// HTTP 400 with this AWS error code and message.
+    /// HTTP 400 with this AWS error code and message (the message is put into the JSON as
+    /// is, so JSON escapes such as `\\u001b` arrive as control characters).
     Error(&'static str, &'static str),
+    /// Sleep this long, then answer like `AccessDenied`.
+    SlowError(Duration),
+    /// HTTP 200 with a chunked body of this many bytes, generated as it is sent (a token made
+    /// of `A`s, valid JSON if read to the end). The bytes sent are in [`Fake::body_bytes_sent`].
+    Huge(u64),
+    /// A valid token whose `expiresAt` is this JSON number text (e.g. `1e300`).
+    ExpiresAt(&'static str),
+    /// A token of `base64("AWS:")`: the right form, an empty password.
+    EmptyPassword,
 }
 
 /// One request the fake received.
@@ -168,6 +200,8 @@ pub struct Request {
     /// Access key id from the SigV4 `Authorization` header.
     pub access_key: String,
     pub region: String,
+    /// The request body as received (JSON).
+    pub body: String,
 }
 
 /// A fake ECR + ECR Public API on 127.0.0.1. The password it issues names the access key and
@@ -177,6 +211,14 @@ pub struct Fake {
     scheme: &'static str,
     mode: Arc<Mutex<Mode>>,
     requests: Arc<Mutex<Vec<Request>>>,
+    sent: Arc<Sent>,
+}
+
+/// What `Mode::Huge` answers have sent, and how many of them ended (finished or cut off).
+#[derive(Debug, Default)]
+pub struct Sent {
+    bytes: AtomicU64,
+    ended: AtomicU64,
 }
 
 impl Fake {
@@ -194,19 +236,26 @@ impl Fake {
         let port = listener.local_addr().unwrap().port();
         let mode = Arc::new(Mutex::new(Mode::Ok { lifetime: 43_200 }));
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let sent = Arc::new(Sent::default());
         let scheme = if tls.is_some() { "https" } else { "http" };
         {
-            let (mode, requests) = (mode.clone(), requests.clone());
+            let (mode, requests, sent) = (mode.clone(), requests.clone(), sent.clone());
             thread::spawn(move || {
                 for stream in listener.incoming().flatten() {
                     let (mode, requests, tls) = (mode.clone(), requests.clone(), tls.clone());
+                    let sent = sent.clone();
                     thread::spawn(move || match tls {
-                        None => serve(stream, &mode, &requests),
+                        None => serve(stream, &mode, &requests, &sent),
                         Some(cfg) => {
                             let Ok(conn) = rustls::ServerConnection::new(cfg) else {
                                 return;
                             };
-                            serve(rustls::StreamOwned::new(conn, stream), &mode, &requests)
+                            serve(
+                                rustls::StreamOwned::new(conn, stream),
+                                &mode,
+                                &requests,
+                                &sent,
+                            )
                         }
                     });
                 }
@@ -217,6 +266,7 @@ impl Fake {
             scheme,
             mode,
             requests,
+            sent,
         }
     }
 
@@ -235,6 +285,23 @@ impl Fake {
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// Body bytes sent by `Mode::Huge` answers so far.
+    pub fn body_bytes_sent(&self) -> u64 {
+        self.sent.bytes.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to `limit`) until `n` `Mode::Huge` answers have ended; false if they did not.
+    pub fn wait_huge_ended(&self, n: u64, limit: Duration) -> bool {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if self.sent.ended.load(Ordering::SeqCst) >= n {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
 }
 
 fn now() -> u64 {
@@ -248,6 +315,7 @@ pub(crate) fn serve<S: Read + Write>(
     stream: S,
     mode: &Mutex<Mode>,
     requests: &Mutex<Vec<Request>>,
+    sent: &Sent,
 ) {
     let mut reader = BufReader::new(stream);
     loop {
@@ -294,6 +362,7 @@ pub(crate) fn serve<S: Read + Write>(
             user_agent: headers.get("user-agent").cloned().unwrap_or_default(),
             access_key: scope.first().unwrap_or(&"").to_string(),
             region: scope.get(2).unwrap_or(&"").to_string(),
+            body: String::from_utf8_lossy(&body).into_owned(),
         };
         let n = {
             let mut r = requests.lock().unwrap();
@@ -301,8 +370,31 @@ pub(crate) fn serve<S: Read + Write>(
             r.len()
         };
         let m = mode.lock().unwrap().clone();
+        let mut expires_text = None;
+        let mut password = format!("pw-{}-{n}", req.access_key);
         let lifetime = match m {
             Mode::Ok { lifetime } => lifetime,
+            Mode::ExpiresAt(text) => {
+                expires_text = Some(text.to_owned());
+                43_200
+            }
+            Mode::EmptyPassword => {
+                password.clear();
+                43_200
+            }
+            Mode::Huge(len) => {
+                respond_huge(reader.get_mut(), len, sent);
+                return;
+            }
+            Mode::SlowError(d) => {
+                thread::sleep(d);
+                respond(
+                    reader.get_mut(),
+                    400,
+                    r#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:GetAuthorizationToken"}"#,
+                );
+                continue;
+            }
             Mode::Slow(d) => {
                 thread::sleep(d);
                 43_200
@@ -329,9 +421,8 @@ pub(crate) fn serve<S: Read + Write>(
                 continue;
             }
         };
-        let password = format!("pw-{}-{n}", req.access_key);
         let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
-        let expires = now() + lifetime;
+        let expires = expires_text.unwrap_or_else(|| (now() + lifetime).to_string());
         let body = if target.starts_with("SpencerFrontendService") {
             format!(
                 r#"{{"authorizationData":{{"authorizationToken":"{token}","expiresAt":{expires}}}}}"#
@@ -358,6 +449,40 @@ fn respond(stream: &mut impl Write, status: u16, body: &str) {
         body.len()
     );
     let _ = stream.flush();
+}
+
+/// A 200 answer whose chunked body of `len` bytes is made as it is sent: a JSON document whose
+/// token is `A`s. Stops when the client stops reading (a write fails).
+fn respond_huge(stream: &mut impl Write, len: u64, sent: &Sent) {
+    let head = br#"{"authorizationData":[{"authorizationToken":""#;
+    let tail = br#"","expiresAt":4102444800,"proxyEndpoint":"https://123456789012.dkr.ecr.us-west-2.amazonaws.com"}]}"#;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nTransfer-Encoding: chunked\r\nx-amzn-RequestId: 00000000-0000-0000-0000-000000000000\r\n\r\n"
+    );
+    let fill = vec![b'A'; 64 * 1024];
+    let middle = len.saturating_sub((head.len() + tail.len()) as u64);
+    let mut chunk = |data: &[u8]| -> bool {
+        let ok = write!(stream, "{:x}\r\n", data.len()).is_ok()
+            && stream.write_all(data).is_ok()
+            && stream.write_all(b"\r\n").is_ok();
+        if ok {
+            sent.bytes.fetch_add(data.len() as u64, Ordering::SeqCst);
+        }
+        ok
+    };
+    let mut ok = chunk(head);
+    let mut left = middle;
+    while ok && left > 0 {
+        let n = left.min(fill.len() as u64) as usize;
+        ok = chunk(&fill[..n]);
+        left -= n as u64;
+    }
+    if ok && chunk(tail) {
+        let _ = stream.write_all(b"0\r\n\r\n");
+        let _ = stream.flush();
+    }
+    sent.ended.fetch_add(1, Ordering::SeqCst);
 }
 
 /// A TCP port that accepts connections (the kernel completes the handshake) and never answers:
