@@ -72,6 +72,8 @@ pub struct Token {
     pub expires_at: Option<u64>,
     /// `https://ACCOUNT.dkr.ecr.REGION.amazonaws.com` for private ECR.
     pub proxy_endpoint: Option<String>,
+    /// Problems met on the way that the user should see (an AWS file that is a FIFO, ...).
+    pub warnings: Vec<String>,
 }
 
 /// Why a token could not be had: the text of the helper's stderr line (SPEC §1).
@@ -214,6 +216,7 @@ impl Aws<'_> {
                 "an AWS config or credentials file is larger than {MAX_AWS_FILE_FOR_SDK} bytes"
             )));
         }
+        let warnings = aws_files.warnings.clone();
         let profile_files = EnvConfigFiles::builder()
             .with_contents(EnvConfigFileKind::Config, aws_files.config.clone())
             .with_contents(
@@ -314,7 +317,7 @@ impl Aws<'_> {
         let fips = registry.is_fips() && !custom_endpoint;
         let dual = registry.is_dual_stack() && !custom_endpoint;
 
-        match registry {
+        let mut token = match registry {
             Registry::Private { account, .. } => {
                 let mut conf = aws_sdk_ecr::config::Builder::from(&sdk);
                 if fips {
@@ -368,7 +371,9 @@ impl Aws<'_> {
                     None,
                 )
             }
-        }
+        }?;
+        token.warnings = warnings;
+        Ok(token)
     }
 }
 
@@ -403,6 +408,7 @@ fn token(
         ));
     }
     Ok(Token {
+        warnings: Vec::new(),
         password: Secret::new(password.to_owned()),
         expires_at: expires_at.and_then(|s| u64::try_from(s).ok()),
         proxy_endpoint,

@@ -199,9 +199,9 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         &registry,
         &identity,
         profile.as_deref(),
-        now,
-        started,
+        (now, started),
         source,
+        &mut warnings,
     );
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let outcome = match result {
@@ -280,12 +280,23 @@ fn get_registry(
     registry: &Registry,
     identity: &Identity,
     profile: Option<&str>,
-    now: u64,
-    started: Instant,
+    (now, started): (u64, Instant),
     source: &dyn TokenSource,
+    warnings: &mut Vec<String>,
 ) -> Result<(Secret<String>, Source), FetchError> {
     let host = registry.host();
     let budget = ecr::fetch_budget(cfg);
+    let mut fetch = |source: &dyn TokenSource| {
+        let r = fetch(source, registry, profile, budget);
+        r.map(|t| {
+            for n in t.warnings {
+                if !warnings.contains(&n) {
+                    warnings.push(n);
+                }
+            }
+            (t.password, t.expires_at)
+        })
+    };
     let store = match store {
         Some(s) if identity.cacheable => s,
         Some(_) => {
@@ -293,9 +304,9 @@ fn get_registry(
                 host,
                 "cache not used: an AWS config or credentials file is too large to identify"
             );
-            return fetch(source, registry, profile, budget).map(|(p, _)| (p, Source::Api));
+            return fetch(source).map(|(p, _)| (p, Source::Api));
         }
-        None => return fetch(source, registry, profile, budget).map(|(p, _)| (p, Source::Api)),
+        None => return fetch(source).map(|(p, _)| (p, Source::Api)),
     };
     let key = Store::key(&identity.id, host);
     // A failure is shared only under the same network settings as well (config.rs).
@@ -341,7 +352,7 @@ fn get_registry(
         return shared_failure(cached, f, now);
     }
     // The lock (if held) is released when this function returns, after the outcome is written.
-    match fetch(source, registry, profile, budget) {
+    match fetch(source) {
         Ok((password, expires_at)) => {
             // A token that arrives already expired (or nearly) is handed out but not kept.
             let entry = expires_at
@@ -401,7 +412,7 @@ fn fetch(
     registry: &Registry,
     profile: Option<&str>,
     budget: Duration,
-) -> Result<(Secret<String>, Option<u64>), FetchError> {
+) -> Result<crate::ecr::Token, FetchError> {
     let started = Instant::now();
     let result = source.fetch(registry, profile, budget);
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -411,7 +422,7 @@ fn fetch(
         }
         Err(e) => warn!(host = registry.host(), ms, error = %e, "GetAuthorizationToken failed"),
     }
-    result.map(|t| (t.password, t.expires_at))
+    result
 }
 
 /// `list`: the registries with a cached token usable by the identity that would ask for each
@@ -520,6 +531,7 @@ mod tests {
                 password: Secret::new(p),
                 expires_at: Some(exp),
                 proxy_endpoint: None,
+                warnings: Vec::new(),
             })
         }
     }

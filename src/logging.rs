@@ -55,16 +55,12 @@ pub fn init(cfg: &Config, now: SystemTime) -> bool {
     if first_today {
         prune(&dir);
     }
-    // Our own events at the chosen level. The SDK's events are off below `trace`: they dump raw
-    // responses (`Debug` of bodies), and an STS or SSO body carries secret keys.
-    let sdk_level = if level == LevelFilter::TRACE {
-        LevelFilter::WARN
-    } else {
-        LevelFilter::OFF
-    };
+    // Our own events only. The SDK's events are never logged: they dump raw responses (`Debug`
+    // of bodies; an STS or SSO body carries secret keys) and, as warnings, a failed
+    // credential_process's stderr (which may carry a secret).
     let filter = Targets::new()
         .with_target(env!("CARGO_CRATE_NAME"), level)
-        .with_default(sdk_level);
+        .with_default(LevelFilter::OFF);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(Mutex::new(file))
         .with_ansi(false)
