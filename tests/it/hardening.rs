@@ -1035,3 +1035,40 @@ fn registry_ids_are_sent_for_private_registries_only() {
     assert!(reqs[2].target.starts_with("SpencerFrontendService"));
     assert!(body(&reqs[2]).get("registryIds").is_none(), "{reqs:?}");
 }
+
+#[test]
+fn doctor_shows_an_untrusted_cache_and_settings_file() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    let settings = env.path().join("settings.json");
+    hostile_settings(&settings);
+    chmod(&settings, 0o666);
+    env.set("AWS_ECR_CONFIG", &settings.display().to_string());
+    env.get(HOST).secret();
+    chmod(&env.cache_dir(), 0o777);
+    let out = env.run(&["doctor", HOST], b"");
+    let cache_line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("cache"))
+        .unwrap_or_default();
+    assert!(
+        cache_line.contains("PROBLEM: not using the cache")
+            && cache_line.contains(&env.cache_dir().display().to_string())
+            && cache_line.contains("777"),
+        "{}",
+        out.stdout
+    );
+    let settings_line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("settings"))
+        .unwrap_or_default();
+    assert!(
+        settings_line.contains("not using the settings file") && settings_line.contains("666"),
+        "{}",
+        out.stdout
+    );
+    // With the bad settings file ignored, the default chain answers.
+    assert!(out.stdout.contains("token     OK"), "{}", out.stdout);
+}
