@@ -27,26 +27,44 @@ pub const CREDENTIALS_TIMEOUT: &str = "AWS_ECR_CREDENTIALS_TIMEOUT";
 /// Docker's configuration directory (default `~/.docker`), as the docker CLI reads it.
 pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
 
+/// Standard AWS variables this program reads itself (the SDK reads them too).
+pub const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+pub const SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+pub const SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+pub const PROFILE: &str = "AWS_PROFILE";
+pub const CONFIG_FILE: &str = "AWS_CONFIG_FILE";
+pub const SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+pub const ROLE_ARN: &str = "AWS_ROLE_ARN";
+pub const WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
+pub const CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+pub const CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+pub const ENDPOINT_URL_ECR: &str = "AWS_ENDPOINT_URL_ECR";
+pub const ENDPOINT_URL_ECR_PUBLIC: &str = "AWS_ENDPOINT_URL_ECR_PUBLIC";
+pub const REGION: &str = "AWS_REGION";
+pub const DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+pub const HOME: &str = "HOME";
+pub const PATH: &str = "PATH";
+
 /// The environment variables that select AWS credentials, and so whose token a cache entry holds.
 /// (`identity.rs` hashes their values; none of them is resolved into credentials on a cache hit.)
 pub const IDENTITY_VARS: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_ROLE_ARN",
+    ACCESS_KEY_ID,
+    SECRET_ACCESS_KEY,
+    SESSION_TOKEN,
+    PROFILE,
+    CONFIG_FILE,
+    SHARED_CREDENTIALS_FILE,
+    ROLE_ARN,
     "AWS_ROLE_SESSION_NAME",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    WEB_IDENTITY_TOKEN_FILE,
+    CONTAINER_CREDENTIALS_RELATIVE_URI,
+    CONTAINER_CREDENTIALS_FULL_URI,
     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
     "AWS_EC2_METADATA_DISABLED",
     // A token is only good at the API that issued it: keep tokens from other endpoints apart.
     "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_ECR",
-    "AWS_ENDPOINT_URL_ECR_PUBLIC",
+    ENDPOINT_URL_ECR,
+    ENDPOINT_URL_ECR_PUBLIC,
 ];
 
 /// Variables that change how a fetch goes without changing whose token it is: a failure recorded
@@ -64,8 +82,8 @@ pub const FETCH_CONTEXT_VARS: &[&str] = &[
     "AWS_CA_BUNDLE",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
+    REGION,
+    DEFAULT_REGION,
     "AWS_USE_FIPS_ENDPOINT",
     "AWS_USE_DUALSTACK_ENDPOINT",
     "AWS_MAX_ATTEMPTS",
@@ -74,7 +92,7 @@ pub const FETCH_CONTEXT_VARS: &[&str] = &[
 ];
 
 /// Variables whose values are secrets: hashed into the identity, never logged.
-pub const SECRET_VARS: &[&str] = &["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
+pub const SECRET_VARS: &[&str] = &[SECRET_ACCESS_KEY, SESSION_TOKEN];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -149,7 +167,7 @@ impl Config {
         home_fallback: Option<PathBuf>,
     ) -> Config {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        let home = get("HOME").map(PathBuf::from).or(home_fallback);
+        let home = get(HOME).map(PathBuf::from).or(home_fallback);
         let cache_dir = match get(CACHE_DIR) {
             Some(dir) => expand_tilde(&dir, home.as_deref()),
             None => home.as_ref().map(|h| h.join(".ecr")),
@@ -185,16 +203,16 @@ impl Config {
             interactive: false,
             mappings_file,
             docker_config_file,
-            path: get("PATH"),
-            region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            path: get(PATH),
+            region: get(REGION).or_else(|| get(DEFAULT_REGION)),
             cache_dir,
             cache_disabled: get(DISABLE_CACHE).is_some(),
             ignore_creds_storage: ignore,
             log_level,
             ca_bundle: get(CA_BUNDLE).and_then(|p| expand_tilde(&p, home.as_deref())),
-            aws_config_file: aws_file("AWS_CONFIG_FILE", "config"),
-            aws_credentials_file: aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
-            profile: get("AWS_PROFILE"),
+            aws_config_file: aws_file(CONFIG_FILE, "config"),
+            aws_credentials_file: aws_file(SHARED_CREDENTIALS_FILE, "credentials"),
+            profile: get(PROFILE),
             identity_env: IDENTITY_VARS
                 .iter()
                 .filter_map(|&name| get(name).map(|v| (name, Secret::new(v))))

@@ -11,12 +11,12 @@ use std::time::Instant;
 use crate::cache::Store;
 use crate::config::Config;
 use crate::docker_config::{self, DockerConfig, HELPER_NAME, Route};
-use crate::ecr::{self, FetchError, TokenSource};
+use crate::ecr::{self, FetchError, FetchRequest, Target, TokenSource};
+use crate::error::render;
 use crate::helper;
 use crate::helper::{CacheState, Settings};
 use crate::identity::CredentialSource;
 use crate::logging::utc_timestamp;
-use crate::mappings::Mappings;
 use crate::registry::{self, Registry};
 
 /// The report and whether every host got a token.
@@ -51,6 +51,20 @@ pub fn run(cfg: &Config, hosts: &[String], now: u64, source: &dyn TokenSource) -
     Report { lines, ok }
 }
 
+/// One line of the report: a label and what it says.
+struct Step {
+    label: &'static str,
+    text: String,
+}
+
+fn step(label: &'static str, text: impl Into<String>) -> Step {
+    Step {
+        label,
+        text: text.into(),
+    }
+}
+
+/// Every step for one host; true if a token was had.
 fn check(
     cfg: &Config,
     input: &str,
@@ -59,51 +73,73 @@ fn check(
     source: &dyn TokenSource,
     out: &mut Vec<String>,
 ) -> bool {
-    let mut say = |label: &str, text: String| out.push(format!("{label:<10}{text}"));
-    say("doctor", input.to_owned());
-
-    // 1. Docker: would it ask us?
-    let hostport = registry::hostport_of(input);
-    match docker {
-        None => say("docker", "no home directory and no DOCKER_CONFIG".into()),
-        Some(Err(e)) => say("docker", format!("PROBLEM: {e}")),
-        Some(Ok(d)) => {
-            let file = d.path.display();
-            let fix = format!("fix: docker-credential-ecr-login configure {hostport}");
-            match d.route(hostport) {
-                Route::CredHelper { key, name } if name == HELPER_NAME => say(
-                    "docker",
-                    format!("{file}: credHelpers[{key:?}] = {name:?}: Docker asks this helper"),
-                ),
-                Route::CredHelper { key, name } => say(
-                    "docker",
-                    format!(
-                        "PROBLEM: {file}: credHelpers[{key:?}] = {name:?}: Docker asks docker-credential-{name}, not this helper; {fix}"
-                    ),
-                ),
-                Route::CredsStore(name) if name == HELPER_NAME => say(
-                    "docker",
-                    format!("{file}: credsStore = {name:?}: Docker asks this helper"),
-                ),
-                Route::CredsStore(name) => say(
-                    "docker",
-                    format!(
-                        "PROBLEM: {file}: credsStore = {name:?} and no credHelpers entry: Docker asks docker-credential-{name}, not this helper; {fix}"
-                    ),
-                ),
-                Route::Nothing => say(
-                    "docker",
-                    format!(
-                        "PROBLEM: {file}{}: no credHelpers entry for {hostport} and no credsStore: Docker never asks this helper (the commonest cause of \"no basic auth credentials\"); {fix}",
-                        if d.exists { "" } else { " does not exist" }
-                    ),
-                ),
-            }
+    let mut steps = vec![
+        step("doctor", input),
+        docker_step(docker, registry::hostport_of(input)),
+        path_step(cfg),
+    ];
+    let ok = match resolve_step(cfg, input) {
+        Err(last) => {
+            steps.extend(last);
+            false
         }
-    }
+        Ok(request) => {
+            steps.push(registry_step(input, &request.registry));
+            steps.push(identity_step(cfg, &request));
+            steps.push(step(
+                "region",
+                format!(
+                    "{} (from the registry host name)",
+                    request.registry.region()
+                ),
+            ));
+            steps.extend(cache_steps(cfg, &request, now));
+            let (fetched, ok) = token_steps(cfg, &request, source);
+            steps.extend(fetched);
+            ok
+        }
+    };
+    out.extend(steps.iter().map(|s| format!("{:<10}{}", s.label, s.text)));
+    ok
+}
+
+/// 1. Docker: would it ask us for this host?
+fn docker_step(docker: Option<&Result<DockerConfig, String>>, hostport: &str) -> Step {
+    let d = match docker {
+        None => return step("docker", "no home directory and no DOCKER_CONFIG"),
+        Some(Err(e)) => return step("docker", format!("PROBLEM: {e}")),
+        Some(Ok(d)) => d,
+    };
+    let file = d.path.display();
+    let fix = format!("fix: docker-credential-ecr-login configure {hostport}");
+    step(
+        "docker",
+        match d.route(hostport) {
+            Route::CredHelper { key, name } if name == HELPER_NAME => {
+                format!("{file}: credHelpers[{key:?}] = {name:?}: Docker asks this helper")
+            }
+            Route::CredHelper { key, name } => format!(
+                "PROBLEM: {file}: credHelpers[{key:?}] = {name:?}: Docker asks docker-credential-{name}, not this helper; {fix}"
+            ),
+            Route::CredsStore(name) if name == HELPER_NAME => {
+                format!("{file}: credsStore = {name:?}: Docker asks this helper")
+            }
+            Route::CredsStore(name) => format!(
+                "PROBLEM: {file}: credsStore = {name:?} and no credHelpers entry: Docker asks docker-credential-{name}, not this helper; {fix}"
+            ),
+            Route::Nothing => format!(
+                "PROBLEM: {file}{}: no credHelpers entry for {hostport} and no credsStore: Docker never asks this helper (the commonest cause of \"no basic auth credentials\"); {fix}",
+                if d.exists { "" } else { " does not exist" }
+            ),
+        },
+    )
+}
+
+/// Can Docker find the binary?
+fn path_step(cfg: &Config) -> Step {
     match docker_config::find_on_path(cfg.path.as_deref()) {
-        Some(p) => say("path", format!("Docker will run {}", p.display())),
-        None => say(
+        Some(p) => step("path", format!("Docker will run {}", p.display())),
+        None => step(
             "path",
             format!(
                 "PROBLEM: {} is not on PATH: Docker cannot run it",
@@ -111,24 +147,24 @@ fn check(
             ),
         ),
     }
+}
 
-    // 2. The host, the mapping, the identity.
-    let request = match helper::resolve(cfg, input) {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            say(
-                "registry",
-                "not an ECR registry host (nor a custom name in the per-registry settings): the helper answers \"credentials not found\" and Docker goes on anonymously".into(),
-            );
-            return false;
-        }
-        Err(e) => {
-            say("settings", format!("PROBLEM: {e}"));
-            say("hint", hint(&e, None));
-            return false;
-        }
-    };
-    let reg = &request.registry;
+/// 2. The host and the per-registry settings: the request, or the steps that end the report.
+fn resolve_step(cfg: &Config, input: &str) -> Result<helper::Request, Vec<Step>> {
+    match helper::resolve(cfg, input) {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err(vec![step(
+            "registry",
+            "not an ECR registry host (nor a custom name in the per-registry settings): the helper answers \"credentials not found\" and Docker goes on anonymously",
+        )]),
+        Err(e) => Err(vec![
+            step("settings", format!("PROBLEM: {}", render(&e))),
+            step("hint", hint(&e, None)),
+        ]),
+    }
+}
+
+fn registry_step(input: &str, reg: &Registry) -> Step {
     let parsed = registry::host_of(input).and_then(Registry::parse);
     let custom = parsed.as_ref().map(Registry::host) != Some(reg.host());
     let yes_no = |b: bool| if b { "yes" } else { "no" };
@@ -144,10 +180,14 @@ fn check(
         Registry::Public { .. } => format!("ECR Public {} (API in us-east-1)", reg.host()),
     };
     if custom {
-        say("registry", format!("custom name for {kind}"));
+        step("registry", format!("custom name for {kind}"))
     } else {
-        say("registry", kind);
+        step("registry", kind)
     }
+}
+
+/// Which identity asks, and why that one.
+fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
     let mappings_file = cfg
         .mappings_file
         .as_ref()
@@ -171,13 +211,12 @@ fn check(
         }
         (None, None) => identity.source.to_string(),
     };
-    say("identity", why);
-    say(
-        "region",
-        format!("{} (from the registry host name)", reg.region()),
-    );
+    step("identity", why)
+}
 
-    // 3. The cache.
+/// 3. The cache: trusted or not, and what it holds for this identity; the settings file.
+fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
+    let (identity, reg) = (&request.identity, &request.registry);
     let state = CacheState::of(cfg);
     let cache = match &state {
         CacheState::Off if cfg.cache_disabled => "disabled (AWS_ECR_DISABLE_CACHE)".to_owned(),
@@ -203,35 +242,47 @@ fn check(
             }
         }
     };
-    say("cache", cache);
+    let mut steps = vec![step("cache", cache)];
     if let Some(w) = Settings::load(cfg, &state).warning {
-        say("settings", format!("PROBLEM: {w}"));
+        steps.push(step("settings", format!("PROBLEM: {w}")));
     }
+    steps
+}
 
-    // 4. A real fetch.
+/// 4. A real fetch (never cached by doctor), with a hint when it fails.
+fn token_steps(
+    cfg: &Config,
+    request: &helper::Request,
+    source: &dyn TokenSource,
+) -> (Vec<Step>, bool) {
     let started = Instant::now();
-    let result = source.fetch(reg, request.profile.as_deref(), ecr::fetch_budget(cfg));
+    let result = source.fetch(&FetchRequest {
+        target: Target::Registry(&request.registry),
+        profile: request.profile.as_deref(),
+        identity: &request.identity,
+        budget: ecr::fetch_budget(cfg),
+    });
     let ms = started.elapsed().as_millis();
     match result {
         Ok(t) => {
             let expires = t
                 .expires_at
                 .map_or_else(|| "unknown".to_owned(), utc_timestamp);
-            say(
+            let steps = vec![step(
                 "token",
                 format!(
                     "OK: GetAuthorizationToken answered in {ms} ms; token valid until {expires}"
                 ),
-            );
-            true
+            )];
+            (steps, true)
         }
         Err(e) => {
-            say("token", format!("FAILED after {ms} ms: {e}"));
-            say(
-                "hint",
-                hint(&e, request.profile.as_deref().or(cfg.profile.as_deref())),
-            );
-            false
+            let profile = request.profile.as_deref().or(cfg.profile.as_deref());
+            let steps = vec![
+                step("token", format!("FAILED after {ms} ms: {}", render(&e))),
+                step("hint", hint(&e, profile)),
+            ];
+            (steps, false)
         }
     }
 }
@@ -239,19 +290,20 @@ fn check(
 /// What to do about a failure, for the common causes.
 fn hint(e: &FetchError, profile: Option<&str>) -> String {
     let profile = profile.unwrap_or("<profile>");
-    let sso =
-        format!("the SSO session has probably expired: run `aws sso login --profile {profile}`");
     match e {
         FetchError::CredentialProcess { .. } => format!(
             "the credential_process of profile {profile} failed: run it by hand to see why (its own messages are printed above)"
         ),
         FetchError::Recorded(_) => "another process failed this way moments ago; run doctor again in a few seconds for a fresh attempt".into(),
-        FetchError::NoCredentials(_) => "no credentials: run `aws configure` (keys) or `aws configure sso` then `aws sso login`, set AWS_PROFILE, or map this registry to a profile in the per-registry settings".into(),
-        FetchError::Credentials(m) if m.contains("SSO") || m.contains("sso") => sso,
-        FetchError::Credentials(m) if m.to_lowercase().contains("expired") => {
+        FetchError::NoCredentials { .. } => "no credentials: run `aws configure` (keys) or `aws configure sso` then `aws sso login`, set AWS_PROFILE, or map this registry to a profile in the per-registry settings".into(),
+        FetchError::Credentials {
+            sso_profile: Some(p),
+            ..
+        } => format!("the SSO session has probably expired: run `aws sso login --profile {p}`"),
+        FetchError::Credentials { expired: true, .. } => {
             "the credentials have expired: refresh them (new keys, `aws sso login`, or re-run what wrote them)".into()
         }
-        FetchError::Credentials(_) => format!(
+        FetchError::Credentials { .. } => format!(
             "check profile {profile} in ~/.aws/config and ~/.aws/credentials (role_arn, source_profile, credential_process, sso_*)"
         ),
         FetchError::Service { code, message } => {
@@ -270,6 +322,8 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
                 format!("AWS refused the request ({code})")
             }
         }
+        FetchError::CredentialsTimeout { .. } => "loading credentials took too long: if a credential_process or browser login needs longer, set AWS_ECR_CREDENTIALS_TIMEOUT (seconds)".into(),
+        FetchError::WebIdentityFile { .. } => "the web identity token file named above is missing or not a regular file: check AWS_WEB_IDENTITY_TOKEN_FILE (or the profile's web_identity_token_file) and the pod's token volume".into(),
         FetchError::Timeout(_) | FetchError::Network(_) => {
             let text = e.to_string().to_lowercase();
             if text.contains("certificate") || text.contains("issuer") || text.contains("tls") {
@@ -279,8 +333,10 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
             }
         }
         FetchError::BadResponse(_) => "something other than the ECR API answered: check HTTPS_PROXY and AWS_ENDPOINT_URL*".into(),
-        FetchError::Config(m) if m.contains("AWS_CA_BUNDLE") => "fix or unset AWS_CA_BUNDLE".into(),
-        FetchError::Config(_) => "fix the per-registry settings file named above".into(),
+        FetchError::CaBundle { .. } => "fix or unset AWS_CA_BUNDLE".into(),
+        FetchError::Settings(_) => "fix the per-registry settings file named above".into(),
+        FetchError::AwsFileTooLarge(_) => "an AWS config or credentials file is far larger than any hand-written one: check AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE".into(),
+        FetchError::Setup { .. } => "the helper could not set itself up (out of memory or file descriptors?)".into(),
     }
 }
 
@@ -292,7 +348,7 @@ fn known_hosts(cfg: &Config, docker: Option<&DockerConfig>) -> Vec<String> {
         candidates.extend(d.cred_helpers().map(|(k, _)| k.to_owned()));
         candidates.extend(d.auths().map(str::to_owned));
     }
-    if let Ok(m) = Mappings::load(cfg.mappings_file.as_deref()) {
+    if let Ok(m) = Settings::load(cfg, &CacheState::of(cfg)).mappings {
         candidates.extend(
             m.keys()
                 .filter(|k| !k.bytes().all(|b| b.is_ascii_digit()))

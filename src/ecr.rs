@@ -8,7 +8,6 @@
 //! Bounded time (SPEC §3, "better than Go"): IMDS gets one short attempt, every API call has
 //! connect/read/attempt/operation timeouts, and the whole fetch has a final deadline.
 
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
@@ -20,6 +19,7 @@ use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::provider_config::ProviderConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
+use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
@@ -40,6 +40,8 @@ use base64::Engine as _;
 
 use crate::config::{self, Config};
 use crate::files::{self, ReadError};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 use crate::identity::{AwsFiles, CredentialSource, Identity};
 use crate::registry::Registry;
 use crate::secret::Secret;
@@ -76,58 +78,7 @@ pub struct Token {
     pub warnings: Vec<String>,
 }
 
-/// Why a token could not be had: the text of the helper's stderr line (SPEC §1).
-/// Messages never contain secrets: they come from error codes and the SDK's (redacting) errors.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FetchError {
-    /// The credential chain found nothing.
-    NoCredentials(String),
-    /// A credential source exists but failed (expired SSO session, bad profile, STS error, ...).
-    Credentials(String),
-    /// The API answered with an error code (AccessDeniedException, ThrottlingException, ...).
-    Service { code: String, message: String },
-    /// Nothing answered in time.
-    Timeout(String),
-    /// Connection refused, DNS, TLS, proxy.
-    Network(String),
-    /// An answer we cannot use (no token, not base64, ...).
-    BadResponse(String),
-    /// Our own configuration is wrong (e.g. an unreadable `AWS_CA_BUNDLE`).
-    Config(String),
-    /// A `credential_process` exited unsuccessfully. Its stderr (which may carry a secret) is
-    /// passed through to ours by `lib.rs`, never logged and never part of our own line.
-    CredentialProcess {
-        status: String,
-        stderr: Secret<String>,
-    },
-    /// Another process's fetch failed moments ago with this cause (cache.rs, failure records).
-    Recorded(String),
-}
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::NoCredentials(m) => write!(
-                f,
-                "no AWS credentials found ({m}); set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure` / `aws sso login`"
-            ),
-            FetchError::Credentials(m) => write!(f, "cannot load AWS credentials: {m}"),
-            FetchError::Service { code, message } if message.is_empty() => f.write_str(code),
-            FetchError::Service { code, message } => write!(f, "{code}: {message}"),
-            FetchError::Timeout(m) => write!(f, "timed out: {m}"),
-            FetchError::Network(m) => write!(f, "network error: {m}"),
-            FetchError::BadResponse(m) => write!(f, "unusable answer from ECR: {m}"),
-            FetchError::Config(m) => f.write_str(m),
-            FetchError::CredentialProcess { status, .. } => write!(
-                f,
-                "cannot load AWS credentials: credential_process failed ({status}); its own messages, if any, are above"
-            ),
-            FetchError::Recorded(cause) => f.write_str(cause),
-        }
-    }
-}
-
-impl std::error::Error for FetchError {}
+pub use crate::error::FetchError;
 
 /// The most a token fetch may take: credentials, then the API, then a margin.
 pub fn fetch_budget(cfg: &Config) -> Duration {
@@ -136,29 +87,32 @@ pub fn fetch_budget(cfg: &Config) -> Duration {
         .saturating_add(Duration::from_secs(1))
 }
 
+/// Which registry's token to fetch.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Registry(&'a Registry),
+    /// The caller's own private registry in this region (the API names it in
+    /// `proxy_endpoint`), as the Go helper's `list` asks for it for the legacy `docker build`.
+    DefaultRegistry {
+        region: &'a str,
+    },
+}
+
+/// One fetch, with everything the policy already knows about it.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchRequest<'a> {
+    pub target: Target<'a>,
+    /// A mapping's profile (it alone serves the request), or `None` for the default chain.
+    pub profile: Option<&'a str>,
+    /// Whose token it is (says what a credential failure means).
+    pub identity: &'a Identity,
+    /// Give up after this long.
+    pub budget: Duration,
+}
+
 /// Where tokens come from. The policy depends only on this trait.
 pub trait TokenSource {
-    /// Fetches a token for `registry` as `profile` (or the default chain when `None`), giving up
-    /// after `budget`.
-    fn fetch(
-        &self,
-        registry: &Registry,
-        profile: Option<&str>,
-        budget: Duration,
-    ) -> Result<Token, FetchError>;
-
-    /// Fetches a token for the caller's own registry in `region` (the API names it in
-    /// `proxy_endpoint`), as the Go helper's `list` does for the legacy `docker build`.
-    fn fetch_default(&self, region: &str, budget: Duration) -> Result<Token, FetchError> {
-        let registry = Registry::Private {
-            host: format!("the default registry in {region}"),
-            account: String::new(),
-            region: region.to_owned(),
-            fips: false,
-            dual_stack: false,
-        };
-        self.fetch(&registry, None, budget)
-    }
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<Token, FetchError>;
 }
 
 /// The AWS SDK implementation.
@@ -167,20 +121,19 @@ pub struct Aws<'a> {
 }
 
 impl TokenSource for Aws<'_> {
-    fn fetch(
-        &self,
-        registry: &Registry,
-        profile: Option<&str>,
-        budget: Duration,
-    ) -> Result<Token, FetchError> {
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<Token, FetchError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| FetchError::Config(format!("cannot start the async runtime: {e}")))?;
+            .map_err(|e| FetchError::Setup {
+                what: "cannot start the async runtime",
+                source: e.into(),
+            })?;
         // A `credential_process` (and whatever it starts) must not outlive this fetch.
         let reaper = crate::children::Reaper::start();
+        let budget = request.budget;
         let result = rt.block_on(async {
-            match tokio::time::timeout(budget, self.fetch_async(registry, profile)).await {
+            match tokio::time::timeout(budget, self.fetch_async(request)).await {
                 Ok(r) => r,
                 Err(_) => Err(FetchError::Timeout(format!(
                     "no token after {:.1} s",
@@ -194,14 +147,19 @@ impl TokenSource for Aws<'_> {
     }
 }
 
+/// The region a target's API lives in.
+fn region_of(target: Target<'_>) -> Region {
+    Region::new(match target {
+        Target::Registry(r) => r.region().to_owned(),
+        Target::DefaultRegistry { region } => region.to_owned(),
+    })
+}
+
 impl Aws<'_> {
-    async fn fetch_async(
-        &self,
-        registry: &Registry,
-        profile: Option<&str>,
-    ) -> Result<Token, FetchError> {
+    /// Credentials, then the SDK configuration, then the token.
+    async fn fetch_async(&self, request: &FetchRequest<'_>) -> Result<Token, FetchError> {
         let http = http_client(self.config)?;
-        let region = Region::new(registry.region().to_owned());
+        let region = region_of(request.target);
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
@@ -212,11 +170,8 @@ impl Aws<'_> {
         // would block the runtime), not their paths.
         let aws_files = AwsFiles::read(self.config, MAX_AWS_FILE_FOR_SDK);
         if aws_files.too_large {
-            return Err(FetchError::Config(format!(
-                "an AWS config or credentials file is larger than {MAX_AWS_FILE_FOR_SDK} bytes"
-            )));
+            return Err(FetchError::AwsFileTooLarge(MAX_AWS_FILE_FOR_SDK));
         }
-        let warnings = aws_files.warnings.clone();
         let profile_files = EnvConfigFiles::builder()
             .with_contents(EnvConfigFileKind::Config, aws_files.config.clone())
             .with_contents(
@@ -224,29 +179,66 @@ impl Aws<'_> {
                 aws_files.credentials.clone(),
             )
             .build();
-        check_web_identity_files(self.config, profile)?;
-
-        // Credentials first, on their own, so a failure is reported as what it is.
+        check_web_identity_files(self.config, request)?;
         let provider_config = ProviderConfig::default()
             .with_http_client(http.clone())
             .with_region(Some(region.clone()))
             .with_timeout_config(timeouts.clone());
+
+        let credentials = self
+            .credentials(request, &provider_config, &profile_files)
+            .await?;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .http_client(http)
+            .timeout_config(timeouts)
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .profile_files(profile_files);
+        if let Some(p) = request.profile {
+            loader = loader.profile_name(p);
+        }
+        let sdk = loader.load().await;
+        let mut token = match request.target {
+            Target::Registry(r @ Registry::Public { .. }) => {
+                self.public_token(&sdk, self.endpoint_choice(&sdk, r))
+                    .await?
+            }
+            Target::Registry(r @ Registry::Private { account, .. }) => {
+                self.private_token(&sdk, Some(account), self.endpoint_choice(&sdk, r))
+                    .await?
+            }
+            Target::DefaultRegistry { .. } => {
+                self.private_token(&sdk, None, EndpointChoice::default())
+                    .await?
+            }
+        };
+        token.warnings = aws_files.warnings;
+        Ok(token)
+    }
+
+    /// Resolves credentials on their own, within the credentials bound, so that a failure is
+    /// reported as what it is. A mapping's profile wins over everything, environment keys
+    /// included, so it gets the profile provider alone; otherwise the SDK's default chain, in its
+    /// order, with our profile files and a one-attempt IMDS client.
+    async fn credentials(
+        &self,
+        request: &FetchRequest<'_>,
+        provider_config: &ProviderConfig,
+        profile_files: &EnvConfigFiles,
+    ) -> Result<Credentials, FetchError> {
         let mut profile_provider = ProfileFileCredentialsProvider::builder()
-            .configure(&provider_config)
+            .configure(provider_config)
             .profile_files(profile_files.clone());
-        if let Some(p) = profile {
+        if let Some(p) = request.profile {
             profile_provider = profile_provider.profile_name(p);
         }
         let profile_provider = profile_provider.build();
-        // A mapping's profile wins over everything, environment keys included, so it gets the
-        // profile provider alone; otherwise the SDK's default chain, in its order, with our
-        // profile files and a one-attempt IMDS client.
-        let chain: SharedCredentialsProvider = match profile {
+        let chain: SharedCredentialsProvider = match request.profile {
             Some(_) => SharedCredentialsProvider::new(profile_provider),
             None => {
-                // IMDS: one short attempt (SPEC: no credentials must fail within about 1 s).
+                // IMDS: one short attempt (no credentials must fail within about 1 s).
                 let imds = imds::Client::builder()
-                    .configure(&provider_config)
+                    .configure(provider_config)
                     .max_attempts(1)
                     .connect_timeout(IMDS_TIMEOUT)
                     .read_timeout(IMDS_TIMEOUT)
@@ -262,19 +254,19 @@ impl Aws<'_> {
                     .or_else(
                         "WebIdentityToken",
                         WebIdentityTokenCredentialsProvider::builder()
-                            .configure(&provider_config)
+                            .configure(provider_config)
                             .build(),
                     )
                     .or_else(
                         "EcsContainer",
                         EcsCredentialsProvider::builder()
-                            .configure(&provider_config)
+                            .configure(provider_config)
                             .build(),
                     )
                     .or_else(
                         "Ec2InstanceMetadata",
                         ImdsCredentialsProvider::builder()
-                            .configure(&provider_config)
+                            .configure(provider_config)
                             .imds_client(imds)
                             .build(),
                     ),
@@ -282,99 +274,102 @@ impl Aws<'_> {
             }
         };
         let bound = self.config.credentials_bound();
-        let credentials = match tokio::time::timeout(bound, chain.provide_credentials()).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                return Err(credentials_error(&e, &Identity::of(self.config, profile)));
-            }
-            Err(_) => {
-                return Err(FetchError::Timeout(format!(
-                    "loading AWS credentials took more than {} s (set {} to allow longer)",
-                    fmt_secs(bound),
-                    config::CREDENTIALS_TIMEOUT
-                )));
-            }
-        };
-
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(region)
-            .http_client(http)
-            .timeout_config(timeouts)
-            .credentials_provider(SharedCredentialsProvider::new(credentials))
-            .profile_files(profile_files);
-        if let Some(p) = profile {
-            loader = loader.profile_name(p);
+        match tokio::time::timeout(bound, chain.provide_credentials()).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => Err(credentials_error(&e, request.identity)),
+            Err(_) => Err(FetchError::CredentialsTimeout {
+                secs: fmt_secs(bound),
+            }),
         }
-        let sdk = loader.load().await;
-        // A host's FIPS / dual-stack name selects that endpoint by itself, unless the user chose
-        // an endpoint explicitly: the SDK's rules refuse both at once (SPEC §3).
-        let custom_endpoint = sdk.endpoint_url().is_some()
-            || std::env::var_os(match registry {
-                Registry::Private { .. } => "AWS_ENDPOINT_URL_ECR",
-                Registry::Public { .. } => "AWS_ENDPOINT_URL_ECR_PUBLIC",
-            })
-            .is_some_and(|v| !v.is_empty());
-        let fips = registry.is_fips() && !custom_endpoint;
-        let dual = registry.is_dual_stack() && !custom_endpoint;
-
-        let mut token = match registry {
-            Registry::Private { account, .. } => {
-                let mut conf = aws_sdk_ecr::config::Builder::from(&sdk);
-                if fips {
-                    conf = conf.use_fips(true);
-                }
-                if dual {
-                    conf = conf.use_dual_stack(true);
-                }
-                let client = aws_sdk_ecr::Client::from_conf(conf.build());
-                // As the Go helper sends it: emulators (moto, LocalStack) key the token on it.
-                // (AWS deprecates the field: the token covers every registry the principal may
-                // use, whatever it says.)
-                #[allow(deprecated)]
-                let out = client
-                    .get_authorization_token()
-                    .registry_ids(account.clone())
-                    .customize()
-                    .mutate_request(add_user_agent)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(&e))?;
-                let data = out
-                    .authorization_data()
-                    .first()
-                    .ok_or_else(|| FetchError::BadResponse("no authorizationData".into()))?;
-                token(
-                    data.authorization_token(),
-                    data.expires_at().map(|t| t.secs()),
-                    data.proxy_endpoint().map(str::to_owned),
-                )
-            }
-            Registry::Public { .. } => {
-                let mut conf = aws_sdk_ecrpublic::config::Builder::from(&sdk);
-                if fips {
-                    conf = conf.use_fips(true);
-                }
-                let client = aws_sdk_ecrpublic::Client::from_conf(conf.build());
-                let out = client
-                    .get_authorization_token()
-                    .customize()
-                    .mutate_request(add_user_agent)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(&e))?;
-                let data = out
-                    .authorization_data()
-                    .ok_or_else(|| FetchError::BadResponse("no authorizationData".into()))?;
-                token(
-                    data.authorization_token(),
-                    data.expires_at().map(|t| t.secs()),
-                    None,
-                )
-            }
-        }?;
-        token.warnings = warnings;
-        Ok(token)
     }
+
+    /// A host's FIPS / dual-stack name selects that endpoint by itself, unless the user chose an
+    /// endpoint explicitly: the SDK's rules refuse both at once.
+    fn endpoint_choice(&self, sdk: &aws_config::SdkConfig, registry: &Registry) -> EndpointChoice {
+        let var = match registry {
+            Registry::Private { .. } => config::ENDPOINT_URL_ECR,
+            Registry::Public { .. } => config::ENDPOINT_URL_ECR_PUBLIC,
+        };
+        let custom = sdk.endpoint_url().is_some() || self.config.identity_var(var).is_some();
+        EndpointChoice {
+            fips: registry.is_fips() && !custom,
+            dual_stack: registry.is_dual_stack() && !custom,
+        }
+    }
+
+    /// `ecr:GetAuthorizationToken`, for `account` (as the Go helper sends it: emulators such as
+    /// moto and LocalStack key the token on it) or for the caller's own registry.
+    async fn private_token(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        account: Option<&String>,
+        endpoint: EndpointChoice,
+    ) -> Result<Token, FetchError> {
+        let mut conf = aws_sdk_ecr::config::Builder::from(sdk);
+        if endpoint.fips {
+            conf = conf.use_fips(true);
+        }
+        if endpoint.dual_stack {
+            conf = conf.use_dual_stack(true);
+        }
+        let client = aws_sdk_ecr::Client::from_conf(conf.build());
+        // AWS deprecates `registryIds`: the token covers every registry the principal may use,
+        // whatever it says.
+        #[allow(deprecated)]
+        let call = client
+            .get_authorization_token()
+            .set_registry_ids(account.map(|a| vec![a.clone()]));
+        let out = call
+            .customize()
+            .mutate_request(add_user_agent)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&e))?;
+        let data = out
+            .authorization_data()
+            .first()
+            .ok_or_else(|| FetchError::BadResponse("no authorizationData".into()))?;
+        token(
+            data.authorization_token(),
+            data.expires_at().map(|t| t.secs()),
+            data.proxy_endpoint().map(str::to_owned),
+        )
+    }
+
+    /// `ecr-public:GetAuthorizationToken` (always us-east-1: the registry's region).
+    async fn public_token(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        endpoint: EndpointChoice,
+    ) -> Result<Token, FetchError> {
+        let mut conf = aws_sdk_ecrpublic::config::Builder::from(sdk);
+        if endpoint.fips {
+            conf = conf.use_fips(true);
+        }
+        let client = aws_sdk_ecrpublic::Client::from_conf(conf.build());
+        let out = client
+            .get_authorization_token()
+            .customize()
+            .mutate_request(add_user_agent)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&e))?;
+        let data = out
+            .authorization_data()
+            .ok_or_else(|| FetchError::BadResponse("no authorizationData".into()))?;
+        token(
+            data.authorization_token(),
+            data.expires_at().map(|t| t.secs()),
+            None,
+        )
+    }
+}
+
+/// Which endpoint variant a registry's host name asks for.
+#[derive(Debug, Clone, Copy, Default)]
+struct EndpointChoice {
+    fips: bool,
+    dual_stack: bool,
 }
 
 fn add_user_agent(req: &mut aws_smithy_runtime_api::http::Request) {
@@ -422,19 +417,23 @@ fn http_client(cfg: &Config) -> Result<SharedHttpClient, FetchError> {
     let trust = match &cfg.ca_bundle {
         None => TrustStore::default(),
         Some(path) => {
-            let pem = files::read_regular(path, MAX_CA_BUNDLE, true).map_err(|e| {
-                FetchError::Config(format!("AWS_CA_BUNDLE {}: {e}", path.display()))
-            })?;
-            check_pem_bundle(&pem).map_err(|m| {
-                FetchError::Config(format!("AWS_CA_BUNDLE {}: {m}", path.display()))
-            })?;
+            let ca_error = |problem: BoxError| FetchError::CaBundle {
+                path: path.clone(),
+                problem,
+            };
+            let pem =
+                files::read_regular(path, MAX_CA_BUNDLE, true).map_err(|e| ca_error(e.into()))?;
+            check_pem_bundle(&pem).map_err(|m| ca_error(m.into()))?;
             TrustStore::empty().with_pem_certificate(pem)
         }
     };
     let tls_context = TlsContext::builder()
         .with_trust_store(trust)
         .build()
-        .map_err(|e| FetchError::Config(format!("TLS setup: {e}")))?;
+        .map_err(|e| FetchError::Setup {
+            what: "TLS setup",
+            source: e.into(),
+        })?;
     let client = HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
         let mut builder = Connector::builder().proxy_config(ProxyConfig::from_env());
         if let Some(s) = settings {
@@ -481,8 +480,8 @@ impl HttpConnector for Capped<SharedHttpConnector> {
 
 /// A web identity token file the SDK would read must be there and a regular file: say which
 /// file is wrong (the SDK does not), and never let a FIFO block the runtime.
-fn check_web_identity_files(cfg: &Config, profile: Option<&str>) -> Result<(), FetchError> {
-    let identity = Identity::of(cfg, profile);
+fn check_web_identity_files(cfg: &Config, request: &FetchRequest<'_>) -> Result<(), FetchError> {
+    let identity = request.identity;
     // (path, whether a missing file is an error now): a profile's own file always; the
     // variables' file is reached only after environment keys and a profile with credentials,
     // so while a profile exists only a file that could block is refused early.
@@ -491,27 +490,18 @@ fn check_web_identity_files(cfg: &Config, profile: Option<&str>) -> Result<(), F
         .iter()
         .map(|p| (p.clone(), true))
         .collect();
-    if profile.is_none()
+    if request.profile.is_none()
         && identity.source != CredentialSource::EnvKeys
-        && let Some(p) = cfg.identity_var("AWS_WEB_IDENTITY_TOKEN_FILE")
-        && cfg.identity_var("AWS_ROLE_ARN").is_some()
+        && let Some(p) = cfg.identity_var(config::WEB_IDENTITY_TOKEN_FILE)
+        && cfg.identity_var(config::ROLE_ARN).is_some()
     {
         paths.push((p.to_owned(), !identity.profile_found()));
     }
-    for (p, must_exist) in paths {
-        match files::read_regular(std::path::Path::new(&p), MAX_TOKEN_FILE, true) {
+    for (path, must_exist) in paths {
+        match files::read_regular(std::path::Path::new(&path), MAX_TOKEN_FILE, true) {
             Ok(_) => {}
             Err(ReadError::Missing) if !must_exist => {}
-            Err(ReadError::Missing) => {
-                return Err(FetchError::Credentials(format!(
-                    "the web identity token file {p} does not exist"
-                )));
-            }
-            Err(e) => {
-                return Err(FetchError::Credentials(format!(
-                    "the web identity token file {p}: {e}"
-                )));
-            }
+            Err(problem) => return Err(FetchError::WebIdentityFile { path, problem }),
         }
     }
     Ok(())
@@ -565,19 +555,29 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
         };
     }
     if identity.source == CredentialSource::InstanceRole {
-        return FetchError::NoCredentials(format!(
-            "no keys in the environment, no profile, no web identity, no container credentials, and instance metadata: {text}"
-        ));
+        return FetchError::NoCredentials {
+            detail: format!(
+                "no keys in the environment, no profile, no web identity, no container credentials, and instance metadata: {text}"
+            ),
+        };
     }
-    if let CredentialSource::Profile { name: p, sso: true } = &identity.source {
-        return FetchError::Credentials(format!(
-            "{text}; the SSO session may have expired: run `aws sso login --profile {p}`"
-        ));
-    }
+    let sso_profile = match &identity.source {
+        CredentialSource::Profile { name, sso: true } => Some(name.clone()),
+        _ => None,
+    };
     match e {
-        CredentialsError::CredentialsNotLoaded(_) => FetchError::NoCredentials(text),
+        _ if sso_profile.is_some() => FetchError::Credentials {
+            expired: text.to_lowercase().contains("expired"),
+            detail: text,
+            sso_profile,
+        },
+        CredentialsError::CredentialsNotLoaded(_) => FetchError::NoCredentials { detail: text },
         CredentialsError::ProviderTimedOut(_) => FetchError::Timeout(text),
-        _ => FetchError::Credentials(text),
+        _ => FetchError::Credentials {
+            expired: text.to_lowercase().contains("expired"),
+            detail: text,
+            sso_profile,
+        },
     }
 }
 

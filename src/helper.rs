@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use crate::cache::{CacheEntry, Failure, Locked, Store};
 use crate::config::Config;
-use crate::ecr::{self, FetchError, TokenSource};
+use crate::ecr::{self, FetchError, FetchRequest, Target, Token, TokenSource};
 use crate::files::{self, Trust};
 use crate::identity::Identity;
 use crate::mappings::{MappingError, Mappings};
@@ -29,8 +29,9 @@ pub enum GetOutcome {
     Found { password: Secret<String> },
     /// Not an ECR host: not-found, silently.
     NotEcr,
-    /// An ECR host whose token cannot be had: not-found, and this cause on stderr.
-    Unavailable(FetchError),
+    /// An ECR host (or a custom name for one) whose token cannot be had: not-found, and this
+    /// cause on stderr, about `host` (the registry's host, or what the client sent).
+    Unavailable { host: String, error: FetchError },
 }
 
 /// What `get` answers, and the warnings (one stderr line each) the user should see with it.
@@ -163,8 +164,12 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         }
         Err(e) => {
             warn!(error = %e, "get: per-registry settings");
+            let host = input_host(server_url);
             return answer(
-                GetOutcome::Unavailable(FetchError::Config(e.to_string())),
+                GetOutcome::Unavailable {
+                    host,
+                    error: FetchError::Settings(e),
+                },
                 warnings,
             );
         }
@@ -177,7 +182,8 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         }
         Err(e) => {
             warn!(error = %e, "get: per-registry settings");
-            return answer(GetOutcome::Unavailable(e), warnings);
+            let host = input_host(server_url);
+            return answer(GetOutcome::Unavailable { host, error: e }, warnings);
         }
     };
     warnings.extend(cache.warning());
@@ -210,11 +216,19 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
             GetOutcome::Found { password }
         }
         Err(e) => {
-            warn!(host, identity = %identity.source, error = %e, ms, "get: no token");
-            GetOutcome::Unavailable(e)
+            warn!(host, identity = %identity.source, error = %crate::error::render(&e), ms, "get: no token");
+            GetOutcome::Unavailable {
+                host: host.to_owned(),
+                error: e,
+            }
         }
     };
     answer(outcome, warnings)
+}
+
+/// The host a client asked about, for a message: the ECR host if it is one, else its input.
+fn input_host(server_url: &str) -> String {
+    Registry::parse(server_url).map_or_else(|| server_url.to_owned(), |r| r.host().to_owned())
 }
 
 /// Who asks for which registry: the outcome of the per-registry settings and the identity.
@@ -231,9 +245,7 @@ pub struct Request {
 /// Applies the per-registry settings to what the client sent. `Ok(None)`: not ours to answer.
 pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Request>, FetchError> {
     let cache = CacheState::of(cfg);
-    let mappings = Settings::load(cfg, &cache)
-        .mappings
-        .map_err(|e| FetchError::Config(e.to_string()))?;
+    let mappings = Settings::load(cfg, &cache).mappings?;
     resolve_in(cfg, &mappings, server_url)
 }
 
@@ -244,26 +256,20 @@ fn resolve_in(
     mappings: &Mappings,
     server_url: &str,
 ) -> Result<Option<Request>, FetchError> {
-    let Some(resolved) = mappings
-        .resolve(server_url)
-        .map_err(|e| FetchError::Config(e.to_string()))?
-    else {
+    let Some(resolved) = mappings.resolve(server_url)? else {
         return Ok(None);
     };
     let identity = Identity::of(cfg, resolved.profile.as_deref());
     if let Some(p) = &resolved.profile
         && !identity.profile_found()
     {
-        return Err(FetchError::Config(
-            MappingError {
-                path: mappings.path().map(Path::to_path_buf).unwrap_or_default(),
-                key: resolved.key.clone(),
-                problem: format!(
-                    "unknown profile {p:?}: no such section in the AWS config or credentials file"
-                ),
-            }
-            .to_string(),
-        ));
+        return Err(FetchError::Settings(MappingError {
+            path: mappings.path().map(Path::to_path_buf).unwrap_or_default(),
+            key: resolved.key.clone(),
+            problem: format!(
+                "unknown profile {p:?}: no such section in the AWS config or credentials file"
+            ),
+        }));
     }
     Ok(Some(Request {
         registry: resolved.registry,
@@ -286,8 +292,14 @@ fn get_registry(
 ) -> Result<(Secret<String>, Source), FetchError> {
     let host = registry.host();
     let budget = ecr::fetch_budget(cfg);
+    let request = FetchRequest {
+        target: Target::Registry(registry),
+        profile,
+        identity,
+        budget,
+    };
     let mut fetch = |source: &dyn TokenSource| {
-        let r = fetch(source, registry, profile, budget);
+        let r = fetch(source, &request);
         r.map(|t| {
             for n in t.warnings {
                 if !warnings.contains(&n) {
@@ -373,14 +385,15 @@ fn get_registry(
         Err(err) => {
             // Shared with the processes waiting for this fetch, and any arriving soon after.
             let at = now.saturating_add(started.elapsed().as_secs());
-            let record = Failure::new(host, &failure_owner, err.to_string(), at);
+            let cause = crate::error::render(&err);
+            let record = Failure::new(host, &failure_owner, cause, at);
             if let Err(e) = store.write_failure(&key, &record) {
                 warn!(%e, "failure record not written");
             }
             match cached {
                 // Better than Go: a stale token only while the registry would still accept it.
                 Some(e) if e.is_usable(now) => {
-                    warn!(host, %err, expires_at = e.expires_at, "refresh failed; using cached token");
+                    warn!(host, err = %crate::error::render(&err), expires_at = e.expires_at, "refresh failed; using cached token");
                     Ok((e.password, Source::StaleAfterError))
                 }
                 _ => Err(err),
@@ -407,20 +420,19 @@ fn shared_failure(
     }
 }
 
-fn fetch(
-    source: &dyn TokenSource,
-    registry: &Registry,
-    profile: Option<&str>,
-    budget: Duration,
-) -> Result<crate::ecr::Token, FetchError> {
+fn fetch(source: &dyn TokenSource, request: &FetchRequest<'_>) -> Result<Token, FetchError> {
     let started = Instant::now();
-    let result = source.fetch(registry, profile, budget);
+    let result = source.fetch(request);
     let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let host = match request.target {
+        Target::Registry(r) => r.host(),
+        Target::DefaultRegistry { region } => region,
+    };
     match &result {
-        Ok(t) => {
-            info!(host = registry.host(), ms, expires_at = ?t.expires_at, "GetAuthorizationToken ok")
+        Ok(t) => info!(host, ms, expires_at = ?t.expires_at, "GetAuthorizationToken ok"),
+        Err(e) => {
+            warn!(host, ms, error = %crate::error::render(e), "GetAuthorizationToken failed")
         }
-        Err(e) => warn!(host = registry.host(), ms, error = %e, "GetAuthorizationToken failed"),
     }
     result
 }
@@ -472,10 +484,18 @@ fn default_registry(
     source: &dyn TokenSource,
 ) -> Option<String> {
     let started = Instant::now();
-    let token = match source.fetch_default(region, LIST_BUDGET) {
+    // Whose registry it is, is what the default chain's identity says.
+    let default_identity = Identity::of(cfg, None);
+    let request = FetchRequest {
+        target: Target::DefaultRegistry { region },
+        profile: None,
+        identity: &default_identity,
+        budget: LIST_BUDGET,
+    };
+    let token = match source.fetch(&request) {
         Ok(t) => t,
         Err(e) => {
-            info!(region, error = %e, "list: no default registry");
+            info!(region, error = %crate::error::render(&e), "list: no default registry");
             return None;
         }
     };
@@ -504,7 +524,6 @@ fn default_registry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ecr::Token;
     use std::cell::{Cell, RefCell};
     use std::collections::HashMap;
 
@@ -525,7 +544,7 @@ mod tests {
     }
 
     impl TokenSource for Fake {
-        fn fetch(&self, _: &Registry, _: Option<&str>, _: Duration) -> Result<Token, FetchError> {
+        fn fetch(&self, _: &FetchRequest<'_>) -> Result<Token, FetchError> {
             self.calls.set(self.calls.get() + 1);
             self.answers.borrow_mut().remove(0).map(|(p, exp)| Token {
                 password: Secret::new(p),
@@ -581,7 +600,10 @@ mod tests {
         assert_eq!(password(get(&c, HOST, 1060, &fake)), "one");
         assert!(matches!(
             get(&c, HOST, 1100, &fake).outcome,
-            GetOutcome::Unavailable(FetchError::Service { .. })
+            GetOutcome::Unavailable {
+                error: FetchError::Service { .. },
+                ..
+            }
         ));
     }
 
@@ -608,13 +630,13 @@ mod tests {
         };
         let fake = Fake::new(vec![denied(), Ok(("other".into(), 9000)), denied()]);
         let first = get(&c, HOST, 1000, &fake).outcome;
-        let GetOutcome::Unavailable(e) = first else {
+        let GetOutcome::Unavailable { error: e, .. } = first else {
             panic!("{first:?}")
         };
         let cause = e.to_string();
         // Within the burst: the same cause, no call.
         match get(&c, HOST, 1000 + crate::cache::FAILURE_TTL - 1, &fake).outcome {
-            GetOutcome::Unavailable(e) => assert_eq!(e.to_string(), cause),
+            GetOutcome::Unavailable { error: e, .. } => assert_eq!(e.to_string(), cause),
             other => panic!("{other:?}"),
         }
         assert_eq!(fake.calls.get(), 1);
@@ -632,7 +654,10 @@ mod tests {
         let late = get(&c, HOST, 1000 + crate::cache::FAILURE_TTL, &fake).outcome;
         assert!(matches!(
             late,
-            GetOutcome::Unavailable(FetchError::Service { .. })
+            GetOutcome::Unavailable {
+                error: FetchError::Service { .. },
+                ..
+            }
         ));
         assert_eq!(fake.calls.get(), 3);
     }

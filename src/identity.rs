@@ -13,7 +13,7 @@ use std::fmt::{self, Write as _};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, SECRET_VARS};
+use crate::config::{self, Config, SECRET_VARS};
 use crate::files::{self, ReadError};
 
 /// Largest AWS config/credentials file the identity reads. A bigger one is not hashed in part
@@ -72,7 +72,7 @@ impl Identity {
     pub fn of(cfg: &Config, profile_override: Option<&str>) -> Identity {
         let mut canon = String::new();
         for (name, value) in &cfg.identity_env {
-            if *name == "AWS_PROFILE" {
+            if *name == config::PROFILE {
                 // Part of the identity as the selected profile, below (a mapping may override it).
                 continue;
             }
@@ -83,11 +83,11 @@ impl Identity {
                 let _ = writeln!(canon, "env {name}={v}");
             }
         }
-        let has_env_keys = cfg.identity_var("AWS_ACCESS_KEY_ID").is_some()
+        let has_env_keys = cfg.identity_var(config::ACCESS_KEY_ID).is_some()
             && cfg
                 .identity_env
                 .iter()
-                .any(|(n, _)| *n == "AWS_SECRET_ACCESS_KEY");
+                .any(|(n, _)| *n == config::SECRET_ACCESS_KEY);
         let profile = profile_override
             .or(cfg.profile.as_deref())
             .unwrap_or("default");
@@ -142,13 +142,13 @@ impl Identity {
 
 /// The source when no profile applies: the chain's later steps, in its order.
 fn fallback_source(cfg: &Config) -> CredentialSource {
-    if let Some(role) = cfg.identity_var("AWS_ROLE_ARN") {
+    if let Some(role) = cfg.identity_var(config::ROLE_ARN) {
         CredentialSource::WebIdentity {
             role: role.to_owned(),
         }
     } else if cfg
-        .identity_var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
-        .or(cfg.identity_var("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+        .identity_var(config::CONTAINER_CREDENTIALS_RELATIVE_URI)
+        .or(cfg.identity_var(config::CONTAINER_CREDENTIALS_FULL_URI))
         .is_some()
     {
         CredentialSource::Container

@@ -25,6 +25,7 @@ pub mod configure;
 pub mod docker_config;
 pub mod doctor;
 pub mod ecr;
+pub mod error;
 pub mod files;
 pub mod helper;
 pub mod identity;
@@ -120,21 +121,19 @@ pub fn run(
                     },
                 )),
                 GetOutcome::NotEcr => fail(stdout, protocol::NOT_FOUND),
-                GetOutcome::Unavailable(why) => {
+                GetOutcome::Unavailable { host, error } => {
                     // A failed credential_process speaks for itself first (as with the AWS CLI).
-                    if let ecr::FetchError::CredentialProcess { stderr: text, .. } = &why {
+                    if let error::FetchError::CredentialProcess { stderr: text, .. } = &error {
                         let _ = stderr.write_all(text.expose().as_bytes());
                         if !text.expose().is_empty() && !text.expose().ends_with('\n') {
                             let _ = writeln!(stderr);
                         }
                     }
                     // Docker shows a helper's stderr: say why there is no token (SPEC §1).
-                    let host = registry::Registry::parse(&server_url)
-                        .map_or_else(|| server_url.clone(), |r| r.host().to_owned());
                     let _ = writeln!(
                         stderr,
                         "docker-credential-ecr-login: {}",
-                        printable(&format!("{host}: {why}"))
+                        printable(&format!("{host}: {}", error::render(&error)))
                     );
                     fail(stdout, protocol::NOT_FOUND)
                 }

@@ -72,6 +72,8 @@ impl fmt::Display for MappingError {
     }
 }
 
+impl std::error::Error for MappingError {}
+
 impl Mappings {
     /// Reads the file at `path`; a missing file is an empty mapping.
     pub fn load(path: Option<&Path>) -> Result<Mappings, MappingError> {

@@ -1,0 +1,138 @@
+//! Why a token could not be had. An error keeps its meaning (a variant, a source) until it is
+//! rendered once, by [`render`]: for the stderr line (`lib.rs`), a failure record (`helper.rs`)
+//! and `doctor`. Messages never contain secrets: they come from error codes, our own texts and
+//! the SDK's (redacting) errors; a `credential_process`'s stderr is kept apart, as a [`Secret`].
+
+use std::error::Error;
+use std::path::PathBuf;
+
+use crate::files::ReadError;
+use crate::mappings::MappingError;
+use crate::secret::Secret;
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The credential chain found nothing.
+    #[error(
+        "no AWS credentials found ({detail}); set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run `aws configure` / `aws sso login`"
+    )]
+    NoCredentials { detail: String },
+    /// A credential source exists but failed (bad profile, STS error, expired session, ...).
+    /// `sso_profile`: the failing profile logs in through IAM Identity Center.
+    #[error("cannot load AWS credentials: {detail}{}", sso_advice(.sso_profile.as_deref()))]
+    Credentials {
+        detail: String,
+        sso_profile: Option<String>,
+        /// The SDK said the credentials have expired.
+        expired: bool,
+    },
+    /// A `credential_process` exited unsuccessfully. Its stderr (which may carry a secret) is
+    /// passed through to ours by `lib.rs`, never logged and never part of our own line.
+    #[error(
+        "cannot load AWS credentials: credential_process failed ({status}); its own messages, if any, are above"
+    )]
+    CredentialProcess {
+        status: String,
+        stderr: Secret<String>,
+    },
+    /// Loading credentials took longer than the bound (`AWS_ECR_CREDENTIALS_TIMEOUT`).
+    #[error(
+        "timed out: loading AWS credentials took more than {secs} s (set AWS_ECR_CREDENTIALS_TIMEOUT to allow longer)"
+    )]
+    CredentialsTimeout { secs: String },
+    /// A web identity token file that is missing or not a regular file.
+    #[error("cannot load AWS credentials: the web identity token file {path}")]
+    WebIdentityFile {
+        path: String,
+        #[source]
+        problem: ReadError,
+    },
+    /// The API answered with an error code (AccessDeniedException, ThrottlingException, ...).
+    #[error("{}", service_text(.code, .message))]
+    Service { code: String, message: String },
+    /// Nothing answered in time.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// Connection refused, DNS, TLS, proxy.
+    #[error("network error: {0}")]
+    Network(String),
+    /// An answer we cannot use (no token, not base64, an empty password, too large, ...).
+    #[error("unusable answer from ECR: {0}")]
+    BadResponse(String),
+    /// The per-registry settings file is wrong (its own message names the file and the key).
+    #[error(transparent)]
+    Settings(#[from] MappingError),
+    /// `AWS_CA_BUNDLE` cannot be used.
+    #[error("AWS_CA_BUNDLE {}", .path.display())]
+    CaBundle {
+        path: PathBuf,
+        #[source]
+        problem: BoxError,
+    },
+    /// An AWS config or credentials file too large to hand to the SDK.
+    #[error("an AWS config or credentials file is larger than {0} bytes")]
+    AwsFileTooLarge(u64),
+    /// The TLS or async runtime could not be set up.
+    #[error("{what}")]
+    Setup {
+        what: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// Another process's fetch failed moments ago with this (rendered) cause.
+    #[error("{0}")]
+    Recorded(String),
+}
+
+fn sso_advice(profile: Option<&str>) -> String {
+    profile.map_or_else(String::new, |p| {
+        format!("; the SSO session may have expired: run `aws sso login --profile {p}`")
+    })
+}
+
+fn service_text(code: &str, message: &str) -> String {
+    if message.is_empty() {
+        code.to_owned()
+    } else {
+        format!("{code}: {message}")
+    }
+}
+
+/// An error and its sources on one line: `error: source: source's source`.
+pub fn render(e: &(dyn Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_joins_the_sources_once() {
+        let e = FetchError::WebIdentityFile {
+            path: "/t".into(),
+            problem: ReadError::NotRegular,
+        };
+        assert_eq!(
+            render(&e),
+            "cannot load AWS credentials: the web identity token file /t: not a regular file"
+        );
+        let e = FetchError::Service {
+            code: "AccessDeniedException".into(),
+            message: String::new(),
+        };
+        assert_eq!(render(&e), "AccessDeniedException");
+    }
+}
