@@ -47,9 +47,10 @@ test: test-deps lint
 	$(CARGO) test $(LOCKED)
 	$(MAKE) e2e
 
-# End-to-end (issue 3): skopeo, podman and the docker CLI get images from a real registry through
-# the helper, with moto and local fakes as AWS; installs what it needs. Root: it maps ECR-looking
-# names to 127.0.0.1 in /etc/hosts (and removes them). `make demo` shows the same for a newcomer.
+# End-to-end (docs/contract.md §14): skopeo, podman and the docker CLI get images from a real
+# registry through the helper, with moto and local fakes as AWS; installs what it needs. Root: it
+# maps ECR-looking names to 127.0.0.1 in /etc/hosts (and removes them). `make demo` shows the same
+# for a newcomer.
 .PHONY: e2e demo
 e2e:
 	bash tests/e2e/run.sh
@@ -63,7 +64,7 @@ bench:
 clean:
 	$(CARGO) clean
 
-# ---- Distribution (issue 4): static binary, .deb, .rpm, release tarball, their CI checks ----
+# ---- Distribution (docs/contract.md §14): static binary, .deb, .rpm, tarball, their CI checks ----
 # One binary for everything we ship: static glibc (rustls + ring, no OpenSSL), so the same bytes
 # run on any x86_64 Linux and in a FROM scratch image. --target keeps it apart from target/release.
 # Paths are remapped and the commit time is the only timestamp, so two builds of one commit in

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Burst benchmark (issue 8, section 1): many concurrent cold `get`s of one registry when the
-fetch fails. Standard library only (plus the openssl CLI for the Go helper's scenario 3).
+"""Burst benchmark (docs/contract.md §10, shared failures): many concurrent cold `get`s of one
+registry when the fetch fails. Standard library only (plus the openssl CLI for the Go helper's
+scenario 3).
 
 For our helper and, when given, Debian's Go helper 0.6.0, three scenarios; in each, N processes
 share one fresh cache dir (HOME in a temp dir, so ~/.ecr), all spawned back to back with
@@ -417,9 +418,9 @@ def main():
     # ---------------------------------------------------------------- report
     out = []
     p = out.append
-    p(f"{a.section}. Burst of failing cold `get`s (issue 8): N processes spawned back to back, one "
-      f"fresh shared cache dir per row, stdin = {HOST}; every run must exit 1 with the not-found "
-      f"line ({os.cpu_count()} CPUs; informational, no goal asserted):")
+    p(f"{a.section}. Burst of failing cold `get`s (docs/contract.md §10): N processes spawned back "
+      f"to back, one fresh shared cache dir per row, stdin = {HOST}; every run must exit 1 with "
+      f"the not-found line ({os.cpu_count()} CPUs; informational, no goal asserted):")
     for name, path in helpers:
         p(f"   {name}: {path}")
     titles = {  # keyed by scenario
