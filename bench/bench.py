@@ -14,7 +14,7 @@ Besides the ratio of medians it prints the median of per-round (paired) ratios, 
 when the machine's load changes during the run. --extra NAME=PATH times another build of ours
 (e.g. the static one) alongside, informational.
 
-Warm caches: ours is filled by one real `get` against bench/fake_ecr.py; Go's cache.json is
+Warm caches: ours is filled by one real `get` against tests/fake_aws.py; Go's cache.json is
 written in Go 0.6.0's own format (see write_go_cache). Before the timed rounds both helpers are
 checked to answer with the fake ECR up but without sending it any request; then the fake is
 stopped, and every timed run must still exit 0 with the expected Secret.
@@ -43,6 +43,8 @@ SECRET_ACCESS_KEY = "benchmark/secret/key/not/real/000000000"
 EXPIRES_IN = 43200  # what ECR gives: 12 hours
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The fake of the AWS APIs shared with the e2e suite and packaging/check-dist.sh.
+FAKE_AWS = os.path.normpath(os.path.join(HERE, os.pardir, "tests", "fake_aws.py"))
 
 
 def log(msg):
@@ -150,7 +152,7 @@ class FakeEcr:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "fake_ecr.py"), "--port-file", self.port_file,
+            [sys.executable, FAKE_AWS, "--port-file", self.port_file,
              "--pid-file", self.pid_file, "--log", self.log_file, "--password", PASSWORD,
              "--account", ACCOUNT, "--expires-in", str(EXPIRES_IN)],
             stdin=subprocess.DEVNULL)
