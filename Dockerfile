@@ -2,7 +2,10 @@
 # docker-credential-ecr-login as a hardened image: FROM scratch, one static binary, CA certificates,
 # UID 65532, no shell, no package manager.
 #
-#   docker build --build-arg COMMIT="$(git rev-parse --short=12 HEAD)" \
+#   make image
+# which runs
+#   docker build --build-arg VERSION=<Cargo.toml's version> \
+#       --build-arg COMMIT="$(git rev-parse --short=12 HEAD)" \
 #       --build-arg SOURCE_DATE_EPOCH="$(git log -1 --format=%ct)" -t docker-credential-ecr-login .
 #
 # Use it directly:
@@ -13,7 +16,12 @@
 # Build stage: the same `make static` as on a developer's machine (Debian 12, glibc 2.36, the
 # Rust version of Cargo.toml's rust-version), so the binary matches the release tarball's.
 ARG RUST_IMAGE=rust:1.95-bookworm
+# The version label. Cargo.toml is the one place the version is written: `make image` passes it,
+# the build stage refuses a VERSION that differs from the built binary's, and a plain
+# `docker build` without it labels the image "unknown" rather than with a number that may be stale.
+ARG VERSION=unknown
 FROM ${RUST_IMAGE} AS build
+ARG VERSION
 ARG COMMIT=""
 ARG SOURCE_DATE_EPOCH=0
 WORKDIR /build
@@ -22,7 +30,10 @@ COPY src ./src
 RUN make static COMMIT="${COMMIT}" SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH}" \
     && install -D -m 0755 target/x86_64-unknown-linux-gnu/release/docker-credential-ecr-login \
         /out/docker-credential-ecr-login \
-    && /out/docker-credential-ecr-login version \
+    && v="$(/out/docker-credential-ecr-login version)" && echo "$v" \
+    && if [ "${VERSION}" != unknown ]; then case "$v" in \
+        "docker-credential-ecr-login ${VERSION} "*) ;; \
+        *) echo "VERSION=${VERSION}, but the binary says: $v" >&2; exit 1 ;; esac; fi \
     && if ldd /out/docker-credential-ecr-login >/dev/null 2>&1; then echo "not static" >&2; exit 1; fi
 # The runtime's whole /etc: the CA bundle, a passwd/group naming the nonroot user (so HOME and
 # the cache under ~/.ecr resolve), and an nsswitch.conf that keeps glibc on its built-in
@@ -38,7 +49,7 @@ RUN install -d -m 0755 /out/etc/ssl/certs \
 
 # Runtime stage: nothing but what the helper reads.
 FROM scratch
-ARG VERSION=0.1.0
+ARG VERSION
 ARG COMMIT=""
 LABEL org.opencontainers.image.title="docker-credential-ecr-login" \
       org.opencontainers.image.description="Docker credential helper for Amazon ECR and ECR Public (static Rust build)" \

@@ -5,6 +5,7 @@
 #   make static             fully static release binary (the one in the tarball, packages and image)
 #   make deb / make rpm     Debian / RPM package of the static binary, into dist/
 #   make release            dist/: tarball (binary, LICENSE, README, man page, CHANGELOG) + SHA256SUMS
+#   make image             the FROM scratch container image (Dockerfile), labelled with VERSION
 #   make check-dist         CI checks of all of the above (installs lintian, rpm, ... when missing)
 
 PREFIX ?= /usr/local
@@ -47,9 +48,10 @@ test: test-deps lint
 	$(CARGO) test $(LOCKED)
 	$(MAKE) e2e
 
-# End-to-end (issue 3): skopeo, podman and the docker CLI get images from a real registry through
-# the helper, with moto and local fakes as AWS; installs what it needs. Root: it maps ECR-looking
-# names to 127.0.0.1 in /etc/hosts (and removes them). `make demo` shows the same for a newcomer.
+# End-to-end (docs/contract.md §14): skopeo, podman and the docker CLI get images from a real
+# registry through the helper, with moto and local fakes as AWS; installs what it needs. Root: it
+# maps ECR-looking names to 127.0.0.1 in /etc/hosts (and removes them). `make demo` shows the same
+# for a newcomer.
 .PHONY: e2e demo
 e2e:
 	bash tests/e2e/run.sh
@@ -63,7 +65,7 @@ bench:
 clean:
 	$(CARGO) clean
 
-# ---- Distribution (issue 4): static binary, .deb, .rpm, release tarball, their CI checks ----
+# ---- Distribution (docs/contract.md §14): static binary, .deb, .rpm, tarball, their CI checks ----
 # One binary for everything we ship: static glibc (rustls + ring, no OpenSSL), so the same bytes
 # run on any x86_64 Linux and in a FROM scratch image. --target keeps it apart from target/release.
 # Paths are remapped and the commit time is the only timestamp, so two builds of one commit in
@@ -85,7 +87,7 @@ STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static \
 DIST_ENV := BIN=$(BIN) VERSION=$(VERSION) COMMIT=$(COMMIT) DIST=$(DIST) STATIC_BIN=$(STATIC_BIN) \
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH)
 
-.PHONY: static deb rpm release check-man check-dist check-repro
+.PHONY: static deb rpm release image check-man check-dist check-repro
 
 # SOURCE_DATE_EPOCH is dropped for cargo: nothing in the binary uses it, but ring's build script
 # reruns whenever it changes (every commit), which would recompile ring and rustls each time.
@@ -101,6 +103,14 @@ rpm: static
 
 release: static
 	$(DIST_ENV) packaging/release.sh
+
+# The container image. VERSION (from Cargo.toml, above) is its version label; the Dockerfile checks
+# it against the binary it builds. IMAGE names the image.
+IMAGE ?= $(BIN)
+DOCKER ?= docker
+image:
+	$(DOCKER) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
+		--build-arg SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) -t $(IMAGE) .
 
 check-man:
 	$(DIST_ENV) packaging/check-dist.sh man

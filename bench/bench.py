@@ -14,7 +14,7 @@ Besides the ratio of medians it prints the median of per-round (paired) ratios, 
 when the machine's load changes during the run. --extra NAME=PATH times another build of ours
 (e.g. the static one) alongside, informational.
 
-Warm caches: ours is filled by one real `get` against bench/fake_ecr.py; Go's cache.json is
+Warm caches: ours is filled by one real `get` against tests/fake_aws.py; Go's cache.json is
 written in Go 0.6.0's own format (see write_go_cache). Before the timed rounds both helpers are
 checked to answer with the fake ECR up but without sending it any request; then the fake is
 stopped, and every timed run must still exit 0 with the expected Secret.
@@ -43,6 +43,8 @@ SECRET_ACCESS_KEY = "benchmark/secret/key/not/real/000000000"
 EXPIRES_IN = 43200  # what ECR gives: 12 hours
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The fake of the AWS APIs shared with the e2e suite and packaging/check-dist.sh.
+FAKE_AWS = os.path.normpath(os.path.join(HERE, os.pardir, "tests", "fake_aws.py"))
 
 
 def log(msg):
@@ -150,7 +152,7 @@ class FakeEcr:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "fake_ecr.py"), "--port-file", self.port_file,
+            [sys.executable, FAKE_AWS, "--port-file", self.port_file,
              "--pid-file", self.pid_file, "--log", self.log_file, "--password", PASSWORD,
              "--account", ACCOUNT, "--expires-in", str(EXPIRES_IN)],
             stdin=subprocess.DEVNULL)
@@ -276,9 +278,9 @@ def goal(ok):
     return "goal met" if ok else "GOAL NOT MET"
 
 
-# ---------------------------------------------------------------- main
+# ---------------------------------------------------------------- setup
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description="ECR credential helper benchmark (see bench/run.sh)")
     ap.add_argument("--ours", required=True, help="our release binary")
     ap.add_argument("--go", default="", help="Go helper binary ('' = skip)")
@@ -292,206 +294,232 @@ def main():
     ap.add_argument("--rss-rounds", type=int, default=30)
     ap.add_argument("--cold-runs", type=int, default=10)
     ap.add_argument("--json", default="", help="also write the results here")
-    a = ap.parse_args()
+    return ap.parse_args()
 
-    ours = os.path.abspath(a.ours)
-    gobin = os.path.abspath(a.go) if a.go else ""
-    extras = []
-    for spec in a.extra:
-        name, _, path = spec.partition("=")
-        if not name or not path or name in ("ours", "go", "cat"):
-            raise BenchError(f"bad --extra {spec!r}: want NAME=PATH")
-        extras.append((name, os.path.abspath(path)))
-    work = os.path.abspath(a.work)
-    load_start = os.getloadavg()
-    failures = []
-    results = {"host": HOST}
 
-    stdin_file = os.path.join(work, "stdin-host")
-    with open(stdin_file, "w") as f:
-        f.write(HOST)  # no newline: what docker sends
+class Bench:
+    """What every section shares: the binaries, their environments, the fake ECR, the stdin
+    file, the results so far and the verification failures."""
 
-    fake = FakeEcr(work)
-    fake.start()
-    log(f"fake ECR listening on {fake.url}")
+    ARGV_OURS = ["docker-credential-ecr-login", "get"]
+    ARGV_GO = ["docker-credential-ecr-login", "get"]
+    ARGV_CAT = ["cat"]
 
-    base_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-    aws = {"AWS_ACCESS_KEY_ID": ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-           "AWS_EC2_METADATA_DISABLED": "true"}
+    def __init__(self, a):
+        self.a = a
+        self.ours = os.path.abspath(a.ours)
+        self.gobin = os.path.abspath(a.go) if a.go else ""
+        self.extras = []
+        for spec in a.extra:
+            name, _, path = spec.partition("=")
+            if not name or not path or name in ("ours", "go", "cat"):
+                raise BenchError(f"bad --extra {spec!r}: want NAME=PATH")
+            self.extras.append((name, os.path.abspath(path)))
+        self.work = os.path.abspath(a.work)
+        self.failures = []
+        self.results = {"host": HOST}
+        self.go_ok = False
 
-    def ours_env(cache_dir):
-        home = os.path.join(work, "home-ours")
+        self.stdin_file = os.path.join(self.work, "stdin-host")
+        with open(self.stdin_file, "w") as f:
+            f.write(HOST)  # no newline: what docker sends
+
+        self.fake = FakeEcr(self.work)
+        self.fake.start()
+        log(f"fake ECR listening on {self.fake.url}")
+
+        self.base_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+        self.aws = {"AWS_ACCESS_KEY_ID": ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+                    "AWS_EC2_METADATA_DISABLED": "true"}
+        self.env_ours = self.ours_env(os.path.join(self.work, "ours"))
+        go_home = os.path.join(self.work, "home-go")
+        os.makedirs(go_home, exist_ok=True)
+        url = self.fake.url
+        # Go 0.6.0's SDK predates AWS_ENDPOINT_URL*; it is set anyway, and every HTTP(S) request Go
+        # could make goes through HTTPS_PROXY = the fake (counted while it runs, refused once it is
+        # stopped), so nothing can leave loopback and any cache miss shows.
+        self.env_go = dict(self.base_env, **self.aws, HOME=go_home,
+                           AWS_ECR_CACHE_DIR=os.path.join(self.work, "go"),
+                           AWS_ENDPOINT_URL_ECR=url, AWS_ENDPOINT_URL=url,
+                           HTTPS_PROXY=url, HTTP_PROXY=url, https_proxy=url, http_proxy=url)
+        self.env_cat = dict(self.base_env, HOME=os.path.join(self.work, "home-ours"))
+
+    def ours_env(self, cache_dir):
+        home = os.path.join(self.work, "home-ours")
         os.makedirs(home, exist_ok=True)
-        return dict(base_env, **aws, HOME=home, AWS_ECR_CACHE_DIR=cache_dir,
-                    AWS_ENDPOINT_URL_ECR=fake.url, AWS_ENDPOINT_URL=fake.url)
+        return dict(self.base_env, **self.aws, HOME=home, AWS_ECR_CACHE_DIR=cache_dir,
+                    AWS_ENDPOINT_URL_ECR=self.fake.url, AWS_ENDPOINT_URL=self.fake.url)
 
-    env_ours = ours_env(os.path.join(work, "ours"))
-    go_home = os.path.join(work, "home-go")
-    os.makedirs(go_home, exist_ok=True)
-    # Go 0.6.0's SDK predates AWS_ENDPOINT_URL*; it is set anyway, and every HTTP(S) request Go
-    # could make goes through HTTPS_PROXY = the fake (counted while it runs, refused once it is
-    # stopped), so nothing can leave loopback and any cache miss shows.
-    env_go = dict(base_env, **aws, HOME=go_home, AWS_ECR_CACHE_DIR=os.path.join(work, "go"),
-                  AWS_ENDPOINT_URL_ECR=fake.url, AWS_ENDPOINT_URL=fake.url,
-                  HTTPS_PROXY=fake.url, HTTP_PROXY=fake.url, https_proxy=fake.url,
-                  http_proxy=fake.url)
-    env_cat = dict(base_env, HOME=os.path.join(work, "home-ours"))
+    def requests(self):
+        return len(self.fake.requests())
 
-    argv_ours = ["docker-credential-ecr-login", "get"]
-    argv_go = ["docker-credential-ecr-login", "get"]
-    argv_cat = ["cat"]
+    def contenders(self):
+        """(name, path, argv, env, check) in round-robin order: ours, go, cat, then extra builds."""
+        out = [("ours", self.ours, self.ARGV_OURS, self.env_ours, check_get)]
+        if self.go_ok:
+            out.append(("go", self.gobin, self.ARGV_GO, self.env_go, check_get))
+        out.append(("cat", self.a.cat, self.ARGV_CAT, self.env_cat, lambda r, who: check_cat(r)))
+        out += [(name, path, self.ARGV_OURS, self.env_ours, check_get) for name, path in self.extras]
+        return out
 
-    try:
-        # ---- cold gets of ours (each in a fresh cache dir), informational
-        cold = []
-        cold_calls = []
-        for i in range(a.cold_runs):
-            before = len(fake.requests())
-            r = spawn(ours, argv_ours, ours_env(os.path.join(work, "cold", str(i))), stdin_file)
-            err = check_get(r, f"ours cold get #{i}")
-            if err:
-                failures.append(err)
-            cold.append(r.wall_ns)
-            cold_calls.append(len(fake.requests()) - before)
-        results["cold_ours_ns"] = summary(cold)
-        results["cold_ours_api_calls"] = cold_calls
 
-        # ---- fill our warm cache with one real get (same env as the timed runs)
-        before = len(fake.requests())
-        r = spawn(ours, argv_ours, env_ours, stdin_file)
-        err = check_get(r, "ours cache-filling get")
+# ---------------------------------------------------------------- measurements
+
+def measure_cold(b):
+    """Cold gets of ours, each in a fresh cache dir (informational)."""
+    cold = []
+    cold_calls = []
+    for i in range(b.a.cold_runs):
+        before = b.requests()
+        r = spawn(b.ours, b.ARGV_OURS, b.ours_env(os.path.join(b.work, "cold", str(i))), b.stdin_file)
+        err = check_get(r, f"ours cold get #{i}")
         if err:
-            raise BenchError(err)
-        fill_calls = len(fake.requests()) - before
-        if fill_calls != 1:
-            failures.append(f"ours cache-filling get made {fill_calls} API calls, expected 1")
-        tokens_dir = os.path.join(work, "ours", "tokens")
-        results["ours_cache_files"] = sorted(os.listdir(tokens_dir)) if os.path.isdir(tokens_dir) else []
+            b.failures.append(err)
+        cold.append(r.wall_ns)
+        cold_calls.append(b.requests() - before)
+    b.results["cold_ours_ns"] = summary(cold)
+    b.results["cold_ours_api_calls"] = cold_calls
 
-        # ---- Go's cache
-        go_ok = bool(gobin)
-        if gobin:
-            results["go_cache_file"] = write_go_cache(os.path.join(work, "go"))
 
-        # ---- check both answer from cache, fake still up: no request may reach it
-        before = len(fake.requests())
+def fill_caches(b):
+    """Ours: one real get (same env as the timed runs). Go: cache.json in its own format."""
+    before = b.requests()
+    r = spawn(b.ours, b.ARGV_OURS, b.env_ours, b.stdin_file)
+    err = check_get(r, "ours cache-filling get")
+    if err:
+        raise BenchError(err)
+    fill_calls = b.requests() - before
+    if fill_calls != 1:
+        b.failures.append(f"ours cache-filling get made {fill_calls} API calls, expected 1")
+    tokens_dir = os.path.join(b.work, "ours", "tokens")
+    b.results["ours_cache_files"] = sorted(os.listdir(tokens_dir)) if os.path.isdir(tokens_dir) else []
+    b.go_ok = bool(b.gobin)
+    if b.gobin:
+        b.results["go_cache_file"] = write_go_cache(os.path.join(b.work, "go"))
+
+
+def warm_checks(b):
+    """With the fake still up, every helper must answer from its cache: no request may reach it."""
+    before = b.requests()
+    for i in range(5):
+        err = check_get(spawn(b.ours, b.ARGV_OURS, b.env_ours, b.stdin_file), f"ours warm check #{i}")
+        if err:
+            b.failures.append(err)
+    ours_calls = b.requests() - before
+    if ours_calls:
+        b.failures.append(f"ours: 5 warm gets sent {ours_calls} requests to the fake ECR "
+                          "(expected 0: not cache hits)")
+    if b.gobin:
+        before = b.requests()
+        go_errs = [check_get(spawn(b.gobin, b.ARGV_GO, b.env_go, b.stdin_file), f"go warm check #{i}")
+                   for i in range(5)]
+        go_reqs = b.fake.requests()[before:]
+        if any(go_errs) or go_reqs:
+            b.go_ok = False
+            log("Go helper does not answer from the cache.json written for it:")
+            for e in filter(None, go_errs):
+                log("  " + e)
+            for q in go_reqs:
+                log(f"  request seen: {q}")
+            b.failures.append(f"go: not answering from its cache.json ({len(go_reqs)} requests "
+                              "reached the fake): excluded from the comparison")
+    b.results["warm_check_requests"] = {"ours": ours_calls}
+    # extra builds share ours' cache dir and environment; one get each with the fake up (a
+    # hit if they read ours' entry, else they fetch their own), then 5 that must all be hits
+    for name, path in b.extras:
+        err = check_get(spawn(path, b.ARGV_OURS, b.env_ours, b.stdin_file), f"{name} first get")
+        if err:
+            b.failures.append(err)
+        before = b.requests()
         for i in range(5):
-            err = check_get(spawn(ours, argv_ours, env_ours, stdin_file), f"ours warm check #{i}")
+            err = check_get(spawn(path, b.ARGV_OURS, b.env_ours, b.stdin_file), f"{name} warm check #{i}")
             if err:
-                failures.append(err)
-        ours_calls = len(fake.requests()) - before
-        if ours_calls:
-            failures.append(f"ours: 5 warm gets sent {ours_calls} requests to the fake ECR "
-                            "(expected 0: not cache hits)")
-        if gobin:
-            before = len(fake.requests())
-            go_errs = [check_get(spawn(gobin, argv_go, env_go, stdin_file), f"go warm check #{i}")
-                       for i in range(5)]
-            go_reqs = fake.requests()[before:]
-            if any(go_errs) or go_reqs:
-                go_ok = False
-                log("Go helper does not answer from the cache.json written for it:")
-                for e in filter(None, go_errs):
-                    log("  " + e)
-                for q in go_reqs:
-                    log(f"  request seen: {q}")
-                failures.append(f"go: not answering from its cache.json ({len(go_reqs)} requests "
-                                "reached the fake): excluded from the comparison")
-        results["warm_check_requests"] = {"ours": ours_calls}
-        # extra builds share ours' cache dir and environment; one get each with the fake up (a
-        # hit if they read ours' entry, else they fetch their own), then 5 that must all be hits
-        for name, path in extras:
-            err = check_get(spawn(path, argv_ours, env_ours, stdin_file), f"{name} first get")
-            if err:
-                failures.append(err)
-            before = len(fake.requests())
-            for i in range(5):
-                err = check_get(spawn(path, argv_ours, env_ours, stdin_file), f"{name} warm check #{i}")
-                if err:
-                    failures.append(err)
-            n = len(fake.requests()) - before
-            results["warm_check_requests"][name] = n
-            if n:
-                failures.append(f"{name}: 5 warm gets sent {n} requests to the fake ECR")
+                b.failures.append(err)
+        n = b.requests() - before
+        b.results["warm_check_requests"][name] = n
+        if n:
+            b.failures.append(f"{name}: 5 warm gets sent {n} requests to the fake ECR")
 
+
+def timed_rounds(b, contenders):
+    """Warm-up, then interleaved timed rounds of every contender; wall and CPU time."""
+    a = b.a
+    for _ in range(a.warmup):
+        for name, path, argv, env, chk in contenders:
+            spawn(path, argv, env, b.stdin_file)
+    wall = {c[0]: [] for c in contenders}
+    cpu = {c[0]: [] for c in contenders}
+    bad = {c[0]: 0 for c in contenders}
+    first_bad = {}
+    stderr_runs = {c[0]: 0 for c in contenders}
+    for i in range(a.rounds):
+        for name, path, argv, env, chk in contenders:
+            r = spawn(path, argv, env, b.stdin_file)
+            err = chk(r, f"{name} round {i}")
+            if err:
+                bad[name] += 1
+                first_bad.setdefault(name, err)
+            if r.stderr:
+                stderr_runs[name] += 1
+                first_bad.setdefault(name + " stderr", r.stderr[:300])
+            wall[name].append(r.wall_ns)
+            cpu[name].append(r.cpu_us)
+    for name, n in bad.items():
+        if n:
+            b.failures.append(f"{name}: {n} of {a.rounds} timed runs wrong; first: {first_bad[name]}")
+    for name in ["ours"] + [e[0] for e in b.extras]:
+        if stderr_runs[name]:
+            b.failures.append(f"{name}: {stderr_runs[name]} of {a.rounds} warm gets wrote to "
+                              f"stderr; first: {first_bad[name + ' stderr']!r}")
+    b.results["stderr_runs"] = stderr_runs
+    b.results["wall_ns"] = {k: summary(v) for k, v in wall.items()}
+    # per-round (paired) ratios: each round's runs are adjacent in time, so these move less
+    # than a ratio of medians when the machine's load changes during the run
+    paired = {}
+    for other in ("go", "cat"):
+        if other in wall:
+            paired[f"ours/{other}"] = statistics.median(
+                o / x for o, x in zip(wall["ours"], wall[other]))
+    b.results["paired_median_ratio"] = paired
+    b.results["cpu_us"] = {k: summary(v) for k, v in cpu.items()}
+
+
+def measure_rss(b, contenders):
+    """Peak RSS, interleaved, through the small launcher (see rss_spawn.c)."""
+    a = b.a
+    rss = {c[0]: [] for c in contenders}
+    for i in range(a.rss_rounds):
+        for name, path, argv, env, chk in contenders:
+            r = spawn_rss(a.rss_spawn, path, argv, env, b.stdin_file)
+            err = chk(r, f"{name} rss round {i}")
+            if err:
+                b.failures.append(err)
+            rss[name].append(r.maxrss_kb)
+    b.results["maxrss_kb"] = {k: summary(v) for k, v in rss.items()}
+    b.results["launcher_floor_kb"] = spawn_rss(
+        a.rss_spawn, "/bin/true", ["true"], b.env_cat, b.stdin_file).maxrss_kb
+
+
+def measure(b):
+    try:
+        measure_cold(b)
+        fill_caches(b)
+        warm_checks(b)
         # ---- stop the fake: from here on a cache miss is an error
-        fake.stop()
+        b.fake.stop()
         log("fake ECR stopped; timed rounds follow")
-
-        # round-robin order: ours, go, cat, then any extra builds
-        contenders = [("ours", ours, argv_ours, env_ours, check_get)]
-        if go_ok:
-            contenders.append(("go", gobin, argv_go, env_go, check_get))
-        contenders.append(("cat", a.cat, argv_cat, env_cat, lambda r, who: check_cat(r)))
-        contenders += [(name, path, argv_ours, env_ours, check_get) for name, path in extras]
-
-        # ---- warm-up, then timed interleaved rounds
-        for _ in range(a.warmup):
-            for name, path, argv, env, chk in contenders:
-                spawn(path, argv, env, stdin_file)
-        wall = {c[0]: [] for c in contenders}
-        cpu = {c[0]: [] for c in contenders}
-        bad = {c[0]: 0 for c in contenders}
-        first_bad = {}
-        stderr_runs = {c[0]: 0 for c in contenders}
-        for i in range(a.rounds):
-            for name, path, argv, env, chk in contenders:
-                r = spawn(path, argv, env, stdin_file)
-                err = chk(r, f"{name} round {i}")
-                if err:
-                    bad[name] += 1
-                    first_bad.setdefault(name, err)
-                if r.stderr:
-                    stderr_runs[name] += 1
-                    first_bad.setdefault(name + " stderr", r.stderr[:300])
-                wall[name].append(r.wall_ns)
-                cpu[name].append(r.cpu_us)
-        for name, n in bad.items():
-            if n:
-                failures.append(f"{name}: {n} of {a.rounds} timed runs wrong; first: {first_bad[name]}")
-        for name in ["ours"] + [e[0] for e in extras]:
-            if stderr_runs[name]:
-                failures.append(f"{name}: {stderr_runs[name]} of {a.rounds} warm gets wrote to "
-                                f"stderr; first: {first_bad[name + ' stderr']!r}")
-        results["stderr_runs"] = stderr_runs
-        results["wall_ns"] = {k: summary(v) for k, v in wall.items()}
-        # per-round (paired) ratios: each round's runs are adjacent in time, so these move less
-        # than a ratio of medians when the machine's load changes during the run
-        paired = {}
-        for other in ("go", "cat"):
-            if other in wall:
-                paired[f"ours/{other}"] = statistics.median(
-                    o / x for o, x in zip(wall["ours"], wall[other]))
-        results["paired_median_ratio"] = paired
-        results["cpu_us"] = {k: summary(v) for k, v in cpu.items()}
-
-        # ---- peak RSS, interleaved, through the small launcher
-        if a.rss_spawn:
-            rss = {c[0]: [] for c in contenders}
-            for i in range(a.rss_rounds):
-                for name, path, argv, env, chk in contenders:
-                    r = spawn_rss(a.rss_spawn, path, argv, env, stdin_file)
-                    err = chk(r, f"{name} rss round {i}")
-                    if err:
-                        failures.append(err)
-                    rss[name].append(r.maxrss_kb)
-            results["maxrss_kb"] = {k: summary(v) for k, v in rss.items()}
-            results["launcher_floor_kb"] = spawn_rss(
-                a.rss_spawn, "/bin/true", ["true"], env_cat, stdin_file).maxrss_kb
-        results["go_ok"] = go_ok
+        contenders = b.contenders()
+        timed_rounds(b, contenders)
+        if b.a.rss_spawn:
+            measure_rss(b, contenders)
+        b.results["go_ok"] = b.go_ok
     finally:
-        fake.stop()
+        b.fake.stop()
 
-    # ---------------------------------------------------------------- report
-    size = os.path.getsize(ours)
-    results["binary_size_bytes"] = size
-    if gobin:
-        results["go_binary_size_bytes"] = os.path.getsize(gobin)
 
-    w = results["wall_ns"]
-    c = results["cpu_us"]
-    out = []
-    p = out.append
+# ---------------------------------------------------------------- report
+
+def report_header(b, p, load_start):
     p("")
     p("== docker-credential-ecr-login benchmark ==")
     load_end = os.getloadavg()
@@ -502,11 +530,18 @@ def main():
         p("   NOTE: the machine was busy with other work: absolute times are inflated and the ratios"
           " are noisier than on an idle machine")
     p(f"registry host: {HOST}; stdin = that host (no newline); stdout/stderr = pipes")
-    p(f"ours: {ours}")
-    for name, path in extras:
+    p(f"ours: {b.ours}")
+    for name, path in b.extras:
         p(f"{name}: {path}  (informational; no goals)")
-    p(f"go:   {gobin or '(not available)'}{'' if go_ok or not gobin else '  (NOT a cache hit: excluded, see above)'}")
+    p(f"go:   {b.gobin or '(not available)'}"
+      f"{'' if b.go_ok or not b.gobin else '  (NOT a cache hit: excluded, see above)'}")
     p("")
+
+
+def report_latency(b, p):
+    a, results = b.a, b.results
+    w = results["wall_ns"]
+    c = results["cpu_us"]
     p(f"1. Warm `get` wall time (cache hit), {a.rounds} interleaved rounds after {a.warmup} "
       "warm-up rounds, posix_spawn -> wait4:")
     p(f"   {'':12} {'median':>10} {'p90':>10} {'min':>10} {'mean':>10}   {'CPU user+sys median':>20}")
@@ -527,7 +562,7 @@ def main():
     p(f"   ratio ours/cat (median): {ratios['ours/cat']:.3f}   (p90: {ratios['ours/cat p90']:.3f})"
       f"   goal <= 1.5: {goal(ratios['ours/cat'] <= 1.5)}")
     p(f"                            per-round paired median: {pr['ours/cat']:.3f}")
-    for name, _ in extras:
+    for name, _ in b.extras:
         ratios[f"{name}/cat"] = w[name]["median"] / w["cat"]["median"]
         line = f"   {name}: /cat {ratios[f'{name}/cat']:.3f}"
         if "go" in w:
@@ -536,9 +571,13 @@ def main():
         p(line + " (median, informational)")
     results["ratios"] = ratios
     p("")
+
+
+def report_rss(b, p):
+    results = b.results
     if "maxrss_kb" in results:
         r = results["maxrss_kb"]
-        p(f"2. Peak RSS (ru_maxrss) of a warm `get`, {a.rss_rounds} interleaved rounds via rss_spawn "
+        p(f"2. Peak RSS (ru_maxrss) of a warm `get`, {b.a.rss_rounds} interleaved rounds via rss_spawn "
           f"(floor: /bin/true through the launcher = {results['launcher_floor_kb']} KiB):")
         for name in r:
             p(f"   {name:12} median {r[name]['median']:>7.0f} KiB = {r[name]['median'] / 1024:6.2f} MiB"
@@ -549,16 +588,25 @@ def main():
     else:
         p("2. Peak RSS: not measured (no C compiler to build bench/rss_spawn.c)")
     p("")
+
+
+def report_size(b, p):
+    results = b.results
+    size = results["binary_size_bytes"]
     p(f"3. Release binary size: {size} bytes = {size / 1e6:.2f} MB ({size / 2**20:.2f} MiB)"
       f"   goal <= 6 MB: {goal(size <= 6_000_000)}")
-    for name, path in extras:
+    for name, path in b.extras:
         es = os.path.getsize(path)
         results[f"{name}_binary_size_bytes"] = es
         p(f"   ({name}: {es} bytes = {es / 1e6:.2f} MB)")
-    if gobin:
+    if b.gobin:
         gs = results["go_binary_size_bytes"]
         p(f"   (Go 0.6.0 binary: {gs} bytes = {gs / 1e6:.2f} MB)")
     p("")
+
+
+def report_cold(b, p):
+    results = b.results
     cs = results["cold_ours_ns"]
     p(f"4. Cold `get` of ours (cache miss, fresh cache dir, 1 GetAuthorizationToken from the local "
       f"fake ECR over http), {cs['n']} runs (informational):")
@@ -567,24 +615,51 @@ def main():
     p("   (Go 0.6.0 has no cold figure: its SDK has no endpoint override and speaks only https to"
       " the real AWS hosts.)")
     p("")
-    if failures:
+
+
+def report_verification(b, p):
+    if b.failures:
         p("VERIFICATION FAILURES:")
-        for f in failures:
+        for f in b.failures:
             p("   " + f)
     else:
-        p("verification: every timed/RSS run of ours" + "".join(f", {n}" for n, _ in extras)
-          + (" and go" if go_ok else "")
+        p("verification: every timed/RSS run of ours" + "".join(f", {n}" for n, _ in b.extras)
+          + (" and go" if b.go_ok else "")
           + " exited 0 with the expected Secret with the fake ECR stopped; 0 requests reached the"
           " fake during the warm checks; ours wrote nothing to stderr")
-    n_json = sum(1 for f in results["ours_cache_files"] if f.endswith(".json"))
+    n_json = sum(1 for f in b.results["ours_cache_files"] if f.endswith(".json"))
     p(f"   caches: ours {n_json} token entry file(s) in tokens/; go cache.json"
-      f" {'(written in Go 0.6.0 format)' if gobin else '(n/a)'}")
-    print("\n".join(out), flush=True)
-    results["failures"] = failures
+      f" {'(written in Go 0.6.0 format)' if b.gobin else '(n/a)'}")
+
+
+def report(b, load_start):
+    b.results["binary_size_bytes"] = os.path.getsize(b.ours)
+    if b.gobin:
+        b.results["go_binary_size_bytes"] = os.path.getsize(b.gobin)
+    out = []
+    p = out.append
+    report_header(b, p, load_start)
+    report_latency(b, p)
+    report_rss(b, p)
+    report_size(b, p)
+    report_cold(b, p)
+    report_verification(b, p)
+    return out
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    a = parse_args()
+    load_start = os.getloadavg()
+    b = Bench(a)
+    measure(b)
+    print("\n".join(report(b, load_start)), flush=True)
+    b.results["failures"] = b.failures
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(results, f, indent=2)
-    return 1 if failures else 0
+            json.dump(b.results, f, indent=2)
+    return 1 if b.failures else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""How long a failing `get` takes (SPEC 3, "bounded time"): no credentials with a black-holed
-metadata service, the API on a closed port, and a black-holed API. Informational figures for
-the closing notes; the tests assert the outcomes, never the timings."""
+"""How long a failing `get` takes (docs/contract.md §10, bounded time): no credentials with a
+black-holed metadata service, the API on a closed port, and a black-holed API. Informational
+figures for the closing notes; the tests assert the outcomes, never the timings."""
 import os, socket, statistics, subprocess, sys, tempfile, time
 
 HOST = b"123456789012.dkr.ecr.us-west-2.amazonaws.com"
@@ -39,7 +39,8 @@ def main():
         ("API on a closed port", {**keys, "AWS_ENDPOINT_URL_ECR": "http://127.0.0.1:%d" % free_port()}, "a few s"),
         ("black-holed API", {**keys, "AWS_ENDPOINT_URL_ECR": hole_url}, "within 5 s"),
     ]
-    print("5. Failing `get` wall time (median of 3; SPEC: never hang a docker command):")
+    print("5. Failing `get` wall time (median of 3; docs/contract.md §10: never hang a docker "
+          "command):")
     for name, env, goal in cases:
         secs, line = timed(binary, env)
         print("   %-34s %6.2f s   (goal: %s)" % (name, secs, goal))

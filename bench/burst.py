@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Burst benchmark (issue 8, section 1): many concurrent cold `get`s of one registry when the
-fetch fails. Standard library only (plus the openssl CLI for the Go helper's scenario 3).
+"""Burst benchmark (docs/contract.md §10, shared failures): many concurrent cold `get`s of one
+registry when the fetch fails. Standard library only (plus the openssl CLI for the Go helper's
+scenario 3).
 
 For our helper and, when given, Debian's Go helper 0.6.0, three scenarios; in each, N processes
 share one fresh cache dir (HOME in a temp dir, so ~/.ecr), all spawned back to back with
@@ -10,7 +11,7 @@ os.posix_spawn (stdin = a file holding the registry host), reaped with os.wait4 
      black-holed through AWS_EC2_METADATA_SERVICE_ENDPOINT (a socket that accepts and never
      answers); goal for ours: all done in <= ~1.5 s;
   2. API black-holed: 20 gets with keys set, the ECR API black-holed; goal for ours <= ~5 s;
-  3. failing API: 200 gets with keys set against bench/fake_ecr.py --fail-500-after 2 (HTTP 500
+  3. failing API: 200 gets with keys set against tests/fake_aws.py --fail-500-after 2 (HTTP 500
      ServerException after 2 s); goal for ours: a handful of API calls, not 200.
 
 Each run must exit 1 with `credentials not found in native keychain` on stdout. The timings are
@@ -19,8 +20,8 @@ informational (no goal is asserted); a wrong outcome makes the exit status 1.
 How the Go helper is kept on loopback: its SDK (aws-sdk-go-v2 1.17) predates AWS_ENDPOINT_URL_*
 and speaks only https to the real AWS names, so every Go run has HTTPS_PROXY/HTTP_PROXY set to a
 local socket. Scenario 1: the proxy is the black hole too (IMDS at the loopback endpoint is
-reached directly). Scenario 2: a fake_ecr.py that answers CONNECT with 200 and then nothing (the
-API host accepts and never answers, behind a working proxy). Scenario 3: a fake_ecr.py that
+reached directly). Scenario 2: a fake_aws.py that answers CONNECT with 200 and then nothing (the
+API host accepts and never answers, behind a working proxy). Scenario 3: a fake_aws.py that
 answers CONNECT and serves the tunnel as TLS with a certificate for api.ecr.<region>.amazonaws.com
 from a throwaway CA (AWS_CA_BUNDLE and SSL_CERT_FILE point the Go helper at that CA); without the
 openssl CLI that scenario is skipped for Go.
@@ -52,6 +53,8 @@ KEYS = {"AWS_ACCESS_KEY_ID": "AKIABURSTBENCH000001",
         "AWS_SECRET_ACCESS_KEY": "burst/benchmark/secret/not/real/0000000"}
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The fake of the AWS APIs shared with the e2e suite and packaging/check-dist.sh.
+FAKE_AWS = os.path.normpath(os.path.join(HERE, os.pardir, "tests", "fake_aws.py"))
 
 
 def log(msg):
@@ -79,7 +82,7 @@ class BlackHole:
 
 
 class Fake:
-    """bench/fake_ecr.py in a child process, with its own request log."""
+    """tests/fake_aws.py in a child process, with its own request log."""
 
     def __init__(self, work, name, args):
         self.dir = os.path.join(work, "fake-" + name)
@@ -88,7 +91,7 @@ class Fake:
         port_file = os.path.join(self.dir, "port")
         self.pid_file = os.path.join(work, "fake.pid")  # run.sh's cleanup kills it from here
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "fake_ecr.py"), "--port-file", port_file,
+            [sys.executable, FAKE_AWS, "--port-file", port_file,
              "--pid-file", self.pid_file, "--log", self.log_file, "--account", ACCOUNT] + args,
             stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
@@ -417,9 +420,9 @@ def main():
     # ---------------------------------------------------------------- report
     out = []
     p = out.append
-    p(f"{a.section}. Burst of failing cold `get`s (issue 8): N processes spawned back to back, one "
-      f"fresh shared cache dir per row, stdin = {HOST}; every run must exit 1 with the not-found "
-      f"line ({os.cpu_count()} CPUs; informational, no goal asserted):")
+    p(f"{a.section}. Burst of failing cold `get`s (docs/contract.md §10): N processes spawned back "
+      f"to back, one fresh shared cache dir per row, stdin = {HOST}; every run must exit 1 with "
+      f"the not-found line ({os.cpu_count()} CPUs; informational, no goal asserted):")
     for name, path in helpers:
         p(f"   {name}: {path}")
     titles = {  # keyed by scenario

@@ -4,8 +4,8 @@
 # Prints: warm `get` latency of ours vs Debian's Go helper 0.6.0 vs `cat` (interleaved), the
 # ratios ours/go and ours/cat, peak RSS of a warm `get`, the release binary size, and a cold
 # `get` against a local fake ECR, failing `get` wall times (bounds.py), and the burst figures of
-# issue 8 (burst.py: 20 / 200 concurrent failing cold gets, ours vs Go). Everything stays on
-# 127.0.0.1; nothing contacts AWS.
+# docs/contract.md §10, shared failures (burst.py: 20 / 200 concurrent failing cold gets, ours vs
+# Go). Everything stays on 127.0.0.1; nothing contacts AWS.
 #
 # Needs: cargo (`make build`: the static release binary that make install, the packages and the
 # image ship), python3 (standard library), cc (builds the small
@@ -115,7 +115,7 @@ python3 "$here/bench.py" "${args[@]}"
 echo
 python3 "$here/bounds.py" "$ours"
 
-# ---- 6. burst of failing cold gets (issue 8, section 1), ours and the Go helper
+# ---- 6. burst of failing cold gets (docs/contract.md §10), ours and the Go helper
 if [[ "${BENCH_BURST:-1}" != 0 ]]; then
     echo
     burst_args=(--ours "$ours" --work "$work/burst" --section 6)

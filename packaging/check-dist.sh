@@ -3,7 +3,7 @@
 #   man      the man page renders without a warning (groff -ww, man -l) and documents every
 #            variable that --help lists
 #   static   the binary is static (file, ldd), runs, carries the commit, and answers `get` from
-#            the fake ECR (bench/fake_ecr.py) through a host name, so glibc's static DNS path runs
+#            the fake ECR (tests/fake_aws.py) through a host name, so glibc's static DNS path runs
 #   deb      lintian reports no error; dpkg -i, version, man page, `get` from the installed path,
 #            dpkg -r and -P leave nothing behind
 #   rpm      rpm -qpil: files, modes, owners, metadata, no requirements; installs into an empty
@@ -63,7 +63,7 @@ trap cleanup EXIT
 PASSWORD=check-dist-password
 start_fake() {
     [ -n "$fake_pid" ] && return 0
-    python3 bench/fake_ecr.py --port 0 --port-file "$tmp/port" --log "$tmp/fake.log" \
+    python3 tests/fake_aws.py --port 0 --port-file "$tmp/port" --log "$tmp/fake.log" \
         --password "$PASSWORD" >/dev/null 2>&1 &
     fake_pid=$!
     for _ in $(seq 100); do

@@ -1,4 +1,5 @@
-//! The token cache (SPEC §5): entries and their freshness (pure), and the on-disk store.
+//! The token cache (docs/contract.md §8): entries and their freshness (pure), and the on-disk
+//! store.
 //!
 //! Layout: one small JSON file per (identity, registry) under `<cache dir>/tokens/`, named by a
 //! hash of both. One file per entry is what makes the cache safe without a global lock:

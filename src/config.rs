@@ -1,4 +1,4 @@
-//! Every environment variable this program reads, read once and named once (SPEC §8).
+//! Every environment variable this program reads, read once and named once (docs/contract.md §12).
 //!
 //! `Config::from_lookup` takes a lookup function so tests build a configuration without touching
 //! the process environment. The AWS SDK reads its own standard variables (`AWS_REGION`,

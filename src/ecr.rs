@@ -1,11 +1,11 @@
-//! The one door to AWS: `GetAuthorizationToken` for ECR and ECR Public (SPEC §3).
+//! The one door to AWS: `GetAuthorizationToken` for ECR and ECR Public (docs/contract.md §5).
 //!
 //! [`TokenSource`] is the seam the policy (`helper.rs`) talks to; [`Aws`] is the SDK
 //! implementation. It owns a current-thread tokio runtime, built only when a token must be fetched,
 //! so the rest of the program (and above all the cache-hit path) stays synchronous and never
 //! loads aws-config, parses root certificates or starts TLS.
 //!
-//! Bounded time (SPEC §3, "better than Go"): IMDS gets one short attempt, every API call has
+//! Bounded time (docs/contract.md §10): IMDS gets one short attempt, every API call has
 //! connect/read/attempt/operation timeouts, and the whole fetch has a final deadline.
 
 use std::time::{Duration, SystemTime};
@@ -46,11 +46,11 @@ use crate::identity::{AwsFiles, CredentialSource, Identity};
 use crate::registry::Registry;
 use crate::secret::Secret;
 
-/// User-Agent product token (SPEC §3: Go intends to send one and never does).
+/// User-Agent product token (docs/contract.md §5: Go intends to send one and never does).
 pub const USER_AGENT: &str = concat!("docker-credential-ecr-login/", env!("CARGO_PKG_VERSION"));
 
 /// IMDS: one attempt of at most this long. On EC2 it answers in milliseconds; on a laptop there is
-/// no IMDS and this is what "no credentials" costs (SPEC: fail within about a second).
+/// no IMDS and this is what "no credentials" costs (docs/contract.md §10: fail within about a second).
 const IMDS_TIMEOUT: Duration = Duration::from_millis(900);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
@@ -236,7 +236,8 @@ impl Aws<'_> {
         let chain: SharedCredentialsProvider = match request.profile {
             Some(_) => SharedCredentialsProvider::new(profile_provider),
             None => {
-                // IMDS: one short attempt (no credentials must fail within about 1 s).
+                // IMDS: one short attempt (docs/contract.md §10: no credentials must fail within
+                // about 1 s).
                 let imds = imds::Client::builder()
                     .configure(provider_config)
                     .max_attempts(1)

@@ -20,7 +20,7 @@ use crate::mappings::{MappingError, Mappings};
 use crate::registry::Registry;
 use crate::secret::Secret;
 
-/// `list` never takes longer than this, network or not (SPEC §6).
+/// `list` never takes longer than this, network or not (docs/contract.md §2.2).
 pub const LIST_BUDGET: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
@@ -440,7 +440,8 @@ fn fetch(source: &dyn TokenSource, request: &FetchRequest<'_>) -> Result<Token, 
 /// `list`: the registries with a cached token usable by the identity that would ask for each
 /// (the default one, or a mapping's profile). With `AWS_REGION` set and no such token in that
 /// region, it also asks for the caller's own registry there, as the Go helper does for the legacy
-/// `docker build`, within [`LIST_BUDGET`]; what it can't get, it leaves out (SPEC §6).
+/// `docker build`, within [`LIST_BUDGET`]; what it can't get, it leaves out (docs/contract.md
+/// §2.2).
 pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
     let cache = CacheState::of(cfg);
     let store = cache.store().cloned();

@@ -1,12 +1,13 @@
 //! Who is asking: an identity derived from configuration alone, never from resolved credentials.
 //!
 //! A cache hit must not run the credential chain (no `credential_process`, no STS, no SSO, no
-//! IMDS: SPEC §5), yet tokens of different principals must never be mixed up. So the cache key's
-//! owner is a hash of everything that *selects* credentials: the credential environment variables
-//! and the selected profile's sections in `~/.aws/config` and `~/.aws/credentials` (following
-//! `source_profile` and `sso_session`). Change the keys, the profile, its role, its SSO account or
-//! role, or its `credential_process` command, and the identity changes; a token fetched for one
-//! identity is never served to another. Secrets enter only the hash.
+//! IMDS: docs/contract.md §9), yet tokens of different principals must never be mixed up. So the
+//! cache key's owner is a hash of everything that *selects* credentials: the credential
+//! environment variables and the selected profile's sections in `~/.aws/config` and
+//! `~/.aws/credentials` (following `source_profile` and `sso_session`). Change the keys, the
+//! profile, its role, its SSO account or role, or its `credential_process` command, and the
+//! identity changes; a token fetched for one identity is never served to another. Secrets enter
+//! only the hash.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};

@@ -1,6 +1,6 @@
 //! `docker-credential-ecr-login`: a Docker credential helper for Amazon ECR and ECR Public.
 //!
-//! The protocol on one screen (SPEC.md is the full contract):
+//! The protocol on one screen (docs/contract.md is the full contract):
 //!
 //! | action    | stdin                 | stdout                                              | exit |
 //! |-----------|-----------------------|-----------------------------------------------------|------|
@@ -15,8 +15,17 @@
 //! had; for the latter, one line on stderr says why. `AWS_ECR_IGNORE_CREDS_STORAGE=true` makes
 //! `store`/`erase` succeed silently. Environment variables: see `config.rs`.
 //!
-//! Floors, top-down, each using only those below: `run` -> `helper` -> {`cache`, `identity`,
-//! `ecr`, `protocol`, `logging`} -> {`config`, `registry`, `secret`}.
+//! Floors, top-down, each module using only modules on lower floors:
+//!
+//! 1. `run` (this file);
+//! 2. `configure`, `doctor` (the commands for people);
+//! 3. `helper` (the policy of `get` and `list`);
+//! 4. `cache`, `docker_config`, `ecr`, `logging`, `mappings`;
+//! 5. `children`, `identity`;
+//! 6. `config`, `files`, `protocol`, `registry`;
+//! 7. `secret`.
+//!
+//! The behaviour all of them implement is in docs/contract.md.
 
 pub mod cache;
 pub mod children;
@@ -129,7 +138,8 @@ pub fn run(
                             let _ = writeln!(stderr);
                         }
                     }
-                    // Docker shows a helper's stderr: say why there is no token (SPEC §1).
+                    // Docker shows a helper's stderr: say why there is no token
+                    // (docs/contract.md §3.3).
                     let _ = writeln!(
                         stderr,
                         "docker-credential-ecr-login: {}",
@@ -157,7 +167,7 @@ pub fn run(
     }
 }
 
-/// `store`/`erase`: ECR tokens are fetched, never stored (SPEC §4).
+/// `store`/`erase`: ECR tokens are fetched, never stored (docs/contract.md §2.3).
 fn storage_answer(cfg: &Config, stdout: &mut dyn Write) -> ExitCode {
     if cfg.ignore_creds_storage {
         ExitCode::SUCCESS

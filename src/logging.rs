@@ -1,5 +1,6 @@
-//! The log file (SPEC §7): `<cache dir>/log/ecr-login.YYYY-MM-DD.log`, one file per UTC day,
-//! at most [`MAX_FILES`] kept, mode 0600 in a 0700 directory, level from `AWS_ECR_LOG_LEVEL`.
+//! The log file (docs/contract.md §11): `<cache dir>/log/ecr-login.YYYY-MM-DD.log`, one file per
+//! UTC day, at most [`MAX_FILES`] kept, mode 0600 in a 0700 directory, level from
+//! `AWS_ECR_LOG_LEVEL`.
 //!
 //! A run lives milliseconds and logs a handful of lines, so the writer is today's file opened
 //! once, for appending, written in place (no background worker to lose lines or print on exit).

@@ -105,7 +105,8 @@ pub struct StoreRequest {
     pub _secret: Option<serde::de::IgnoredAny>,
 }
 
-/// Parses and validates a `store` request (SPEC §4: before deciding whether to store).
+/// Parses and validates a `store` request (docs/contract.md §2.3: before deciding whether to
+/// store).
 pub fn read_store_request(stdin: &mut dyn Read) -> Result<StoreRequest, String> {
     let mut buf = Vec::new();
     stdin

@@ -1,4 +1,5 @@
-//! Which hosts are Amazon ECR registries (SPEC §2), as a pure function of the input string.
+//! Which hosts are Amazon ECR registries (docs/contract.md §4), as a pure function of the input
+//! string.
 //!
 //! This module owns the parse from "what Docker sent on stdin" to a [`Registry`]. It must stay
 //! pure: no environment, no clock, no I/O. The rules are the Go helper 0.12.0's, kept so that both

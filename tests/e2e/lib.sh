@@ -203,7 +203,7 @@ e2e_start_fake() {
     local name=$1 port
     shift
     rm -f "$T/fake-$name.port"
-    e2e_bg "fake-$name" "$PY" "$E2E_DIR/fake_aws.py" --port-file "$T/fake-$name.port" \
+    e2e_bg "fake-$name" "$PY" "$ROOT/tests/fake_aws.py" --port-file "$T/fake-$name.port" \
         --log "$T/logs/fake-$name.jsonl" "$@"
     for _ in $(seq 100); do [ -s "$T/fake-$name.port" ] && break; sleep 0.1; done
     [ -s "$T/fake-$name.port" ] || e2e_die "fake $name did not start (see $T/logs/fake-$name.log)"

@@ -173,7 +173,7 @@ setup() {
     FAKEPORT_plain=$LAST_PORT
     e2e_start_fake deny --deny
     FAKEPORT_deny=$LAST_PORT
-    e2e_start_fake tls --tls-cert "$T/certs/server.crt" --tls-key "$T/certs/server.key"
+    e2e_start_fake tls --tls --tls-cert "$T/certs/server.crt" --tls-key "$T/certs/server.key"
     FAKEPORT_tls=$LAST_PORT
     FAKE_URL="http://127.0.0.1:$FAKEPORT_plain"
     API_URL="https://$API_NAME:$FAKEPORT_tls"
@@ -185,7 +185,7 @@ setup() {
         ECS_WHY="169.254.170.2 is already on lo (another run?): not touching it"
     elif ip addr add 169.254.170.2/32 dev lo 2>"$T/logs/ip.log"; then
         E2E_ADDED_IP=169.254.170.2/32
-        e2e_bg fake-ecs "$PY" "$E2E_DIR/fake_aws.py" --host 169.254.170.2 --port 80 \
+        e2e_bg fake-ecs "$PY" "$ROOT/tests/fake_aws.py" --host 169.254.170.2 --port 80 \
             --log "$T/logs/fake-ecs.jsonl" --container-token "Bearer e2e-container-token"
         if e2e_wait_port 80 169.254.170.2; then ECS_OK=1; else ECS_WHY="cannot listen on 169.254.170.2:80"; fi
     else

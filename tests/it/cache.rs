@@ -1,4 +1,4 @@
-//! SPEC §5 and §7: the cache and the log, over the real binary and the fake ECR.
+//! docs/contract.md §8, §9 and §11: the cache and the log, over the real binary and the fake ECR.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -1,4 +1,4 @@
-//! Issue 8: a failing fleet does not queue, shared or hostile places are not trusted, special
+//! docs/security.md: a failing fleet does not queue, shared or hostile places are not trusted, special
 //! files never hang, the identity covers whole files, hostile API answers are bounded,
 //! credential_process children die with the helper, and the small ones (list, registryIds).
 //! (Outcomes only, never timings: a watchdog kills a hung run, which then fails its assertions.)

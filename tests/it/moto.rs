@@ -1,6 +1,6 @@
-//! SPEC §3 against moto, a real third-party implementation of ECR and STS: the credential sources
-//! users have, each ending in a token moto issued. (moto's tokens are always expired, so these
-//! exercise the fetch path, never the cache.)
+//! docs/contract.md §6 against moto, a real third-party implementation of ECR and STS: the
+//! credential sources users have, each ending in a token moto issued. (moto's tokens are always
+//! expired, so these exercise the fetch path, never the cache.)
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -1,5 +1,6 @@
-//! SPEC §3 "bounded time" and "networks users really have": black-holed metadata and APIs,
-//! closed ports, proxies, FIPS and dual-stack endpoints, and a private CA via AWS_CA_BUNDLE.
+//! docs/contract.md §5 and §10, bounded time and the networks users really have: black-holed
+//! metadata and APIs, closed ports, proxies, FIPS and dual-stack endpoints, and a private CA via
+//! AWS_CA_BUNDLE.
 //! (Tests assert outcomes, never timings: a hang is caught by the runner's watchdog, and
 //! `make bench` reports how long each failure takes.)
 

@@ -1,4 +1,4 @@
-//! SPEC §1, §3, §4, §6: every protocol case, over the real binary.
+//! docs/contract.md §2, §3 and §5: every protocol case, over the real binary.
 
 use crate::support::*;
 

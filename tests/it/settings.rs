@@ -1,4 +1,5 @@
-//! Issue 5: per-registry profiles and custom names, `configure` on real files, and `doctor`.
+//! docs/contract.md §7, §2.5 and §2.6: per-registry profiles and custom names, `configure` on
+//! real files, and `doctor`.
 
 use std::fs;
 use std::os::unix::fs::symlink;
