@@ -29,7 +29,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::files;
+use crate::config::Config;
+use crate::files::{self, Trust};
 use crate::identity::hex;
 use crate::secret::Secret;
 
@@ -370,6 +371,66 @@ mod secret_string {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Secret<String>, D::Error> {
         String::deserialize(de).map(Secret::new)
+    }
+}
+
+/// Whether the on-disk cache is used this run: the one place that decides it.
+#[derive(Debug)]
+pub enum CacheState {
+    /// Disabled (`AWS_ECR_DISABLE_CACHE`) or no directory to put it in.
+    Off,
+    /// The directory (or `tokens/` in it) is not the user's own, or not usable by the user: the
+    /// run goes on as with the cache disabled, and says so.
+    Untrusted {
+        dir: PathBuf,
+        reason: String,
+    },
+    On(Store),
+}
+
+impl CacheState {
+    pub fn of(cfg: &Config) -> CacheState {
+        let Some(dir) = cfg.cache_dir.as_deref().filter(|_| !cfg.cache_disabled) else {
+            return CacheState::Off;
+        };
+        let store = Store::new(dir);
+        for (path, check_access) in [(dir, true), (store.dir(), false)] {
+            match files::check_private(path, true) {
+                Trust::Missing => break,
+                Trust::Untrusted(reason) => {
+                    return CacheState::Untrusted {
+                        dir: path.to_owned(),
+                        reason,
+                    };
+                }
+                Trust::Trusted if check_access && !files::usable_dir(path) => {
+                    return CacheState::Untrusted {
+                        dir: path.to_owned(),
+                        reason: "you cannot read and write it".into(),
+                    };
+                }
+                Trust::Trusted => {}
+            }
+        }
+        CacheState::On(store)
+    }
+
+    pub fn store(&self) -> Option<&Store> {
+        match self {
+            CacheState::On(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The stderr line for a run that would have used the cache.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            CacheState::Untrusted { dir, reason } => Some(format!(
+                "warning: not using the cache {}: {reason}",
+                dir.display()
+            )),
+            _ => None,
+        }
     }
 }
 

@@ -21,7 +21,7 @@ pub const LOG_LEVEL: &str = "AWS_ECR_LOG_LEVEL";
 /// A PEM bundle of CAs to trust instead of the system store (the AWS CLI's meaning).
 pub const CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 /// The per-registry settings file (default `config.json` in the cache directory).
-pub const MAPPINGS_FILE: &str = "AWS_ECR_CONFIG";
+pub const SETTINGS_FILE: &str = "AWS_ECR_CONFIG";
 /// Seconds allowed for resolving AWS credentials (default 6, or 120 with a terminal).
 pub const CREDENTIALS_TIMEOUT: &str = "AWS_ECR_CREDENTIALS_TIMEOUT";
 /// Docker's configuration directory (default `~/.docker`), as the docker CLI reads it.
@@ -136,7 +136,7 @@ pub struct Config {
     /// `(name, value)` of every set variable of [`IDENTITY_VARS`], in that order; secrets wrapped.
     pub identity_env: Vec<(&'static str, Secret<String>)>,
     /// `AWS_ECR_CONFIG`, else `config.json` in the cache directory.
-    pub mappings_file: Option<PathBuf>,
+    pub settings_file: Option<PathBuf>,
     /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
     pub docker_config_file: Option<PathBuf>,
     /// `PATH`, to tell whether Docker can find this helper.
@@ -181,7 +181,7 @@ impl Config {
             Some(p) => expand_tilde(&p, home.as_deref()),
             None => home.as_ref().map(|h| h.join(".aws").join(name)),
         };
-        let mappings_file = match get(MAPPINGS_FILE) {
+        let settings_file = match get(SETTINGS_FILE) {
             Some(p) => expand_tilde(&p, home.as_deref()),
             None => cache_dir.as_ref().map(|d| d.join("config.json")),
         };
@@ -201,7 +201,7 @@ impl Config {
             fetch_context,
             credentials_timeout,
             interactive: false,
-            mappings_file,
+            settings_file,
             docker_config_file,
             path: get(PATH),
             region: get(REGION).or_else(|| get(DEFAULT_REGION)),

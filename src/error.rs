@@ -7,8 +7,8 @@ use std::error::Error;
 use std::path::PathBuf;
 
 use crate::files::ReadError;
-use crate::mappings::MappingError;
 use crate::secret::Secret;
+use crate::settings::SettingsError;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -63,7 +63,7 @@ pub enum FetchError {
     BadResponse(String),
     /// The per-registry settings file is wrong (its own message names the file and the key).
     #[error(transparent)]
-    Settings(#[from] MappingError),
+    Settings(#[from] SettingsError),
     /// `AWS_CA_BUNDLE` cannot be used.
     #[error("AWS_CA_BUNDLE {}", .path.display())]
     CaBundle {

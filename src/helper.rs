@@ -5,20 +5,19 @@
 //! concurrent processes share one fetch (the entry lock, then a re-read). It writes nothing to
 //! stdout or stderr: it returns outcomes, and `lib.rs` renders them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
 use tracing::{info, warn};
 
-use crate::cache::{CacheEntry, Failure, Locked, Store};
+use crate::cache::{CacheEntry, CacheState, Failure, Locked, Store};
 use crate::config::Config;
 use crate::ecr::{self, FetchError, FetchRequest, Target, Token, TokenSource};
-use crate::files::{self, Trust};
 use crate::identity::Identity;
-use crate::mappings::{MappingError, Mappings};
 use crate::registry::Registry;
 use crate::secret::Secret;
+use crate::settings::{Loaded, Settings, SettingsError};
 
 /// `list` never takes longer than this, network or not (docs/contract.md §2.2).
 pub const LIST_BUDGET: Duration = Duration::from_secs(2);
@@ -51,110 +50,13 @@ enum Source {
     StaleAfterSharedError,
 }
 
-/// Whether the on-disk cache is used this run: the one place that decides it.
-#[derive(Debug)]
-pub enum CacheState {
-    /// Disabled (`AWS_ECR_DISABLE_CACHE`) or no directory to put it in.
-    Off,
-    /// The directory (or `tokens/` in it) is not the user's own, or not usable by the user: the
-    /// run goes on as with the cache disabled, and says so.
-    Untrusted {
-        dir: PathBuf,
-        reason: String,
-    },
-    On(Store),
-}
-
-impl CacheState {
-    pub fn of(cfg: &Config) -> CacheState {
-        let Some(dir) = cfg.cache_dir.as_deref().filter(|_| !cfg.cache_disabled) else {
-            return CacheState::Off;
-        };
-        let store = Store::new(dir);
-        for (path, check_access) in [(dir, true), (store.dir(), false)] {
-            match files::check_private(path, true) {
-                Trust::Missing => break,
-                Trust::Untrusted(reason) => {
-                    return CacheState::Untrusted {
-                        dir: path.to_owned(),
-                        reason,
-                    };
-                }
-                Trust::Trusted if check_access && !files::usable_dir(path) => {
-                    return CacheState::Untrusted {
-                        dir: path.to_owned(),
-                        reason: "you cannot read and write it".into(),
-                    };
-                }
-                Trust::Trusted => {}
-            }
-        }
-        CacheState::On(store)
-    }
-
-    pub fn store(&self) -> Option<&Store> {
-        match self {
-            CacheState::On(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The stderr line for a run that would have used the cache.
-    pub fn warning(&self) -> Option<String> {
-        match self {
-            CacheState::Untrusted { dir, reason } => Some(format!(
-                "warning: not using the cache {}: {reason}",
-                dir.display()
-            )),
-            _ => None,
-        }
-    }
-}
-
-/// The per-registry settings of this run, and why they were not read if they were not.
-#[derive(Debug)]
-pub struct Settings {
-    pub mappings: Result<Mappings, MappingError>,
-    pub warning: Option<String>,
-}
-
-impl Settings {
-    pub fn load(cfg: &Config, cache: &CacheState) -> Settings {
-        let empty = |warning| Settings {
-            mappings: Ok(Mappings::default()),
-            warning,
-        };
-        let Some(path) = cfg.mappings_file.as_deref() else {
-            return empty(None);
-        };
-        // The default file lives in the cache directory: an untrusted one is not read either
-        // (the cache's warning says why).
-        if let CacheState::Untrusted { dir, .. } = cache
-            && path.starts_with(dir)
-        {
-            return empty(None);
-        }
-        match files::check_private(path, false) {
-            Trust::Missing => empty(None),
-            Trust::Untrusted(reason) => empty(Some(format!(
-                "warning: not using the settings file {}: {reason}",
-                path.display()
-            ))),
-            Trust::Trusted => Settings {
-                mappings: Mappings::load(Some(path)),
-                warning: None,
-            },
-        }
-    }
-}
-
 pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -> Answer {
     let started = Instant::now();
     let cache = CacheState::of(cfg);
-    let settings = Settings::load(cfg, &cache);
+    let loaded = Loaded::load(cfg, &cache);
     let mut warnings: Vec<String> = Vec::new();
     let answer = |outcome, warnings| Answer { outcome, warnings };
-    let mappings = match settings.mappings {
+    let mappings = match loaded.settings {
         Ok(m) => m,
         // A broken settings file is no business of hosts that are not ECR (custom names
         // included: they cannot be told from other registries without the file).
@@ -187,7 +89,7 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         }
     };
     warnings.extend(cache.warning());
-    warnings.extend(settings.warning);
+    warnings.extend(loaded.warning);
     let Request {
         registry,
         profile,
@@ -245,7 +147,7 @@ pub struct Request {
 /// Applies the per-registry settings to what the client sent. `Ok(None)`: not ours to answer.
 pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Request>, FetchError> {
     let cache = CacheState::of(cfg);
-    let mappings = Settings::load(cfg, &cache).mappings?;
+    let mappings = Loaded::load(cfg, &cache).settings?;
     resolve_in(cfg, &mappings, server_url)
 }
 
@@ -253,7 +155,7 @@ pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Request>, FetchE
 /// cached entry).
 fn resolve_in(
     cfg: &Config,
-    mappings: &Mappings,
+    mappings: &Settings,
     server_url: &str,
 ) -> Result<Option<Request>, FetchError> {
     let Some(resolved) = mappings.resolve(server_url)? else {
@@ -263,7 +165,7 @@ fn resolve_in(
     if let Some(p) = &resolved.profile
         && !identity.profile_found()
     {
-        return Err(FetchError::Settings(MappingError {
+        return Err(FetchError::Settings(SettingsError {
             path: mappings.path().map(Path::to_path_buf).unwrap_or_default(),
             key: resolved.key.clone(),
             problem: format!(
@@ -446,7 +348,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
     let cache = CacheState::of(cfg);
     let store = cache.store().cloned();
     // With a broken settings file no entry's owner can be told (every get fails too): list nothing.
-    let Ok(mappings) = Settings::load(cfg, &cache).mappings else {
+    let Ok(mappings) = Loaded::load(cfg, &cache).settings else {
         return Vec::new();
     };
     let mut hosts: Vec<String> = store
@@ -478,7 +380,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
 /// Fetches (and caches) the caller's registry in `region`; `None` on any failure.
 fn default_registry(
     cfg: &Config,
-    mappings: &Mappings,
+    mappings: &Settings,
     region: &str,
     now: u64,
     store: Option<&Store>,

@@ -29,29 +29,29 @@
 
 pub mod cache;
 pub mod children;
+pub mod cli;
 pub mod config;
-pub mod configure;
-pub mod docker_config;
-pub mod doctor;
 pub mod ecr;
 pub mod error;
 pub mod files;
 pub mod helper;
 pub mod identity;
 pub mod logging;
-pub mod mappings;
 pub mod protocol;
 pub mod registry;
 pub mod secret;
+pub mod settings;
+pub mod setup;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use cli::Action;
 use config::Config;
 use ecr::TokenSource;
 use helper::GetOutcome;
-use protocol::{Action, Credentials};
+use protocol::Credentials;
 use tracing::info;
 
 /// Runs one action. Everything from the outside world comes in as arguments; `main` supplies the
@@ -65,7 +65,7 @@ pub fn run(
     now: SystemTime,
     source: &dyn TokenSource,
 ) -> ExitCode {
-    let action = match protocol::parse_args(args) {
+    let action = match cli::parse_args(args) {
         Ok(a) => a,
         Err(e) => return fail(stdout, &e.to_string()),
     };
@@ -80,7 +80,8 @@ pub fn run(
     };
     match action {
         Action::Configure(rest) => {
-            let result = configure::parse(&rest).and_then(|a| configure::run(cfg, &a));
+            let result =
+                setup::configure::parse(&rest).and_then(|a| setup::configure::run(cfg, &a));
             match result {
                 Ok(lines) => ok(lines
                     .iter()
@@ -89,7 +90,7 @@ pub fn run(
             }
         }
         Action::Doctor(hosts) => {
-            let report = doctor::run(cfg, &hosts, now_secs, source);
+            let report = setup::doctor::run(cfg, &hosts, now_secs, source);
             let written = report
                 .lines
                 .iter()
@@ -101,7 +102,7 @@ pub fn run(
             }
         }
         Action::Version => ok(protocol::write_line(stdout, &protocol::version())),
-        Action::Help => ok(protocol::write_line(stdout, &protocol::help())),
+        Action::Help => ok(protocol::write_line(stdout, &setup::help::help())),
         Action::List => {
             // stdin is not read: Docker sends `unused`, and a pipe left open must not hang us.
             let hosts = helper::list(cfg, now_secs, source);

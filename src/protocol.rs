@@ -1,10 +1,11 @@
-//! The credential-helper protocol: actions, wire types, and the exact texts clients match on.
+//! Docker's credential-helper protocol on stdin and stdout: the wire types, the readers and
+//! writers, and the exact texts clients match on. Nothing else: the command line is `cli.rs`,
+//! the commands for people are `setup/`.
 //!
 //! This is the only module that writes to stdout, which is the protocol channel: Docker, skopeo
 //! and podman parse it, so nothing else (logs, diagnostics) may ever go there.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
@@ -24,59 +25,6 @@ pub const USAGE: &str = "Usage: docker-credential-ecr-login <store|get|erase|lis
 pub const NOT_IMPLEMENTED: &str = "not implemented: ECR tokens are fetched from AWS on demand, never stored; set AWS_ECR_IGNORE_CREDS_STORAGE=true to let docker login/logout succeed";
 /// The Go helper (docker-credential-helpers' bufio.Scanner) accepts lines up to 64 KiB.
 pub const MAX_INPUT: u64 = 64 * 1024;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    Get,
-    Store,
-    Erase,
-    List,
-    Version,
-    Help,
-    /// `configure [--store] [--dry-run] REGISTRY...` (the arguments after the action).
-    Configure(Vec<String>),
-    /// `doctor [HOST...]`.
-    Doctor(Vec<String>),
-}
-
-/// Why the command line is not an action: the line printed on stdout (exit 1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UsageError {
-    Usage,
-    UnknownAction(String),
-}
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UsageError::Usage => f.write_str(USAGE),
-            UsageError::UnknownAction(a) => {
-                write!(f, "unknown action: {}", a.escape_debug())?;
-                write!(f, " ({USAGE})")
-            }
-        }
-    }
-}
-
-pub fn parse_args(args: &[String]) -> Result<Action, UsageError> {
-    match args.split_first() {
-        Some((a, rest)) if a == "configure" => return Ok(Action::Configure(rest.to_vec())),
-        Some((a, rest)) if a == "doctor" => return Ok(Action::Doctor(rest.to_vec())),
-        _ => {}
-    }
-    let [action] = args else {
-        return Err(UsageError::Usage);
-    };
-    Ok(match action.as_str() {
-        "get" => Action::Get,
-        "store" => Action::Store,
-        "erase" => Action::Erase,
-        "list" => Action::List,
-        "version" | "-v" | "--version" => Action::Version,
-        "-h" | "--help" | "help" => Action::Help,
-        other => return Err(UsageError::UnknownAction(other.to_owned())),
-    })
-}
 
 /// The server URL of a `get` or `erase`: every line of stdin joined, then trimmed (as
 /// docker-credential-helpers does). `None` when the input is oversized or not UTF-8: the caller
@@ -167,62 +115,6 @@ pub fn write_line(out: &mut dyn Write, line: &str) -> io::Result<()> {
     out.flush()
 }
 
-pub fn help() -> String {
-    format!(
-        "docker-credential-ecr-login {version}: Docker credential helper for Amazon ECR and ECR Public
-
-{USAGE}
-  (the action is read from the command line, the request from stdin, the answer goes to stdout)
-
-Actions:
-  get        read a registry host or URL on stdin, print {{\"ServerURL\",\"Username\",\"Secret\"}}
-  list       print the registries with a cached token usable by the current AWS identity
-             (with AWS_REGION set, also the caller's own registry there; at most 2 s)
-  store      what `docker login` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE)
-  erase      what `docker logout` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE)
-  version    print the version (also -v, --version)
-  help       print this help (also -h, --help)
-
-Setup and troubleshooting (for people, not for Docker):
-  configure [--store] [--dry-run] REGISTRY...
-             add credHelpers entries for REGISTRY... (and with --store set credsStore) in
-             Docker's config.json, keeping everything else; the old file is kept as config.json.bak
-  doctor [HOST...]
-             explain, step by step, what happens for HOST (default: every ECR registry named in
-             Docker's config.json): Docker routing, identity, region, cache, a real token fetch
-
-Per-registry settings ($AWS_ECR_CONFIG, else config.json in the cache directory):
-  {{\"registries\": {{\"<host>\": {{\"profile\": \"prod\"}},  \"<12-digit account id>\": {{\"profile\": \"dev\"}},
-                  \"<custom host>\": {{\"registry\": \"<ECR registry host>\", \"profile\": \"...\"}}}}}}
-  exact host first, then account id, then the default credential chain; a mapping's profile wins
-  over AWS_PROFILE and environment keys
-
-Environment:
-  AWS_ECR_CACHE_DIR             cache and log directory (default ~/.ecr)
-  AWS_ECR_DISABLE_CACHE         any non-empty value: never cache tokens
-  AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed without storing anything
-  AWS_ECR_LOG_LEVEL             off, error, warn, info (default), debug, trace; logs in <cache dir>/log/
-  AWS_ECR_CONFIG                per-registry settings file (default <cache dir>/config.json)
-  AWS_ECR_CREDENTIALS_TIMEOUT   seconds allowed for loading AWS credentials (credential_process,
-                                SSO, STS); default 6, or 120 when run from a terminal
-  DOCKER_CONFIG                 Docker's configuration directory, for configure and doctor
-  AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CONFIG_FILE,
-  AWS_SHARED_CREDENTIALS_FILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_REGION,
-  AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_USE_FIPS_ENDPOINT,
-  AWS_USE_DUALSTACK_ENDPOINT, AWS_MAX_ATTEMPTS, AWS_EC2_METADATA_DISABLED
-                                the standard AWS settings, as the AWS CLI reads them
-  AWS_CA_BUNDLE                 PEM file of CAs to trust for the AWS APIs (replaces system roots)
-  HTTPS_PROXY, NO_PROXY         proxy for the AWS APIs
-
-The cache directory, its tokens/ and log/, and the settings file are used only when you own
-them and nobody else can write them (chmod go-w); otherwise every get asks AWS and says why.
-
-Docker config (~/.docker/config.json):
-  {{\"credsStore\": \"ecr-login\"}}  or  {{\"credHelpers\": {{\"<registry host>\": \"ecr-login\"}}}}",
-        version = env!("CARGO_PKG_VERSION")
-    )
-}
-
 /// The one line `version`, `-v` and `--version` print: `docker-credential-ecr-login <version> (rust)`,
 /// or `... (rust, commit <hash>)` when the build set `ECR_LOGIN_COMMIT` (the Makefile passes the
 /// git commit, so a release binary says which source it was built from).
@@ -242,27 +134,6 @@ pub fn version() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn actions_and_flags_parse() {
-        assert_eq!(parse_args(&args(&["get"])), Ok(Action::Get));
-        assert_eq!(parse_args(&args(&["--version"])), Ok(Action::Version));
-        assert_eq!(parse_args(&args(&["-v"])), Ok(Action::Version));
-        assert_eq!(parse_args(&args(&["-h"])), Ok(Action::Help));
-        assert_eq!(parse_args(&args(&[])), Err(UsageError::Usage));
-        assert_eq!(parse_args(&args(&["get", "x"])), Err(UsageError::Usage));
-        assert_eq!(
-            parse_args(&args(&["configure", "--store"])),
-            Ok(Action::Configure(args(&["--store"])))
-        );
-        assert_eq!(parse_args(&args(&["doctor"])), Ok(Action::Doctor(vec![])));
-        let e = parse_args(&args(&["fetch"])).unwrap_err();
-        assert!(e.to_string().contains("unknown action"));
-    }
 
     #[test]
     fn server_url_joins_lines_and_trims_like_docker_credential_helpers() {

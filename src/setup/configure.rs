@@ -6,9 +6,9 @@
 //! find this helper on `PATH`. Returns the lines to print; never touches stdout itself.
 
 use crate::config::Config;
-use crate::docker_config::{self, BINARY, DockerConfig, HELPER_NAME};
-use crate::mappings::Mappings;
 use crate::registry;
+use crate::settings::Settings;
+use crate::setup::docker_config::{self, BINARY, DockerConfig, HELPER_NAME};
 
 pub const USAGE: &str =
     "Usage: docker-credential-ecr-login configure [--store] [--dry-run] [REGISTRY...]";
@@ -49,7 +49,7 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
             "{BINARY} is not on PATH, so Docker could not run it; install it (make install) or add its directory to PATH, then run configure again"
         ));
     };
-    let mappings = Mappings::load(cfg.mappings_file.as_deref()).map_err(|e| e.to_string())?;
+    let mappings = Settings::load(cfg.settings_file.as_deref()).map_err(|e| e.to_string())?;
     let mut keys = Vec::new();
     for r in &args.registries {
         keys.push(registry_key(r, &mappings)?);
@@ -106,7 +106,7 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
 
 /// The `credHelpers` key for what the user typed: host[:port] without scheme or path, accepted
 /// only for ECR hosts and custom names mapped in the per-registry settings.
-fn registry_key(input: &str, mappings: &Mappings) -> Result<String, String> {
+fn registry_key(input: &str, mappings: &Settings) -> Result<String, String> {
     let key = registry::hostport_of(input);
     match (registry::host_of(input), mappings.resolve(input)) {
         (Some(_), Ok(Some(_))) => Ok(key.to_owned()),
@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn keys_keep_the_port_and_drop_scheme_and_path() {
-        let m = Mappings::default();
+        let m = Settings::default();
         assert_eq!(
             registry_key(
                 "https://123456789012.dkr.ecr.us-west-2.amazonaws.com:443/v2/",

@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::cache::CacheState;
+use crate::config::Config;
+use crate::files::{self, Trust};
 use crate::registry::{self, Registry};
 
 /// Bigger than any hand-written mapping file.
@@ -39,7 +42,7 @@ struct Entry {
 
 /// The loaded file. Entries are checked when used, so one bad entry spoils only its registry.
 #[derive(Debug, Clone, Default)]
-pub struct Mappings {
+pub struct Settings {
     path: Option<PathBuf>,
     registries: serde_json::Map<String, serde_json::Value>,
 }
@@ -56,13 +59,13 @@ pub struct Resolved {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MappingError {
+pub struct SettingsError {
     pub path: PathBuf,
     pub key: Option<String>,
     pub problem: String,
 }
 
-impl fmt::Display for MappingError {
+impl fmt::Display for SettingsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.path.display())?;
         if let Some(k) = &self.key {
@@ -72,15 +75,15 @@ impl fmt::Display for MappingError {
     }
 }
 
-impl std::error::Error for MappingError {}
+impl std::error::Error for SettingsError {}
 
-impl Mappings {
+impl Settings {
     /// Reads the file at `path`; a missing file is an empty mapping.
-    pub fn load(path: Option<&Path>) -> Result<Mappings, MappingError> {
+    pub fn load(path: Option<&Path>) -> Result<Settings, SettingsError> {
         let Some(path) = path else {
-            return Ok(Mappings::default());
+            return Ok(Settings::default());
         };
-        let err = |problem: String| MappingError {
+        let err = |problem: String| SettingsError {
             path: path.to_owned(),
             key: None,
             problem,
@@ -88,7 +91,7 @@ impl Mappings {
         let text = match crate::files::read_regular(path, MAX_FILE, true) {
             Ok(t) => t,
             // No file (or no directory for it: an unusable cache dir must not break `get`).
-            Err(crate::files::ReadError::Missing) => return Ok(Mappings::default()),
+            Err(crate::files::ReadError::Missing) => return Ok(Settings::default()),
             Err(e) => return Err(err(e.to_string())),
         };
         let value: serde_json::Value =
@@ -98,7 +101,7 @@ impl Mappings {
         }
         let parsed: FileFormat = serde_json::from_value(value)
             .map_err(|e| err(format!("expected {{\"registries\": {{...}}}}: {e}")))?;
-        Ok(Mappings {
+        Ok(Settings {
             path: Some(path.to_owned()),
             registries: parsed.registries,
         })
@@ -110,7 +113,7 @@ impl Mappings {
 
     /// The registry, profile and mapping for what a client sent. `Ok(None)`: not ECR and not a
     /// mapped custom name.
-    pub fn resolve(&self, input: &str) -> Result<Option<Resolved>, MappingError> {
+    pub fn resolve(&self, input: &str) -> Result<Option<Resolved>, SettingsError> {
         let Some(host) = registry::host_of(input) else {
             return Ok(None);
         };
@@ -131,7 +134,7 @@ impl Mappings {
                 key: None,
             }));
         };
-        let err = |problem: String| MappingError {
+        let err = |problem: String| SettingsError {
             path: self.path.clone().unwrap_or_default(),
             key: Some(key.clone()),
             problem,
@@ -175,15 +178,53 @@ impl Mappings {
     }
 }
 
+/// The per-registry settings of this run, and why they were not read if they were not.
+#[derive(Debug)]
+pub struct Loaded {
+    pub settings: Result<Settings, SettingsError>,
+    pub warning: Option<String>,
+}
+
+impl Loaded {
+    /// The settings file of this run, if it may be trusted (docs/security.md).
+    pub fn load(cfg: &Config, cache: &CacheState) -> Loaded {
+        let empty = |warning| Loaded {
+            settings: Ok(Settings::default()),
+            warning,
+        };
+        let Some(path) = cfg.settings_file.as_deref() else {
+            return empty(None);
+        };
+        // The default file lives in the cache directory: an untrusted one is not read either
+        // (the cache's warning says why).
+        if let CacheState::Untrusted { dir, .. } = cache
+            && path.starts_with(dir)
+        {
+            return empty(None);
+        }
+        match files::check_private(path, false) {
+            Trust::Missing => empty(None),
+            Trust::Untrusted(reason) => empty(Some(format!(
+                "warning: not using the settings file {}: {reason}",
+                path.display()
+            ))),
+            Trust::Trusted => Loaded {
+                settings: Settings::load(Some(path)),
+                warning: None,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn load(json: &str) -> Mappings {
+    fn load(json: &str) -> Settings {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("config.json");
         std::fs::write(&p, json).unwrap();
-        Mappings::load(Some(&p)).unwrap()
+        Settings::load(Some(&p)).unwrap()
     }
 
     const FILE: &str = r#"{"registries": {
@@ -195,7 +236,7 @@ mod tests {
         "typo.example.com": {"profle": "x", "registry": "123456789012.dkr.ecr.eu-west-1.amazonaws.com"}
     }}"#;
 
-    fn profile(m: &Mappings, input: &str) -> Option<String> {
+    fn profile(m: &Settings, input: &str) -> Option<String> {
         m.resolve(input).unwrap().unwrap().profile
     }
 
@@ -252,7 +293,7 @@ mod tests {
     #[test]
     fn missing_file_is_empty_and_garbage_is_an_error() {
         let d = tempfile::tempdir().unwrap();
-        let m = Mappings::load(Some(&d.path().join("nope.json"))).unwrap();
+        let m = Settings::load(Some(&d.path().join("nope.json"))).unwrap();
         assert!(
             m.resolve("123456789012.dkr.ecr.us-east-1.amazonaws.com")
                 .unwrap()
@@ -267,7 +308,7 @@ mod tests {
             "\u{0}",
         ] {
             std::fs::write(&p, junk).unwrap();
-            let e = Mappings::load(Some(&p)).unwrap_err();
+            let e = Settings::load(Some(&p)).unwrap_err();
             assert!(e.to_string().starts_with(&p.display().to_string()), "{e}");
         }
     }

@@ -8,16 +8,17 @@
 
 use std::time::Instant;
 
+use crate::cache::CacheState;
 use crate::cache::Store;
 use crate::config::Config;
-use crate::docker_config::{self, DockerConfig, HELPER_NAME, Route};
 use crate::ecr::{self, FetchError, FetchRequest, Target, TokenSource};
 use crate::error::render;
 use crate::helper;
-use crate::helper::{CacheState, Settings};
 use crate::identity::CredentialSource;
 use crate::logging::utc_timestamp;
 use crate::registry::{self, Registry};
+use crate::settings::Loaded;
+use crate::setup::docker_config::{self, DockerConfig, HELPER_NAME, Route};
 
 /// The report and whether every host got a token.
 pub struct Report {
@@ -188,15 +189,15 @@ fn registry_step(input: &str, reg: &Registry) -> Step {
 
 /// Which identity asks, and why that one.
 fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
-    let mappings_file = cfg
-        .mappings_file
+    let settings_file = cfg
+        .settings_file
         .as_ref()
         .map_or_else(String::new, |p| p.display().to_string());
     let identity = &request.identity;
     let why = match (&request.profile, cfg.profile.as_deref()) {
         (Some(p), _) => {
             let key = request.mapping.as_deref().unwrap_or_default();
-            format!("profile {p}: mapping {key:?} in {mappings_file} (wins over AWS_PROFILE and environment keys)")
+            format!("profile {p}: mapping {key:?} in {settings_file} (wins over AWS_PROFILE and environment keys)")
         }
         (None, _) if identity.source == CredentialSource::EnvKeys => {
             "environment keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)".into()
@@ -243,7 +244,7 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
         }
     };
     let mut steps = vec![step("cache", cache)];
-    if let Some(w) = Settings::load(cfg, &state).warning {
+    if let Some(w) = Loaded::load(cfg, &state).warning {
         steps.push(step("settings", format!("PROBLEM: {w}")));
     }
     steps
@@ -348,7 +349,7 @@ fn known_hosts(cfg: &Config, docker: Option<&DockerConfig>) -> Vec<String> {
         candidates.extend(d.cred_helpers().map(|(k, _)| k.to_owned()));
         candidates.extend(d.auths().map(str::to_owned));
     }
-    if let Ok(m) = Settings::load(cfg, &CacheState::of(cfg)).mappings {
+    if let Ok(m) = Loaded::load(cfg, &CacheState::of(cfg)).settings {
         candidates.extend(
             m.keys()
                 .filter(|k| !k.bytes().all(|b| b.is_ascii_digit()))

@@ -1,0 +1,61 @@
+//! The text of `--help`: the actions, the commands for people, the per-registry settings and
+//! every environment variable (the man page must cover each one: `make check-man`).
+
+use crate::protocol::USAGE;
+
+/// What `-h`, `--help` and `help` print.
+pub fn help() -> String {
+    format!(
+        "docker-credential-ecr-login {version}: Docker credential helper for Amazon ECR and ECR Public
+
+{USAGE}
+  (the action is read from the command line, the request from stdin, the answer goes to stdout)
+
+Actions:
+  get        read a registry host or URL on stdin, print {{\"ServerURL\",\"Username\",\"Secret\"}}
+  list       print the registries with a cached token usable by the current AWS identity
+             (with AWS_REGION set, also the caller's own registry there; at most 2 s)
+  store      what `docker login` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE)
+  erase      what `docker logout` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE)
+  version    print the version (also -v, --version)
+  help       print this help (also -h, --help)
+
+Setup and troubleshooting (for people, not for Docker):
+  configure [--store] [--dry-run] REGISTRY...
+             add credHelpers entries for REGISTRY... (and with --store set credsStore) in
+             Docker's config.json, keeping everything else; the old file is kept as config.json.bak
+  doctor [HOST...]
+             explain, step by step, what happens for HOST (default: every ECR registry named in
+             Docker's config.json): Docker routing, identity, region, cache, a real token fetch
+
+Per-registry settings ($AWS_ECR_CONFIG, else config.json in the cache directory):
+  {{\"registries\": {{\"<host>\": {{\"profile\": \"prod\"}},  \"<12-digit account id>\": {{\"profile\": \"dev\"}},
+                  \"<custom host>\": {{\"registry\": \"<ECR registry host>\", \"profile\": \"...\"}}}}}}
+  exact host first, then account id, then the default credential chain; a mapping's profile wins
+  over AWS_PROFILE and environment keys
+
+Environment:
+  AWS_ECR_CACHE_DIR             cache and log directory (default ~/.ecr)
+  AWS_ECR_DISABLE_CACHE         any non-empty value: never cache tokens
+  AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed without storing anything
+  AWS_ECR_LOG_LEVEL             off, error, warn, info (default), debug, trace; logs in <cache dir>/log/
+  AWS_ECR_CONFIG                per-registry settings file (default <cache dir>/config.json)
+  AWS_ECR_CREDENTIALS_TIMEOUT   seconds allowed for loading AWS credentials (credential_process,
+                                SSO, STS); default 6, or 120 when run from a terminal
+  DOCKER_CONFIG                 Docker's configuration directory, for configure and doctor
+  AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CONFIG_FILE,
+  AWS_SHARED_CREDENTIALS_FILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_REGION,
+  AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_USE_FIPS_ENDPOINT,
+  AWS_USE_DUALSTACK_ENDPOINT, AWS_MAX_ATTEMPTS, AWS_EC2_METADATA_DISABLED
+                                the standard AWS settings, as the AWS CLI reads them
+  AWS_CA_BUNDLE                 PEM file of CAs to trust for the AWS APIs (replaces system roots)
+  HTTPS_PROXY, NO_PROXY         proxy for the AWS APIs
+
+The cache directory, its tokens/ and log/, and the settings file are used only when you own
+them and nobody else can write them (chmod go-w); otherwise every get asks AWS and says why.
+
+Docker config (~/.docker/config.json):
+  {{\"credsStore\": \"ecr-login\"}}  or  {{\"credHelpers\": {{\"<registry host>\": \"ecr-login\"}}}}",
+        version = env!("CARGO_PKG_VERSION")
+    )
+}

@@ -1,0 +1,8 @@
+//! The commands for people: `configure` (writes Docker's config.json), `doctor` (explains what
+//! happens for a host), and the help text. Docker never runs these; the wire protocol Docker
+//! speaks is `protocol.rs`.
+
+pub mod configure;
+pub mod docker_config;
+pub mod doctor;
+pub mod help;
