@@ -20,7 +20,7 @@
 //! its own files, so neither can break the other. This module must not know about AWS or stdout.
 
 use std::fs::{self, DirBuilder, File};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileExt};
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
+use crate::digest::hex;
 use crate::files::{self, Trust};
-use crate::identity::hex;
 use crate::secret::Secret;
 
 /// The subdirectory of the cache directory holding this helper's entries.
@@ -58,7 +58,6 @@ pub struct CacheEntry {
     pub registry: String,
     /// [`crate::identity::Identity::id`] of whoever fetched it.
     pub identity: String,
-    #[serde(with = "secret_string")]
     pub password: Secret<String>,
     /// Unix seconds.
     pub fetched_at: u64,
@@ -216,27 +215,10 @@ impl Store {
         self.replace(&format!("{key}.json"), &body)
     }
 
-    /// Replaces the file `name` atomically: an exclusive private temp file, then `rename`.
+    /// Replaces the file `name` in the store atomically, 0600.
     fn replace(&self, name: &str, body: &[u8]) -> io::Result<()> {
         self.create_dir()?;
-        let tmp = self.dir.join(format!(
-            "{name}.tmp.{}.{}",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos())
-        ));
-        let result = (|| {
-            let mut f = files::create_new_private(&tmp)?;
-            f.write_all(body)?;
-            // Without this, a power loss after the rename can leave an empty entry.
-            f.sync_data()?;
-            fs::rename(&tmp, self.dir.join(name))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        files::replace_atomic(&self.dir.join(name), body, 0o600)
     }
 
     /// Takes the entry's lock for a fetch of at most `budget`. While another process holds it,
@@ -359,19 +341,6 @@ fn holder_deadline(file: &File) -> Option<u64> {
 fn unix_millis(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-mod secret_string {
-    use super::Secret;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(s: &Secret<String>, ser: S) -> Result<S::Ok, S::Error> {
-        ser.serialize_str(s.expose())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Secret<String>, D::Error> {
-        String::deserialize(de).map(Secret::new)
-    }
 }
 
 /// Whether the on-disk cache is used this run: the one place that decides it.

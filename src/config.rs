@@ -120,7 +120,6 @@ impl LogLevel {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub home: Option<PathBuf>,
     /// `None` when there is neither `AWS_ECR_CACHE_DIR` nor a home directory.
     pub cache_dir: Option<PathBuf>,
     pub cache_disabled: bool,
@@ -217,7 +216,6 @@ impl Config {
                 .iter()
                 .filter_map(|&name| get(name).map(|v| (name, Secret::new(v))))
                 .collect(),
-            home,
         }
     }
 

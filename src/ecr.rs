@@ -8,7 +8,7 @@
 //! Bounded time (docs/contract.md §10): IMDS gets one short attempt, every API call has
 //! connect/read/attempt/operation timeouts, and the whole fetch has a final deadline.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::ecs::EcsCredentialsProvider;
@@ -665,12 +665,6 @@ fn one_line(s: &str) -> String {
     } else {
         s
     }
-}
-
-/// Seconds since the epoch.
-pub fn unix_now(now: SystemTime) -> u64 {
-    now.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

@@ -192,6 +192,37 @@ fn ensure_regular(file: File) -> io::Result<File> {
     }
 }
 
+/// Replaces `target` atomically with `body`: a temp file created exclusively (mode `mode`,
+/// never through a symbolic link) beside it, synced, then renamed over it. A crash leaves the old
+/// file or the new one, never a mix; a failed write leaves no temp file behind.
+pub fn replace_atomic(target: &Path, body: &[u8], mode: u32) -> io::Result<()> {
+    use std::io::Write as _;
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = dir.join(format!(".{name}.tmp.{}.{nanos}", std::process::id()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        f.write_all(body)?;
+        // Without this, a power loss after the rename can leave an empty file.
+        f.sync_all()?;
+        fs::rename(&tmp, target)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Creates a private (0700) directory, and its missing parents 0700. Existing ones are left as
 /// they are (the caller checks them with [`check_private`]).
 pub fn create_private_dir(path: &Path) -> io::Result<()> {

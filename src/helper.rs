@@ -8,7 +8,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sha2::Digest as _;
 use tracing::{info, warn};
 
 use crate::cache::{CacheEntry, CacheState, Failure, Locked, Store};
@@ -227,7 +226,7 @@ fn get_registry(
     let failure_owner = format!(
         "{}:{}",
         identity.id,
-        crate::identity::hex(&sha2::Sha256::digest(cfg.fetch_context.as_bytes()))
+        crate::digest::sha256_hex(cfg.fetch_context.as_bytes())
     );
     let fresh = |e: &Option<CacheEntry>| e.as_ref().is_some_and(|e| e.is_fresh(now));
     let recent_failure = || {

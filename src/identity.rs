@@ -15,6 +15,7 @@ use std::fmt::{self, Write as _};
 use sha2::{Digest, Sha256};
 
 use crate::config::{self, Config, SECRET_VARS};
+use crate::digest::hex;
 use crate::files::{self, ReadError};
 
 /// Largest AWS config/credentials file the identity reads. A bigger one is not hashed in part
@@ -156,14 +157,6 @@ fn fallback_source(cfg: &Config) -> CredentialSource {
     } else {
         CredentialSource::InstanceRole
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 pub type Sections = BTreeMap<String, BTreeMap<String, String>>;

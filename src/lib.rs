@@ -31,6 +31,7 @@ pub mod cache;
 pub mod children;
 pub mod cli;
 pub mod config;
+pub mod digest;
 pub mod ecr;
 pub mod error;
 pub mod files;
@@ -42,6 +43,7 @@ pub mod registry;
 pub mod secret;
 pub mod settings;
 pub mod setup;
+pub mod time;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -69,7 +71,7 @@ pub fn run(
         Ok(a) => a,
         Err(e) => return fail(stdout, &e.to_string()),
     };
-    let now_secs = ecr::unix_now(now);
+    let now_secs = time::unix_now(now);
     // A closed stdout (the client went away) is not worth a panic or another message.
     let ok = |r: std::io::Result<()>| {
         if r.is_ok() {

@@ -82,12 +82,8 @@ pub struct Credentials<'a> {
     pub server_url: &'a str,
     #[serde(rename = "Username")]
     pub username: &'a str,
-    #[serde(rename = "Secret", serialize_with = "expose")]
+    #[serde(rename = "Secret")]
     pub secret: &'a Secret<String>,
-}
-
-fn expose<S: serde::Serializer>(s: &&Secret<String>, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(s.expose())
 }
 
 pub fn write_credentials(out: &mut dyn Write, creds: &Credentials<'_>) -> io::Result<()> {

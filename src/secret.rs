@@ -25,6 +25,20 @@ impl<T> fmt::Debug for Secret<T> {
     }
 }
 
+/// Serialised as the value itself: only the JSON answer on stdout and the cache file serialise
+/// secrets (their `expose`).
+impl<T: serde::Serialize> serde::Serialize for Secret<T> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(ser)
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Secret<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        T::deserialize(de).map(Secret)
+    }
+}
+
 impl<T> From<T> for Secret<T> {
     fn from(value: T) -> Self {
         Secret(value)

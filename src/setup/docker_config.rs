@@ -5,13 +5,14 @@
 //! every other key and entry as they were (key order included), replace the file atomically and
 //! keep the previous one as `config.json.bak`.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+use crate::files;
 
 /// The name Docker gives credential helpers: `docker-credential-<name>`.
 pub const HELPER_NAME: &str = "ecr-login";
@@ -166,21 +167,8 @@ impl DockerConfig {
         } else {
             None
         };
-        let tmp = dir.join(format!(".config.json.tmp.{}", std::process::id()));
-        let written = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&tmp)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &target)
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(format!("{}: cannot write: {e}", target.display()));
-        }
+        files::replace_atomic(&target, &text, mode)
+            .map_err(|e| format!("{}: cannot write: {e}", target.display()))?;
         Ok(backup)
     }
 }

@@ -15,10 +15,10 @@ use crate::ecr::{self, FetchError, FetchRequest, Target, TokenSource};
 use crate::error::render;
 use crate::helper;
 use crate::identity::CredentialSource;
-use crate::logging::utc_timestamp;
 use crate::registry::{self, Registry};
 use crate::settings::Loaded;
 use crate::setup::docker_config::{self, DockerConfig, HELPER_NAME, Route};
+use crate::time::utc_timestamp;
 
 /// The report and whether every host got a token.
 pub struct Report {
