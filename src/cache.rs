@@ -243,8 +243,7 @@ fn read_entry(path: &Path) -> Option<CacheEntry> {
         .take(MAX_ENTRY)
         .read_to_end(&mut buf)
         .ok()?;
-    let entry: CacheEntry = serde_json::from_slice(&buf).ok()?;
-    (entry.format == FORMAT).then_some(entry)
+    parse_entry(&buf)
 }
 
 mod secret_string {
@@ -258,6 +257,12 @@ mod secret_string {
     pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Secret<String>, D::Error> {
         String::deserialize(de).map(Secret::new)
     }
+}
+
+/// The bytes of `tokens/<key>.json` as an entry: `None` when damaged or of another format.
+pub(crate) fn parse_entry(buf: &[u8]) -> Option<CacheEntry> {
+    let entry: CacheEntry = serde_json::from_slice(buf).ok()?;
+    (entry.format == FORMAT).then_some(entry)
 }
 
 #[cfg(test)]

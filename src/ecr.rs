@@ -301,7 +301,7 @@ fn add_user_agent(req: &mut aws_smithy_runtime_api::http::Request) {
 }
 
 /// `authorizationToken` is base64("AWS:<password>"): the password is after the first ':'.
-fn token(
+pub(crate) fn token(
     encoded: Option<&str>,
     expires_at: Option<i64>,
     proxy_endpoint: Option<String>,
@@ -401,7 +401,7 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
     }
 }
 
-fn sdk_error<E>(e: &SdkError<E, HttpResponse>) -> FetchError
+pub(crate) fn sdk_error<E>(e: &SdkError<E, HttpResponse>) -> FetchError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

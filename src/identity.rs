@@ -193,7 +193,7 @@ fn read_ini(path: &Path) -> Sections {
     parse_ini(&text)
 }
 
-fn parse_ini(text: &str) -> Sections {
+pub(crate) fn parse_ini(text: &str) -> Sections {
     let mut out = Sections::new();
     let mut section: Option<String> = None;
     let mut last_key: Option<String> = None;

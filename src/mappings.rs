@@ -103,20 +103,7 @@ impl Mappings {
                     .map_err(|e| err(format!("cannot read: {e}")))?;
             }
         }
-        if text.len() as u64 > MAX_FILE {
-            return Err(err(format!("larger than {MAX_FILE} bytes")));
-        }
-        let value: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| err(format!("invalid JSON: {e}")))?;
-        if !value.is_object() {
-            return Err(err("expected a JSON object {\"registries\": {...}}".into()));
-        }
-        let parsed: FileFormat = serde_json::from_value(value)
-            .map_err(|e| err(format!("expected {{\"registries\": {{...}}}}: {e}")))?;
-        Ok(Mappings {
-            path: Some(path.to_owned()),
-            registries: parsed.registries,
-        })
+        Mappings::from_bytes(path, &text)
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -187,6 +174,31 @@ impl Mappings {
     /// Every key of the file (for `doctor` with no host).
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.registries.keys().map(String::as_str)
+    }
+}
+
+impl Mappings {
+    /// The file's bytes (as [`Mappings::load`] read them from `path`) as mappings.
+    pub(crate) fn from_bytes(path: &Path, text: &[u8]) -> Result<Mappings, MappingError> {
+        let err = |problem: String| MappingError {
+            path: path.to_owned(),
+            key: None,
+            problem,
+        };
+        if text.len() as u64 > MAX_FILE {
+            return Err(err(format!("larger than {MAX_FILE} bytes")));
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(text).map_err(|e| err(format!("invalid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(err("expected a JSON object {\"registries\": {...}}".into()));
+        }
+        let parsed: FileFormat = serde_json::from_value(value)
+            .map_err(|e| err(format!("expected {{\"registries\": {{...}}}}: {e}")))?;
+        Ok(Mappings {
+            path: Some(path.to_owned()),
+            registries: parsed.registries,
+        })
     }
 }
 
