@@ -2,6 +2,7 @@
 #   make install            build the release binary and install it to $(DESTDIR)$(PREFIX)/bin
 #   make test               install missing test dependencies, then fmt, clippy and every test
 #   make bench              warm/cold latency, peak RSS and size, against the Go helper
+#   make fuzz               cargo-fuzz targets, FUZZ_SECONDS (default 60) each; not part of test
 #   make static             fully static release binary (the one in the tarball, packages and image)
 #   make deb / make rpm     Debian / RPM package of the static binary, into dist/
 #   make release            dist/: tarball (binary, LICENSE, README, man page, CHANGELOG) + SHA256SUMS
@@ -61,6 +62,14 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# Fuzzing (docs/security.md): one cargo-fuzz target per parser of outside input (fuzz/fuzz_targets/), each
+# run for FUZZ_SECONDS from the seeds in fuzz/corpus/; prints executions and crashes per target.
+# Needs the nightly toolchain (installs cargo-fuzz when missing). Not part of `make test`.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
 
 clean:
 	$(CARGO) clean

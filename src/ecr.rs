@@ -326,15 +326,7 @@ impl Aws<'_> {
             .send()
             .await
             .map_err(|e| sdk_error(&e))?;
-        let data = out
-            .authorization_data()
-            .first()
-            .ok_or_else(|| FetchError::BadResponse("no authorizationData".into()))?;
-        token(
-            data.authorization_token(),
-            data.expires_at().map(|t| t.secs()),
-            data.proxy_endpoint().map(str::to_owned),
-        )
+        private_answer(&out)
     }
 
     /// `ecr-public:GetAuthorizationToken` (always us-east-1: the registry's region).
@@ -355,15 +347,37 @@ impl Aws<'_> {
             .send()
             .await
             .map_err(|e| sdk_error(&e))?;
-        let data = out
-            .authorization_data()
-            .ok_or_else(|| FetchError::BadResponse("no authorizationData".into()))?;
-        token(
-            data.authorization_token(),
-            data.expires_at().map(|t| t.secs()),
-            None,
-        )
+        public_answer(&out)
     }
+}
+
+/// The token in an ECR answer.
+pub(crate) fn private_answer(
+    out: &aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenOutput,
+) -> Result<Token, FetchError> {
+    let data = out
+        .authorization_data()
+        .first()
+        .ok_or_else(|| FetchError::BadResponse("no authorizationData".into()))?;
+    token(
+        data.authorization_token(),
+        data.expires_at().map(|t| t.secs()),
+        data.proxy_endpoint().map(str::to_owned),
+    )
+}
+
+/// The token in an ECR Public answer.
+pub(crate) fn public_answer(
+    out: &aws_sdk_ecrpublic::operation::get_authorization_token::GetAuthorizationTokenOutput,
+) -> Result<Token, FetchError> {
+    let data = out
+        .authorization_data()
+        .ok_or_else(|| FetchError::BadResponse("no authorizationData".into()))?;
+    token(
+        data.authorization_token(),
+        data.expires_at().map(|t| t.secs()),
+        None,
+    )
 }
 
 /// Which endpoint variant a registry's host name asks for.
@@ -384,7 +398,7 @@ fn add_user_agent(req: &mut aws_smithy_runtime_api::http::Request) {
 }
 
 /// `authorizationToken` is base64("AWS:<password>"): the password is after the first ':'.
-fn token(
+pub(crate) fn token(
     encoded: Option<&str>,
     expires_at: Option<i64>,
     proxy_endpoint: Option<String>,
@@ -582,7 +596,7 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
     }
 }
 
-fn sdk_error<E>(e: &SdkError<E, HttpResponse>) -> FetchError
+pub(crate) fn sdk_error<E>(e: &SdkError<E, HttpResponse>) -> FetchError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

@@ -197,3 +197,7 @@ fn fail(stdout: &mut dyn Write, line: &str) -> ExitCode {
     let _ = protocol::write_line(stdout, line);
     ExitCode::FAILURE
 }
+
+/// Entry points for the cargo-fuzz targets in `fuzz/`: not part of the library's interface.
+#[doc(hidden)]
+pub mod fuzzing;

@@ -94,8 +94,21 @@ impl Settings {
             Err(crate::files::ReadError::Missing) => return Ok(Settings::default()),
             Err(e) => return Err(err(e.to_string())),
         };
+        Settings::from_bytes(path, &text)
+    }
+
+    /// The settings from the bytes of the file at `path` (named in errors).
+    pub fn from_bytes(path: &Path, text: &[u8]) -> Result<Settings, SettingsError> {
+        let err = |problem: String| SettingsError {
+            path: path.to_owned(),
+            key: None,
+            problem,
+        };
+        if text.len() as u64 > MAX_FILE {
+            return Err(err(format!("larger than {MAX_FILE} bytes")));
+        }
         let value: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| err(format!("invalid JSON: {e}")))?;
+            serde_json::from_slice(text).map_err(|e| err(format!("invalid JSON: {e}")))?;
         if !value.is_object() {
             return Err(err("expected a JSON object {\"registries\": {...}}".into()));
         }
