@@ -84,7 +84,7 @@ fuzz_target!(|data: &[u8]| {
         a,
         "override of the same profile"
     );
-    if a.profile_found {
+    if a.profile_found() {
         assert_eq!(a.source.to_string(), format!("profile {selected}"));
     }
     for s in secrets {
