@@ -46,7 +46,7 @@ lint:
 	$(CARGO) clippy --all-targets $(LOCKED) -- -D warnings
 
 test: test-deps lint
-	$(CARGO) test $(LOCKED)
+	ECR_TESTS_REQUIRE_MOTO=1 $(CARGO) test $(LOCKED)
 	$(MAKE) e2e
 
 # End-to-end (docs/contract.md §14): skopeo, podman and the docker CLI get images from a real

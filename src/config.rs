@@ -159,14 +159,11 @@ pub const CREDENTIALS_BOUND: Duration = Duration::from_secs(6);
 pub const INTERACTIVE_CREDENTIALS_BOUND: Duration = Duration::from_secs(120);
 
 impl Config {
-    /// Builds the configuration from `lookup` (the process environment in `main`).
-    /// `home_fallback` is used when `HOME` is unset (the password database, in `main`).
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-        home_fallback: Option<PathBuf>,
-    ) -> Config {
+    /// Builds the configuration from `lookup` (the process environment in `main`) and the
+    /// user's home directory (in `main`, the `directories` crate's answer: `HOME`, else the
+    /// password database).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, home: Option<PathBuf>) -> Config {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        let home = get(HOME).map(PathBuf::from).or(home_fallback);
         let cache_dir = match get(CACHE_DIR) {
             Some(dir) => expand_tilde(&dir, home.as_deref()),
             None => home.as_ref().map(|h| h.join(".ecr")),
@@ -219,6 +216,20 @@ impl Config {
         }
     }
 
+    /// A configuration from `name=value` pairs alone, the home directory being the `HOME` pair
+    /// (tests and fuzzing: no process environment, no password database).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Config {
+        let lookup = |name: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let home = lookup(HOME).filter(|h| !h.is_empty()).map(PathBuf::from);
+        Config::from_lookup(lookup, home)
+    }
+
     /// The value of one of [`IDENTITY_VARS`] (a non-secret one: callers must not log secrets).
     pub fn identity_var(&self, name: &str) -> Option<&str> {
         self.identity_env
@@ -256,14 +267,9 @@ fn expand_tilde(path: &str, home: Option<&Path>) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|k| map.get(k).cloned(), None)
+        Config::from_pairs(vars)
     }
 
     #[test]

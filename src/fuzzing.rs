@@ -6,7 +6,7 @@
 //! ECR API is a canned HTTP answer given to the SDK's own deserializer.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
 use std::process::ExitCode;
@@ -71,11 +71,7 @@ impl TokenSource for FakeSource {
 
 /// A configuration from `vars` alone (no process environment, no password database).
 pub fn config(vars: &[(&str, &str)]) -> Config {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    Config::from_lookup(|k| map.get(k).cloned(), None)
+    Config::from_pairs(vars)
 }
 
 /// What one [`crate::run`] printed.

@@ -427,7 +427,6 @@ fn default_registry(
 mod tests {
     use super::*;
     use std::cell::{Cell, RefCell};
-    use std::collections::HashMap;
 
     const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 
@@ -458,11 +457,12 @@ mod tests {
     }
 
     fn cfg(dir: &std::path::Path) -> Config {
-        let mut m = HashMap::new();
-        m.insert("HOME".to_owned(), dir.display().to_string());
-        m.insert("AWS_ACCESS_KEY_ID".to_owned(), "AKIA".to_owned());
-        m.insert("AWS_SECRET_ACCESS_KEY".to_owned(), "s".to_owned());
-        Config::from_lookup(|k| m.get(k).cloned(), None)
+        let home = dir.display().to_string();
+        Config::from_pairs(&[
+            ("HOME", &home),
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ])
     }
 
     fn password(a: Answer) -> String {

@@ -296,17 +296,14 @@ pub fn parse_ini(text: &str) -> Sections {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
     use std::fs;
     use std::path::{Path, PathBuf};
 
     fn cfg(vars: &[(&str, &str)], dir: &Path) -> Config {
-        let mut map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        map.insert("HOME".into(), dir.display().to_string());
-        Config::from_lookup(|k| map.get(k).cloned(), None)
+        let home = dir.display().to_string();
+        let mut pairs = vec![("HOME", home.as_str())];
+        pairs.extend_from_slice(vars);
+        Config::from_pairs(&pairs)
     }
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

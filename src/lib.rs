@@ -201,3 +201,89 @@ fn fail(stdout: &mut dyn Write, line: &str) -> ExitCode {
 /// Entry points for the cargo-fuzz targets in `fuzz/`: not part of the library's interface.
 #[doc(hidden)]
 pub mod fuzzing;
+
+#[cfg(test)]
+mod tests {
+    //! `run` in-process: stdin a `Cursor`, stdout and stderr `Vec`s, the clock and the token
+    //! source injected (the integration tests run the real binary; these show the seam).
+    use super::*;
+    use crate::fuzzing::{FAKE_PASSWORD, FakeSource};
+    use std::io::Cursor;
+    use std::time::Duration;
+
+    const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+
+    fn run_with(
+        args: &[&str],
+        input: &str,
+        cfg: &Config,
+        source: &FakeSource,
+    ) -> (u8, String, String) {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(
+            &args,
+            cfg,
+            &mut Cursor::new(input.as_bytes()),
+            &mut out,
+            &mut err,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(source.now),
+            source,
+        );
+        let code = if code == ExitCode::SUCCESS { 0 } else { 1 };
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn get_answers_then_hits_the_cache_and_list_shows_the_host() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().display().to_string();
+        let cfg = Config::from_pairs(&[
+            ("HOME", &h),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ]);
+        let source = FakeSource::new(Some(Some(43_200)), 1_800_000_000);
+        let (code, out, err) = run_with(&["get"], &format!("https://{HOST}\n"), &cfg, &source);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            out,
+            format!(
+                "{{\"ServerURL\":\"https://{HOST}\",\"Username\":\"AWS\",\"Secret\":\"{FAKE_PASSWORD}\"}}\n"
+            )
+        );
+        assert!(err.is_empty());
+        let (code, again, _) = run_with(&["get"], HOST, &cfg, &source);
+        assert_eq!((code, source.asked.borrow().len()), (0, 1), "{again}");
+        let (code, list, _) = run_with(&["list"], "unused", &cfg, &source);
+        assert_eq!(
+            (code, list),
+            (0, format!("{{\"https://{HOST}\":\"AWS\"}}\n"))
+        );
+    }
+
+    #[test]
+    fn a_failure_is_the_not_found_line_and_one_stderr_line() {
+        let cfg = Config::from_pairs(&[("AWS_ECR_DISABLE_CACHE", "1")]);
+        let source = FakeSource::new(None, 1_800_000_000);
+        let (code, out, err) = run_with(&["get"], HOST, &cfg, &source);
+        assert_eq!(code, 1);
+        assert_eq!(out, format!("{}\n", protocol::NOT_FOUND));
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with(&format!(
+            "docker-credential-ecr-login: {HOST}: network error"
+        )));
+        let (code, out, err) = run_with(&["get"], "index.docker.io", &cfg, &source);
+        assert_eq!(
+            (code, out.trim(), err.as_str()),
+            (1, protocol::NOT_FOUND, "")
+        );
+        let (code, out, _) = run_with(&["bogus"], "", &cfg, &source);
+        assert_eq!(code, 1);
+        assert!(out.starts_with("unknown action"));
+    }
+}

@@ -163,14 +163,33 @@ fn thirty_registries_fetched_concurrently_are_all_cached_afterwards() {
     assert_eq!(listed.as_object().unwrap().len(), 30);
 }
 
+/// Moves every cached entry `secs` into the past (fetch time and expiry), as if that much time
+/// had gone by: the binary reads the real clock, so this is how a test ages a token without
+/// sleeping.
+fn age_entries(env: &Env, secs: u64) {
+    let dir = env.cache_dir().join("tokens");
+    for e in fs::read_dir(&dir).unwrap().flatten() {
+        if !e.file_name().to_string_lossy().ends_with(".json") {
+            continue;
+        }
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&fs::read(e.path()).unwrap()).unwrap();
+        for field in ["fetched_at", "expires_at"] {
+            let t = v[field].as_u64().unwrap();
+            v[field] = serde_json::json!(t - secs);
+        }
+        fs::write(e.path(), v.to_string()).unwrap();
+    }
+}
+
 #[test]
 fn a_token_past_half_life_is_refreshed() {
     let fake = Fake::start();
-    fake.set_mode(Mode::Ok { lifetime: 4 });
     let env = Env::with_fake(&fake);
     let first = env.get(HOST).secret();
+    age_entries(&env, 21_000);
     assert_eq!(env.get(HOST).secret(), first, "fresh before half-life");
-    thread::sleep(Duration::from_millis(2100));
+    age_entries(&env, 700);
     let second = env.get(HOST).secret();
     assert_ne!(second, first);
     assert_eq!(fake.calls(), 2);
@@ -179,16 +198,15 @@ fn a_token_past_half_life_is_refreshed() {
 #[test]
 fn a_failed_refresh_serves_the_cached_token_only_until_it_expires() {
     let fake = Fake::start();
-    fake.set_mode(Mode::Ok { lifetime: 6 });
     let env = Env::with_fake(&fake);
     let first = env.get(HOST).secret();
     fake.set_mode(Mode::AccessDenied);
-    thread::sleep(Duration::from_millis(3100));
+    age_entries(&env, 30_000);
     // Past half-life, refresh denied, token still valid: served.
     let out = env.get(HOST);
     assert_eq!(out.secret(), first);
     assert_eq!(fake.calls(), 2, "a refresh was attempted");
-    thread::sleep(Duration::from_millis(3000));
+    age_entries(&env, 13_200);
     // Expired: not-found and the reason.
     let out = env.get(HOST);
     assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND));

@@ -23,7 +23,9 @@ fn write_aws(env: &Env, name: &str, text: &str) {
 
 #[test]
 fn moto_static_environment_keys() {
-    let moto = Moto::start();
+    let Some(moto) = Moto::start() else {
+        return;
+    };
     let mut env = env_for(&moto);
     env.set("AWS_ACCESS_KEY_ID", "AKIDMOTO")
         .set("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
@@ -33,7 +35,9 @@ fn moto_static_environment_keys() {
 
 #[test]
 fn moto_named_profile_from_the_credentials_file() {
-    let moto = Moto::start();
+    let Some(moto) = Moto::start() else {
+        return;
+    };
     let mut env = env_for(&moto);
     write_aws(
         &env,
@@ -50,7 +54,9 @@ fn moto_named_profile_from_the_credentials_file() {
 
 #[test]
 fn moto_role_arn_with_source_profile_assumes_the_role_through_sts() {
-    let moto = Moto::start();
+    let Some(moto) = Moto::start() else {
+        return;
+    };
     let mut env = env_for(&moto);
     write_aws(
         &env,
@@ -74,7 +80,9 @@ fn moto_role_arn_with_source_profile_assumes_the_role_through_sts() {
 
 #[test]
 fn moto_web_identity_from_the_environment() {
-    let moto = Moto::start();
+    let Some(moto) = Moto::start() else {
+        return;
+    };
     let mut env = env_for(&moto);
     let token = env.path().join("token");
     fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln").unwrap();
@@ -87,7 +95,9 @@ fn moto_web_identity_from_the_environment() {
 
 #[test]
 fn moto_credential_process_profile() {
-    let moto = Moto::start();
+    let Some(moto) = Moto::start() else {
+        return;
+    };
     let env = env_for(&moto);
     let script = env.path().join("creds.sh");
     fs::write(

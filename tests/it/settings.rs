@@ -254,7 +254,6 @@ fn doctor_explains_a_working_host() {
     )
     .unwrap();
     let out = doctor(&env, HOST);
-    println!("{}", out.stdout);
     assert_eq!(out.code, 0, "{out:?}");
     for needle in [
         "Docker asks this helper",

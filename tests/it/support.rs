@@ -15,22 +15,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr-login");
-pub const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
-pub const NOT_FOUND: &str = "credentials not found in native keychain\n";
-pub const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr-login");
+pub(crate) const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+pub(crate) const NOT_FOUND: &str = "credentials not found in native keychain\n";
+pub(crate) const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 /// What one run of the binary did.
 #[derive(Debug)]
-pub struct Output {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Output {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Output {
     /// The `Secret` of a successful `get`.
-    pub fn secret(&self) -> String {
+    pub(crate) fn secret(&self) -> String {
         assert_eq!(self.code, 0, "get failed: {self:?}");
         let v: serde_json::Value = serde_json::from_str(&self.stdout).expect("JSON answer");
         v["Secret"].as_str().expect("Secret").to_owned()
@@ -38,13 +38,13 @@ impl Output {
 }
 
 /// A scrubbed environment for the binary: a temp HOME and nothing inherited but PATH.
-pub struct Env {
-    pub home: tempfile::TempDir,
-    pub vars: HashMap<String, String>,
+pub(crate) struct Env {
+    pub(crate) home: tempfile::TempDir,
+    pub(crate) vars: HashMap<String, String>,
 }
 
 impl Env {
-    pub fn new() -> Env {
+    pub(crate) fn new() -> Env {
         let home = tempfile::tempdir().expect("tempdir");
         let mut vars = HashMap::new();
         vars.insert("HOME".into(), home.path().display().to_string());
@@ -54,7 +54,7 @@ impl Env {
     }
 
     /// Static keys and the fake's endpoint for both APIs.
-    pub fn with_fake(fake: &Fake) -> Env {
+    pub(crate) fn with_fake(fake: &Fake) -> Env {
         let mut e = Env::new();
         e.set("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE1")
             .set("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
@@ -63,54 +63,54 @@ impl Env {
         e
     }
 
-    pub fn set(&mut self, k: &str, v: &str) -> &mut Env {
+    pub(crate) fn set(&mut self, k: &str, v: &str) -> &mut Env {
         self.vars.insert(k.into(), v.into());
         self
     }
 
-    pub fn unset(&mut self, k: &str) -> &mut Env {
+    pub(crate) fn unset(&mut self, k: &str) -> &mut Env {
         self.vars.remove(k);
         self
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.home.path()
     }
 
-    pub fn cache_dir(&self) -> PathBuf {
+    pub(crate) fn cache_dir(&self) -> PathBuf {
         match self.vars.get("AWS_ECR_CACHE_DIR") {
             Some(d) => PathBuf::from(d),
             None => self.path().join(".ecr"),
         }
     }
 
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.args(args).env_clear().envs(&self.vars);
         c
     }
 
     /// Runs the binary with `input` on stdin; kills it if it hangs (a hang is a failure).
-    pub fn run(&self, args: &[&str], input: &[u8]) -> Output {
+    pub(crate) fn run(&self, args: &[&str], input: &[u8]) -> Output {
         self.run_for(args, input, Duration::from_secs(60))
     }
 
     /// As [`Env::run`], with a watchdog of `limit`: a run killed by it has `code` -1.
-    pub fn run_for(&self, args: &[&str], input: &[u8], limit: Duration) -> Output {
+    pub(crate) fn run_for(&self, args: &[&str], input: &[u8], limit: Duration) -> Output {
         run_command(self.command(args), input, limit)
     }
 
-    pub fn get(&self, host: &str) -> Output {
+    pub(crate) fn get(&self, host: &str) -> Output {
         self.run(&["get"], host.as_bytes())
     }
 
     /// `get` with a watchdog of `limit` (code -1 when it had to kill the run).
-    pub fn get_for(&self, host: &str, limit: Duration) -> Output {
+    pub(crate) fn get_for(&self, host: &str, limit: Duration) -> Output {
         self.run_for(&["get"], host.as_bytes(), limit)
     }
 
     /// Every byte the helper logged.
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         let mut s = String::new();
         if let Ok(rd) = std::fs::read_dir(self.cache_dir().join("log")) {
             for e in rd.flatten() {
@@ -122,7 +122,7 @@ impl Env {
 }
 
 /// Runs `cmd` (stdin, stdout and stderr piped) with `input` on stdin, then closes stdin.
-pub fn run_command(mut cmd: Command, input: &[u8], limit: Duration) -> Output {
+pub(crate) fn run_command(mut cmd: Command, input: &[u8], limit: Duration) -> Output {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -141,7 +141,7 @@ pub fn run_command(mut cmd: Command, input: &[u8], limit: Duration) -> Output {
 
 /// Waits for a spawned child (stdout and stderr piped), SIGKILLing it after `limit`: a killed
 /// run has `code` -1.
-pub fn wait_for(child: Child, limit: Duration) -> Output {
+pub(crate) fn wait_for(child: Child, limit: Duration) -> Output {
     let done = Arc::new(AtomicBool::new(false));
     let pid = child.id();
     let watchdog = {
@@ -169,7 +169,7 @@ pub fn wait_for(child: Child, limit: Duration) -> Output {
 
 /// How the fake answers `GetAuthorizationToken`.
 #[derive(Debug, Clone)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// A token valid for this many seconds.
     Ok { lifetime: u64 },
     /// HTTP 400 AccessDeniedException.
@@ -194,20 +194,20 @@ pub enum Mode {
 
 /// One request the fake received.
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub target: String,
-    pub user_agent: String,
+pub(crate) struct Request {
+    pub(crate) target: String,
+    pub(crate) user_agent: String,
     /// Access key id from the SigV4 `Authorization` header.
-    pub access_key: String,
-    pub region: String,
+    pub(crate) access_key: String,
+    pub(crate) region: String,
     /// The request body as received (JSON).
-    pub body: String,
+    pub(crate) body: String,
 }
 
 /// A fake ECR + ECR Public API on 127.0.0.1. The password it issues names the access key and
 /// the call number, so tests can tell whose token they got and whether it is new.
-pub struct Fake {
-    pub port: u16,
+pub(crate) struct Fake {
+    pub(crate) port: u16,
     scheme: &'static str,
     mode: Arc<Mutex<Mode>>,
     requests: Arc<Mutex<Vec<Request>>>,
@@ -216,18 +216,18 @@ pub struct Fake {
 
 /// What `Mode::Huge` answers have sent, and how many of them ended (finished or cut off).
 #[derive(Debug, Default)]
-pub struct Sent {
+pub(crate) struct Sent {
     bytes: AtomicU64,
     ended: AtomicU64,
 }
 
 impl Fake {
-    pub fn start() -> Fake {
+    pub(crate) fn start() -> Fake {
         Fake::start_with(None)
     }
 
     /// The fake over TLS with this server configuration.
-    pub fn start_tls(tls: rustls::ServerConfig) -> Fake {
+    pub(crate) fn start_tls(tls: rustls::ServerConfig) -> Fake {
         Fake::start_with(Some(Arc::new(tls)))
     }
 
@@ -270,29 +270,29 @@ impl Fake {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
-    pub fn set_mode(&self, m: Mode) {
+    pub(crate) fn set_mode(&self, m: Mode) {
         *self.mode.lock().unwrap() = m;
     }
 
-    pub fn calls(&self) -> usize {
+    pub(crate) fn calls(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
 
-    pub fn requests(&self) -> Vec<Request> {
+    pub(crate) fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }
 
     /// Body bytes sent by `Mode::Huge` answers so far.
-    pub fn body_bytes_sent(&self) -> u64 {
+    pub(crate) fn body_bytes_sent(&self) -> u64 {
         self.sent.bytes.load(Ordering::SeqCst)
     }
 
     /// Waits (up to `limit`) until `n` `Mode::Huge` answers have ended; false if they did not.
-    pub fn wait_huge_ended(&self, n: u64, limit: Duration) -> bool {
+    pub(crate) fn wait_huge_ended(&self, n: u64, limit: Duration) -> bool {
         let start = std::time::Instant::now();
         while start.elapsed() < limit {
             if self.sent.ended.load(Ordering::SeqCst) >= n {
@@ -487,27 +487,27 @@ fn respond_huge(stream: &mut impl Write, len: u64, sent: &Sent) {
 
 /// A TCP port that accepts connections (the kernel completes the handshake) and never answers:
 /// what an unreachable metadata service or a black-holed API looks like to a client.
-pub fn black_hole() -> (TcpListener, u16) {
+pub(crate) fn black_hole() -> (TcpListener, u16) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().unwrap().port();
     (l, port)
 }
 
 /// A port with nothing listening (connection refused).
-pub fn closed_port() -> u16 {
+pub(crate) fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().unwrap().port()
 }
 
 /// A forward proxy that records what it is asked for and refuses everything (403), so nothing
 /// ever leaves the machine: `CONNECT host:443` lines for HTTPS, absolute URIs for HTTP.
-pub struct Proxy {
-    pub port: u16,
+pub(crate) struct Proxy {
+    pub(crate) port: u16,
     seen: Arc<Mutex<Vec<String>>>,
 }
 
 impl Proxy {
-    pub fn start() -> Proxy {
+    pub(crate) fn start() -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -533,25 +533,43 @@ impl Proxy {
         Proxy { port, seen }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn seen(&self) -> Vec<String> {
+    pub(crate) fn seen(&self) -> Vec<String> {
         self.seen.lock().unwrap().clone()
     }
 }
 
 /// A moto server (a real third-party implementation of the ECR and STS APIs) on a free port,
 /// recording every request; killed on drop.
-pub struct Moto {
-    pub port: u16,
+pub(crate) struct Moto {
+    pub(crate) port: u16,
     child: std::process::Child,
-    pub recording: tempfile::NamedTempFile,
+    pub(crate) recording: tempfile::NamedTempFile,
 }
 
 impl Moto {
-    pub fn start() -> Moto {
+    /// moto on a free port, or `None` (with a note on stderr saying what is missing) when it is
+    /// not installed. `make test` installs it and sets `ECR_TESTS_REQUIRE_MOTO=1`, so there a
+    /// missing moto is a failure, never a skip.
+    pub(crate) fn start() -> Option<Moto> {
+        let installed = Command::new("python3")
+            .args(["-c", "import moto.server, werkzeug"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            let what = "moto is not installed (python3 -m pip install 'moto[server]', or run `make test`, which installs it)";
+            // The test harness's own switch, not the helper's configuration.
+            #[allow(clippy::disallowed_methods)]
+            let required = std::env::var_os("ECR_TESTS_REQUIRE_MOTO").is_some();
+            assert!(!required, "{what}");
+            eprintln!("skipped: {what}");
+            return None;
+        }
         let recording = tempfile::NamedTempFile::new().expect("tempfile");
         let port = closed_port();
         let child = Command::new("python3")
@@ -579,7 +597,7 @@ impl Moto {
                 let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\n\r\n");
                 let mut buf = [0u8; 12];
                 if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.") {
-                    return moto;
+                    return Some(moto);
                 }
             }
             thread::sleep(Duration::from_millis(100));
@@ -587,12 +605,12 @@ impl Moto {
         panic!("moto did not start on port {port}");
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// The requests moto recorded, one per line: headers and (decoded) body.
-    pub fn recorded(&self) -> String {
+    pub(crate) fn recorded(&self) -> String {
         let text = std::fs::read_to_string(self.recording.path()).unwrap_or_default();
         let mut out = String::new();
         for line in text.lines() {
