@@ -15,15 +15,18 @@
 //! had; for the latter, one line on stderr says why. `AWS_ECR_IGNORE_CREDS_STORAGE=true` makes
 //! `store`/`erase` succeed silently. Environment variables: see `config.rs`.
 //!
-//! Floors, top-down, each module using only modules on lower floors:
+//! Floors, top-down; a module uses modules on its own floor or lower, never higher:
 //!
-//! 1. `run` (this file);
-//! 2. `configure`, `doctor` (the commands for people);
-//! 3. `helper` (the policy of `get` and `list`);
-//! 4. `cache`, `docker_config`, `ecr`, `logging`, `mappings`;
-//! 5. `children`, `identity`;
-//! 6. `config`, `files`, `protocol`, `registry`;
-//! 7. `secret`.
+//! 1. `run` (this file), called by `main.rs` with the real environment, clock and stdio;
+//! 2. the front doors: `cli` (which action), `protocol` (Docker's wire: stdin, stdout, the exact
+//!    texts) and `setup/` (the commands for people: `configure`, `doctor`, Docker's
+//!    config.json, the help text);
+//! 3. `helper`: the policy of `get` and `list` (registry, identity, cache, fetch, answer);
+//! 4. `ecr` (the one door to AWS) and `error` (why a token could not be had);
+//! 5. `settings` (per-registry settings), `identity`, `logging`, `children`;
+//! 6. `cache` (entries, locks, failure records, whether the cache is used);
+//! 7. `config`, `files`, `registry`, `digest`, `time`;
+//! 8. `secret`.
 //!
 //! The behaviour all of them implement is in docs/contract.md.
 
