@@ -26,6 +26,9 @@ pub const MAPPINGS_FILE: &str = "AWS_ECR_CONFIG";
 pub const CREDENTIALS_TIMEOUT: &str = "AWS_ECR_CREDENTIALS_TIMEOUT";
 /// Docker's configuration directory (default `~/.docker`), as the docker CLI reads it.
 pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
+/// The role the kubelet's service-account mode assumes when the service account has no
+/// `eks.amazonaws.com/ecr-role-arn` annotation (cloud-provider-aws's variable; `kubelet.rs`).
+pub const ECR_ROLE_ARN: &str = "AWS_ECR_ROLE_ARN";
 
 /// The environment variables that select AWS credentials, and so whose token a cache entry holds.
 /// (`identity.rs` hashes their values; none of them is resolved into credentials on a cache hit.)
@@ -132,6 +135,8 @@ pub struct Config {
     /// Whether the process has a controlling terminal (someone may answer a prompt): set by
     /// `main`, false in tests unless they say so.
     pub interactive: bool,
+    /// [`ECR_ROLE_ARN`], if set and non-empty (the kubelet's service-account mode).
+    pub kubelet_role_arn: Option<String>,
 }
 
 /// How long credentials may take without a terminal: a `credential_process` that hangs, an
@@ -183,6 +188,7 @@ impl Config {
             fetch_context,
             credentials_timeout,
             interactive: false,
+            kubelet_role_arn: get(ECR_ROLE_ARN),
             mappings_file,
             docker_config_file,
             path: get("PATH"),

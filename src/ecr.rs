@@ -157,6 +157,29 @@ pub trait TokenSource {
         };
         self.fetch(&registry, None, budget)
     }
+
+    /// Fetches a token for `registry` with the credentials `AssumeRoleWithWebIdentity` gives for
+    /// `role` instead of the chain's (the kubelet's service-account mode, `kubelet.rs`).
+    fn fetch_as(
+        &self,
+        registry: &Registry,
+        role: &WebIdentity,
+        budget: Duration,
+    ) -> Result<Token, FetchError> {
+        let _ = (registry, role, budget);
+        Err(FetchError::Config(
+            "this token source cannot assume a role with a web identity".into(),
+        ))
+    }
+}
+
+/// A role to assume with a web identity token in hand (the kubelet's service-account mode): the
+/// token comes from the request, never from a file, and is never logged.
+#[derive(Debug, Clone)]
+pub struct WebIdentity {
+    pub role_arn: String,
+    pub session_name: String,
+    pub token: Secret<String>,
 }
 
 /// The AWS SDK implementation.
@@ -171,6 +194,26 @@ impl TokenSource for Aws<'_> {
         profile: Option<&str>,
         budget: Duration,
     ) -> Result<Token, FetchError> {
+        self.block_on(budget, self.fetch_async(registry, profile, None))
+    }
+
+    fn fetch_as(
+        &self,
+        registry: &Registry,
+        role: &WebIdentity,
+        budget: Duration,
+    ) -> Result<Token, FetchError> {
+        self.block_on(budget, self.fetch_async(registry, None, Some(role)))
+    }
+}
+
+impl Aws<'_> {
+    /// Runs one fetch on a fresh current-thread runtime, giving up after `budget`.
+    fn block_on(
+        &self,
+        budget: Duration,
+        fetch: impl Future<Output = Result<Token, FetchError>>,
+    ) -> Result<Token, FetchError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -178,7 +221,7 @@ impl TokenSource for Aws<'_> {
         // A `credential_process` (and whatever it starts) must not outlive this fetch.
         let reaper = crate::children::Reaper::start();
         let result = rt.block_on(async {
-            match tokio::time::timeout(budget, self.fetch_async(registry, profile)).await {
+            match tokio::time::timeout(budget, fetch).await {
                 Ok(r) => r,
                 Err(_) => Err(FetchError::Timeout(format!(
                     "no token after {:.1} s",
@@ -197,6 +240,7 @@ impl Aws<'_> {
         &self,
         registry: &Registry,
         profile: Option<&str>,
+        web_identity: Option<&WebIdentity>,
     ) -> Result<Token, FetchError> {
         let http = http_client(self.config)?;
         let region = Region::new(registry.region().to_owned());
@@ -221,7 +265,9 @@ impl Aws<'_> {
                 aws_files.credentials.clone(),
             )
             .build();
-        check_web_identity_files(self.config, profile)?;
+        if web_identity.is_none() {
+            check_web_identity_files(self.config, profile)?;
+        }
 
         // Credentials first, on their own, so a failure is reported as what it is.
         let provider_config = ProviderConfig::default()
@@ -279,18 +325,29 @@ impl Aws<'_> {
             }
         };
         let bound = self.config.credentials_bound();
-        let credentials = match tokio::time::timeout(bound, chain.provide_credentials()).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                return Err(credentials_error(&e, &Identity::of(self.config, profile)));
+        let credentials = match web_identity {
+            Some(role) => {
+                let sts = WebIdentitySts {
+                    http: http.clone(),
+                    region: region.clone(),
+                    timeouts: timeouts.clone(),
+                    profile_files: profile_files.clone(),
+                };
+                assume_web_identity(role, sts, bound).await?
             }
-            Err(_) => {
-                return Err(FetchError::Timeout(format!(
-                    "loading AWS credentials took more than {} s (set {} to allow longer)",
-                    fmt_secs(bound),
-                    config::CREDENTIALS_TIMEOUT
-                )));
-            }
+            None => match tokio::time::timeout(bound, chain.provide_credentials()).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    return Err(credentials_error(&e, &Identity::of(self.config, profile)));
+                }
+                Err(_) => {
+                    return Err(FetchError::Timeout(format!(
+                        "loading AWS credentials took more than {} s (set {} to allow longer)",
+                        fmt_secs(bound),
+                        config::CREDENTIALS_TIMEOUT
+                    )));
+                }
+            },
         };
 
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -327,10 +384,12 @@ impl Aws<'_> {
                 // As the Go helper sends it: emulators (moto, LocalStack) key the token on it.
                 // (AWS deprecates the field: the token covers every registry the principal may
                 // use, whatever it says.)
+                // No account (the caller's default registry: `list`, the kubelet's non-ECR
+                // hosts): no registryIds, so the API answers for the caller's own registry.
                 #[allow(deprecated)]
                 let out = client
                     .get_authorization_token()
-                    .registry_ids(account.clone())
+                    .set_registry_ids((!account.is_empty()).then(|| vec![account.clone()]))
                     .customize()
                     .mutate_request(add_user_agent)
                     .send()
@@ -371,6 +430,78 @@ impl Aws<'_> {
         }
     }
 }
+
+// --- The kubelet's service-account mode (issue 10) ---
+
+/// What the STS client of [`assume_web_identity`] is built from: the fetch's own HTTP client,
+/// region, timeouts and AWS files.
+struct WebIdentitySts {
+    http: SharedHttpClient,
+    region: Region,
+    timeouts: TimeoutConfig,
+    profile_files: EnvConfigFiles,
+}
+
+/// `AssumeRoleWithWebIdentity` with the token in hand, as cloud-provider-aws's
+/// ecr-credential-provider does (the call is unsigned: no credentials are needed for it).
+/// `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL` redirect it as any SDK call.
+async fn assume_web_identity(
+    role: &WebIdentity,
+    sts: WebIdentitySts,
+    bound: Duration,
+) -> Result<aws_credential_types::Credentials, FetchError> {
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(sts.region)
+        .http_client(sts.http)
+        .timeout_config(sts.timeouts)
+        .profile_files(sts.profile_files)
+        .no_credentials()
+        .load()
+        .await;
+    let client = aws_sdk_sts::Client::new(&sdk);
+    let call = client
+        .assume_role_with_web_identity()
+        .role_arn(&role.role_arn)
+        .role_session_name(&role.session_name)
+        .web_identity_token(role.token.expose())
+        .customize()
+        .mutate_request(add_user_agent)
+        .send();
+    let failed = |why: String| {
+        FetchError::Credentials(format!("failed to assume role {}: {why}", role.role_arn))
+    };
+    let out = match tokio::time::timeout(bound, call).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => {
+            return Err(match sdk_error(&e) {
+                FetchError::Timeout(_) => FetchError::Timeout(format!(
+                    "STS did not answer AssumeRoleWithWebIdentity within {} s",
+                    OPERATION_TIMEOUT.as_secs()
+                )),
+                other => failed(other.to_string()),
+            });
+        }
+        Err(_) => {
+            return Err(FetchError::Timeout(format!(
+                "AssumeRoleWithWebIdentity took more than {} s (set {} to allow longer)",
+                fmt_secs(bound),
+                config::CREDENTIALS_TIMEOUT
+            )));
+        }
+    };
+    let c = out
+        .credentials()
+        .ok_or_else(|| failed("STS answered without credentials".into()))?;
+    Ok(aws_credential_types::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "AssumeRoleWithWebIdentity",
+    ))
+}
+
+// --- end of the kubelet's service-account mode ---
 
 fn add_user_agent(req: &mut aws_smithy_runtime_api::http::Request) {
     for name in ["user-agent", "x-amz-user-agent"] {

@@ -217,6 +217,48 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
     answer(outcome, warnings)
 }
 
+// --- For the kubelet (issue 10) ---
+
+/// The cache-then-fetch policy of [`get`] (the same entries, locks, failure records and stale
+/// rules) for a registry and identity another door decided: the kubelet's non-ECR hosts (the
+/// caller's default registry) and its service-account tokens (an identity per service account).
+pub fn get_as(
+    cfg: &Config,
+    registry: &Registry,
+    identity: &Identity,
+    now: u64,
+    source: &dyn TokenSource,
+) -> Answer {
+    let started = Instant::now();
+    let cache = CacheState::of(cfg);
+    let warnings: Vec<String> = cache.warning().into_iter().collect();
+    let result = get_registry(
+        cfg,
+        cache.store(),
+        registry,
+        identity,
+        None,
+        now,
+        started,
+        source,
+    );
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let host = registry.host();
+    let outcome = match result {
+        Ok((password, how)) => {
+            info!(host, identity = %identity.summary, source = ?how, ms, "get: token");
+            GetOutcome::Found { password }
+        }
+        Err(e) => {
+            warn!(host, identity = %identity.summary, error = %e, ms, "get: no token");
+            GetOutcome::Unavailable(e)
+        }
+    };
+    Answer { outcome, warnings }
+}
+
+// --- end of the kubelet's part ---
+
 /// Who asks for which registry: the outcome of the per-registry settings and the identity.
 #[derive(Debug)]
 pub struct Request {

@@ -28,6 +28,7 @@ pub mod ecr;
 pub mod files;
 pub mod helper;
 pub mod identity;
+pub mod kubelet;
 pub mod logging;
 pub mod mappings;
 pub mod protocol;
@@ -55,6 +56,13 @@ pub fn run(
     now: SystemTime,
     source: &dyn TokenSource,
 ) -> ExitCode {
+    // The kubelet's door (issue 10): `kubelet [ARGS...]`, which `main` also makes of a run as
+    // `ecr-credential-provider [ARGS...]`.
+    if let Some((first, rest)) = args.split_first()
+        && first == kubelet::ACTION
+    {
+        return kubelet::run(rest, cfg, stdin, stdout, stderr, now, source);
+    }
     let action = match protocol::parse_args(args) {
         Ok(a) => a,
         Err(e) => return fail(stdout, &e.to_string()),
