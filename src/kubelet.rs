@@ -114,8 +114,15 @@ struct WireRequest {
 /// kubelets may send more), the version is checked before the kind, as the reference does.
 pub fn parse_request(bytes: &[u8]) -> Result<Request, RequestError> {
     let wire: WireRequest = serde_json::from_slice(bytes).map_err(|e| {
-        // serde's text names a line and column, never the input itself (a token stays out).
-        RequestError::NotJson(e.to_string())
+        // Not serde's text: it quotes the offending value, which may be the token.
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Eof => "it ends early",
+            Category::Syntax => "malformed JSON",
+            Category::Data => "not an object of the API's fields, or a field of the wrong type",
+            Category::Io => "unreadable",
+        };
+        RequestError::NotJson(format!("{what} (line {}, column {})", e.line(), e.column()))
     })?;
     let version = wire.api_version.unwrap_or_default();
     if version != API_VERSION {

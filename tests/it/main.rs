@@ -2,6 +2,7 @@
 //! proxies and black-holed endpoints. Each module is one area of SPEC.md.
 
 mod cache;
+mod kubelet;
 mod moto;
 mod network;
 mod protocol;

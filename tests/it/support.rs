@@ -158,6 +158,8 @@ pub enum Mode {
     Slow(Duration),
     /// HTTP 400 with this AWS error code and message.
     Error(&'static str, &'static str),
+    /// HTTP 200 with exactly this body (malformed answers; kubelet tests).
+    Answer(&'static str),
 }
 
 /// One request the fake received.
@@ -318,6 +320,10 @@ pub(crate) fn serve<S: Read + Write>(
             Mode::Error(code, message) => {
                 let body = format!(r#"{{"__type":"{code}","message":"{message}"}}"#);
                 respond(reader.get_mut(), 400, &body);
+                continue;
+            }
+            Mode::Answer(body) => {
+                respond(reader.get_mut(), 200, body);
                 continue;
             }
             Mode::ServerError => {
