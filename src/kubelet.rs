@@ -36,7 +36,7 @@ use crate::identity::{Identity, hex};
 use crate::registry::{self, Registry};
 use crate::secret::Secret;
 
-// pub mod doctor;
+pub mod doctor;
 
 /// The file name the kubelet runs (its `CredentialProviderConfig` names the provider so).
 pub const PROVIDER_NAME: &str = "ecr-credential-provider";

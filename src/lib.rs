@@ -86,6 +86,18 @@ pub fn run(
                 Err(e) => fail(stdout, &e),
             }
         }
+        // The kubelet's configuration (issue 10): `doctor --kubelet-config FILE [IMAGE...]`.
+        Action::Doctor(args) if kubelet::doctor::wanted(&args) => {
+            let (lines, good) = kubelet::doctor::run(&args);
+            let written = lines
+                .iter()
+                .try_for_each(|l| protocol::write_line(stdout, l));
+            if good && written.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Action::Doctor(hosts) => {
             let report = doctor::run(cfg, &hosts, now_secs, source);
             let written = report

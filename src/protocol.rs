@@ -193,6 +193,9 @@ Setup and troubleshooting (for people, not for Docker):
   doctor [HOST...]
              explain, step by step, what happens for HOST (default: every ECR registry named in
              Docker's config.json): Docker routing, identity, region, cache, a real token fetch
+  doctor --kubelet-config FILE [--bin-dir DIR] [IMAGE...]
+             check a kubelet CredentialProviderConfig: the ecr-credential-provider entry, the
+             binary directory, and which provider matchImages route each image to
 
 Per-registry settings ($AWS_ECR_CONFIG, else config.json in the cache directory):
   {{\"registries\": {{\"<host>\": {{\"profile\": \"prod\"}},  \"<12-digit account id>\": {{\"profile\": \"dev\"}},

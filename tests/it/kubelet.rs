@@ -534,3 +534,77 @@ fn moto_end_to_end_service_account_token_to_ecr_token() {
         ecr_calls[0]
     );
 }
+
+#[test]
+fn doctor_checks_the_kubelet_config_of_docs_kubelet_md() {
+    let env = Env::new();
+    // The configuration docs/kubelet.md gives, as written there.
+    let doc = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/kubelet.md")).unwrap();
+    let yaml = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|r| r.split("```").next())
+        .expect("a yaml block in docs/kubelet.md");
+    let config = env.path().join("credential-provider.yaml");
+    fs::write(&config, yaml).unwrap();
+    let bin_dir = env.path().join("bin");
+    fs::create_dir(&bin_dir).unwrap();
+    std::os::unix::fs::symlink(BIN, bin_dir.join("ecr-credential-provider")).unwrap();
+    let (cfg, dir) = (config.display().to_string(), bin_dir.display().to_string());
+    let out = env.run(
+        &["doctor", "--kubelet-config", &cfg, "--bin-dir", &dir],
+        b"",
+    );
+    assert_eq!(
+        out.code, 0,
+        "every ECR name form is routed to us: {}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("is this program"), "{}", out.stdout);
+    assert_eq!(
+        out.stdout.matches("routed to us").count(),
+        7,
+        "{}",
+        out.stdout
+    );
+    // An image no entry matches, and a missing binary directory, fail and say so.
+    let out = env.run(
+        &[
+            "doctor",
+            "--kubelet-config",
+            &cfg,
+            "--bin-dir",
+            "/nonexistent",
+            "quay.io/x/y",
+        ],
+        b"",
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("no matchImages entry matches"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("/nonexistent/ecr-credential-provider"),
+        "{}",
+        out.stdout
+    );
+    // A config naming another provider.
+    fs::write(
+        &config,
+        yaml.replace("name: ecr-credential-provider", "name: ecr-login"),
+    )
+    .unwrap();
+    let out = env.run(
+        &["doctor", "--kubelet-config", &cfg, "--bin-dir", &dir],
+        b"",
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout
+            .contains("no provider named \"ecr-credential-provider\""),
+        "{}",
+        out.stdout
+    );
+}
