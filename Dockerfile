@@ -12,6 +12,9 @@
 #   echo HOST | docker run --rm -i -v ~/.aws:/home/nonroot/.aws:ro docker-credential-ecr-login get
 # or copy the binary into another image:
 #   COPY --from=docker-credential-ecr-login /docker-credential-ecr-login /usr/local/bin/
+# or, on a node image, as the kubelet's image credential provider (docs/kubelet.md):
+#   COPY --from=docker-credential-ecr-login /docker-credential-ecr-login \
+#       /usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec/ecr-credential-provider
 
 # Build stage: the same `make static` as on a developer's machine (Debian 12, glibc 2.36, the
 # Rust version of Cargo.toml's rust-version), so the binary matches the release tarball's.
@@ -45,7 +48,10 @@ RUN install -d -m 0755 /out/etc/ssl/certs \
     && printf 'root:x:0:\nnonroot:x:65532:\n' >/out/etc/group \
     && printf 'hosts: files dns\n' >/out/etc/nsswitch.conf \
     && chmod 0644 /out/etc/passwd /out/etc/group /out/etc/nsswitch.conf \
-    && install -d -m 0700 -o 65532 -g 65532 /out/home/nonroot
+    && install -d -m 0700 -o 65532 -g 65532 /out/home/nonroot \
+    && install -d -m 0755 /out/usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec \
+    && ln -s /docker-credential-ecr-login \
+        /out/usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec/ecr-credential-provider
 
 # Runtime stage: nothing but what the helper reads.
 FROM scratch
@@ -60,6 +66,8 @@ LABEL org.opencontainers.image.title="docker-credential-ecr-login" \
 COPY --from=build /out/etc/ /etc/
 COPY --from=build --chown=65532:65532 /out/home/nonroot /home/nonroot
 COPY --from=build /out/docker-credential-ecr-login /docker-credential-ecr-login
+# The kubelet's provider name (docs/kubelet.md), a link to the same binary.
+COPY --from=build /out/usr/ /usr/
 ENV HOME=/home/nonroot
 USER 65532:65532
 WORKDIR /home/nonroot

@@ -1,5 +1,6 @@
 # docker-credential-ecr-login — build, install, test, benchmark.
-#   make install            build the release binary and install it to $(DESTDIR)$(PREFIX)/bin
+#   make install            build the release binary and install it to $(DESTDIR)$(PREFIX)/bin,
+#                           with the kubelet's ecr-credential-provider link in $(PREFIX)/libexec/...
 #   make test               install missing test dependencies, then fmt, clippy and every test
 #   make bench              warm/cold latency, peak RSS and size, against the Go helper
 #   make fuzz               cargo-fuzz targets, FUZZ_SECONDS (default 60) each; not part of test
@@ -13,6 +14,13 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BINDIR := $(DESTDIR)$(PREFIX)/bin
 MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
+# The kubelet's provider (docs/kubelet.md): `ecr-credential-provider`, a link to the one binary, in a
+# directory for --image-credential-provider-bin-dir (beside the kubelet's own plugin directory,
+# /usr/libexec/kubernetes/kubelet-plugins/volume/exec; libexec: programs run by other programs).
+# The link is relative, so it stays right under DESTDIR and in packages.
+KUBELET_PROVIDER := ecr-credential-provider
+KUBELET_SUBDIR := libexec/kubernetes/kubelet-plugins/credential-provider/exec
+KUBELET_DIR := $(DESTDIR)$(PREFIX)/$(KUBELET_SUBDIR)
 BIN := docker-credential-ecr-login
 CARGO ?= cargo
 LOCKED := $(if $(wildcard Cargo.lock),--locked,)
@@ -31,9 +39,11 @@ install: build
 	install -m 0755 $(STATIC_BIN) $(BINDIR)/$(BIN)
 	install -d $(MANDIR)
 	install -m 0644 docs/$(BIN).1 $(MANDIR)/$(BIN).1
+	install -d $(KUBELET_DIR)
+	ln -sfn ../../../../../bin/$(BIN) $(KUBELET_DIR)/$(KUBELET_PROVIDER)
 
 uninstall:
-	rm -f $(BINDIR)/$(BIN) $(MANDIR)/$(BIN).1
+	rm -f $(BINDIR)/$(BIN) $(MANDIR)/$(BIN).1 $(KUBELET_DIR)/$(KUBELET_PROVIDER)
 
 # What the tests need beyond Rust: moto (a real ECR/STS implementation) and openssl (to make a
 # private CA). Installed only when missing, so a second run costs nothing.

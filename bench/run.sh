@@ -5,7 +5,8 @@
 # ratios ours/go and ours/cat, peak RSS of a warm `get`, the release binary size, and a cold
 # `get` against a local fake ECR, failing `get` wall times (bounds.py), and the burst figures of
 # docs/contract.md §10, shared failures (burst.py: 20 / 200 concurrent failing cold gets, ours vs
-# Go). Everything stays on 127.0.0.1; nothing contacts AWS.
+# Go), and the kubelet provider (kubelet.py: warm disk cache vs none, as cloud-provider-aws's
+# provider runs). Everything stays on 127.0.0.1; nothing contacts AWS.
 #
 # Needs: cargo (`make build`: the static release binary that make install, the packages and the
 # image ship), python3 (standard library), cc (builds the small
@@ -17,7 +18,9 @@
 # BENCH_COLD_RUNS (10), BENCH_JSON (a path: also write the results as JSON there),
 # BENCH_NO_BUILD=1 (use the existing binary as is), BENCH_DYNAMIC (auto, 1, 0: see below),
 # BENCH_BURST=0 (skip the burst section, ~1.5 min with the Go helper), BENCH_BURST_JSON (a path:
-# the burst results as JSON). The burst section alone: python3 bench/burst.py --ours BIN [--go BIN]
+# the burst results as JSON), BENCH_KUBELET=0 (skip section 7, the kubelet provider),
+# BENCH_KUBELET_ROUNDS (100), BENCH_KUBELET_JSON. The burst section alone:
+# python3 bench/burst.py --ours BIN [--go BIN]; the kubelet one: python3 bench/kubelet.py --ours BIN
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -122,4 +125,12 @@ if [[ "${BENCH_BURST:-1}" != 0 ]]; then
     [[ -n "$go_bin" ]] && burst_args+=(--go "$go_bin")
     [[ -n "${BENCH_BURST_JSON:-}" ]] && burst_args+=(--json "$BENCH_BURST_JSON")
     python3 "$here/burst.py" "${burst_args[@]}"
+fi
+
+# ---- 7. the kubelet's provider (docs/kubelet.md): warm disk cache vs no disk cache (the reference)
+if [[ "${BENCH_KUBELET:-1}" != 0 ]]; then
+    echo
+    kubelet_args=(--ours "$ours" --rounds "${BENCH_KUBELET_ROUNDS:-100}")
+    [[ -n "${BENCH_KUBELET_JSON:-}" ]] && kubelet_args+=(--json "$BENCH_KUBELET_JSON")
+    python3 "$here/kubelet.py" "${kubelet_args[@]}"
 fi

@@ -87,6 +87,23 @@ get_from() {
     ls "$home/.ecr/tokens/" | grep -q . || fail "$bin get via $host cached nothing"
 }
 
+# kubelet_from PROGRAM: the kubelet's provider (a link named ecr-credential-provider) answers a
+# CredentialProviderRequest through the fake.
+kubelet_from() {
+    local bin=$1 home out
+    start_fake
+    home=$(mktemp -d "$tmp/home.XXXX")
+    out=$(printf '%s' '{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/app:1"}' |
+        env -i PATH=/usr/bin:/bin HOME="$home" AWS_ECR_CACHE_DIR="$home/.ecr" \
+            AWS_ACCESS_KEY_ID=AKIDCHECKDIST AWS_SECRET_ACCESS_KEY=check-dist-secret \
+            AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_ECR="http://127.0.0.1:$(cat "$tmp/port")" \
+            "$bin" --ignored-argument) || fail "$bin (kubelet): $out"
+    case $out in
+    '{"kind":"CredentialProviderResponse","apiVersion":"credentialprovider.kubelet.k8s.io/v1","cacheKeyType":"Registry","cacheDuration":"'*'"auth":{"123456789012.dkr.ecr.us-west-2.amazonaws.com":{"username":"AWS","password":"'$PASSWORD'"}}}') ;;
+    *) fail "$bin (kubelet) printed: $out" ;;
+    esac
+}
+
 check_man() {
     step man
     local page=docs/$BIN.1 err
@@ -161,7 +178,10 @@ check_deb() {
     [ -f "/usr/share/doc/$pkg/copyright" ] || fail "copyright not installed"
     [ -f "/usr/share/doc/$pkg/README.md" ] || fail "README not installed"
     get_from "/usr/bin/$BIN" 127.0.0.1
-    ok "dpkg -i: /usr/bin/$BIN runs ($v), gets a token; man page, README, copyright installed"
+    local link=/usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec/ecr-credential-provider
+    [ "$(readlink -f "$link")" = "/usr/bin/$BIN" ] || fail "$link is not a link to /usr/bin/$BIN"
+    kubelet_from "$link"
+    ok "dpkg -i: /usr/bin/$BIN runs ($v), gets a token; $link answers the kubelet; man page, README, copyright installed"
     dpkg -r "$pkg" >/dev/null
     dpkg -P "$pkg" >/dev/null
     local left=""
@@ -189,7 +209,8 @@ check_rpm() {
         "-rw-r--r-- root:root /usr/share/doc/$BIN/README.md" \
         "-rw-r--r-- root:root /usr/share/doc/$BIN/CHANGELOG.md" \
         "-rw-r--r-- root:root /usr/share/licenses/$BIN/LICENSE" \
-        "-rw-r--r-- root:root /usr/share/licenses/$BIN/THIRD-PARTY.txt"; do
+        "-rw-r--r-- root:root /usr/share/licenses/$BIN/THIRD-PARTY.txt" \
+        "lrwxrwxrwx root:root /usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec/ecr-credential-provider"; do
         grep -qxF -- "$want" "$tmp/rpm-files" || fail "rpm lacks: $want"
     done
     [ "$(rpm -qp --qf '%{NAME} %{VERSION} %{ARCH} %{LICENSE}' "$rpm_file" | cut -d' ' -f1-4)" = "$BIN $VERSION x86_64 Apache-2.0" ] ||
@@ -205,6 +226,7 @@ check_rpm() {
     rpm --root "$root" -i --nodeps --noscripts "$rpm_file"
     "$root/usr/bin/$BIN" version | grep -q "^$BIN $VERSION" || fail "binary from the rpm does not run"
     get_from "$root/usr/bin/$BIN" 127.0.0.1
+    kubelet_from "$root/usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec/ecr-credential-provider"
     rpm --root "$root" -e "$BIN"
     [ -z "$(find "$root/usr" -type f 2>/dev/null)" ] || fail "left after rpm -e: $(find "$root/usr" -type f)"
     ok "rpm -i into a --root tree runs and gets a token; rpm -e leaves no file"
@@ -231,7 +253,7 @@ check_release() {
     $MAKE --no-print-directory -s release
     local name=$BIN-$VERSION-x86_64-linux
     tar -tvzf "$DIST/$name.tar.gz" | tee "$tmp/tar-list"
-    for f in "$BIN" LICENSE README.md CHANGELOG.md THIRD-PARTY.txt "docs/$BIN.1" docs/migrating-from-go.md; do
+    for f in "$BIN" LICENSE README.md CHANGELOG.md THIRD-PARTY.txt "docs/$BIN.1" docs/migrating-from-go.md docs/kubelet.md "ecr-credential-provider -> $BIN"; do
         grep -q " $name/$f\$" "$tmp/tar-list" || fail "tarball lacks $f"
     done
     grep -q "^-rwxr-xr-x 0/0 .* $name/$BIN\$" "$tmp/tar-list" || fail "binary mode/owner in tarball"

@@ -21,7 +21,15 @@ a password for Amazon ECR and ECR Public registries: it asks ECR for a token
 with the standard AWS credential chain (profiles, SSO, assumed roles, web
 identity, ECS, EKS and EC2 roles), caches it per identity, and answers cache
 hits without any network call. It never hangs a docker command, and says on
-stderr why a token could not be had. One static binary, no dependencies."
+stderr why a token could not be had. The same binary is the kubelet's image
+credential provider (ecr-credential-provider), with the same disk cache.
+One static binary, no dependencies."
+
+# The kubelet's provider (docs/kubelet.md): a relative link to the binary, named as the kubelet's
+# CredentialProviderConfig names it, in the directory --image-credential-provider-bin-dir points at.
+KUBELET_PROVIDER=ecr-credential-provider
+KUBELET_DIR=usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec
+KUBELET_LINK_TARGET=../../../../../bin/$BIN
 
 if [ ! -x "$STATIC_BIN" ]; then
     echo "$STATIC_BIN: missing; run make static first" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make release: in $DIST, the static binary as <bin>-<version>-x86_64-linux, a tarball
 # <bin>-<version>-x86_64-linux.tar.gz (binary, LICENSE, README, CHANGELOG, man page, migration
-# notes, third-party licences) and SHA256SUMS over both.
+# notes, kubelet guide, third-party licences, the ecr-credential-provider link) and SHA256SUMS
+# over both.
 # The tarball is reproducible: sorted entries, root-owned, mtimes at SOURCE_DATE_EPOCH (the commit
 # time), no PAX atime/ctime, gzip without name or time stamp.
 set -euo pipefail
@@ -15,7 +16,10 @@ dir=$stage/$name
 install -d "$dir/docs"
 install -m 0755 "$STATIC_BIN" "$dir/$BIN"
 install -m 0644 LICENSE README.md CHANGELOG.md "$dir/"
-install -m 0644 "docs/$BIN.1" docs/migrating-from-go.md "$dir/docs/"
+install -m 0644 "docs/$BIN.1" docs/migrating-from-go.md docs/kubelet.md "$dir/docs/"
+# The kubelet's provider name, beside the binary (docs/kubelet.md: copy both, or point
+# --image-credential-provider-bin-dir at the unpacked directory).
+ln -s "$BIN" "$dir/$KUBELET_PROVIDER"
 python3 packaging/third-party.py >"$dir/THIRD-PARTY.txt"
 chmod 0644 "$dir/THIRD-PARTY.txt"
 clamp_mtimes "$dir"

@@ -24,6 +24,9 @@ pub const CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 pub const SETTINGS_FILE: &str = "AWS_ECR_CONFIG";
 /// Seconds allowed for resolving AWS credentials (default 6, or 120 with a terminal).
 pub const CREDENTIALS_TIMEOUT: &str = "AWS_ECR_CREDENTIALS_TIMEOUT";
+/// The role the kubelet's service-account mode assumes when the service account has no
+/// `eks.amazonaws.com/ecr-role-arn` annotation (cloud-provider-aws's variable; `kubelet.rs`).
+pub const ECR_ROLE_ARN: &str = "AWS_ECR_ROLE_ARN";
 /// Docker's configuration directory (default `~/.docker`), as the docker CLI reads it.
 pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
 
@@ -149,6 +152,8 @@ pub struct Config {
     /// Whether the process has a controlling terminal (someone may answer a prompt): set by
     /// `main`, false in tests unless they say so.
     pub interactive: bool,
+    /// [`ECR_ROLE_ARN`], if set and non-empty (the kubelet's service-account mode).
+    pub kubelet_role_arn: Option<String>,
 }
 
 /// How long credentials may take without a terminal: a `credential_process` that hangs, an
@@ -197,6 +202,7 @@ impl Config {
             fetch_context,
             credentials_timeout,
             interactive: false,
+            kubelet_role_arn: get(ECR_ROLE_ARN),
             settings_file,
             docker_config_file,
             path: get(PATH),

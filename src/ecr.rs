@@ -98,6 +98,17 @@ pub enum Target<'a> {
     },
 }
 
+impl Target<'_> {
+    /// The name a target's tokens are cached and reported under: the registry's host, or
+    /// `default registry in REGION`.
+    pub fn name(&self) -> String {
+        match self {
+            Target::Registry(r) => r.host().to_owned(),
+            Target::DefaultRegistry { region } => format!("default registry in {region}"),
+        }
+    }
+}
+
 /// One fetch, with everything the policy already knows about it.
 #[derive(Debug, Clone, Copy)]
 pub struct FetchRequest<'a> {
@@ -108,6 +119,18 @@ pub struct FetchRequest<'a> {
     pub identity: &'a Identity,
     /// Give up after this long.
     pub budget: Duration,
+    /// A role to assume with a web identity token in hand instead of the credential chain (the
+    /// kubelet's service-account mode).
+    pub web_identity: Option<&'a WebIdentity>,
+}
+
+/// A role to assume with a web identity token in hand (the kubelet's service-account mode): the
+/// token comes from the request, never from a file, and is never logged.
+#[derive(Debug, Clone)]
+pub struct WebIdentity {
+    pub role_arn: String,
+    pub session_name: String,
+    pub token: Secret<String>,
 }
 
 /// Where tokens come from. The policy depends only on this trait.
@@ -179,15 +202,29 @@ impl Aws<'_> {
                 aws_files.credentials.clone(),
             )
             .build();
-        check_web_identity_files(self.config, request)?;
+        if request.web_identity.is_none() {
+            check_web_identity_files(self.config, request)?;
+        }
         let provider_config = ProviderConfig::default()
             .with_http_client(http.clone())
             .with_region(Some(region.clone()))
             .with_timeout_config(timeouts.clone());
 
-        let credentials = self
-            .credentials(request, &provider_config, &profile_files)
-            .await?;
+        let credentials = match request.web_identity {
+            Some(role) => {
+                let sts = WebIdentitySts {
+                    http: http.clone(),
+                    region: region.clone(),
+                    timeouts: timeouts.clone(),
+                    profile_files: profile_files.clone(),
+                };
+                assume_web_identity(role, sts, self.config.credentials_bound()).await?
+            }
+            None => {
+                self.credentials(request, &provider_config, &profile_files)
+                    .await?
+            }
+        };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
             .http_client(http)
@@ -385,6 +422,74 @@ pub(crate) fn public_answer(
 struct EndpointChoice {
     fips: bool,
     dual_stack: bool,
+}
+
+/// What the STS client of [`assume_web_identity`] is built from: the fetch's own HTTP client,
+/// region, timeouts and AWS files.
+struct WebIdentitySts {
+    http: SharedHttpClient,
+    region: Region,
+    timeouts: TimeoutConfig,
+    profile_files: EnvConfigFiles,
+}
+
+/// `AssumeRoleWithWebIdentity` with the token in hand, as cloud-provider-aws's
+/// ecr-credential-provider does (the call is unsigned: no credentials are needed for it).
+/// `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL` redirect it as any SDK call.
+async fn assume_web_identity(
+    role: &WebIdentity,
+    sts: WebIdentitySts,
+    bound: Duration,
+) -> Result<Credentials, FetchError> {
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(sts.region)
+        .http_client(sts.http)
+        .timeout_config(sts.timeouts)
+        .profile_files(sts.profile_files)
+        .no_credentials()
+        .load()
+        .await;
+    let client = aws_sdk_sts::Client::new(&sdk);
+    let call = client
+        .assume_role_with_web_identity()
+        .role_arn(&role.role_arn)
+        .role_session_name(&role.session_name)
+        .web_identity_token(role.token.expose())
+        .customize()
+        .mutate_request(add_user_agent)
+        .send();
+    let failed = |why: String| FetchError::Credentials {
+        detail: format!("failed to assume role {}: {why}", role.role_arn),
+        sso_profile: None,
+        expired: why.to_lowercase().contains("expired"),
+    };
+    let out = match tokio::time::timeout(bound, call).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => {
+            return Err(match sdk_error(&e) {
+                FetchError::Timeout(_) => FetchError::Timeout(format!(
+                    "STS did not answer AssumeRoleWithWebIdentity within {} s",
+                    OPERATION_TIMEOUT.as_secs()
+                )),
+                other => failed(crate::error::render(&other)),
+            });
+        }
+        Err(_) => {
+            return Err(FetchError::CredentialsTimeout {
+                secs: fmt_secs(bound),
+            });
+        }
+    };
+    let c = out
+        .credentials()
+        .ok_or_else(|| failed("STS answered without credentials".into()))?;
+    Ok(Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "AssumeRoleWithWebIdentity",
+    ))
 }
 
 fn add_user_agent(req: &mut aws_smithy_runtime_api::http::Request) {

@@ -100,12 +100,17 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         warn!(%w, "cache not used");
     }
     let host = registry.host();
+    let request = FetchRequest {
+        target: Target::Registry(&registry),
+        profile: profile.as_deref(),
+        identity: &identity,
+        budget: ecr::fetch_budget(cfg),
+        web_identity: None,
+    };
     let result = get_registry(
         cfg,
         cache.store(),
-        &registry,
-        &identity,
-        profile.as_deref(),
+        &request,
         (now, started),
         source,
         &mut warnings,
@@ -125,6 +130,50 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         }
     };
     answer(outcome, warnings)
+}
+
+/// The policy of [`get`] (the same entries, locks, failure records and stale rules) for a target
+/// and identity another door decided: the kubelet's hosts that are not ECR (the caller's default
+/// registry) and its service-account tokens (an identity per service account, a role to assume).
+pub fn get_as(
+    cfg: &Config,
+    target: Target<'_>,
+    identity: &Identity,
+    web_identity: Option<&crate::ecr::WebIdentity>,
+    now: u64,
+    source: &dyn TokenSource,
+) -> Answer {
+    let started = Instant::now();
+    let cache = CacheState::of(cfg);
+    let mut warnings: Vec<String> = cache.warning().into_iter().collect();
+    let request = FetchRequest {
+        target,
+        profile: None,
+        identity,
+        budget: ecr::fetch_budget(cfg),
+        web_identity,
+    };
+    let result = get_registry(
+        cfg,
+        cache.store(),
+        &request,
+        (now, started),
+        source,
+        &mut warnings,
+    );
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let host = target.name();
+    let outcome = match result {
+        Ok((password, how)) => {
+            info!(host, identity = %identity.source, source = ?how, ms, "get: token");
+            GetOutcome::Found { password }
+        }
+        Err(e) => {
+            warn!(host, identity = %identity.source, error = %crate::error::render(&e), ms, "get: no token");
+            GetOutcome::Unavailable { host, error: e }
+        }
+    };
+    Answer { outcome, warnings }
 }
 
 /// The host a client asked about, for a message: the ECR host if it is one, else its input.
@@ -180,27 +229,20 @@ fn resolve_in(
     }))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The cache-then-fetch policy for one request (see the module comment).
 fn get_registry(
     cfg: &Config,
     store: Option<&Store>,
-    registry: &Registry,
-    identity: &Identity,
-    profile: Option<&str>,
+    request: &FetchRequest<'_>,
     (now, started): (u64, Instant),
     source: &dyn TokenSource,
     warnings: &mut Vec<String>,
 ) -> Result<(Secret<String>, Source), FetchError> {
-    let host = registry.host();
-    let budget = ecr::fetch_budget(cfg);
-    let request = FetchRequest {
-        target: Target::Registry(registry),
-        profile,
-        identity,
-        budget,
-    };
+    let name = request.target.name();
+    let host = name.as_str();
+    let (identity, budget) = (request.identity, request.budget);
     let mut fetch = |source: &dyn TokenSource| {
-        let r = fetch(source, &request);
+        let r = fetch(source, request);
         r.map(|t| {
             for n in t.warnings {
                 if !warnings.contains(&n) {
@@ -393,6 +435,7 @@ fn default_registry(
         profile: None,
         identity: &default_identity,
         budget: LIST_BUDGET,
+        web_identity: None,
     };
     let token = match source.fetch(&request) {
         Ok(t) => t,

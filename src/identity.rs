@@ -40,6 +40,9 @@ pub enum CredentialSource {
     Container,
     /// Nothing configured: only the EC2 instance role (IMDS) is left to try.
     InstanceRole,
+    /// The kubelet's service-account mode: the role assumed with a pod's service account token
+    /// (`kubelet.rs`), `subject` being the account the token names.
+    ServiceAccount { subject: String, role: String },
 }
 
 impl fmt::Display for CredentialSource {
@@ -50,6 +53,9 @@ impl fmt::Display for CredentialSource {
             CredentialSource::WebIdentity { role } => write!(f, "web identity role {role}"),
             CredentialSource::Container => f.write_str("container credentials"),
             CredentialSource::InstanceRole => f.write_str("default chain (instance role)"),
+            CredentialSource::ServiceAccount { subject, role } => {
+                write!(f, "service account {subject} as {role}")
+            }
         }
     }
 }

@@ -19,8 +19,8 @@
 //!
 //! 1. `run` (this file), called by `main.rs` with the real environment, clock and stdio;
 //! 2. the front doors: `cli` (which action), `protocol` (Docker's wire: stdin, stdout, the exact
-//!    texts) and `setup/` (the commands for people: `configure`, `doctor`, Docker's
-//!    config.json, the help text);
+//!    texts), `kubelet` (the kubelet's credential provider protocol) and `setup/` (the commands
+//!    for people: `configure`, `doctor`, Docker's config.json, the help text);
 //! 3. `helper`: the policy of `get` and `list` (registry, identity, cache, fetch, answer);
 //! 4. `ecr` (the one door to AWS) and `error` (why a token could not be had);
 //! 5. `settings` (per-registry settings), `identity`, `logging`, `children`;
@@ -40,6 +40,7 @@ pub mod error;
 pub mod files;
 pub mod helper;
 pub mod identity;
+pub mod kubelet;
 pub mod logging;
 pub mod protocol;
 pub mod registry;
@@ -70,6 +71,13 @@ pub fn run(
     now: SystemTime,
     source: &dyn TokenSource,
 ) -> ExitCode {
+    // The kubelet's door: `kubelet [ARGS...]`, which `main` also makes of a run as
+    // `ecr-credential-provider [ARGS...]` (docs/kubelet.md).
+    if let Some((first, rest)) = args.split_first()
+        && first == kubelet::ACTION
+    {
+        return kubelet::run(rest, cfg, stdin, stdout, stderr, now, source);
+    }
     let action = match cli::parse_args(args) {
         Ok(a) => a,
         Err(e) => return fail(stdout, &e.to_string()),
@@ -92,6 +100,18 @@ pub fn run(
                     .iter()
                     .try_for_each(|l| protocol::write_line(stdout, l))),
                 Err(e) => fail(stdout, &e),
+            }
+        }
+        // The kubelet's configuration: `doctor --kubelet-config FILE [IMAGE...]`.
+        Action::Doctor(args) if kubelet::doctor::wanted(&args) => {
+            let (lines, good) = kubelet::doctor::run(&args);
+            let written = lines
+                .iter()
+                .try_for_each(|l| protocol::write_line(stdout, l));
+            if good && written.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
             }
         }
         Action::Doctor(hosts) => {

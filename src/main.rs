@@ -6,13 +6,22 @@ use std::time::SystemTime;
 
 use docker_credential_ecr_login::config::Config;
 use docker_credential_ecr_login::ecr::Aws;
-use docker_credential_ecr_login::{logging, run};
+use docker_credential_ecr_login::{kubelet, logging, run};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args_os()
+    let mut args: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // Installed (linked) as `ecr-credential-provider`, the binary is the kubelet's provider: the
+    // kubelet runs the file named like the provider in its config, with arguments of its own.
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    if std::path::Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n == kubelet::PROVIDER_NAME)
+    {
+        args.insert(0, kubelet::ACTION.to_owned());
+    }
     // The home directory: HOME, else the password database (containers running as arbitrary
     // UIDs), as `directories` decides it.
     let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());

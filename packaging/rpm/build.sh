@@ -15,7 +15,7 @@ mkdir -p "$build" "$DIST"
 
 install -m 0755 "$STATIC_BIN" "$build/$BIN"
 gzip -9n <"docs/$BIN.1" >"$build/$BIN.1.gz"
-install -m 0644 LICENSE README.md CHANGELOG.md docs/migrating-from-go.md "$build/"
+install -m 0644 LICENSE README.md CHANGELOG.md docs/migrating-from-go.md docs/kubelet.md "$build/"
 python3 packaging/third-party.py >"$build/THIRD-PARTY.txt"
 printf '%s\n' "$DESCRIPTION" >"$build/DESCRIPTION"
 clamp_mtimes "$build"

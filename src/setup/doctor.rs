@@ -262,6 +262,7 @@ fn token_steps(
         profile: request.profile.as_deref(),
         identity: &request.identity,
         budget: ecr::fetch_budget(cfg),
+        web_identity: None,
     });
     let ms = started.elapsed().as_millis();
     match result {

@@ -19,6 +19,10 @@ Actions:
   erase      what `docker logout` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE)
   version    print the version (also -v, --version)
   help       print this help (also -h, --help)
+  kubelet [ARGS...]
+             the kubelet's image credential provider: a credentialprovider.kubelet.k8s.io/v1
+             CredentialProviderRequest on stdin, the response on stdout (what the binary does
+             when run as ecr-credential-provider; see `kubelet --help` and docs/kubelet.md)
 
 Setup and troubleshooting (for people, not for Docker):
   configure [--store] [--dry-run] REGISTRY...
@@ -27,6 +31,9 @@ Setup and troubleshooting (for people, not for Docker):
   doctor [HOST...]
              explain, step by step, what happens for HOST (default: every ECR registry named in
              Docker's config.json): Docker routing, identity, region, cache, a real token fetch
+  doctor --kubelet-config FILE [--bin-dir DIR] [IMAGE...]
+             check a kubelet CredentialProviderConfig: the ecr-credential-provider entry, the
+             binary directory, and which provider matchImages route each image to
 
 Per-registry settings ($AWS_ECR_CONFIG, else config.json in the cache directory):
   {{\"registries\": {{\"<host>\": {{\"profile\": \"prod\"}},  \"<12-digit account id>\": {{\"profile\": \"dev\"}},
@@ -40,6 +47,8 @@ Environment:
   AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed without storing anything
   AWS_ECR_LOG_LEVEL             off, error, warn, info (default), debug, trace; logs in <cache dir>/log/
   AWS_ECR_CONFIG                per-registry settings file (default <cache dir>/config.json)
+  AWS_ECR_ROLE_ARN              kubelet: the role to assume with a service account token when the
+                                service account has no eks.amazonaws.com/ecr-role-arn annotation
   AWS_ECR_CREDENTIALS_TIMEOUT   seconds allowed for loading AWS credentials (credential_process,
                                 SSO, STS); default 6, or 120 when run from a terminal
   DOCKER_CONFIG                 Docker's configuration directory, for configure and doctor

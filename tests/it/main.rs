@@ -6,6 +6,7 @@
 
 mod cache;
 mod hardening;
+mod kubelet;
 mod moto;
 mod network;
 mod protocol;

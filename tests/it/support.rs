@@ -181,6 +181,8 @@ pub(crate) enum Mode {
     /// HTTP 400 with this AWS error code and message (the message is put into the JSON as
     /// is, so JSON escapes such as `\\u001b` arrive as control characters).
     Error(&'static str, &'static str),
+    /// HTTP 200 with exactly this body (malformed answers; kubelet tests).
+    Answer(&'static str),
     /// Sleep this long, then answer like `AccessDenied`.
     SlowError(Duration),
     /// HTTP 200 with a chunked body of this many bytes, generated as it is sent (a token made
@@ -410,6 +412,10 @@ pub(crate) fn serve<S: Read + Write>(
             Mode::Error(code, message) => {
                 let body = format!(r#"{{"__type":"{code}","message":"{message}"}}"#);
                 respond(reader.get_mut(), 400, &body);
+                continue;
+            }
+            Mode::Answer(body) => {
+                respond(reader.get_mut(), 200, body);
                 continue;
             }
             Mode::ServerError => {

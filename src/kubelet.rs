@@ -1,0 +1,695 @@
+//! The kubelet's door: the exec image credential provider protocol
+//! (`credentialprovider.kubelet.k8s.io/v1`), a second front onto the same policy as `get`.
+//!
+//! The kubelet runs the file named like the provider in its `CredentialProviderConfig`
+//! (`ecr-credential-provider`, the name cloud-provider-aws's provider has), writes one
+//! `CredentialProviderRequest` on stdin and reads one `CredentialProviderResponse` from stdout.
+//! Failures are one line on stderr (the kubelet logs it) and exit 1, with nothing on stdout.
+//!
+//! | request                                       | token of                                      |
+//! |-----------------------------------------------|-----------------------------------------------|
+//! | ECR or ECR Public image, or a mapped host      | that registry, exactly as `get` (shared cache) |
+//! | any other host (a mirror routed here)          | the caller's registry in `AWS_REGION`          |
+//! | with `serviceAccountToken` and a role          | the above, as the role (AssumeRoleWithWebIdentity), cached per service account and role |
+//!
+//! `cacheDuration` is the time until our own refresh point (half the token's life), so the
+//! kubelet's memory cache expires when our disk cache would fetch anew. This module parses the
+//! wire and renders the answer; the policy stays in `helper.rs`, AWS in `ecr.rs`.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use tracing::info;
+
+use crate::cache::CacheState;
+use crate::cache::{CacheEntry, Store};
+use crate::config::Config;
+use crate::digest::sha256_hex;
+use crate::ecr::{FetchError, FetchRequest, Target, Token, TokenSource, WebIdentity};
+use crate::error::render;
+use crate::helper::{self, GetOutcome};
+use crate::identity::{CredentialSource, Identity};
+use crate::registry::{self, Registry};
+use crate::secret::Secret;
+
+pub mod doctor;
+
+/// The file name the kubelet runs (its `CredentialProviderConfig` names the provider so).
+pub const PROVIDER_NAME: &str = "ecr-credential-provider";
+/// The subcommand of `docker-credential-ecr-login` that is this door.
+pub const ACTION: &str = "kubelet";
+pub const API_VERSION: &str = "credentialprovider.kubelet.k8s.io/v1";
+pub const REQUEST_KIND: &str = "CredentialProviderRequest";
+pub const RESPONSE_KIND: &str = "CredentialProviderResponse";
+/// The service-account annotation naming the role to assume (cloud-provider-aws's name).
+pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
+/// The role session name cloud-provider-aws uses (visible in CloudTrail).
+pub const SESSION_NAME: &str = "ecr-credential-provider";
+/// Far more than a request can be (an image name, a token of a few KB, some annotations).
+pub const MAX_REQUEST: u64 = 1 << 20;
+
+/// A `CredentialProviderRequest`, checked.
+#[derive(Debug)]
+pub struct Request {
+    pub image: String,
+    /// Sent when the provider's `tokenAttributes` ask for it (kubelet 1.33+, KEP-4412).
+    pub service_account_token: Option<Secret<String>>,
+    pub service_account_annotations: BTreeMap<String, String>,
+}
+
+/// Why a request is refused: its one stderr line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    Read(String),
+    TooLarge,
+    NotJson(String),
+    ApiVersion(String),
+    Kind(String),
+    EmptyImage,
+    BadImage(String),
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::Read(e) => write!(f, "cannot read the request on stdin: {e}"),
+            RequestError::TooLarge => write!(
+                f,
+                "the request on stdin is larger than {MAX_REQUEST} bytes (not a CredentialProviderRequest)"
+            ),
+            RequestError::NotJson(e) => write!(
+                f,
+                "the request on stdin is not a JSON CredentialProviderRequest: {e}"
+            ),
+            RequestError::ApiVersion(v) => write!(
+                f,
+                "apiVersion {v:?} is not supported (expected {API_VERSION:?}; set apiVersion: {API_VERSION} in the kubelet's CredentialProviderConfig)"
+            ),
+            RequestError::Kind(k) => write!(f, "kind was {k:?}, expected {REQUEST_KIND}"),
+            RequestError::EmptyImage => f.write_str("image in plugin request was empty"),
+            RequestError::BadImage(image) => {
+                write!(f, "cannot tell the registry host of image {image:?}")
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WireRequest {
+    kind: Option<String>,
+    #[serde(rename = "apiVersion")]
+    api_version: Option<String>,
+    image: Option<String>,
+    #[serde(rename = "serviceAccountToken")]
+    service_account_token: Option<String>,
+    #[serde(rename = "serviceAccountAnnotations")]
+    service_account_annotations: Option<BTreeMap<String, String>>,
+}
+
+/// Parses a request as the Kubernetes decoder would accept it: unknown fields are ignored (newer
+/// kubelets may send more), the version is checked before the kind, as the reference does.
+pub fn parse_request(bytes: &[u8]) -> Result<Request, RequestError> {
+    let wire: WireRequest = serde_json::from_slice(bytes).map_err(|e| {
+        // Not serde's text: it quotes the offending value, which may be the token.
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Eof => "it ends early",
+            Category::Syntax => "malformed JSON",
+            Category::Data => "not an object of the API's fields, or a field of the wrong type",
+            Category::Io => "unreadable",
+        };
+        RequestError::NotJson(format!("{what} (line {}, column {})", e.line(), e.column()))
+    })?;
+    let version = wire.api_version.unwrap_or_default();
+    if version != API_VERSION {
+        return Err(RequestError::ApiVersion(version));
+    }
+    let kind = wire.kind.unwrap_or_default();
+    if kind != REQUEST_KIND {
+        return Err(RequestError::Kind(kind));
+    }
+    let image = wire.image.unwrap_or_default();
+    if image.is_empty() {
+        return Err(RequestError::EmptyImage);
+    }
+    Ok(Request {
+        image,
+        service_account_token: wire
+            .service_account_token
+            .filter(|t| !t.is_empty())
+            .map(Secret::new),
+        service_account_annotations: wire.service_account_annotations.unwrap_or_default(),
+    })
+}
+
+/// The registry host of an image reference, as the reference takes it (`url.Parse` of the image,
+/// with `https://` put in front when it has no scheme, then `Hostname()`): no port, no path.
+pub fn image_host(image: &str) -> Result<&str, RequestError> {
+    let bad = || RequestError::BadImage(image.to_owned());
+    let rest = match image.split_once("://") {
+        Some((_, rest)) => rest,
+        None => image,
+    };
+    let host = registry::host_of(rest).ok_or_else(bad)?;
+    if !host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    {
+        return Err(bad());
+    }
+    Ok(host)
+}
+
+/// A Go `time.Duration` string of whole seconds, as `metav1.Duration` marshals it:
+/// `0s`, `45s`, `10m0s`, `5h59m30s`.
+pub fn go_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// A JSON string as Go's `encoding/json` writes it (the kubelet's own encoder): `<`, `>`, `&`,
+/// U+2028 and U+2029 escaped, control characters as `\u00XX` except `\n`, `\r`, `\t`.
+fn go_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The response, byte for byte as the Kubernetes JSON encoder writes a `CredentialProviderResponse`
+/// (fields in the type's order, a trailing newline).
+pub fn render_response(host: &str, password: &Secret<String>, cache_secs: u64) -> String {
+    let mut out = String::with_capacity(256 + password.expose().len());
+    out.push_str("{\"kind\":\"");
+    out.push_str(RESPONSE_KIND);
+    out.push_str("\",\"apiVersion\":\"");
+    out.push_str(API_VERSION);
+    out.push_str("\",\"cacheKeyType\":\"Registry\",\"cacheDuration\":\"");
+    out.push_str(&go_duration(cache_secs));
+    out.push_str("\",\"auth\":{");
+    go_json_string(host, &mut out);
+    out.push_str(":{\"username\":\"AWS\",\"password\":");
+    go_json_string(password.expose(), &mut out);
+    out.push_str("}}}\n");
+    out
+}
+
+/// Seconds from `now` until the refresh point of a token fetched at `fetched_at` that expires at
+/// `expires_at` (half its life, clamped as the cache clamps it); 0 when past it.
+pub fn refresh_in(fetched_at: u64, expires_at: u64, now: u64) -> u64 {
+    let entry = CacheEntry::new("", "", Secret::new(String::new()), fetched_at, expires_at);
+    if !entry.is_fresh(now) {
+        return 0;
+    }
+    let half = entry.expires_at.saturating_sub(entry.fetched_at) / 2;
+    (entry.fetched_at + half).saturating_sub(now)
+}
+
+/// The issuer and subject a service account token names (its JWT payload's `iss` and `sub`),
+/// without checking the signature: this only keys the cache; STS checks the token itself.
+pub fn token_subject(token: &str) -> Option<(String, String)> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let sub = claims.get("sub")?.as_str().filter(|s| !s.is_empty())?;
+    let iss = claims.get("iss").and_then(|i| i.as_str()).unwrap_or("");
+    Some((iss.to_owned(), sub.to_owned()))
+}
+
+/// The cache owner of a service account's tokens for `role`: the service account the token names
+/// (issuer and subject, which is what a role's trust policy decides on) and the role, over the
+/// node's identity (which carries the endpoint settings). Never the role alone: whoever creates a
+/// service account sets its annotation, and a cache must not bypass STS's trust policy. A token
+/// that is not a JWT owns its entries alone.
+pub fn service_account_identity(cfg: &Config, role_arn: &str, token: &str) -> Identity {
+    let mut identity = Identity::of(cfg, None);
+    let (canon, subject) = match token_subject(token) {
+        Some((iss, sub)) => (
+            format!(
+                "kubelet service account\n{}\n{role_arn}\n{iss}\n{sub}",
+                identity.id
+            ),
+            crate::printable(&sub),
+        ),
+        None => (
+            format!(
+                "kubelet service account token\n{}\n{role_arn}\n{}",
+                identity.id,
+                sha256_hex(token.as_bytes())
+            ),
+            "a token that is not a JWT".to_owned(),
+        ),
+    };
+    identity.id = sha256_hex(canon.as_bytes());
+    identity.source = CredentialSource::ServiceAccount {
+        subject,
+        role: crate::printable(role_arn),
+    };
+    identity.web_identity_files.clear();
+    identity
+}
+
+/// The token source of one request: the expiry of a token actually fetched is noted for
+/// `cacheDuration`.
+struct Route<'a> {
+    inner: &'a dyn TokenSource,
+    /// `Some(expires_at)` once a fetch succeeded.
+    fetched: Cell<Option<Option<u64>>>,
+}
+
+impl TokenSource for Route<'_> {
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<Token, FetchError> {
+        let result = self.inner.fetch(request);
+        if let Ok(t) = &result {
+            self.fetched.set(Some(t.expires_at));
+        }
+        result
+    }
+}
+
+/// What the kubelet asked for, decided: whose token, for which registry.
+struct Plan {
+    /// The registry whose token answers, or `None`: the caller's default registry in `region`.
+    registry: Option<Registry>,
+    region: String,
+    /// The identity that owns the cached token.
+    identity: Identity,
+    /// `Some`: the request goes through `helper::get` as the Docker door's would.
+    get_url: Option<String>,
+    /// What stderr calls the target when it fails.
+    label: String,
+}
+
+pub const HELP: &str =
+    "ecr-credential-provider: the kubelet's image credential provider for Amazon ECR and ECR Public
+
+Usage: ecr-credential-provider [ARGS...]   (or: docker-credential-ecr-login kubelet [ARGS...])
+  reads a credentialprovider.kubelet.k8s.io/v1 CredentialProviderRequest on stdin and prints a
+  CredentialProviderResponse (cacheKeyType Registry, cacheDuration until our refresh point);
+  arguments are accepted and ignored. On failure: one line on stderr, nothing on stdout, exit 1.
+
+  ECR and ECR Public images get their registry's token (the same disk cache as `get`);
+  other hosts routed here by matchImages get the caller's registry in AWS_REGION, or the
+  registry the per-registry settings name for that host.
+  With serviceAccountToken (tokenAttributes), the role in the service account's annotation
+  eks.amazonaws.com/ecr-role-arn (else AWS_ECR_ROLE_ARN) is assumed with
+  AssumeRoleWithWebIdentity (session ecr-credential-provider); its tokens are cached per
+  service account and role. Without a role, the node's credentials are used.
+
+See docs/kubelet.md, and `docker-credential-ecr-login --help` for the environment variables.";
+
+/// Runs one kubelet request. `args` (after the program name, or after `kubelet`) are ignored,
+/// but for `-h`/`--help` and `-v`/`--version`.
+pub fn run(
+    args: &[String],
+    cfg: &Config,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    now: SystemTime,
+    source: &dyn TokenSource,
+) -> ExitCode {
+    match args.first().map(String::as_str) {
+        Some("-h" | "--help" | "help") => return line(stdout, HELP),
+        Some("-v" | "--version" | "version") => {
+            return line(stdout, &crate::protocol::version());
+        }
+        _ => {}
+    }
+    let now = crate::time::unix_now(now);
+    match answer(cfg, stdin, stderr, now, source) {
+        Ok(body) => {
+            if stdout
+                .write_all(body.as_bytes())
+                .and_then(|()| stdout.flush())
+                .is_ok()
+            {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(why) => {
+            info!(error = %why, "kubelet: no credentials");
+            let _ = writeln!(stderr, "{PROVIDER_NAME}: {}", crate::printable(&why));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn line(out: &mut dyn Write, text: &str) -> ExitCode {
+    match crate::protocol::write_line(out, text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+/// The response body, or the stderr line.
+fn answer(
+    cfg: &Config,
+    stdin: &mut dyn Read,
+    stderr: &mut dyn Write,
+    now: u64,
+    source: &dyn TokenSource,
+) -> Result<String, String> {
+    let mut buf = Vec::new();
+    stdin
+        .take(MAX_REQUEST + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| RequestError::Read(e.to_string()).to_string())?;
+    if buf.len() as u64 > MAX_REQUEST {
+        return Err(RequestError::TooLarge.to_string());
+    }
+    let request = parse_request(&buf).map_err(|e| e.to_string())?;
+    let host = image_host(&request.image).map_err(|e| e.to_string())?;
+
+    // The role of the service-account mode: the annotation (even empty), else the variable.
+    let role_arn = request.service_account_token.as_ref().and_then(|_| {
+        match request.service_account_annotations.get(ROLE_ANNOTATION) {
+            Some(arn) => Some(arn.clone()),
+            None => cfg.kubelet_role_arn.clone(),
+        }
+        .filter(|a| !a.is_empty())
+    });
+    let role = match (&request.service_account_token, role_arn) {
+        (Some(token), Some(role_arn)) => Some(WebIdentity {
+            role_arn,
+            session_name: SESSION_NAME.to_owned(),
+            token: token.clone(),
+        }),
+        _ => None,
+    };
+    let plan = plan(cfg, host, role.as_ref())?;
+    info!(
+        host,
+        registry = plan.target().name(),
+        identity = %plan.identity.source,
+        service_account = role.is_some(),
+        "kubelet: request"
+    );
+    let route = Route {
+        inner: source,
+        fetched: Cell::new(None),
+    };
+    let answer = match &plan.get_url {
+        Some(url) => helper::get(cfg, url, now, &route),
+        None => helper::get_as(
+            cfg,
+            plan.target(),
+            &plan.identity,
+            role.as_ref(),
+            now,
+            &route,
+        ),
+    };
+    for w in &answer.warnings {
+        let _ = writeln!(stderr, "{PROVIDER_NAME}: {}", crate::printable(w));
+    }
+    let password = match answer.outcome {
+        GetOutcome::Found { password } => password,
+        GetOutcome::NotEcr => return Err(format!("{}: not an ECR registry", plan.label)),
+        GetOutcome::Unavailable { error: why, .. } => {
+            // A failed credential_process speaks for itself first (as with `get`).
+            if let FetchError::CredentialProcess { stderr: text, .. } = &why {
+                let text = text.expose();
+                let _ = stderr.write_all(text.as_bytes());
+                if !text.is_empty() && !text.ends_with('\n') {
+                    let _ = writeln!(stderr);
+                }
+            }
+            return Err(format!("{}: {}", plan.label, render(&why)));
+        }
+    };
+    let cache_secs = match route.fetched.get() {
+        Some(Some(expires_at)) => refresh_in(now, expires_at, now),
+        Some(None) => 0,
+        // A cache hit (or a stale token after a failed refresh): the entry says when it refreshes.
+        None => cached_refresh_in(cfg, &plan, &password, now),
+    };
+    Ok(render_response(host, &password, cache_secs))
+}
+
+/// Decides the registry and the identity of a request.
+fn plan(cfg: &Config, host: &str, role: Option<&WebIdentity>) -> Result<Plan, String> {
+    let resolved = helper::resolve(cfg, host).map_err(|e| format!("{host}: {e}"))?;
+    let (registry, region, identity, get_url, label) = match resolved {
+        Some(r) => {
+            let label = if r.registry.host() == host {
+                host.to_owned()
+            } else {
+                format!("{host} (registry {})", r.registry.host())
+            };
+            let region = r.registry.region().to_owned();
+            (
+                Some(r.registry),
+                region,
+                r.identity,
+                Some(host.to_owned()),
+                label,
+            )
+        }
+        None => {
+            let region = cfg.region.as_deref().ok_or_else(|| {
+                format!(
+                    "{host} is not an ECR registry and no region is set: set AWS_REGION (the caller's registry there answers for it, as with cloud-provider-aws), or map {host} to a registry in the per-registry settings"
+                )
+            })?;
+            (
+                None,
+                region.to_owned(),
+                Identity::of(cfg, None),
+                None,
+                format!("{host} (the caller's registry in {region})"),
+            )
+        }
+    };
+    Ok(match role {
+        None => Plan {
+            registry,
+            region,
+            identity,
+            get_url,
+            label,
+        },
+        Some(role) => Plan {
+            identity: service_account_identity(cfg, &role.role_arn, role.token.expose()),
+            registry,
+            region,
+            get_url: None,
+            label,
+        },
+    })
+}
+
+impl Plan {
+    fn target(&self) -> Target<'_> {
+        match &self.registry {
+            Some(r) => Target::Registry(r),
+            None => Target::DefaultRegistry {
+                region: &self.region,
+            },
+        }
+    }
+}
+
+/// The refresh point of the cache entry that answered, if it is the one handed out.
+fn cached_refresh_in(cfg: &Config, plan: &Plan, password: &Secret<String>, now: u64) -> u64 {
+    let cache = CacheState::of(cfg);
+    let Some(store) = cache.store() else {
+        return 0;
+    };
+    let host = plan.target().name();
+    let host = host.as_str();
+    store
+        .read(
+            &Store::key(&plan.identity.id, host),
+            &plan.identity.id,
+            host,
+        )
+        .filter(|e| e.password == *password)
+        .map_or(0, |e| refresh_in(e.fetched_at, e.expires_at, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQ: &str = r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"test.registry.io/foobar"}"#;
+
+    #[test]
+    fn go_durations_match_metav1_duration_strings() {
+        assert_eq!(go_duration(0), "0s");
+        assert_eq!(go_duration(45), "45s");
+        assert_eq!(go_duration(600), "10m0s");
+        assert_eq!(go_duration(3600), "1h0m0s");
+        assert_eq!(go_duration(21_570), "5h59m30s");
+        assert_eq!(go_duration(21_600), "6h0m0s");
+        assert_eq!(go_duration(90_061), "25h1m1s");
+    }
+
+    #[test]
+    fn the_references_golden_request_parses() {
+        let r = parse_request(REQ.as_bytes()).unwrap();
+        assert_eq!(r.image, "test.registry.io/foobar");
+        assert!(r.service_account_token.is_none());
+        assert!(r.service_account_annotations.is_empty());
+    }
+
+    #[test]
+    fn wrong_kind_version_empty_image_and_garbage_are_refused() {
+        let bad_kind = REQ.replace("CredentialProviderRequest", "CredentialProviderFoo");
+        assert_eq!(
+            parse_request(bad_kind.as_bytes()).unwrap_err(),
+            RequestError::Kind("CredentialProviderFoo".into())
+        );
+        let bad_version = REQ.replace("credentialprovider.kubelet.k8s.io/v1", "foo.k8s.io/v1");
+        assert_eq!(
+            parse_request(bad_version.as_bytes()).unwrap_err(),
+            RequestError::ApiVersion("foo.k8s.io/v1".into())
+        );
+        let empty = REQ.replace("test.registry.io/foobar", "");
+        assert_eq!(
+            parse_request(empty.as_bytes()).unwrap_err(),
+            RequestError::EmptyImage
+        );
+        for garbage in ["", "{", "[]", "null", "\"x\"", "\u{0}"] {
+            assert!(
+                matches!(
+                    parse_request(garbage.as_bytes()),
+                    Err(RequestError::NotJson(_))
+                ),
+                "{garbage:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_like_the_kubernetes_decoder() {
+        let r = parse_request(
+            br#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"x.io/y","future":{"a":1},"serviceAccountToken":"t","serviceAccountAnnotations":{"k":"v"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.service_account_token.unwrap().expose(), "t");
+        assert_eq!(r.service_account_annotations["k"], "v");
+    }
+
+    #[test]
+    fn image_hosts_are_taken_as_the_reference_takes_them() {
+        for (image, host) in [
+            (
+                "123456789123.dkr.ecr.us-west-2.amazonaws.com/foo/bar:1.0",
+                "123456789123.dkr.ecr.us-west-2.amazonaws.com",
+            ),
+            (
+                "123456789123.dkr.ecr.us-west-2.amazonaws.com/public.ecr.aws/foo:latest",
+                "123456789123.dkr.ecr.us-west-2.amazonaws.com",
+            ),
+            ("http://foobar", "foobar"),
+            ("registry.k8s.io/pause:3.9", "registry.k8s.io"),
+            (
+                "mirror.example.com:5000/x/y@sha256:abcd",
+                "mirror.example.com",
+            ),
+            ("public.ecr.aws", "public.ecr.aws"),
+        ] {
+            assert_eq!(image_host(image), Ok(host), "{image}");
+        }
+        for bad in ["foobar  ", "nginx:latest", "a b/c", "/x", "[::1]:5000/x"] {
+            assert!(image_host(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_references_golden_response_is_rendered_byte_for_byte() {
+        // plugin_test.go's expected output, with its host and password.
+        let out = render_response("*.registry.io", &Secret::new("password".into()), 600);
+        assert_eq!(
+            out.replace("\"AWS\"", "\"user\""),
+            "{\"kind\":\"CredentialProviderResponse\",\"apiVersion\":\"credentialprovider.kubelet.k8s.io/v1\",\"cacheKeyType\":\"Registry\",\"cacheDuration\":\"10m0s\",\"auth\":{\"*.registry.io\":{\"username\":\"user\",\"password\":\"password\"}}}\n"
+        );
+    }
+
+    #[test]
+    fn strings_are_escaped_as_go_escapes_them() {
+        let mut s = String::new();
+        go_json_string("a<b>&\"\\\n\u{1}\u{2028}é", &mut s);
+        assert_eq!(s, "\"a\\u003cb\\u003e\\u0026\\\"\\\\\\n\\u0001\\u2028é\"");
+    }
+
+    #[test]
+    fn cache_duration_is_the_time_to_our_refresh_point() {
+        assert_eq!(refresh_in(1000, 1000 + 43_200, 1000), 21_600);
+        assert_eq!(refresh_in(1000, 1000 + 43_200, 1030), 21_570);
+        assert_eq!(refresh_in(1000, 1000 + 43_200, 1000 + 21_600), 0);
+        // Clamped to ECR's 12 hours, as the cache clamps it.
+        assert_eq!(refresh_in(1000, 1000 + 10 * 43_200, 1000), 21_600);
+        // Already expired.
+        assert_eq!(refresh_in(1000, 900, 1000), 0);
+    }
+
+    fn jwt(claims: &str) -> String {
+        let b = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", b(r#"{"alg":"RS256"}"#), b(claims))
+    }
+
+    #[test]
+    fn the_token_names_its_service_account() {
+        let t = jwt(r#"{"iss":"https://oidc.example","sub":"system:serviceaccount:ns:app"}"#);
+        assert_eq!(
+            token_subject(&t),
+            Some((
+                "https://oidc.example".into(),
+                "system:serviceaccount:ns:app".into()
+            ))
+        );
+        assert_eq!(token_subject("DEADBEEF="), None);
+        assert_eq!(token_subject(&jwt(r#"{"iss":"x"}"#)), None);
+    }
+
+    #[test]
+    fn tokens_are_keyed_by_service_account_and_role_never_by_role_alone() {
+        let cfg = Config::from_lookup(|_| None, None);
+        let role = "arn:aws:iam::123456789012:role/pull";
+        let a = jwt(r#"{"iss":"i","sub":"system:serviceaccount:ns:a"}"#);
+        let a2 = jwt(r#"{"iss":"i","sub":"system:serviceaccount:ns:a","exp":2}"#);
+        let b = jwt(r#"{"iss":"i","sub":"system:serviceaccount:ns:b"}"#);
+        let other_cluster = jwt(r#"{"iss":"j","sub":"system:serviceaccount:ns:a"}"#);
+        let id = |r: &str, t: &str| service_account_identity(&cfg, r, t).id;
+        assert_eq!(
+            id(role, &a),
+            id(role, &a2),
+            "a new token of the same account"
+        );
+        assert_ne!(id(role, &a), id(role, &b));
+        assert_ne!(id(role, &a), id(role, &other_cluster));
+        assert_ne!(id(role, &a), id("arn:aws:iam::123456789012:role/other", &a));
+        assert_ne!(id(role, &a), Identity::of(&cfg, None).id);
+        assert_ne!(id(role, "opaque-1"), id(role, "opaque-2"));
+    }
+}

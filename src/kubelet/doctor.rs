@@ -1,0 +1,470 @@
+//! `doctor --kubelet-config FILE [--bin-dir DIR] [IMAGE...]`: would the kubelet route IMAGE to us?
+//!
+//! Reads the kubelet's `CredentialProviderConfig` (JSON, or the YAML subset such files are written
+//! in: block maps and lists, flow lists, quoted or plain scalars), finds the provider named
+//! `ecr-credential-provider`, checks that the binary directory holds that file and that it is this
+//! program, and matches each image against every provider's `matchImages` as the kubelet does
+//! (same number of DNS labels, `*` within one label, port equal if given, path prefix). It reads,
+//! it never writes, and it makes no AWS call.
+
+use std::path::{Path, PathBuf};
+
+use super::{API_VERSION, PROVIDER_NAME};
+use crate::files;
+
+/// The directory the packages install the provider in.
+pub const DEFAULT_BIN_DIR: &str =
+    "/usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec";
+const MAX_FILE: u64 = 1 << 20;
+
+/// One image of every ECR name form, checked when no image is given.
+const SAMPLE_IMAGES: &[&str] = &[
+    "123456789012.dkr.ecr.us-west-2.amazonaws.com/app:1",
+    "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/app:1",
+    "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app:1",
+    "123456789012.dkr-ecr.us-west-2.on.aws/app:1",
+    "123456789012.dkr-ecr-fips.us-west-2.on.aws/app:1",
+    "public.ecr.aws/docker/library/alpine:3",
+    "ecr-public.aws.com/docker/library/alpine:3",
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provider {
+    pub name: String,
+    pub api_version: String,
+    pub match_images: Vec<String>,
+    pub has_token_attributes: bool,
+}
+
+/// The arguments after `doctor`, if they ask for the kubelet check.
+pub fn wanted(args: &[String]) -> bool {
+    args.iter().any(|a| a == "--kubelet-config")
+}
+
+/// Runs the check; the lines to print and whether every image is ours.
+pub fn run(args: &[String]) -> (Vec<String>, bool) {
+    let mut lines = Vec::new();
+    let mut file = None;
+    let mut bin_dir = PathBuf::from(DEFAULT_BIN_DIR);
+    let mut images = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--kubelet-config" => file = it.next().cloned(),
+            "--bin-dir" => match it.next() {
+                Some(d) => bin_dir = PathBuf::from(d),
+                None => file = None,
+            },
+            other => images.push(other.to_owned()),
+        }
+    }
+    let Some(file) = file else {
+        lines.push(
+            "usage: docker-credential-ecr-login doctor --kubelet-config FILE [--bin-dir DIR] [IMAGE...]"
+                .to_owned(),
+        );
+        return (lines, false);
+    };
+    let providers = match files::read_regular(Path::new(&file), MAX_FILE, true)
+        .map_err(|e| e.to_string())
+        .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8".to_owned()))
+        .and_then(|t| parse_config(&t))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            lines.push(format!("kubelet   {file}: {}", crate::printable(&e)));
+            return (lines, false);
+        }
+    };
+    let mut ok = true;
+    let ours = providers.iter().find(|p| p.name == PROVIDER_NAME);
+    match ours {
+        None => {
+            ok = false;
+            let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+            lines.push(format!(
+                "kubelet   {file}: no provider named {PROVIDER_NAME:?} (providers: {}); the kubelet runs the file named like the provider",
+                crate::printable(&names.join(", "))
+            ));
+        }
+        Some(p) => {
+            lines.push(format!(
+                "kubelet   {file}: provider {PROVIDER_NAME:?}, {} matchImages{}",
+                p.match_images.len(),
+                if p.has_token_attributes {
+                    ", tokenAttributes (service-account tokens)"
+                } else {
+                    ""
+                }
+            ));
+            if p.api_version != API_VERSION {
+                ok = false;
+                lines.push(format!(
+                    "apiVersion {:?}: must be {API_VERSION}",
+                    crate::printable(&p.api_version)
+                ));
+            }
+        }
+    }
+    let path = bin_dir.join(PROVIDER_NAME);
+    match bin_check(&path) {
+        Ok(line) => lines.push(format!("bin-dir   {line}")),
+        Err(line) => {
+            ok = false;
+            lines.push(format!("bin-dir   {line}"));
+        }
+    }
+    let images: Vec<String> = if images.is_empty() {
+        SAMPLE_IMAGES.iter().map(|s| s.to_string()).collect()
+    } else {
+        images
+    };
+    for image in &images {
+        let first = providers
+            .iter()
+            .find(|p| p.match_images.iter().any(|m| url_matches(m, image)));
+        let line = match first {
+            Some(p) if p.name == PROVIDER_NAME => {
+                let m = p
+                    .match_images
+                    .iter()
+                    .find(|m| url_matches(m, image))
+                    .map_or("", String::as_str);
+                format!("image     {image}: routed to us by {m:?}")
+            }
+            Some(p) => {
+                ok = false;
+                format!(
+                    "image     {image}: routed first to provider {:?}, not {PROVIDER_NAME}",
+                    p.name
+                )
+            }
+            None => {
+                ok = false;
+                format!(
+                    "image     {image}: no matchImages entry matches: the kubelet pulls it without credentials"
+                )
+            }
+        };
+        lines.push(crate::printable(&line));
+    }
+    (lines, ok)
+}
+
+fn bin_check(path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        format!("{shown}: {e}; set --image-credential-provider-bin-dir to the directory that holds it (or pass --bin-dir)")
+    })?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!("{shown}: not an executable file"));
+    }
+    let target = std::fs::canonicalize(path).map_err(|e| format!("{shown}: {e}"))?;
+    let me = std::env::current_exe().and_then(std::fs::canonicalize);
+    match me {
+        Ok(me) if me == target => Ok(format!("{shown} is this program")),
+        Ok(me) => Err(format!(
+            "{shown} is {}, not this program ({}): another provider of that name",
+            target.display(),
+            me.display()
+        )),
+        Err(_) => Ok(format!(
+            "{shown} exists (cannot tell whether it is this program)"
+        )),
+    }
+}
+
+/// The providers of a `CredentialProviderConfig`, JSON or YAML.
+pub fn parse_config(text: &str) -> Result<Vec<Provider>, String> {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => yaml_subset(text)?,
+    };
+    if value.get("kind").and_then(|k| k.as_str()) != Some("CredentialProviderConfig") {
+        return Err("not a CredentialProviderConfig (kind)".into());
+    }
+    let providers = value
+        .get("providers")
+        .and_then(|p| p.as_array())
+        .ok_or("no providers list")?;
+    Ok(providers
+        .iter()
+        .map(|p| {
+            let s = |k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            Provider {
+                name: s("name"),
+                api_version: s("apiVersion"),
+                match_images: p
+                    .get("matchImages")
+                    .and_then(|m| m.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                has_token_attributes: p.get("tokenAttributes").is_some_and(|t| t.is_object()),
+            }
+        })
+        .collect())
+}
+
+/// The YAML such files are written in, as JSON values: block maps and lists by indentation,
+/// `[a, b]` flow lists, quoted or plain scalars, `#` comments. Anything fancier is an error.
+fn yaml_subset(text: &str) -> Result<serde_json::Value, String> {
+    // (indent, content) of every meaningful line; "- x" becomes a list marker plus its content.
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    for raw in text.lines() {
+        let no_comment = strip_comment(raw);
+        if no_comment.trim().is_empty() || no_comment.trim() == "---" {
+            continue;
+        }
+        let indent = no_comment.len() - no_comment.trim_start().len();
+        lines.push((indent, no_comment.trim().to_owned()));
+    }
+    let mut pos = 0;
+    let v = block(&lines, &mut pos, 0)?;
+    if pos != lines.len() {
+        return Err(format!("cannot read line {:?} as YAML", lines[pos].1));
+    }
+    Ok(v)
+}
+
+fn strip_comment(line: &str) -> &str {
+    let mut quote = None;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '#') if i == 0 || line[..i].ends_with(' ') => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+fn block(
+    lines: &[(usize, String)],
+    pos: &mut usize,
+    min: usize,
+) -> Result<serde_json::Value, String> {
+    let Some((indent, first)) = lines.get(*pos) else {
+        return Ok(serde_json::Value::Null);
+    };
+    let indent = *indent;
+    if indent < min {
+        return Ok(serde_json::Value::Null);
+    }
+    if first == "-" || first.starts_with("- ") {
+        let mut list = Vec::new();
+        while let Some((i, l)) = lines.get(*pos) {
+            if *i != indent || !(l == "-" || l.starts_with("- ")) {
+                break;
+            }
+            let rest = l[1..].trim_start().to_owned();
+            if rest.is_empty() {
+                *pos += 1;
+                list.push(block(lines, pos, indent + 1)?);
+            } else if key_value(&rest).is_some() {
+                // A map item: its first key is on the dash line, the rest indented further.
+                let item_indent = indent + (l.len() - rest.len());
+                let mut sub = lines.to_vec();
+                sub[*pos] = (item_indent, rest);
+                let v = block(&sub, pos, item_indent)?;
+                list.push(v);
+            } else {
+                *pos += 1;
+                list.push(scalar(&rest)?);
+            }
+        }
+        return Ok(serde_json::Value::Array(list));
+    }
+    let mut map = serde_json::Map::new();
+    while let Some((i, l)) = lines.get(*pos) {
+        if *i != indent {
+            if *i > indent {
+                return Err(format!("unexpected indentation at {l:?}"));
+            }
+            break;
+        }
+        let (k, v) = key_value(l).ok_or_else(|| format!("expected `key: value`, got {l:?}"))?;
+        *pos += 1;
+        let value = if v.is_empty() {
+            match lines.get(*pos) {
+                Some((next, _)) if *next > indent => block(lines, pos, indent + 1)?,
+                // A list may sit at the key's own indentation.
+                Some((next, l)) if *next == indent && l.starts_with('-') => {
+                    block(lines, pos, indent)?
+                }
+                _ => serde_json::Value::Null,
+            }
+        } else {
+            scalar(&v)?
+        };
+        map.insert(unquote(&k), value);
+    }
+    Ok(serde_json::Value::Object(map))
+}
+
+fn key_value(l: &str) -> Option<(String, String)> {
+    let mut quote = None;
+    for (i, c) in l.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') if i == 0 => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, ':') if l[i + 1..].is_empty() || l[i + 1..].starts_with(' ') => {
+                return Some((l[..i].trim().to_owned(), l[i + 1..].trim().to_owned()));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn scalar(s: &str) -> Result<serde_json::Value, String> {
+    if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        let items = inner
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .map(|i| serde_json::Value::String(unquote(i)))
+            .collect();
+        return Ok(serde_json::Value::Array(items));
+    }
+    if s.starts_with('{') {
+        // Flow maps are rare in these files; keep them as a marker object.
+        return Ok(serde_json::Value::Object(serde_json::Map::new()));
+    }
+    Ok(serde_json::Value::String(unquote(s)))
+}
+
+fn unquote(s: &str) -> String {
+    let s = s.trim();
+    for q in ['"', '\''] {
+        if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
+            return s[1..s.len() - 1].to_owned();
+        }
+    }
+    s.to_owned()
+}
+
+/// Whether the kubelet's `matchImages` entry `pattern` matches `image` (its `URLsMatchStr`):
+/// the same number of host labels, each matching (`*` within one label), the port equal when
+/// the pattern has one, and the pattern's path a prefix of the image's.
+pub fn url_matches(pattern: &str, image: &str) -> bool {
+    let split = |s: &str| -> (String, Option<String>, String) {
+        let s = s.split_once("://").map_or(s, |(_, r)| r);
+        let (authority, path) = match s.find('/') {
+            Some(i) => (&s[..i], &s[i..]),
+            None => (s, ""),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p.to_owned())),
+            None => (authority, None),
+        };
+        (host.to_ascii_lowercase(), port, path.to_owned())
+    };
+    let (p_host, p_port, p_path) = split(pattern);
+    let (i_host, i_port, i_path) = split(image);
+    let p_labels: Vec<&str> = p_host.split('.').collect();
+    let i_labels: Vec<&str> = i_host.split('.').collect();
+    if p_labels.len() != i_labels.len() || !p_labels.iter().zip(&i_labels).all(|(p, i)| glob(p, i))
+    {
+        return false;
+    }
+    if p_port.is_some() && p_port != i_port {
+        return false;
+    }
+    i_path.starts_with(&p_path)
+}
+
+/// `*` matches any run of characters (within one label: labels have no `.`).
+fn glob(pattern: &str, s: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == s,
+        Some((head, tail)) => {
+            let Some(rest) = s.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len()).any(|i| rest.is_char_boundary(i) && glob(tail, &rest[i..]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = r#"
+apiVersion: kubelet.config.k8s.io/v1
+kind: CredentialProviderConfig
+providers:
+  # ours
+  - name: ecr-credential-provider
+    matchImages:
+      - "*.dkr.ecr.*.amazonaws.com"
+      - "*.dkr-ecr.*.on.aws"
+      - public.ecr.aws
+    defaultCacheDuration: "12h"
+    apiVersion: credentialprovider.kubelet.k8s.io/v1
+    args: []
+    tokenAttributes:
+      serviceAccountTokenAudience: sts.amazonaws.com
+      requireServiceAccount: false
+  - name: other
+    matchImages: ["gcr.io", "*.example.com:5000/team"]
+    apiVersion: credentialprovider.kubelet.k8s.io/v1
+"#;
+
+    #[test]
+    fn yaml_and_json_configs_give_the_same_providers() {
+        let p = parse_config(YAML).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].name, PROVIDER_NAME);
+        assert_eq!(p[0].api_version, API_VERSION);
+        assert_eq!(
+            p[0].match_images,
+            [
+                "*.dkr.ecr.*.amazonaws.com",
+                "*.dkr-ecr.*.on.aws",
+                "public.ecr.aws"
+            ]
+        );
+        assert!(p[0].has_token_attributes);
+        assert_eq!(p[1].match_images, ["gcr.io", "*.example.com:5000/team"]);
+        let json = r#"{"apiVersion":"kubelet.config.k8s.io/v1","kind":"CredentialProviderConfig","providers":[{"name":"ecr-credential-provider","apiVersion":"credentialprovider.kubelet.k8s.io/v1","matchImages":["public.ecr.aws"],"defaultCacheDuration":"1h"}]}"#;
+        let j = parse_config(json).unwrap();
+        assert_eq!(j[0].match_images, ["public.ecr.aws"]);
+        assert!(parse_config("kind: Other\n").is_err());
+    }
+
+    #[test]
+    fn match_images_match_as_the_kubelet_matches() {
+        let m = url_matches;
+        assert!(m(
+            "*.dkr.ecr.*.amazonaws.com",
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com/app:1"
+        ));
+        assert!(!m(
+            "*.dkr.ecr.*.amazonaws.com",
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app"
+        ));
+        assert!(!m(
+            "*.amazonaws.com",
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com/app"
+        ));
+        assert!(m(
+            "public.ecr.aws",
+            "public.ecr.aws/docker/library/alpine:3"
+        ));
+        assert!(m("*.example.com:5000/team", "r.example.com:5000/team/app"));
+        assert!(!m("*.example.com:5000/team", "r.example.com:5001/team/app"));
+        assert!(!m(
+            "*.example.com:5000/team",
+            "r.example.com:5000/other/app"
+        ));
+        assert!(m("app*.k8s.io", "apps.k8s.io/x"));
+        assert!(m("registry.io", "registry.io:8080/path"));
+    }
+}
