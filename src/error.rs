@@ -100,6 +100,18 @@ fn service_text(code: &str, message: &str) -> String {
     }
 }
 
+/// A failed `credential_process` speaks for itself first, as with the AWS CLI: its own stderr,
+/// as it wrote it, before our line (which only names its exit status).
+pub fn pass_through_child_stderr(e: &FetchError, stderr: &mut dyn std::io::Write) {
+    if let FetchError::CredentialProcess { stderr: text, .. } = e {
+        let text = text.expose();
+        let _ = stderr.write_all(text.as_bytes());
+        if !text.is_empty() && !text.ends_with('\n') {
+            let _ = writeln!(stderr);
+        }
+    }
+}
+
 /// An error and its sources on one line: `error: source: source's source`.
 pub fn render(e: &(dyn Error + 'static)) -> String {
     let mut out = e.to_string();

@@ -99,7 +99,6 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
     if let Some(w) = cache.warning() {
         warn!(%w, "cache not used");
     }
-    let host = registry.host();
     let request = FetchRequest {
         target: Target::Registry(&registry),
         profile: profile.as_deref(),
@@ -107,29 +106,40 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         budget: ecr::fetch_budget(cfg),
         web_identity: None,
     };
+    answer_for(cfg, &cache, &request, (now, started), source, warnings)
+}
+
+/// The cache-then-fetch policy of one request, logged, as an [`Answer`].
+fn answer_for(
+    cfg: &Config,
+    cache: &CacheState,
+    request: &FetchRequest<'_>,
+    (now, started): (u64, Instant),
+    source: &dyn TokenSource,
+    mut warnings: Vec<String>,
+) -> Answer {
     let result = get_registry(
         cfg,
         cache.store(),
-        &request,
+        request,
         (now, started),
         source,
         &mut warnings,
     );
     let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let host = request.target.name();
+    let identity = &request.identity.source;
     let outcome = match result {
         Ok((password, how)) => {
-            info!(host, identity = %identity.source, source = ?how, ms, "get: token");
+            info!(host, %identity, source = ?how, ms, "get: token");
             GetOutcome::Found { password }
         }
         Err(e) => {
-            warn!(host, identity = %identity.source, error = %crate::error::render(&e), ms, "get: no token");
-            GetOutcome::Unavailable {
-                host: host.to_owned(),
-                error: e,
-            }
+            warn!(host, %identity, error = %crate::error::render(&e), ms, "get: no token");
+            GetOutcome::Unavailable { host, error: e }
         }
     };
-    answer(outcome, warnings)
+    Answer { outcome, warnings }
 }
 
 /// The policy of [`get`] (the same entries, locks, failure records and stale rules) for a target
@@ -145,7 +155,7 @@ pub fn get_as(
 ) -> Answer {
     let started = Instant::now();
     let cache = CacheState::of(cfg);
-    let mut warnings: Vec<String> = cache.warning().into_iter().collect();
+    let warnings: Vec<String> = cache.warning().into_iter().collect();
     let request = FetchRequest {
         target,
         profile: None,
@@ -153,27 +163,7 @@ pub fn get_as(
         budget: ecr::fetch_budget(cfg),
         web_identity,
     };
-    let result = get_registry(
-        cfg,
-        cache.store(),
-        &request,
-        (now, started),
-        source,
-        &mut warnings,
-    );
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    let host = target.name();
-    let outcome = match result {
-        Ok((password, how)) => {
-            info!(host, identity = %identity.source, source = ?how, ms, "get: token");
-            GetOutcome::Found { password }
-        }
-        Err(e) => {
-            warn!(host, identity = %identity.source, error = %crate::error::render(&e), ms, "get: no token");
-            GetOutcome::Unavailable { host, error: e }
-        }
-    };
-    Answer { outcome, warnings }
+    answer_for(cfg, &cache, &request, (now, started), source, warnings)
 }
 
 /// The host a client asked about, for a message: the ECR host if it is one, else its input.
@@ -508,6 +498,13 @@ mod tests {
         ])
     }
 
+    fn denied() -> Result<(String, u64), FetchError> {
+        Err(FetchError::Service {
+            code: "AccessDeniedException".into(),
+            message: "no".into(),
+        })
+    }
+
     fn password(a: Answer) -> String {
         match a.outcome {
             GetOutcome::Found { password } => password.expose().clone(),
@@ -534,12 +531,6 @@ mod tests {
     fn failed_refresh_serves_the_cached_token_only_while_it_is_valid() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let denied = || {
-            Err(FetchError::Service {
-                code: "AccessDeniedException".into(),
-                message: "no".into(),
-            })
-        };
         let fake = Fake::new(vec![Ok(("one".into(), 1100)), denied(), denied()]);
         assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
         assert_eq!(password(get(&c, HOST, 1060, &fake)), "one");
@@ -567,12 +558,6 @@ mod tests {
     fn a_failure_is_shared_for_a_few_seconds_with_the_same_identity_only() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let denied = || {
-            Err(FetchError::Service {
-                code: "AccessDeniedException".into(),
-                message: "no".into(),
-            })
-        };
         let fake = Fake::new(vec![denied(), Ok(("other".into(), 9000)), denied()]);
         let first = get(&c, HOST, 1000, &fake).outcome;
         let GetOutcome::Unavailable { error: e, .. } = first else {

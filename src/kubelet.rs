@@ -435,14 +435,7 @@ fn answer(
         GetOutcome::Found { password } => password,
         GetOutcome::NotEcr => return Err(format!("{}: not an ECR registry", plan.label)),
         GetOutcome::Unavailable { error: why, .. } => {
-            // A failed credential_process speaks for itself first (as with `get`).
-            if let FetchError::CredentialProcess { stderr: text, .. } = &why {
-                let text = text.expose();
-                let _ = stderr.write_all(text.as_bytes());
-                if !text.is_empty() && !text.ends_with('\n') {
-                    let _ = writeln!(stderr);
-                }
-            }
+            crate::error::pass_through_child_stderr(&why, stderr);
             return Err(format!("{}: {}", plan.label, render(&why)));
         }
     };

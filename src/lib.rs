@@ -157,13 +157,7 @@ pub fn run(
                 )),
                 GetOutcome::NotEcr => fail(stdout, protocol::NOT_FOUND),
                 GetOutcome::Unavailable { host, error } => {
-                    // A failed credential_process speaks for itself first (as with the AWS CLI).
-                    if let error::FetchError::CredentialProcess { stderr: text, .. } = &error {
-                        let _ = stderr.write_all(text.expose().as_bytes());
-                        if !text.expose().is_empty() && !text.expose().ends_with('\n') {
-                            let _ = writeln!(stderr);
-                        }
-                    }
+                    error::pass_through_child_stderr(&error, stderr);
                     // Docker shows a helper's stderr: say why there is no token
                     // (docs/contract.md §3.3).
                     let _ = writeln!(
