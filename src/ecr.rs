@@ -731,6 +731,7 @@ where
             OPERATION_TIMEOUT.as_secs()
         )),
         SdkError::DispatchFailure(d) if d.is_timeout() => FetchError::Timeout(chain_text(e)),
+        SdkError::DispatchFailure(_) if is_tls(e) => FetchError::Tls(chain_text(e)),
         SdkError::DispatchFailure(_) => FetchError::Network(chain_text(e)),
         SdkError::ResponseError(_) => FetchError::BadResponse(chain_text(e)),
         _ => FetchError::Network(chain_text(e)),
@@ -747,6 +748,18 @@ fn raw_text(e: &(dyn std::error::Error + 'static)) -> String {
         cur = err.source();
     }
     out
+}
+
+/// Whether a connection failed in its TLS handshake (rustls said so somewhere in the chain).
+fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<rustls::Error>() || err.to_string().contains("TLS handshake") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Whether a response body was cut at [`MAX_RESPONSE`].

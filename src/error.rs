@@ -55,9 +55,13 @@ pub enum FetchError {
     /// Nothing answered in time.
     #[error("timed out: {0}")]
     Timeout(String),
-    /// Connection refused, DNS, TLS, proxy.
+    /// Connection refused, DNS, proxy.
     #[error("network error: {0}")]
     Network(String),
+    /// The TLS handshake failed: an untrusted certificate (a TLS-inspecting proxy without
+    /// `AWS_CA_BUNDLE`?) or a TLS error of the peer.
+    #[error("network error: {0}")]
+    Tls(String),
     /// An answer we cannot use (no token, not base64, an empty password, too large, ...).
     #[error("unusable answer from ECR: {0}")]
     BadResponse(String),

@@ -326,14 +326,8 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
         }
         FetchError::CredentialsTimeout { .. } => "loading credentials took too long: if a credential_process or browser login needs longer, set AWS_ECR_CREDENTIALS_TIMEOUT (seconds)".into(),
         FetchError::WebIdentityFile { .. } => "the web identity token file named above is missing or not a regular file: check AWS_WEB_IDENTITY_TOKEN_FILE (or the profile's web_identity_token_file) and the pod's token volume".into(),
-        FetchError::Timeout(_) | FetchError::Network(_) => {
-            let text = e.to_string().to_lowercase();
-            if text.contains("certificate") || text.contains("issuer") || text.contains("tls") {
-                "TLS failed: behind a TLS-inspecting proxy, set AWS_CA_BUNDLE to its CA certificate (PEM)".into()
-            } else {
-                "the ECR API is unreachable: check the network, HTTPS_PROXY / NO_PROXY, firewall or VPC endpoint, and AWS_ENDPOINT_URL*".into()
-            }
-        }
+        FetchError::Tls(_) => "TLS failed: behind a TLS-inspecting proxy, set AWS_CA_BUNDLE to its CA certificate (PEM)".into(),
+        FetchError::Timeout(_) | FetchError::Network(_) => "the ECR API is unreachable: check the network, HTTPS_PROXY / NO_PROXY, firewall or VPC endpoint, and AWS_ENDPOINT_URL*".into(),
         FetchError::BadResponse(_) => "something other than the ECR API answered: check HTTPS_PROXY and AWS_ENDPOINT_URL*".into(),
         FetchError::CaBundle { .. } => "fix or unset AWS_CA_BUNDLE".into(),
         FetchError::Settings(_) => "fix the per-registry settings file named above".into(),

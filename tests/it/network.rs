@@ -247,3 +247,23 @@ fn aws_ca_bundle_trusts_a_private_ca_and_nothing_else_does() {
     assert!(out.stderr.contains("AWS_CA_BUNDLE"), "{}", out.stderr);
     assert!(!out.stderr.contains("panicked"));
 }
+
+#[test]
+fn doctor_says_to_set_aws_ca_bundle_when_the_certificate_is_untrusted() {
+    let certs = tempfile::tempdir().unwrap();
+    let (_ca, tls) = private_ca(certs.path());
+    let fake = Fake::start_tls(tls);
+    let env = Env::with_fake(&fake);
+    let out = env.run(&["doctor", HOST], b"");
+    let hint = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("hint"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        hint.contains("TLS failed") && hint.contains("AWS_CA_BUNDLE"),
+        "{}",
+        out.stdout
+    );
+}
