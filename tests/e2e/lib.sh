@@ -154,8 +154,8 @@ e2e_certs() {
             openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ecr-login e2e rogue CA" \
                 -keyout "$d/rogue.key" -out "$d/rogue.crt" &&
             openssl req -newkey rsa:2048 -nodes -subj "/CN=$REG_NAME" -keyout "$d/server.key" -out "$d/server.csr" &&
-            printf 'subjectAltName=DNS:%s,DNS:%s,DNS:%s,DNS:%s,DNS:%s,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
-                "$REG_NAME" "$WRONG_NAME" "$PUBLIC_NAME" "$OPEN_NAME" "$API_NAME" >"$d/ext.cnf" &&
+            printf 'subjectAltName=DNS:%s,DNS:%s,DNS:%s,DNS:%s,DNS:%s,DNS:%s,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
+                "$REG_NAME" "$WRONG_NAME" "$PUBLIC_NAME" "$OPEN_NAME" "$API_NAME" "$PRIVATE_NAME" >"$d/ext.cnf" &&
             openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
                 -days 2 -extfile "$d/ext.cnf" -out "$d/server.crt"
     } >"$T/logs/openssl.log" 2>&1 || e2e_die "openssl (see $T/logs/openssl.log)"

@@ -514,7 +514,9 @@ c_fallback_docker_login_pull_logout() {
     engine_auth_ok "$REG" || true
     ours_ran
 
-    crun docker-credential-ecr-login list || fail "list failed"
+    # moto's tokens arrive expired, so none is cached: with AWS_REGION, list asks ECR for the
+    # caller's own registry there (docs/contract.md §2.2), which is $REG_NAME.
+    crun env AWS_REGION=us-east-1 docker-credential-ecr-login list || fail "list failed"
     grep -qF "\"https://$REG_NAME\":\"AWS\"" "$C/out" || fail "list lacks our ECR registry: $(cat "$C/out")"
     grep -qF "\"$PRIVATE\":\"e2euser\"" "$C/out" || grep -qF "\"https://$PRIVATE\":\"e2euser\"" "$C/out" ||
         fail "list lacks the fallback's registry: $(cat "$C/out")"
@@ -522,7 +524,12 @@ c_fallback_docker_login_pull_logout() {
     docker_ logout "$PRIVATE" || fail "docker logout failed"
     grep -qs ' erase ' "$C"/ecr/log/ecr-login.*.log || fail "docker logout did not call our erase"
     ! grep -qi 'could not erase\|not implemented' "$C/err" || fail "erase refused: $(cat "$C/err")"
-    if pass_get "$PRIVATE"; then fail "docker logout left the entry in pass"; fi
+    # (docker-credential-pass 0.6.4 answers a missing entry with exit 0 and an empty Secret.)
+    pass_get "$PRIVATE"
+    ! grep -qF "$PRIVATE_PASSWORD" "$C/out" || fail "docker logout left the password in pass"
+    [ -z "$(find "$C/password-store" -name '*.gpg' 2>/dev/null)" ] || fail "docker logout left an entry in the password store"
+    crun docker-credential-ecr-login list || fail "list after logout failed"
+    ! grep -qF "$PRIVATE" "$C/out" || fail "list still shows $PRIVATE after logout: $(cat "$C/out")"
     fallback_pass_done
 }
 
