@@ -13,7 +13,9 @@
 //! Every failure is one line on stdout and exit 1. `credentials not found in native keychain` is
 //! the answer for every host this helper does not serve and every ECR host whose token can't be
 //! had; for the latter, one line on stderr says why. `AWS_ECR_IGNORE_CREDS_STORAGE=true` makes
-//! `store`/`erase` succeed silently. Environment variables: see `config.rs`.
+//! `store`/`erase` succeed silently. With a fallback store (`AWS_ECR_FALLBACK`, or `"fallback"` in
+//! the settings file), `get`/`store`/`erase` of other hosts run it, and `list` merges its entries.
+//! Environment variables: see `config.rs`.
 //!
 //! Floors, top-down; a module uses modules on its own floor or lower, never higher:
 //!
@@ -21,7 +23,8 @@
 //! 2. the front doors: `cli` (which action), `protocol` (Docker's wire: stdin, stdout, the exact
 //!    texts), `kubelet` (the kubelet's credential provider protocol) and `setup/` (the commands
 //!    for people: `configure`, `doctor`, Docker's config.json, the help text);
-//! 3. `helper`: the policy of `get` and `list` (registry, identity, cache, fetch, answer);
+//! 3. `helper`: the policy of `get` and `list` (registry, identity, cache, fetch, answer), and
+//!    `fallback`: the store named for registries that are not ECR (docs/contract.md §2.7);
 //! 4. `ecr` (the one door to AWS) and `error` (why a token could not be had);
 //! 5. `settings` (per-registry settings), `identity`, `logging`, `children`;
 //! 6. `cache` (entries, locks, failure records, whether the cache is used);
