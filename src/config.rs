@@ -29,6 +29,9 @@ pub const CREDENTIALS_TIMEOUT: &str = "AWS_ECR_CREDENTIALS_TIMEOUT";
 pub const ECR_ROLE_ARN: &str = "AWS_ECR_ROLE_ARN";
 /// Docker's configuration directory (default `~/.docker`), as the docker CLI reads it.
 pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
+/// The credential store for every registry that is not ECR: `docker-credential-<name>` on
+/// `PATH` (`fallback.rs`). Wins over the settings file's `"fallback"`.
+pub const FALLBACK: &str = "AWS_ECR_FALLBACK";
 
 /// Standard AWS variables this program reads itself (the SDK reads them too).
 pub const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
@@ -154,6 +157,8 @@ pub struct Config {
     pub interactive: bool,
     /// [`ECR_ROLE_ARN`], if set and non-empty (the kubelet's service-account mode).
     pub kubelet_role_arn: Option<String>,
+    /// [`FALLBACK`], if set and non-empty: the fallback credential store's name.
+    pub fallback: Option<String>,
 }
 
 /// How long credentials may take without a terminal: a `credential_process` that hangs, an
@@ -203,6 +208,7 @@ impl Config {
             credentials_timeout,
             interactive: false,
             kubelet_role_arn: get(ECR_ROLE_ARN),
+            fallback: get(FALLBACK),
             settings_file,
             docker_config_file,
             path: get(PATH),

@@ -89,6 +89,16 @@ pub enum Trust {
     Untrusted(String),
 }
 
+/// The first `dir/name` on a `PATH`-style list that is an executable file, as Docker (Go's
+/// `os/exec.LookPath`) would find it; an empty entry is the current directory.
+pub fn find_executable(path: Option<&str>, name: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    path?
+        .split(':')
+        .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(name))
+        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
 /// The effective user id.
 pub fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -13,7 +13,9 @@
 //! Every failure is one line on stdout and exit 1. `credentials not found in native keychain` is
 //! the answer for every host this helper does not serve and every ECR host whose token can't be
 //! had; for the latter, one line on stderr says why. `AWS_ECR_IGNORE_CREDS_STORAGE=true` makes
-//! `store`/`erase` succeed silently. Environment variables: see `config.rs`.
+//! `store`/`erase` succeed silently. With a fallback store (`AWS_ECR_FALLBACK`, or `"fallback"` in
+//! the settings file), `get`/`store`/`erase` of other hosts run it, and `list` merges its entries.
+//! Environment variables: see `config.rs`.
 //!
 //! Floors, top-down; a module uses modules on its own floor or lower, never higher:
 //!
@@ -21,7 +23,8 @@
 //! 2. the front doors: `cli` (which action), `protocol` (Docker's wire: stdin, stdout, the exact
 //!    texts), `kubelet` (the kubelet's credential provider protocol) and `setup/` (the commands
 //!    for people: `configure`, `doctor`, Docker's config.json, the help text);
-//! 3. `helper`: the policy of `get` and `list` (registry, identity, cache, fetch, answer);
+//! 3. `helper`: the policy of `get` and `list` (registry, identity, cache, fetch, answer), and
+//!    `fallback`: the store named for registries that are not ECR (docs/contract.md §2.7);
 //! 4. `ecr` (the one door to AWS) and `error` (why a token could not be had);
 //! 5. `settings` (per-registry settings), `identity`, `logging`, `children`;
 //! 6. `cache` (entries, locks, failure records, whether the cache is used);
@@ -37,6 +40,7 @@ pub mod config;
 pub mod digest;
 pub mod ecr;
 pub mod error;
+pub mod fallback;
 pub mod files;
 pub mod helper;
 pub mod identity;
@@ -132,10 +136,11 @@ pub fn run(
             // stdin is not read: Docker sends `unused`, and a pipe left open must not hang us.
             let hosts = helper::list(cfg, now_secs, source);
             info!(count = hosts.len(), "list");
-            ok(protocol::write_list(stdout, &hosts))
+            ok(list_answer(cfg, &hosts, stdout, stderr))
         }
         Action::Get => {
-            let Some(server_url) = protocol::read_server_url(stdin) else {
+            let input = protocol::read_input(stdin);
+            let Some(server_url) = input.as_deref().and_then(protocol::server_url_of) else {
                 info!("get: unreadable input (oversized or not UTF-8)");
                 return fail(stdout, protocol::NOT_FOUND);
             };
@@ -155,7 +160,18 @@ pub fn run(
                         secret: &password,
                     },
                 )),
-                GetOutcome::NotEcr => fail(stdout, protocol::NOT_FOUND),
+                // Not ours: the fallback store's, if one is named (docs/contract.md §2.7).
+                GetOutcome::NotEcr => match Fallback::of(cfg).route {
+                    Route::Off => fail(stdout, protocol::NOT_FOUND),
+                    Route::Broken(line) => {
+                        say(stderr, &line);
+                        fail(stdout, protocol::NOT_FOUND)
+                    }
+                    Route::Ready(program) => {
+                        let input = input.unwrap_or_default();
+                        delegate(&program, "get", &input, stdout, stderr)
+                    }
+                },
                 GetOutcome::Unavailable { host, error } => {
                     error::pass_through_child_stderr(&error, stderr);
                     // Docker shows a helper's stderr: say why there is no token
@@ -169,25 +185,157 @@ pub fn run(
                 }
             }
         }
-        Action::Store => match protocol::read_store_request(stdin) {
-            Err(e) => fail(stdout, &e),
-            Ok(req) => {
-                info!(server = %req.server_url, ignored = cfg.ignore_creds_storage, "store");
-                storage_answer(cfg, stdout)
+        Action::Store => {
+            let mut input = Vec::new();
+            if let Err(e) = stdin.take(protocol::MAX_INPUT + 1).read_to_end(&mut input) {
+                return fail(stdout, &format!("cannot read stdin: {e}"));
             }
-        },
-        Action::Erase => match protocol::read_server_url(stdin) {
-            None => fail(stdout, protocol::NO_SERVER_URL),
-            Some(url) if url.is_empty() => fail(stdout, protocol::NO_SERVER_URL),
-            Some(url) => {
-                info!(server = %url, ignored = cfg.ignore_creds_storage, "erase");
-                storage_answer(cfg, stdout)
+            match protocol::store_request_of(&input) {
+                Err(e) => fail(stdout, &e),
+                Ok(req) => {
+                    info!(server = %req.server_url, ignored = cfg.ignore_creds_storage, "store");
+                    storage(cfg, "store", &req.server_url, &input, stdout, stderr)
+                }
+            }
+        }
+        Action::Erase => {
+            let input = protocol::read_input(stdin);
+            match input.as_deref().and_then(protocol::server_url_of) {
+                None => fail(stdout, protocol::NO_SERVER_URL),
+                Some(url) if url.is_empty() => fail(stdout, protocol::NO_SERVER_URL),
+                Some(url) => {
+                    info!(server = %url, ignored = cfg.ignore_creds_storage, "erase");
+                    let input = input.unwrap_or_default();
+                    storage(cfg, "erase", &url, &input, stdout, stderr)
+                }
+            }
+        }
+    }
+}
+
+/// The fallback store of this run (docs/contract.md §2.7) and the settings that decide which
+/// hosts stay ours.
+struct Fallback {
+    settings: settings::Settings,
+    route: Route,
+}
+
+enum Route {
+    /// No fallback named: today's behaviour.
+    Off,
+    /// Named, but unusable: the line that says why.
+    Broken(String),
+    /// The executable to run.
+    Ready(std::path::PathBuf),
+}
+
+impl Fallback {
+    fn of(cfg: &Config) -> Fallback {
+        let loaded = settings::Loaded::load(cfg, &cache::CacheState::of(cfg));
+        // A settings file that is untrusted or unreadable names no fallback (docs/security.md).
+        let settings = loaded.settings.ok();
+        let route = match fallback::choose(cfg, settings.as_ref()) {
+            fallback::Choice::Off => Route::Off,
+            fallback::Choice::Named { name, origin } => {
+                match fallback::find(cfg.path.as_deref(), &name, &origin) {
+                    Ok(program) => Route::Ready(program),
+                    Err(line) => Route::Broken(line),
+                }
+            }
+        };
+        Fallback {
+            settings: settings.unwrap_or_default(),
+            route,
+        }
+    }
+}
+
+/// `store`/`erase`: ECR tokens are fetched, never stored (docs/contract.md §2.3); other hosts go
+/// to the fallback store when one is named (§2.7).
+fn storage(
+    cfg: &Config,
+    action: &str,
+    server_url: &str,
+    input: &[u8],
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> ExitCode {
+    let fb = Fallback::of(cfg);
+    match fb.route {
+        Route::Off => storage_answer(cfg, stdout),
+        _ if fb.settings.is_ours(server_url) => {
+            info!(action, "an ECR host with a fallback store: nothing stored");
+            ExitCode::SUCCESS
+        }
+        Route::Broken(line) => {
+            say(stderr, &line);
+            fail(stdout, &line)
+        }
+        Route::Ready(program) => delegate(&program, action, input, stdout, stderr),
+    }
+}
+
+/// Runs the fallback store for `action`: its stdout and exit status are the answer.
+fn delegate(
+    program: &std::path::Path,
+    action: &str,
+    input: &[u8],
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> ExitCode {
+    match fallback::pass_through(program, action, input, stdout) {
+        Ok(Some(code)) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Ok(None) => {
+            say(
+                stderr,
+                &format!("fallback {} was ended by a signal", program.display()),
+            );
+            ExitCode::FAILURE
+        }
+        Err(fallback::NotRun(line)) => {
+            say(stderr, &line);
+            if action == "get" {
+                fail(stdout, protocol::NOT_FOUND)
+            } else {
+                fail(stdout, &line)
+            }
+        }
+    }
+}
+
+/// `list` with the fallback store's entries merged in (ours win); a failing fallback costs only
+/// its entries and one stderr line.
+fn list_answer(
+    cfg: &Config,
+    hosts: &[String],
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> std::io::Result<()> {
+    match Fallback::of(cfg).route {
+        Route::Off => protocol::write_list(stdout, hosts),
+        Route::Broken(line) => {
+            say(stderr, &line);
+            protocol::write_list(stdout, hosts)
+        }
+        Route::Ready(program) => match fallback::list(&program) {
+            Ok(theirs) => {
+                info!(count = theirs.len(), "list: fallback entries");
+                protocol::write_merged_list(stdout, hosts, &theirs)
+            }
+            Err(line) => {
+                say(stderr, &line);
+                protocol::write_list(stdout, hosts)
             }
         },
     }
 }
 
-/// `store`/`erase`: ECR tokens are fetched, never stored (docs/contract.md §2.3).
+/// One line on stderr, ours.
+fn say(stderr: &mut dyn Write, line: &str) {
+    let _ = writeln!(stderr, "docker-credential-ecr-login: {}", printable(line));
+}
+
+/// `store`/`erase` without a fallback store.
 fn storage_answer(cfg: &Config, stdout: &mut dyn Write) -> ExitCode {
     if cfg.ignore_creds_storage {
         ExitCode::SUCCESS

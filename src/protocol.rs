@@ -30,11 +30,21 @@ pub const MAX_INPUT: u64 = 64 * 1024;
 /// docker-credential-helpers does). `None` when the input is oversized or not UTF-8: the caller
 /// answers not-found, never panics and never waits for more than [`MAX_INPUT`] bytes.
 pub fn read_server_url(stdin: &mut dyn Read) -> Option<String> {
+    server_url_of(&read_input(stdin)?)
+}
+
+/// All of stdin, at most [`MAX_INPUT`] bytes; `None` when it is larger or cannot be read.
+pub fn read_input(stdin: &mut dyn Read) -> Option<Vec<u8>> {
     let mut buf = Vec::new();
     stdin.take(MAX_INPUT + 1).read_to_end(&mut buf).ok()?;
     if buf.len() as u64 > MAX_INPUT {
         return None;
     }
+    Some(buf)
+}
+
+/// [`read_server_url`] of input already read.
+pub fn server_url_of(buf: &[u8]) -> Option<String> {
     let mut joined = Vec::with_capacity(buf.len());
     for line in buf.split(|&b| b == b'\n') {
         joined.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
@@ -61,11 +71,16 @@ pub fn read_store_request(stdin: &mut dyn Read) -> Result<StoreRequest, String> 
         .take(MAX_INPUT + 1)
         .read_to_end(&mut buf)
         .map_err(|e| format!("cannot read stdin: {e}"))?;
+    store_request_of(&buf)
+}
+
+/// [`read_store_request`] of input already read.
+pub fn store_request_of(buf: &[u8]) -> Result<StoreRequest, String> {
     if buf.len() as u64 > MAX_INPUT {
         return Err(format!("input larger than {MAX_INPUT} bytes"));
     }
     let req: StoreRequest =
-        serde_json::from_slice(&buf).map_err(|e| format!("invalid credentials JSON: {e}"))?;
+        serde_json::from_slice(buf).map_err(|e| format!("invalid credentials JSON: {e}"))?;
     if req.server_url.trim().is_empty() {
         return Err(NO_SERVER_URL.to_owned());
     }
@@ -99,6 +114,30 @@ pub fn write_list(out: &mut dyn Write, hosts: &[String]) -> io::Result<()> {
         .iter()
         .map(|h| (format!("https://{h}"), "AWS"))
         .collect();
+    let mut body = serde_json::to_vec(&map).map_err(io::Error::other)?;
+    body.push(b'\n');
+    out.write_all(&body)?;
+    out.flush()
+}
+
+/// `list` with a fallback store: our hosts as in [`write_list`], then the fallback's entries
+/// (`{"SERVER":"USER",...}` as it listed them) where they do not name one of our hosts.
+pub fn write_merged_list(
+    out: &mut dyn Write,
+    hosts: &[String],
+    theirs: &BTreeMap<String, String>,
+) -> io::Result<()> {
+    let mut map: BTreeMap<String, String> = theirs
+        .iter()
+        .filter(|(k, _)| {
+            let host = crate::registry::hostport_of(k);
+            !hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for h in hosts {
+        map.insert(format!("https://{h}"), "AWS".to_owned());
+    }
     let mut body = serde_json::to_vec(&map).map_err(io::Error::other)?;
     body.push(b'\n');
     out.write_all(&body)?;
@@ -162,6 +201,24 @@ mod tests {
         assert_eq!(
             check(r#"{"ServerURL":"h","Username":"AWS","Secret":"x"}"#),
             None
+        );
+    }
+
+    #[test]
+    fn a_merged_list_keeps_ours_on_conflicts() {
+        let theirs: BTreeMap<String, String> = [
+            ("https://index.docker.io/v1/", "me"),
+            ("https://h.example:5000", "AWS"),
+            ("localhost:5000", "bob"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let mut out = Vec::new();
+        write_merged_list(&mut out, &["h.example:5000".to_owned()], &theirs).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"https://h.example:5000\":\"AWS\",\"https://index.docker.io/v1/\":\"me\",\"localhost:5000\":\"bob\"}\n"
         );
     }
 

@@ -31,6 +31,9 @@ const MAX_FILE: u64 = 1 << 20;
 struct FileFormat {
     #[serde(default)]
     registries: serde_json::Map<String, serde_json::Value>,
+    /// The credential store for registries that are not ECR (`fallback.rs`).
+    #[serde(default)]
+    fallback: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +48,7 @@ struct Entry {
 pub struct Settings {
     path: Option<PathBuf>,
     registries: serde_json::Map<String, serde_json::Value>,
+    fallback: Option<String>,
 }
 
 /// What a mapping (or its absence) says about one request.
@@ -110,13 +114,19 @@ impl Settings {
         let value: serde_json::Value =
             serde_json::from_slice(text).map_err(|e| err(format!("invalid JSON: {e}")))?;
         if !value.is_object() {
-            return Err(err("expected a JSON object {\"registries\": {...}}".into()));
+            return Err(err(
+                "expected a JSON object {\"registries\": {...}, \"fallback\": \"NAME\"}".into(),
+            ));
         }
-        let parsed: FileFormat = serde_json::from_value(value)
-            .map_err(|e| err(format!("expected {{\"registries\": {{...}}}}: {e}")))?;
+        let parsed: FileFormat = serde_json::from_value(value).map_err(|e| {
+            err(format!(
+                "expected {{\"registries\": {{...}}, \"fallback\": \"NAME\"}}: {e}"
+            ))
+        })?;
         Ok(Settings {
             path: Some(path.to_owned()),
             registries: parsed.registries,
+            fallback: parsed.fallback,
         })
     }
 
@@ -183,6 +193,17 @@ impl Settings {
             profile: entry.profile,
             key: Some(key.clone()),
         }))
+    }
+
+    /// The top-level `"fallback"`: the credential store named for registries that are not ECR.
+    pub fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+
+    /// Whether `input` is this helper's to answer: an ECR host by name, or a host the file maps
+    /// (a bad mapping included: it is still not another store's business).
+    pub fn is_ours(&self, input: &str) -> bool {
+        Registry::parse(input).is_some() || !matches!(self.resolve(input), Ok(None))
     }
 
     /// Every key of the file (for `doctor` with no host).
@@ -304,6 +325,19 @@ mod tests {
     }
 
     #[test]
+    fn the_fallback_is_a_top_level_key() {
+        let m = load(r#"{"fallback": "pass"}"#);
+        assert_eq!(m.fallback(), Some("pass"));
+        assert!(m.resolve("index.docker.io").unwrap().is_none());
+        assert_eq!(load(FILE).fallback(), None);
+        let m = load(FILE);
+        assert!(m.is_ours("registry.example.com"));
+        assert!(m.is_ours("bad.example.com"));
+        assert!(m.is_ours("111111111111.dkr.ecr.us-east-1.amazonaws.com"));
+        assert!(!m.is_ours("index.docker.io"));
+    }
+
+    #[test]
     fn missing_file_is_empty_and_garbage_is_an_error() {
         let d = tempfile::tempdir().unwrap();
         let m = Settings::load(Some(&d.path().join("nope.json"))).unwrap();
@@ -318,6 +352,8 @@ mod tests {
             "[]",
             "{\"registries\": 5}",
             "{\"registres\": {}}",
+            "{\"fallback\": 5}",
+            "{\"fallback\": \"pass\", \"fallbak\": 1}",
             "\u{0}",
         ] {
             std::fs::write(&p, junk).unwrap();

@@ -5,26 +5,39 @@
 //! `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`). Refuses when Docker could not
 //! find this helper on `PATH`. Returns the lines to print; never touches stdout itself.
 
+use std::os::unix::fs::DirBuilderExt;
+
 use crate::config::Config;
+use crate::fallback;
 use crate::registry;
 use crate::settings::Settings;
 use crate::setup::docker_config::{self, BINARY, DockerConfig, HELPER_NAME};
 
-pub const USAGE: &str =
-    "Usage: docker-credential-ecr-login configure [--store] [--dry-run] [REGISTRY...]";
+pub const USAGE: &str = "Usage: docker-credential-ecr-login configure [--store [--fallback NAME]] [--dry-run] [REGISTRY...]";
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Args {
     pub store: bool,
     pub dry_run: bool,
     pub registries: Vec<String>,
+    /// `--fallback NAME`: the settings file's `"fallback"` (needs `--store`).
+    pub fallback: Option<String>,
 }
 
 pub fn parse(args: &[String]) -> Result<Args, String> {
     let mut out = Args::default();
-    for a in args {
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
+        if let Some(name) = a.strip_prefix("--fallback=") {
+            out.fallback = Some(name.to_owned());
+            continue;
+        }
         match a.as_str() {
             "--store" => out.store = true,
+            "--fallback" => match args.next() {
+                Some(name) => out.fallback = Some(name.clone()),
+                None => return Err(format!("--fallback needs a NAME; {USAGE}")),
+            },
             "--dry-run" | "-n" => out.dry_run = true,
             flag if flag.starts_with('-') => {
                 return Err(format!("unknown option {flag:?}; {USAGE}"));
@@ -34,6 +47,11 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
     }
     if !out.store && out.registries.is_empty() {
         return Err(format!("nothing to configure; {USAGE}"));
+    }
+    if out.fallback.is_some() && !out.store {
+        return Err(format!(
+            "--fallback needs --store: only with credsStore does Docker ask this helper for other registries; {USAGE}"
+        ));
     }
     Ok(out)
 }
@@ -50,6 +68,10 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
         ));
     };
     let mappings = Settings::load(cfg.settings_file.as_deref()).map_err(|e| e.to_string())?;
+    let fallback = match &args.fallback {
+        Some(name) => Some(fallback_step(cfg, name, &mappings)?),
+        None => None,
+    };
     let mut keys = Vec::new();
     for r in &args.registries {
         keys.push(registry_key(r, &mappings)?);
@@ -87,6 +109,24 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
             None => lines.push(format!("credsStore is already {HELPER_NAME:?}")),
         }
     }
+    let fallback_changed = fallback.as_ref().is_some_and(|f| f.change.is_some());
+    if let Some(f) = &fallback {
+        lines.push(f.line(args.dry_run));
+    }
+    if !changed && !fallback_changed {
+        lines.push(format!("{}: nothing to change", path.display()));
+        return Ok(lines);
+    }
+    if let Some(FallbackStep {
+        change: Some(root),
+        file,
+        ..
+    }) = &fallback
+        && !args.dry_run
+    {
+        write_settings(file, root)?;
+        lines.push(format!("wrote {}", file.display()));
+    }
     if !changed {
         lines.push(format!("{}: nothing to change", path.display()));
     } else if args.dry_run {
@@ -102,6 +142,90 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
         }
     }
     Ok(lines)
+}
+
+/// `--fallback NAME`: the settings file and its new content, if it changes.
+struct FallbackStep {
+    name: String,
+    file: std::path::PathBuf,
+    found: std::path::PathBuf,
+    /// The file's new JSON object, when it changes.
+    change: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl FallbackStep {
+    fn line(&self, dry_run: bool) -> String {
+        let verb = if dry_run { "would set" } else { "set" };
+        let what = format!(
+            "fallback = {:?} in {} (docker-credential-{} is {})",
+            self.name,
+            self.file.display(),
+            self.name,
+            self.found.display()
+        );
+        match self.change {
+            Some(_) => format!("{verb} {what}"),
+            None => format!("{what}: already set"),
+        }
+    }
+}
+
+/// Checks the fallback (a name, not a loop, on PATH) and prepares the settings file's edit.
+fn fallback_step(cfg: &Config, name: &str, mappings: &Settings) -> Result<FallbackStep, String> {
+    let file = cfg.settings_file.clone().ok_or(
+        "no home directory, AWS_ECR_CACHE_DIR or AWS_ECR_CONFIG: no settings file for the fallback",
+    )?;
+    let found = fallback::find(
+        cfg.path.as_deref(),
+        name,
+        &fallback::Origin::File(file.clone()),
+    )?;
+    let change = if mappings.fallback() == Some(name) {
+        None
+    } else {
+        let mut root = match crate::files::read_regular(&file, 1 << 20, true) {
+            Ok(text) => match serde_json::from_slice::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => return Err(format!("{}: not a JSON object", file.display())),
+            },
+            Err(crate::files::ReadError::Missing) => serde_json::Map::new(),
+            Err(e) => return Err(format!("{}: {e}", file.display())),
+        };
+        root.insert(
+            "fallback".into(),
+            serde_json::Value::String(name.to_owned()),
+        );
+        Some(root)
+    };
+    Ok(FallbackStep {
+        name: name.to_owned(),
+        file,
+        found,
+        change,
+    })
+}
+
+/// Writes the settings file atomically: its mode kept, 0600 when new, its directory 0700.
+fn write_settings(
+    file: &std::path::Path,
+    root: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let target = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
+    if let Some(dir) = target.parent()
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let mode = std::fs::metadata(&target).map_or(0o600, |m| m.mode() & 0o7777);
+    let mut text = serde_json::to_vec_pretty(root).map_err(|e| e.to_string())?;
+    text.push(b'\n');
+    crate::files::replace_atomic(&target, &text, mode)
+        .map_err(|e| format!("{}: cannot write: {e}", target.display()))
 }
 
 /// The `credHelpers` key for what the user typed: host[:port] without scheme or path, accepted
@@ -136,9 +260,26 @@ mod tests {
             Args {
                 store: true,
                 dry_run: true,
-                registries: vec!["h".into()]
+                registries: vec!["h".into()],
+                fallback: None,
             }
         );
+        assert_eq!(
+            args(&["--store", "--fallback", "pass"])
+                .unwrap()
+                .fallback
+                .as_deref(),
+            Some("pass")
+        );
+        assert_eq!(
+            args(&["--store", "--fallback=pass"])
+                .unwrap()
+                .fallback
+                .as_deref(),
+            Some("pass")
+        );
+        assert!(args(&["--fallback", "pass"]).is_err());
+        assert!(args(&["--store", "--fallback"]).is_err());
         assert!(args(&[]).is_err());
         assert!(args(&["--dry-run"]).is_err());
         assert!(

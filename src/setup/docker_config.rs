@@ -176,10 +176,7 @@ impl DockerConfig {
 /// The first `docker-credential-ecr-login` on `path` that is an executable file, as Docker
 /// (os/exec LookPath) would find it.
 pub fn find_on_path(path: Option<&str>) -> Option<PathBuf> {
-    path?
-        .split(':')
-        .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(BINARY))
-        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+    files::find_executable(path, BINARY)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::cache::Store;
 use crate::config::Config;
 use crate::ecr::{self, FetchError, FetchRequest, Target, TokenSource};
 use crate::error::render;
+use crate::fallback;
 use crate::helper;
 use crate::identity::CredentialSource;
 use crate::registry::{self, Registry};
@@ -80,9 +81,9 @@ fn check(
         path_step(cfg),
     ];
     let ok = match resolve_step(cfg, input) {
-        Err(last) => {
+        Err((last, ok)) => {
             steps.extend(last);
-            false
+            ok
         }
         Ok(request) => {
             steps.push(registry_step(input, &request.registry));
@@ -150,18 +151,71 @@ fn path_step(cfg: &Config) -> Step {
     }
 }
 
-/// 2. The host and the per-registry settings: the request, or the steps that end the report.
-fn resolve_step(cfg: &Config, input: &str) -> Result<helper::Request, Vec<Step>> {
+/// Step 2, the host and the per-registry settings: the request, or the steps that end the report and
+/// whether they end it well (a host that is not ECR, served by a fallback store).
+fn resolve_step(cfg: &Config, input: &str) -> Result<helper::Request, (Vec<Step>, bool)> {
     match helper::resolve(cfg, input) {
         Ok(Some(r)) => Ok(r),
-        Ok(None) => Err(vec![step(
-            "registry",
-            "not an ECR registry host (nor a custom name in the per-registry settings): the helper answers \"credentials not found\" and Docker goes on anonymously",
-        )]),
-        Err(e) => Err(vec![
-            step("settings", format!("PROBLEM: {}", render(&e))),
-            step("hint", hint(&e, None)),
-        ]),
+        Ok(None) => Err(not_ours_steps(cfg)),
+        Err(e) => Err((
+            vec![
+                step("settings", format!("PROBLEM: {}", render(&e))),
+                step("hint", hint(&e, None)),
+            ],
+            false,
+        )),
+    }
+}
+
+/// A host that is not ECR: where its credentials come from (the fallback store, or nowhere).
+fn not_ours_steps(cfg: &Config) -> (Vec<Step>, bool) {
+    let loaded = Loaded::load(cfg, &CacheState::of(cfg));
+    let settings = loaded.settings.as_ref().ok();
+    let mut steps = vec![];
+    if let Some(w) = &loaded.warning {
+        steps.push(step(
+            "settings",
+            format!("PROBLEM: {w} (so it names no fallback)"),
+        ));
+    }
+    let not_ecr = "not an ECR registry host (nor a custom name in the per-registry settings)";
+    match fallback::choose(cfg, settings) {
+        fallback::Choice::Off => {
+            steps.push(step(
+                "registry",
+                format!("{not_ecr}: the helper answers \"credentials not found\" and Docker goes on anonymously"),
+            ));
+            steps.push(step(
+                "fallback",
+                format!(
+                    "none: to keep `docker login` working for such hosts, name a store with `configure --store --fallback NAME` or {}",
+                    crate::config::FALLBACK
+                ),
+            ));
+            (steps, false)
+        }
+        fallback::Choice::Named { name, origin } => {
+            steps.push(step(
+                "registry",
+                format!("{not_ecr}: handed to the fallback store"),
+            ));
+            match fallback::find(cfg.path.as_deref(), &name, &origin) {
+                Ok(p) => {
+                    steps.push(step(
+                        "fallback",
+                        format!(
+                            "docker-credential-{name} (from {origin}): get, store and erase for this host run {}, and its answer is Docker's",
+                            p.display()
+                        ),
+                    ));
+                    (steps, true)
+                }
+                Err(line) => {
+                    steps.push(step("fallback", format!("PROBLEM: {line}")));
+                    (steps, false)
+                }
+            }
+        }
     }
 }
 

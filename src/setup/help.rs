@@ -15,8 +15,9 @@ Actions:
   get        read a registry host or URL on stdin, print {{\"ServerURL\",\"Username\",\"Secret\"}}
   list       print the registries with a cached token usable by the current AWS identity
              (with AWS_REGION set, also the caller's own registry there; at most 2 s)
-  store      what `docker login` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE)
-  erase      what `docker logout` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE)
+  store      what `docker login` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE), or
+             handed to the fallback store for a host that is not ECR (see below)
+  erase      what `docker logout` calls: as store
   version    print the version (also -v, --version)
   help       print this help (also -h, --help)
   kubelet [ARGS...]
@@ -25,9 +26,10 @@ Actions:
              when run as ecr-credential-provider; see `kubelet --help` and docs/kubelet.md)
 
 Setup and troubleshooting (for people, not for Docker):
-  configure [--store] [--dry-run] REGISTRY...
+  configure [--store [--fallback NAME]] [--dry-run] REGISTRY...
              add credHelpers entries for REGISTRY... (and with --store set credsStore) in
-             Docker's config.json, keeping everything else; the old file is kept as config.json.bak
+             Docker's config.json, keeping everything else; the old file is kept as config.json.bak;
+             --fallback NAME also sets \"fallback\" in the per-registry settings file
   doctor [HOST...]
              explain, step by step, what happens for HOST (default: every ECR registry named in
              Docker's config.json): Docker routing, identity, region, cache, a real token fetch
@@ -40,6 +42,15 @@ Per-registry settings ($AWS_ECR_CONFIG, else config.json in the cache directory)
                   \"<custom host>\": {{\"registry\": \"<ECR registry host>\", \"profile\": \"...\"}}}}}}
   exact host first, then account id, then the default credential chain; a mapping's profile wins
   over AWS_PROFILE and environment keys
+  {{\"fallback\": \"pass\"}} at the top level names the fallback store (AWS_ECR_FALLBACK wins)
+
+Fallback store (for credsStore: ecr-login with docker login elsewhere):
+  get, store and erase for a host that is not ECR (nor a mapped custom name) run
+  docker-credential-NAME from PATH with the same stdin; its stdout and exit status are the answer,
+  its stderr is ours; list merges its list with ours (ours win). ECR hosts stay ours: store and
+  erase for them succeed and store nothing. A missing fallback: one stderr line and the protocol's
+  error. Starting it and handing it stdin are bounded (5 s each); its own prompts are its business.
+  ecr-login (a loop) is refused; an untrusted settings file names no fallback.
 
 Environment:
   AWS_ECR_CACHE_DIR             cache and log directory (default ~/.ecr)
@@ -47,6 +58,7 @@ Environment:
   AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed without storing anything
   AWS_ECR_LOG_LEVEL             off, error, warn, info (default), debug, trace; logs in <cache dir>/log/
   AWS_ECR_CONFIG                per-registry settings file (default <cache dir>/config.json)
+  AWS_ECR_FALLBACK              fallback store for registries that are not ECR: docker-credential-NAME
   AWS_ECR_ROLE_ARN              kubelet: the role to assume with a service account token when the
                                 service account has no eks.amazonaws.com/ecr-role-arn annotation
   AWS_ECR_CREDENTIALS_TIMEOUT   seconds allowed for loading AWS credentials (credential_process,

@@ -16,6 +16,7 @@ WRONG_ACCOUNT=210987654321
 WRONG_NAME="$WRONG_ACCOUNT.dkr.ecr.us-west-2.amazonaws.com" # ECR-looking, registry with another password
 PUBLIC_NAME="public.ecr.aws"                              # ECR Public, served by a third registry
 OPEN_NAME="open.registry.e2e.test"                        # not ECR, anonymous registry
+PRIVATE_NAME="private.registry.e2e.test"                  # not ECR, htpasswd user e2euser (fallback store)
 API_NAME="api.ecr.e2e.test"                               # TLS fake of the ECR API (proxy / CA cases)
 E2E_PIDS=()
 E2E_ADDED_IP=""
@@ -28,7 +29,8 @@ e2e_die() { printf '%s\n' "e2e: setup failed: $*" >&2; exit 1; }
 e2e_install_deps() {
     local need=() c
     for c in skopeo:skopeo podman:podman docker-registry:docker-registry htpasswd:apache2-utils \
-        tinyproxy:tinyproxy openssl:openssl ip:iproute2 curl:curl tar:tar; do
+        tinyproxy:tinyproxy openssl:openssl ip:iproute2 curl:curl tar:tar \
+        docker-credential-pass:golang-docker-credential-helpers pass:pass gpg:gnupg; do
         command -v "${c%%:*}" >/dev/null 2>&1 || need+=("${c#*:}")
     done
     command -v docker >/dev/null 2>&1 || need+=(docker.io)
@@ -152,8 +154,8 @@ e2e_certs() {
             openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ecr-login e2e rogue CA" \
                 -keyout "$d/rogue.key" -out "$d/rogue.crt" &&
             openssl req -newkey rsa:2048 -nodes -subj "/CN=$REG_NAME" -keyout "$d/server.key" -out "$d/server.csr" &&
-            printf 'subjectAltName=DNS:%s,DNS:%s,DNS:%s,DNS:%s,DNS:%s,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
-                "$REG_NAME" "$WRONG_NAME" "$PUBLIC_NAME" "$OPEN_NAME" "$API_NAME" >"$d/ext.cnf" &&
+            printf 'subjectAltName=DNS:%s,DNS:%s,DNS:%s,DNS:%s,DNS:%s,DNS:%s,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
+                "$REG_NAME" "$WRONG_NAME" "$PUBLIC_NAME" "$OPEN_NAME" "$API_NAME" "$PRIVATE_NAME" >"$d/ext.cnf" &&
             openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
                 -days 2 -extfile "$d/ext.cnf" -out "$d/server.crt"
     } >"$T/logs/openssl.log" 2>&1 || e2e_die "openssl (see $T/logs/openssl.log)"
@@ -176,10 +178,10 @@ e2e_start_moto() {
     MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 }
 
-# e2e_start_registry NAME PASSWORD|"" : a TLS docker-registry; empty password = anonymous access.
-# Its port is left in LAST_PORT.
+# e2e_start_registry NAME PASSWORD|"" [USER]: a TLS docker-registry with htpasswd user USER
+# (default AWS); empty password = anonymous access. Its port is left in LAST_PORT.
 e2e_start_registry() {
-    local name=$1 password=$2 port dir
+    local name=$1 password=$2 user=${3:-AWS} port dir
     port=$(e2e_free_port)
     dir="$T/registry-$name"
     mkdir -p "$dir/data"
@@ -189,7 +191,7 @@ e2e_start_registry() {
         printf 'http:\n  addr: 127.0.0.1:%s\n  tls:\n    certificate: %s\n    key: %s\n' \
             "$port" "$T/certs/server.crt" "$T/certs/server.key"
         if [ -n "$password" ]; then
-            htpasswd -Bbn AWS "$password" >"$dir/htpasswd" 2>/dev/null || e2e_die "htpasswd"
+            htpasswd -Bbn "$user" "$password" >"$dir/htpasswd" 2>/dev/null || e2e_die "htpasswd"
             printf 'auth:\n  htpasswd:\n    realm: ecr-e2e\n    path: %s\n' "$dir/htpasswd"
         fi
     } >"$dir/config.yml"

@@ -159,7 +159,7 @@ setup() {
     e2e_build
     e2e_init
     e2e_certs
-    e2e_hosts_add "$REG_NAME" "$WRONG_NAME" "$PUBLIC_NAME" "$OPEN_NAME" "$API_NAME"
+    e2e_hosts_add "$REG_NAME" "$WRONG_NAME" "$PUBLIC_NAME" "$OPEN_NAME" "$API_NAME" "$PRIVATE_NAME"
     e2e_start_moto
     e2e_start_registry main "$MOTO_PASSWORD"
     REG="$REG_NAME:$LAST_PORT"
@@ -169,6 +169,9 @@ setup() {
     PUBLIC="$PUBLIC_NAME:$LAST_PORT"
     e2e_start_registry open ""
     OPEN="$OPEN_NAME:$LAST_PORT"
+    PRIVATE_PASSWORD="e2e-private-$RANDOM$RANDOM"
+    e2e_start_registry private "$PRIVATE_PASSWORD" e2euser
+    PRIVATE="$PRIVATE_NAME:$LAST_PORT"
     e2e_start_fake plain --container-token "Bearer e2e-container-token"
     FAKEPORT_plain=$LAST_PORT
     e2e_start_fake deny --deny
@@ -229,6 +232,9 @@ EOF
     chmod 700 "$C/run"
     crun skopeo copy --dest-cert-dir "$T/certdir" "oci:$T/image:v1" "docker://$OPEN/e2e/hello:v1" ||
         e2e_die "push to the anonymous registry: $(cat "$C/err")"
+    crun skopeo copy --dest-cert-dir "$T/certdir" --dest-creds "e2euser:$PRIVATE_PASSWORD" \
+        "oci:$T/image:v1" "docker://$PRIVATE/e2e/hello:v1" ||
+        e2e_die "push to the private non-ECR registry: $(cat "$C/err")"
     C=""
 }
 
@@ -460,6 +466,86 @@ c_docker_logout() {
     docker_ logout "$REG" || fail "docker logout failed with AWS_ECR_IGNORE_CREDS_STORAGE=true"
     ! grep -qi 'not implemented\|could not erase' "$C/err" || fail "erase still refused: $(cat "$C/err")"
     grep -qs ' erase .*ignored=true' "$C"/ecr/log/ecr-login.*.log || fail "erase not ignored"
+}
+
+# ---------------------------------------------------------------- the fallback store (pass)
+# A real store: docker-credential-pass (Debian's golang-docker-credential-helpers) over pass, with a
+# GnuPG key made here (batch mode, no passphrase) in the case's own GNUPGHOME.
+fallback_pass_ctx() {
+    ctx "$1"
+    local g="$C/gnupg"
+    mkdir -p "$g"
+    chmod 700 "$g"
+    CENV+=(GNUPGHOME="$g" PASSWORD_STORE_DIR="$C/password-store" AWS_ECR_FALLBACK=pass)
+    crun gpg --batch --pinentry-mode loopback --passphrase '' \
+        --quick-generate-key "ecr-login e2e <e2e@e2e.test>" default default never ||
+        { fail "gpg key generation failed: $(tail -n 2 "$C/err")"; return 1; }
+    crun pass init e2e@e2e.test || { fail "pass init failed: $(tail -n 2 "$C/err")"; return 1; }
+}
+# The case's gpg-agent (started by gpg and pass) must not outlive it.
+fallback_pass_done() {
+    env -i "${CENV[@]}" gpgconf --kill all >/dev/null 2>&1 || true
+}
+# pass_get HOST: what docker-credential-pass itself answers (the JSON, or its error) in $C/out.
+pass_get() { crun_in "$1" docker-credential-pass get; }
+
+c_fallback_docker_login_pull_logout() {
+    fallback_pass_ctx fallback-docker || { fallback_pass_done; return 1; }
+    creds_store
+    printf '%s\n' "$PRIVATE_PASSWORD" | env -i "${CENV[@]}" DOCKER_HOST="unix://$ENGINE_SOCK" \
+        docker login -u e2euser --password-stdin "$PRIVATE" >"$C/out" 2>"$C/err" ||
+        fail "docker login to $PRIVATE through the fallback failed"
+    grep -q 'Login Succeeded' "$C/out" || fail "no 'Login Succeeded'"
+    ! grep -qF "$PRIVATE_PASSWORD" "$C/docker/config.json" || fail "the password landed in config.json"
+    grep -qs ' store ' "$C"/ecr/log/ecr-login.*.log || fail "our helper's log shows no store"
+    ! grep -qsF "$PRIVATE_PASSWORD" "$C"/ecr/log/ecr-login.*.log || fail "the password is in our log"
+    pass_get "$PRIVATE" || fail "docker-credential-pass has no entry for $PRIVATE"
+    grep -qF "\"Secret\":\"$PRIVATE_PASSWORD\"" "$C/out" || fail "pass holds another password"
+    [ -n "$(find "$C/password-store" -name '*.gpg' 2>/dev/null)" ] || fail "nothing encrypted in the password store"
+
+    docker_ pull "$PRIVATE/e2e/hello:v1" || fail "docker pull from $PRIVATE failed"
+    [ "$(engine_last action)" = pull ] || fail "the engine saw no pull"
+    [ "$(engine_last auth.username)" = e2euser ] || fail "X-Registry-Auth username: $(engine_last auth.username)"
+    [ "$(engine_last auth.password)" = "$PRIVATE_PASSWORD" ] || fail "X-Registry-Auth password is not the one from pass"
+    [ "$(engine_last registry_status)" = 200 ] || fail "registry answered $(engine_last registry_status)"
+
+    # An ECR pull in the same config: still ours, with the token's password.
+    docker_ pull "$REG/e2e/hello:v1" || fail "ECR docker pull failed"
+    engine_auth_ok "$REG" || true
+    ours_ran
+
+    # moto's tokens arrive expired, so none is cached: with AWS_REGION, list asks ECR for the
+    # caller's own registry there (docs/contract.md §2.2), which is $REG_NAME.
+    crun env AWS_REGION=us-east-1 docker-credential-ecr-login list || fail "list failed"
+    grep -qF "\"https://$REG_NAME\":\"AWS\"" "$C/out" || fail "list lacks our ECR registry: $(cat "$C/out")"
+    grep -qF "\"$PRIVATE\":\"e2euser\"" "$C/out" || grep -qF "\"https://$PRIVATE\":\"e2euser\"" "$C/out" ||
+        fail "list lacks the fallback's registry: $(cat "$C/out")"
+
+    docker_ logout "$PRIVATE" || fail "docker logout failed"
+    grep -qs ' erase ' "$C"/ecr/log/ecr-login.*.log || fail "docker logout did not call our erase"
+    ! grep -qi 'could not erase\|not implemented' "$C/err" || fail "erase refused: $(cat "$C/err")"
+    # (docker-credential-pass 0.6.4 answers a missing entry with exit 0 and an empty Secret.)
+    pass_get "$PRIVATE"
+    ! grep -qF "$PRIVATE_PASSWORD" "$C/out" || fail "docker logout left the password in pass"
+    [ -z "$(find "$C/password-store" -name '*.gpg' 2>/dev/null)" ] || fail "docker logout left an entry in the password store"
+    crun docker-credential-ecr-login list || fail "list after logout failed"
+    ! grep -qF "$PRIVATE" "$C/out" || fail "list still shows $PRIVATE after logout: $(cat "$C/out")"
+    fallback_pass_done
+}
+
+c_fallback_skopeo_credhelpers() {
+    # skopeo reads credHelpers, not credsStore (containers/image#111): route the private host to
+    # ecr-login there, and let the fallback answer for it.
+    fallback_pass_ctx fallback-skopeo || { fallback_pass_done; return 1; }
+    helpers_for "$REG" "$PRIVATE"
+    printf '{"ServerURL":"%s","Username":"e2euser","Secret":"%s"}' "$PRIVATE" "$PRIVATE_PASSWORD" |
+        env -i "${CENV[@]}" docker-credential-ecr-login store >"$C/out" 2>"$C/err" || fail "store through the fallback failed"
+    skopeo_inspect "$PRIVATE/e2e/hello:v1" || fail "skopeo inspect of $PRIVATE failed"
+    digest_is "$IMAGE_DIGEST" || fail "wrong digest from $PRIVATE"
+    skopeo_inspect "$REG/e2e/hello:v1" || fail "skopeo inspect of the ECR registry failed"
+    digest_is "$IMAGE_DIGEST" || fail "wrong digest from $REG"
+    ours_ran
+    fallback_pass_done
 }
 
 # ---------------------------------------------------------------- credential sources
@@ -753,6 +839,8 @@ main() {
     run_case "docker login without AWS_ECR_IGNORE_CREDS_STORAGE: not implemented" c_docker_login_default
     run_case "docker login with AWS_ECR_IGNORE_CREDS_STORAGE=true" c_docker_login_ignore
     run_case "docker logout with and without AWS_ECR_IGNORE_CREDS_STORAGE" c_docker_logout
+    run_case "fallback pass: docker login, pull, ECR pull, list, logout with credsStore" c_fallback_docker_login_pull_logout
+    run_case "fallback pass: skopeo through credHelpers" c_fallback_skopeo_credhelpers
     run_case "credentials: static environment keys" c_src_env_keys
     run_case "credentials: profile in ~/.aws/credentials" c_src_profile
     run_case "credentials: role_arn + source_profile (STS AssumeRole)" c_src_assume_role

@@ -1,0 +1,265 @@
+//! The fallback credential store (docs/contract.md §2.7): with `credsStore: ecr-login`, every
+//! registry that is not ECR goes to the store the user names, `docker-credential-<name>` on
+//! `PATH` (`pass`, `secretservice`, `osxkeychain`, `desktop`, ...), found as Docker finds helpers.
+//!
+//! - The name comes from `AWS_ECR_FALLBACK`, else the settings file's top-level `"fallback"` (a
+//!   file that may not be trusted names none, docs/security.md).
+//! - `ecr-login` (or a name that leads to this very binary) is a loop and is refused.
+//! - The fallback gets our stdin's bytes unchanged; its stdout is copied to ours unchanged (never
+//!   logged: a `get` answer carries a password), its stderr is ours (inherited), and its exit
+//!   status becomes ours.
+//! - Time: starting it and handing it its input are bounded ([`START_BOUND`], [`INPUT_BOUND`]);
+//!   once it runs, what it does (a GPG pinentry, a keychain prompt) is its own business, as when
+//!   Docker runs it directly.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tracing::info;
+
+use crate::config::{self, Config};
+use crate::settings::Settings;
+
+/// How long the fallback may take to start (exec).
+pub const START_BOUND: Duration = Duration::from_secs(5);
+/// How long it may take to accept its input (at most 64 KiB, so in practice a pipe's buffer).
+pub const INPUT_BOUND: Duration = Duration::from_secs(5);
+/// A `list` answer larger than this is not a list.
+const MAX_LIST: u64 = 1 << 20;
+/// Our own name as a helper: a fallback by this name would run us again.
+const OURS: &str = "ecr-login";
+
+/// Where the fallback's name came from (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Env,
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Env => f.write_str(config::FALLBACK),
+            Origin::File(p) => write!(f, "\"fallback\" in {}", p.display()),
+        }
+    }
+}
+
+/// The fallback this run would use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    /// None named: today's behaviour.
+    Off,
+    /// A store named by `origin`; not yet looked up on `PATH`.
+    Named { name: String, origin: Origin },
+}
+
+/// `AWS_ECR_FALLBACK`, else the (trusted, readable) settings file's `"fallback"`.
+pub fn choose(cfg: &Config, settings: Option<&Settings>) -> Choice {
+    if let Some(name) = &cfg.fallback {
+        return Choice::Named {
+            name: name.clone(),
+            origin: Origin::Env,
+        };
+    }
+    match settings.and_then(|s| s.fallback().map(|f| (f, s.path()))) {
+        Some((name, path)) => Choice::Named {
+            name: name.to_owned(),
+            origin: Origin::File(path.map(Path::to_path_buf).unwrap_or_default()),
+        },
+        None => Choice::Off,
+    }
+}
+
+/// A helper name as Docker would accept it for `credsStore`, and not a loop.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name == OURS {
+        return Err(format!(
+            "fallback {OURS:?} refused: it is this helper (a loop); name another store, such as pass or secretservice"
+        ));
+    }
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "fallback {:?} refused: not a credential helper name (letters, digits, '-', '_', '.')",
+            name.escape_debug().to_string()
+        ))
+    }
+}
+
+/// The executable `docker-credential-<name>` Docker would run: the first on `path` that is an
+/// executable file, and not this binary under another name.
+pub fn find(path: Option<&str>, name: &str, origin: &Origin) -> Result<PathBuf, String> {
+    check_name(name)?;
+    let binary = format!("docker-credential-{name}");
+    let Some(found) = crate::files::find_executable(path, &binary) else {
+        return Err(format!(
+            "fallback {binary} (named by {origin}) is not on PATH: install it or fix the name"
+        ));
+    };
+    let me = std::env::current_exe().and_then(std::fs::canonicalize);
+    if let (Ok(me), Ok(it)) = (me, std::fs::canonicalize(&found))
+        && me == it
+    {
+        return Err(format!(
+            "fallback {binary} refused: {} is this helper (a loop)",
+            found.display()
+        ));
+    }
+    Ok(found)
+}
+
+/// Why the fallback could not be used at all (it never ran, or did not take its input).
+#[derive(Debug)]
+pub struct NotRun(pub String);
+
+/// Starts `program action`, hands it `input` and closes its stdin, within the bounds.
+fn start(program: &Path, action: &str, input: &[u8]) -> Result<Child, NotRun> {
+    let shown = program.display().to_string();
+    let mut cmd = Command::new(program);
+    cmd.arg(action)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(cmd.spawn());
+    });
+    let mut child = match rx.recv_timeout(START_BOUND) {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return Err(NotRun(format!("cannot run fallback {shown}: {e}"))),
+        Err(_) => {
+            return Err(NotRun(format!(
+                "fallback {shown} did not start within {} s",
+                START_BOUND.as_secs()
+            )));
+        }
+    };
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let (tx, rx) = mpsc::channel();
+    let writer = std::thread::spawn(move || {
+        // A fallback that exits without reading its input (EPIPE) speaks through its exit status.
+        let _ = stdin.write_all(&input);
+        drop(stdin);
+        let _ = tx.send(());
+    });
+    if rx.recv_timeout(INPUT_BOUND).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = writer.join();
+        return Err(NotRun(format!(
+            "fallback {shown} did not read its input within {} s",
+            INPUT_BOUND.as_secs()
+        )));
+    }
+    let _ = writer.join();
+    Ok(child)
+}
+
+/// How a fallback run ended: its exit code, or `None` when a signal ended it.
+pub type Status = Option<i32>;
+
+/// `get`, `store` or `erase` through the fallback: its stdout copied to `stdout` as it comes
+/// (never logged), its exit status returned.
+pub fn pass_through(
+    program: &Path,
+    action: &str,
+    input: &[u8],
+    stdout: &mut dyn Write,
+) -> Result<Status, NotRun> {
+    let mut child = start(program, action, input)?;
+    let mut out = child.stdout.take().expect("piped stdout");
+    let copied = io::copy(&mut out, stdout).and_then(|_| stdout.flush());
+    drop(out);
+    let status = child
+        .wait()
+        .map_err(|e| NotRun(format!("fallback {}: {e}", program.display())))?;
+    let code = status.code();
+    info!(action, program = %program.display(), code = ?code, stdout_ok = copied.is_ok(), "fallback ran");
+    Ok(code)
+}
+
+/// The fallback's `list`: its `{"SERVER":"USER",...}` object, or why there is none.
+pub fn list(program: &Path) -> Result<BTreeMap<String, String>, String> {
+    let shown = program.display().to_string();
+    let mut child = start(program, "list", b"unused").map_err(|e| e.0)?;
+    let mut buf = Vec::new();
+    let read = child
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .take(MAX_LIST + 1)
+        .read_to_end(&mut buf);
+    if read.is_err() || buf.len() as u64 > MAX_LIST {
+        let _ = child.kill();
+    }
+    let status = child.wait().map_err(|e| format!("fallback {shown}: {e}"))?;
+    if let Err(e) = read {
+        return Err(format!(
+            "fallback {shown} list: cannot read its answer: {e}"
+        ));
+    }
+    if buf.len() as u64 > MAX_LIST {
+        return Err(format!(
+            "fallback {shown} list: answer larger than {MAX_LIST} bytes"
+        ));
+    }
+    if !status.success() {
+        let first = String::from_utf8_lossy(&buf);
+        let first = first.lines().next().unwrap_or_default();
+        return Err(format!("fallback {shown} list failed ({status}): {first}"));
+    }
+    serde_json::from_slice::<BTreeMap<String, String>>(&buf)
+        .map_err(|e| format!("fallback {shown} list: not a JSON object of strings: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_and_the_loop_is_refused() {
+        assert!(check_name("pass").is_ok());
+        assert!(check_name("secretservice").is_ok());
+        assert!(check_name("my_store-2.0").is_ok());
+        assert!(check_name("ecr-login").unwrap_err().contains("a loop"));
+        for bad in ["", "../x", "a/b", ".hidden", "a b", "x\u{1b}"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_variable_wins_over_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("config.json");
+        let s = Settings::from_bytes(&p, br#"{"fallback":"pass"}"#).unwrap();
+        let cfg = Config::from_pairs(&[]);
+        assert_eq!(
+            choose(&cfg, Some(&s)),
+            Choice::Named {
+                name: "pass".into(),
+                origin: Origin::File(p.clone())
+            }
+        );
+        let cfg = Config::from_pairs(&[(config::FALLBACK, "secretservice")]);
+        assert_eq!(
+            choose(&cfg, Some(&s)),
+            Choice::Named {
+                name: "secretservice".into(),
+                origin: Origin::Env
+            }
+        );
+        assert_eq!(choose(&Config::from_pairs(&[]), None), Choice::Off);
+    }
+}

@@ -1,0 +1,390 @@
+//! docs/contract.md §2.7: the fallback store. A fake `docker-credential-fake` (a shell script on a
+//! PATH directory of the test) records what it was given and answers from files the test writes.
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// The fake store: for ACTION it saves its stdin as `in.ACTION`, appends ACTION to `calls`,
+/// writes `fake-stderr:ACTION` on stderr, prints `out.ACTION` and exits with `code.ACTION`
+/// (default 0).
+const SCRIPT: &str = r#"#!/bin/sh
+d="$FAKE_DIR"
+a="$1"
+cat >"$d/in.$a"
+echo "$a" >>"$d/calls"
+echo "fake-stderr:$a" >&2
+[ -f "$d/out.$a" ] && cat "$d/out.$a"
+exit "$(cat "$d/code.$a" 2>/dev/null || echo 0)"
+"#;
+
+const HUB: &str = "https://index.docker.io/v1/";
+
+struct Store {
+    env: Env,
+    dir: PathBuf,
+    bin: PathBuf,
+}
+
+impl Store {
+    /// An environment with the fake store on PATH (not yet named as the fallback).
+    fn new(fake: &Fake) -> Store {
+        let mut env = Env::with_fake(fake);
+        let bin = env.path().join("bin");
+        let dir = env.path().join("fake");
+        fs::create_dir_all(&bin).unwrap();
+        fs::create_dir_all(&dir).unwrap();
+        let script = bin.join("docker-credential-fake");
+        fs::write(&script, SCRIPT).unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        env.set("PATH", &format!("{}:/usr/bin:/bin", bin.display()))
+            .set("FAKE_DIR", &dir.display().to_string());
+        Store { env, dir, bin }
+    }
+
+    fn named(fake: &Fake) -> Store {
+        let mut s = Store::new(fake);
+        s.env.set("AWS_ECR_FALLBACK", "fake");
+        s
+    }
+
+    fn answer(&self, action: &str, out: &str, code: i32) {
+        fs::write(self.dir.join(format!("out.{action}")), out).unwrap();
+        fs::write(self.dir.join(format!("code.{action}")), code.to_string()).unwrap();
+    }
+
+    fn calls(&self) -> String {
+        fs::read_to_string(self.dir.join("calls")).unwrap_or_default()
+    }
+
+    fn input(&self, action: &str) -> Vec<u8> {
+        fs::read(self.dir.join(format!("in.{action}"))).unwrap()
+    }
+}
+
+fn write_settings(env: &Env, v: &Value, mode: u32) -> PathBuf {
+    fs::create_dir_all(env.cache_dir()).unwrap();
+    let p = env.cache_dir().join("config.json");
+    fs::write(&p, v.to_string()).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+    p
+}
+
+#[test]
+fn get_passes_stdin_stdout_exit_status_and_stderr_through() {
+    let fake = Fake::start();
+    let s = Store::named(&fake);
+    let answer = format!(r#"{{"ServerURL":"{HUB}","Username":"me","Secret":"hub-password-1"}}"#);
+    s.answer("get", &format!("{answer}\n"), 0);
+    let input = format!("{HUB}\r\n");
+    let out = s.env.run(&["get"], input.as_bytes());
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, format!("{answer}\n"));
+    assert_eq!(out.stderr, "fake-stderr:get\n");
+    assert_eq!(s.input("get"), input.as_bytes(), "stdin unchanged");
+    assert!(
+        !s.env.log_text().contains("hub-password-1"),
+        "secret logged"
+    );
+    // Its failure is ours, byte for byte and status for status.
+    s.answer("get", "something odd\nsecond line", 7);
+    let out = s.env.get("ghcr.io");
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (7, "something odd\nsecond line")
+    );
+    assert_eq!(fake.calls(), 0, "no AWS call for a host that is not ECR");
+}
+
+#[test]
+fn store_and_erase_pass_through() {
+    let fake = Fake::start();
+    let s = Store::named(&fake);
+    let creds = format!(r#"{{"ServerURL":"{HUB}","Username":"me","Secret":"hub-password-2"}}"#);
+    let out = s.env.run(&["store"], creds.as_bytes());
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{out:?}");
+    assert_eq!(out.stderr, "fake-stderr:store\n");
+    assert_eq!(s.input("store"), creds.as_bytes());
+    s.answer("erase", "no such thing\n", 1);
+    let out = s.env.run(&["erase"], b"registry.example.org\n");
+    assert_eq!((out.code, out.stdout.as_str()), (1, "no such thing\n"));
+    assert_eq!(s.input("erase"), b"registry.example.org\n");
+    assert_eq!(s.calls(), "store\nerase\n");
+    assert!(
+        !s.env.log_text().contains("hub-password-2"),
+        "secret logged"
+    );
+    // Bad input is still refused by us, before any store sees it.
+    let out = s.env.run(&["store"], b"{\"ServerURL\":\"h\"}");
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (1, "no credentials username\n")
+    );
+    assert_eq!(s.calls(), "store\nerase\n");
+}
+
+#[test]
+fn ecr_hosts_and_mapped_names_never_consult_the_fallback() {
+    let fake = Fake::start();
+    let s = Store::named(&fake);
+    write_settings(
+        &s.env,
+        &json!({"registries": {"registry.example.com": {"registry": HOST}}}),
+        0o600,
+    );
+    assert!(s.env.get(HOST).secret().starts_with("pw-AKIDEXAMPLE1-"));
+    let v: Value = serde_json::from_str(&s.env.get("registry.example.com").stdout).unwrap();
+    assert_eq!(v["ServerURL"], "registry.example.com");
+    for host in [HOST, "registry.example.com", "public.ecr.aws"] {
+        let creds = format!(r#"{{"ServerURL":"https://{host}","Username":"AWS","Secret":"x"}}"#);
+        let out = s.env.run(&["store"], creds.as_bytes());
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (0, "", ""),
+            "{host}"
+        );
+        let out = s.env.run(&["erase"], host.as_bytes());
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (0, "", ""),
+            "{host}"
+        );
+    }
+    assert_eq!(s.calls(), "", "the fallback was consulted for an ECR host");
+    assert_eq!(fs::read_dir(&s.dir).unwrap().count(), 0);
+}
+
+#[test]
+fn list_merges_the_fallbacks_entries_and_ours_win() {
+    let fake = Fake::start();
+    let s = Store::named(&fake);
+    s.env.get(HOST).secret();
+    s.answer(
+        "list",
+        &json!({HUB: "me", format!("https://{HOST}"): "someone", "localhost:5000": "bob"})
+            .to_string(),
+        0,
+    );
+    let out = s.env.run(&["list"], b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        json!({HUB: "me", format!("https://{HOST}"): "AWS", "localhost:5000": "bob"})
+    );
+    assert_eq!(s.input("list"), b"unused");
+    // A failing fallback list: ours alone, and one line saying why.
+    s.answer("list", "gpg: decryption failed\n", 1);
+    let out = s.env.run(&["list"], b"");
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stdout, format!("{{\"https://{HOST}\":\"AWS\"}}\n"));
+    let ours: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("docker-credential-ecr-login: "))
+        .collect();
+    assert_eq!(ours.len(), 1, "{}", out.stderr);
+    assert!(ours[0].contains("list failed"), "{}", out.stderr);
+    // An answer that is not a list is no list either.
+    s.answer("list", "[1,2]", 0);
+    let out = s.env.run(&["list"], b"");
+    assert_eq!(out.stdout, format!("{{\"https://{HOST}\":\"AWS\"}}\n"));
+    assert!(out.stderr.contains("not a JSON object"), "{}", out.stderr);
+}
+
+#[test]
+fn a_missing_fallback_is_one_line_and_the_protocols_error() {
+    let fake = Fake::start();
+    let mut s = Store::new(&fake);
+    s.env.set("AWS_ECR_FALLBACK", "nosuch");
+    let out = s.env.get("ghcr.io");
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND));
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "docker-credential-ecr-login: fallback docker-credential-nosuch (named by AWS_ECR_FALLBACK) is not on PATH"
+        ),
+        "{}",
+        out.stderr
+    );
+    let creds = r#"{"ServerURL":"ghcr.io","Username":"me","Secret":"x"}"#;
+    for (action, input) in [("store", creds), ("erase", "ghcr.io")] {
+        let out = s.env.run(&[action], input.as_bytes());
+        assert_eq!(out.code, 1, "{action}");
+        assert_eq!(out.stdout.lines().count(), 1, "{action}: {}", out.stdout);
+        assert!(out.stdout.contains("is not on PATH"), "{}", out.stdout);
+        assert_eq!(out.stderr.lines().count(), 1, "{action}: {}", out.stderr);
+    }
+    // A list still lists ours.
+    let out = s.env.run(&["list"], b"");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "{}\n"));
+    // A file that is there but cannot be run is the same kind of failure.
+    let broken = s.bin.join("docker-credential-broken");
+    fs::write(&broken, "").unwrap();
+    fs::set_permissions(&broken, fs::Permissions::from_mode(0o755)).unwrap();
+    s.env.set("AWS_ECR_FALLBACK", "broken");
+    let out = s.env.get("ghcr.io");
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND));
+    assert!(out.stderr.contains("cannot run fallback"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn a_fallback_that_is_this_helper_is_refused() {
+    let fake = Fake::start();
+    let mut s = Store::new(&fake);
+    symlink(BIN, s.bin.join("docker-credential-ecr-login")).unwrap();
+    symlink(BIN, s.bin.join("docker-credential-again")).unwrap();
+    for name in ["ecr-login", "again"] {
+        s.env.set("AWS_ECR_FALLBACK", name);
+        let out = s.env.get("ghcr.io");
+        assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND), "{name}");
+        assert_eq!(out.stderr.lines().count(), 1, "{name}: {}", out.stderr);
+        assert!(out.stderr.contains("a loop"), "{name}: {}", out.stderr);
+        let out = s.env.run(
+            &["store"],
+            br#"{"ServerURL":"ghcr.io","Username":"me","Secret":"x"}"#,
+        );
+        assert_eq!(out.code, 1);
+        assert!(out.stdout.contains("a loop"), "{}", out.stdout);
+    }
+    s.env.set("AWS_ECR_FALLBACK", "../fake");
+    let out = s.env.get("ghcr.io");
+    assert!(
+        out.stderr.contains("not a credential helper name"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_settings_file_names_the_fallback_only_when_trusted() {
+    let fake = Fake::start();
+    let s = Store::new(&fake);
+    let file = write_settings(&s.env, &json!({"fallback": "fake"}), 0o600);
+    s.answer("get", "from-the-file\n", 0);
+    let out = s.env.get("ghcr.io");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "from-the-file\n"));
+    // Writable by others: it names no fallback (docs/security.md).
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o666)).unwrap();
+    let out = s.env.get("ghcr.io");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (1, NOT_FOUND, "")
+    );
+    let out = s.env.run(
+        &["store"],
+        br#"{"ServerURL":"ghcr.io","Username":"me","Secret":"x"}"#,
+    );
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.starts_with("not implemented"), "{}", out.stdout);
+    assert_eq!(s.calls(), "get\n");
+}
+
+#[test]
+fn the_variable_wins_over_the_file() {
+    let fake = Fake::start();
+    let mut s = Store::new(&fake);
+    write_settings(&s.env, &json!({"fallback": "nosuch"}), 0o600);
+    let out = s.env.get("ghcr.io");
+    assert!(out.stderr.contains("\"fallback\" in "), "{}", out.stderr);
+    s.env.set("AWS_ECR_FALLBACK", "fake");
+    s.answer("get", "from-the-variable\n", 0);
+    let out = s.env.get("ghcr.io");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "from-the-variable\n"));
+}
+
+/// A PATH with the helper under its docker-credential name and the fake store, a DOCKER_CONFIG.
+fn docker_env(fake: &Fake) -> (Store, PathBuf) {
+    let mut s = Store::new(fake);
+    symlink(BIN, s.bin.join("docker-credential-ecr-login")).unwrap();
+    let docker = s.env.path().join("docker");
+    fs::create_dir_all(&docker).unwrap();
+    s.env.set("DOCKER_CONFIG", &docker.display().to_string());
+    (s, docker.join("config.json"))
+}
+
+fn mode(p: &Path) -> u32 {
+    fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn configure_writes_both_settings_and_doctor_says_where_credentials_come_from() {
+    let fake = Fake::start();
+    let (s, docker) = docker_env(&fake);
+    let out = s
+        .env
+        .run(&["configure", "--store", "--fallback", "fake"], b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let d: Value = serde_json::from_slice(&fs::read(&docker).unwrap()).unwrap();
+    assert_eq!(d["credsStore"], "ecr-login");
+    let settings = s.env.cache_dir().join("config.json");
+    let v: Value = serde_json::from_slice(&fs::read(&settings).unwrap()).unwrap();
+    assert_eq!(v, json!({"fallback": "fake"}));
+    assert_eq!(mode(&settings), 0o600);
+    // Other keys stay; a second run changes nothing.
+    fs::write(
+        &settings,
+        json!({"registries": {"123456789012": {"profile": "x"}}, "fallback": "old"}).to_string(),
+    )
+    .unwrap();
+    let out = s
+        .env
+        .run(&["configure", "--store", "--fallback", "fake"], b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let v: Value = serde_json::from_slice(&fs::read(&settings).unwrap()).unwrap();
+    assert_eq!(
+        v,
+        json!({"registries": {"123456789012": {"profile": "x"}}, "fallback": "fake"})
+    );
+    let again = s
+        .env
+        .run(&["configure", "--store", "--fallback", "fake"], b"");
+    assert!(
+        again.stdout.contains("nothing to change"),
+        "{}",
+        again.stdout
+    );
+    // Refused: a loop, a store that is not on PATH, --fallback without --store.
+    for args in [
+        &["configure", "--store", "--fallback", "ecr-login"][..],
+        &["configure", "--store", "--fallback", "nosuch"],
+        &["configure", "--fallback", "fake"],
+        &["configure", "--store", "--fallback"],
+    ] {
+        let out = s.env.run(args, b"");
+        assert_eq!(out.code, 1, "{args:?}: {out:?}");
+        assert_eq!(out.stdout.lines().count(), 1, "{args:?}: {}", out.stdout);
+    }
+    // doctor for a host that is not ECR: where its credentials come from.
+    let out = s.env.run(&["doctor", "ghcr.io"], b"");
+    assert!(
+        out.stdout.contains(&format!(
+            "fallback  docker-credential-fake (from \"fallback\" in {})",
+            settings.display()
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&s.bin.join("docker-credential-fake").display().to_string()),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(s.calls(), "", "doctor ran the store");
+    let mut env = s.env;
+    env.set("AWS_ECR_FALLBACK", "nosuch");
+    let out = env.run(&["doctor", "ghcr.io"], b"");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout
+            .contains("PROBLEM: fallback docker-credential-nosuch"),
+        "{}",
+        out.stdout
+    );
+}
