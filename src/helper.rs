@@ -55,7 +55,7 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
     let loaded = Loaded::load(cfg, &cache);
     let mut warnings: Vec<String> = Vec::new();
     let answer = |outcome, warnings| Answer { outcome, warnings };
-    let mappings = match loaded.settings {
+    let settings = match loaded.settings {
         Ok(m) => m,
         // A broken settings file is no business of hosts that are not ECR (custom names
         // included: they cannot be told from other registries without the file).
@@ -75,7 +75,7 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
             );
         }
     };
-    let resolved = match resolve_in(cfg, &mappings, server_url) {
+    let resolved = match resolve_in(cfg, &settings, server_url) {
         Ok(Some(r)) => r,
         Ok(None) => {
             info!(input_len = server_url.len(), "get: not an ECR host");
@@ -185,18 +185,18 @@ pub struct Request {
 /// Applies the per-registry settings to what the client sent. `Ok(None)`: not ours to answer.
 pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Request>, FetchError> {
     let cache = CacheState::of(cfg);
-    let mappings = Loaded::load(cfg, &cache).settings?;
-    resolve_in(cfg, &mappings, server_url)
+    let settings = Loaded::load(cfg, &cache).settings?;
+    resolve_in(cfg, &settings, server_url)
 }
 
 /// [`resolve`] with the per-registry settings already loaded (for `list`, which resolves each
 /// cached entry).
 fn resolve_in(
     cfg: &Config,
-    mappings: &Settings,
+    settings: &Settings,
     server_url: &str,
 ) -> Result<Option<Request>, FetchError> {
-    let Some(resolved) = mappings.resolve(server_url)? else {
+    let Some(resolved) = settings.resolve(server_url)? else {
         return Ok(None);
     };
     let identity = Identity::of(cfg, resolved.profile.as_deref());
@@ -204,7 +204,7 @@ fn resolve_in(
         && !identity.profile_found()
     {
         return Err(FetchError::Settings(SettingsError {
-            path: mappings.path().map(Path::to_path_buf).unwrap_or_default(),
+            path: settings.path().map(Path::to_path_buf).unwrap_or_default(),
             key: resolved.key.clone(),
             problem: format!(
                 "unknown profile {p:?}: no such section in the AWS config or credentials file"
@@ -379,7 +379,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
     let cache = CacheState::of(cfg);
     let store = cache.store().cloned();
     // With a broken settings file no entry's owner can be told (every get fails too): list nothing.
-    let Ok(mappings) = Loaded::load(cfg, &cache).settings else {
+    let Ok(settings) = Loaded::load(cfg, &cache).settings else {
         return Vec::new();
     };
     let mut hosts: Vec<String> = store
@@ -387,7 +387,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
         .flat_map(Store::entries)
         .filter(|e| e.is_usable(now))
         .filter(|e| {
-            matches!(resolve_in(cfg, &mappings, &e.registry), Ok(Some(r))
+            matches!(resolve_in(cfg, &settings, &e.registry), Ok(Some(r))
                 if r.identity.id == e.identity && r.registry.host() == e.registry)
         })
         .map(|e| e.registry)
@@ -398,7 +398,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
             .any(|h| matches!(Registry::parse(h), Some(Registry::Private { region: r, .. }) if &r == region));
         if !covered
             && let Some(host) =
-                default_registry(cfg, &mappings, region, now, store.as_ref(), source)
+                default_registry(cfg, &settings, region, now, store.as_ref(), source)
         {
             hosts.push(host);
         }
@@ -411,7 +411,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
 /// Fetches (and caches) the caller's registry in `region`; `None` on any failure.
 fn default_registry(
     cfg: &Config,
-    mappings: &Settings,
+    settings: &Settings,
     region: &str,
     now: u64,
     store: Option<&Store>,
@@ -438,7 +438,7 @@ fn default_registry(
     let host = registry.host();
     // Only a registry the default identity would also be asked for (not one a mapping sends
     // to another profile) is listed and cached.
-    let identity = match resolve_in(cfg, mappings, host) {
+    let identity = match resolve_in(cfg, settings, host) {
         Ok(Some(r)) if r.profile.is_none() && r.identity.cacheable => r.identity,
         _ => return None,
     };

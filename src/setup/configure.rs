@@ -67,14 +67,14 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
             "{BINARY} is not on PATH, so Docker could not run it; install it (make install) or add its directory to PATH, then run configure again"
         ));
     };
-    let mappings = Settings::load(cfg.settings_file.as_deref()).map_err(|e| e.to_string())?;
+    let settings = Settings::load(cfg.settings_file.as_deref()).map_err(|e| e.to_string())?;
     let fallback = match &args.fallback {
-        Some(name) => Some(fallback_step(cfg, name, &mappings)?),
+        Some(name) => Some(fallback_step(cfg, name, &settings)?),
         None => None,
     };
     let mut keys = Vec::new();
     for r in &args.registries {
-        keys.push(registry_key(r, &mappings)?);
+        keys.push(registry_key(r, &settings)?);
     }
 
     let mut docker = DockerConfig::load(path)?;
@@ -171,7 +171,7 @@ impl FallbackStep {
 }
 
 /// Checks the fallback (a name, not a loop, on PATH) and prepares the settings file's edit.
-fn fallback_step(cfg: &Config, name: &str, mappings: &Settings) -> Result<FallbackStep, String> {
+fn fallback_step(cfg: &Config, name: &str, settings: &Settings) -> Result<FallbackStep, String> {
     let file = cfg.settings_file.clone().ok_or(
         "no home directory, AWS_ECR_CACHE_DIR or AWS_ECR_CONFIG: no settings file for the fallback",
     )?;
@@ -180,7 +180,7 @@ fn fallback_step(cfg: &Config, name: &str, mappings: &Settings) -> Result<Fallba
         name,
         &fallback::Origin::File(file.clone()),
     )?;
-    let change = if mappings.fallback() == Some(name) {
+    let change = if settings.fallback() == Some(name) {
         None
     } else {
         let mut root = match crate::files::read_regular(&file, 1 << 20, true) {
@@ -230,14 +230,14 @@ fn write_settings(
 
 /// The `credHelpers` key for what the user typed: host[:port] without scheme or path, accepted
 /// only for ECR hosts and custom names mapped in the per-registry settings.
-fn registry_key(input: &str, mappings: &Settings) -> Result<String, String> {
+fn registry_key(input: &str, settings: &Settings) -> Result<String, String> {
     let key = registry::hostport_of(input);
-    match (registry::host_of(input), mappings.resolve(input)) {
+    match (registry::host_of(input), settings.resolve(input)) {
         (Some(_), Ok(Some(_))) => Ok(key.to_owned()),
         (_, Err(e)) => Err(e.to_string()),
         _ => Err(format!(
             "{input:?} is not an ECR registry host (ACCOUNT.dkr.ecr.REGION.amazonaws.com, public.ecr.aws, ...) nor a custom name in {}",
-            mappings.path().map_or_else(
+            settings.path().map_or_else(
                 || "the per-registry settings".to_owned(),
                 |p| p.display().to_string()
             )
