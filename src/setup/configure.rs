@@ -112,6 +112,16 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
     let fallback_changed = fallback.as_ref().is_some_and(|f| f.change.is_some());
     if let Some(f) = &fallback {
         lines.push(f.line(args.dry_run));
+        // A settings file the helper will not trust names no fallback (docs/security.md).
+        let cache = crate::cache::CacheState::of(cfg);
+        if let Some(w) = crate::settings::Loaded::load(cfg, &cache)
+            .warning
+            .or_else(|| cache.warning())
+        {
+            lines.push(format!(
+                "{w}: until that is fixed, the fallback is not used"
+            ));
+        }
     }
     if !changed && !fallback_changed {
         lines.push(format!("{}: nothing to change", path.display()));

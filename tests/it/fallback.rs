@@ -349,6 +349,19 @@ fn configure_writes_both_settings_and_doctor_says_where_credentials_come_from() 
         "{}",
         again.stdout
     );
+    assert!(!again.stdout.contains("not used"), "{}", again.stdout);
+    // A settings file others can write would name no fallback: configure says so.
+    fs::set_permissions(&settings, fs::Permissions::from_mode(0o666)).unwrap();
+    let warned = s
+        .env
+        .run(&["configure", "--store", "--fallback", "fake"], b"");
+    assert!(
+        warned.stdout.contains("not using the settings file")
+            && warned.stdout.contains("the fallback is not used"),
+        "{}",
+        warned.stdout
+    );
+    fs::set_permissions(&settings, fs::Permissions::from_mode(0o600)).unwrap();
     // Refused: a loop, a store that is not on PATH, --fallback without --store.
     for args in [
         &["configure", "--store", "--fallback", "ecr-login"][..],
