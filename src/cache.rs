@@ -233,14 +233,17 @@ impl Store {
         };
         let started = Instant::now();
         let mut pause = Duration::from_millis(2);
+        // A deadline already past when read: (that deadline, when this waiter first saw it).
+        let mut past: Option<(u64, Instant)> = None;
         loop {
             match file.try_lock() {
                 Ok(()) => {
                     // The deadline tells waiters how long this fetch may take; writing it also
                     // touches the file, so pruning can tell live lock files from forgotten ones.
-                    let deadline = unix_millis(SystemTime::now() + budget);
-                    let _ = file.set_len(0);
-                    let _ = file.write_all_at(deadline.to_string().as_bytes(), 0);
+                    // One write of a fixed-width number, then the length: never an empty file.
+                    let deadline = format!("{:020}", unix_millis(SystemTime::now() + budget));
+                    let _ = file.write_all_at(deadline.as_bytes(), 0);
+                    let _ = file.set_len(deadline.len() as u64);
                     return Locked::Held(EntryLock { _file: file });
                 }
                 Err(fs::TryLockError::WouldBlock) => {
@@ -248,13 +251,25 @@ impl Store {
                         return Locked::Ready;
                     }
                     let waited = started.elapsed();
+                    let now_ms = unix_millis(SystemTime::now());
                     let give_up = match holder_deadline(&file) {
-                        // The holder's time is up (plus a little for its write): it is stopped
-                        // or hung.
-                        Some(deadline) => {
-                            unix_millis(SystemTime::now()) > deadline.saturating_add(250)
-                                || waited >= MAX_WAIT
+                        _ if waited >= MAX_WAIT => true,
+                        Some(deadline) if now_ms <= deadline.saturating_add(250) => {
+                            past = None;
+                            false
                         }
+                        // The holder's time is up: it is stopped or hung. The same past deadline
+                        // for a while, not a glimpse of the previous holder's (the new one writes
+                        // its own right after taking the lock) or of a write half done.
+                        Some(deadline) => match past {
+                            Some((d, since)) if d == deadline => {
+                                since.elapsed() >= Duration::from_millis(200)
+                            }
+                            _ => {
+                                past = Some((deadline, Instant::now()));
+                                false
+                            }
+                        },
                         None => waited >= budget,
                     };
                     if give_up {
@@ -333,7 +348,7 @@ pub fn parse_entry(bytes: &[u8]) -> Option<CacheEntry> {
 
 /// The deadline a lock holder wrote (Unix milliseconds).
 fn holder_deadline(file: &File) -> Option<u64> {
-    let mut buf = [0u8; 24];
+    let mut buf = [0u8; 32];
     let n = file.read_at(&mut buf, 0).ok()?;
     std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
 }
