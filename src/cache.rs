@@ -47,6 +47,9 @@ const STALE_LOCK: Duration = Duration::from_secs(7 * 24 * 3600);
 /// ECR tokens live 12 hours: no answer may make us keep one longer (an `expiresAt` of 1e300
 /// would otherwise pin a token forever).
 pub const MAX_LIFETIME: u64 = 12 * 3600;
+/// How far in the future (seconds) an entry's fetch time may be and still be fresh: a waiter's
+/// clock reading is its start, and the process it waited for may have started after it.
+const FUTURE_TOLERANCE: u64 = 60;
 /// A recorded failure answers for this long (seconds): long enough for a burst of pulls, short
 /// enough that a retry after `aws sso login` asks AWS again.
 pub const FAILURE_TTL: u64 = 5;
@@ -84,9 +87,16 @@ impl CacheEntry {
     }
 
     /// Reused without asking the API until half its lifetime has passed (12 h tokens: ~6 h).
+    ///
+    /// `now` is when this process started (whole seconds), so an entry fetched by a process that
+    /// started a moment later, and that this one waited for, is a little "in the future": that is
+    /// fresh. An entry much further ahead comes from a clock set back, and is not (it would pin a
+    /// token for as long as the clock is off).
     pub fn is_fresh(&self, now: u64) -> bool {
         let half = self.expires_at.saturating_sub(self.fetched_at) / 2;
-        now >= self.fetched_at && now < self.fetched_at + half && self.is_usable(now)
+        now.saturating_add(FUTURE_TOLERANCE) >= self.fetched_at
+            && now < self.fetched_at + half
+            && self.is_usable(now)
     }
 
     /// Still accepted by the registry, with a margin so a pull that starts now can finish
@@ -442,6 +452,14 @@ mod tests {
     fn an_entry_from_the_future_is_not_fresh() {
         // A clock set back must not pin a token forever.
         assert!(!entry(5000, 5000 + 43_200).is_fresh(4000));
+    }
+
+    #[test]
+    fn an_entry_fetched_by_a_process_that_started_a_moment_later_is_fresh() {
+        // 20 pulls start across a second boundary; the one that fetched started last.
+        assert!(entry(5001, 5001 + 43_200).is_fresh(5000));
+        assert!(entry(5000 + FUTURE_TOLERANCE, 5000 + FUTURE_TOLERANCE + 43_200).is_fresh(5000));
+        assert!(!entry(5001 + FUTURE_TOLERANCE, 5001 + FUTURE_TOLERANCE + 43_200).is_fresh(5000));
     }
 
     #[test]

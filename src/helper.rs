@@ -528,6 +528,18 @@ mod tests {
     }
 
     #[test]
+    fn a_token_fetched_by_a_process_that_started_a_second_later_is_a_hit() {
+        // Concurrent pulls start across a second boundary, and the one that wins the lock may be
+        // the later one: its entry says fetched at 1001, the waiter's clock says 1000.
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let fake = Fake::new(vec![Ok(("one".into(), 1001 + 43_200))]);
+        assert_eq!(password(get(&c, HOST, 1001, &fake)), "one");
+        assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
+        assert_eq!(fake.calls.get(), 1);
+    }
+
+    #[test]
     fn failed_refresh_serves_the_cached_token_only_while_it_is_valid() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
