@@ -12,6 +12,8 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=tests/e2e/engine.sh
 source "$(dirname "${BASH_SOURCE[0]}")/engine.sh"
+# shellcheck source=tests/e2e/clients.sh
+source "$(dirname "${BASH_SOURCE[0]}")/clients.sh"
 
 FILTER=${1:-}
 PASSED=0
@@ -162,7 +164,7 @@ setup() {
     e2e_init
     e2e_certs
     e2e_hosts_add "$REG_NAME" "$WRONG_NAME" "$PUBLIC_NAME" "$OPEN_NAME" "$API_NAME" "$PRIVATE_NAME" \
-        "${ENGINE_EXTRA_NAMES[@]}"
+        "${ENGINE_EXTRA_NAMES[@]}" "${CLIENTS_EXTRA_NAMES[@]}"
     e2e_start_moto
     e2e_start_registry main "$MOTO_PASSWORD"
     REG="$REG_NAME:$LAST_PORT"
@@ -886,9 +888,13 @@ main() {
     run_case "network: untrusted CA refused, stderr names the certificate" c_net_untrusted_ca
     run_case "export -o FILE (0600) read by skopeo --authfile, no helper configured" c_export_skopeo_authfile
     # ---- a real Docker engine (tests/e2e/engine.sh)
+    # FILTER "clients": the engine cases (whose image the clients use), then the clients.
+    [[ $FILTER != clients* ]] || FILTER=""
     if [ -z "$FILTER" ] || [[ $FILTER == engine* ]]; then
         engine_cases
     fi
+    # ---- more clients (tests/e2e/clients.sh)
+    [ -n "$FILTER" ] || clients_cases
 
     [ "$SKIPPED" -eq 0 ] || echo "$SKIPPED skipped"
     echo "e2e: $(($(date +%s) - STARTED)) s"
