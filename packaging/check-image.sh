@@ -17,7 +17,7 @@
 #
 # Usage: packaging/check-image.sh   (root; BIN, VERSION, COMMIT, STATIC_BIN, DIST from make)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 : "${BIN:=docker-credential-ecr-login}" "${DIST:=dist}"
 : "${VERSION:=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)}"
 : "${STATIC_BIN:=target/x86_64-unknown-linux-gnu/release/$BIN}"

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # variables here are used by run.sh, which sources this file
 # More real clients for tests/e2e/run.sh (sourced after lib.sh and engine.sh): buildah (Debian),
 # docker-compose (Debian), the Docker SDK for Python (PyPI docker) and oras-py (PyPI oras), each
 # against the suite's registry with our helper as the only source of credentials. The engine cases

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # variables here are used by run.sh, which sources this file
 # A real Docker engine for tests/e2e/run.sh (sourced after lib.sh; uses run.sh's case plumbing).
 #
 # Debian's dockerd (docker.io) started by hand: vfs storage, no bridge, no iptables, its own data
@@ -33,8 +34,10 @@ engine_start() {
     local r
     for r in "$@"; do
         engine_remember "/etc/docker/certs.d/$r"
-        mkdir -p "/etc/docker/certs.d/$r" && cp "$T/certs/ca.crt" "/etc/docker/certs.d/$r/ca.crt" ||
-            { ENGINE_WHY="cannot write /etc/docker/certs.d/$r"; return 1; }
+        if ! { mkdir -p "/etc/docker/certs.d/$r" && cp "$T/certs/ca.crt" "/etc/docker/certs.d/$r/ca.crt"; }; then
+            ENGINE_WHY="cannot write /etc/docker/certs.d/$r"
+            return 1
+        fi
     done
     ENGINE_REAL_SOCK="$ENGINE_D/docker.sock"
     # A clean environment: no proxy, no AWS variable of this machine reaches the engine.
