@@ -106,7 +106,7 @@ STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static \
 DIST_ENV := BIN=$(BIN) VERSION=$(VERSION) COMMIT=$(COMMIT) DIST=$(DIST) STATIC_BIN=$(STATIC_BIN) \
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH)
 
-.PHONY: static deb rpm release image check-man check-dist check-repro
+.PHONY: static deb rpm release image check-man check-dist check-repro check-image
 
 # SOURCE_DATE_EPOCH is dropped for cargo: nothing in the binary uses it, but ring's build script
 # reruns whenever it changes (every commit), which would recompile ring and rustls each time.
@@ -130,6 +130,11 @@ DOCKER ?= docker
 image:
 	$(DOCKER) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
 		--build-arg SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) -t $(IMAGE) .
+
+# The image built offline by a real dockerd from the static binary, and run (packaging/check-image.sh;
+# root). Also the last step of check-dist.
+check-image: release
+	$(DIST_ENV) packaging/check-image.sh
 
 check-man:
 	$(DIST_ENV) packaging/check-dist.sh man

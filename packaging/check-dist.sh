@@ -11,7 +11,11 @@
 #   docker   hadolint passes; the Dockerfile's COPY sources are in the .dockerignore allow-list
 #   release  the tarball's listing and SHA256SUMS; then packaging/check-repro.sh builds the release
 #            again in a copy of the tree elsewhere and compares hashes
-# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release  (run through make)
+#   image    packaging/check-image.sh: the image's runtime stage built offline by a real dockerd
+#            from the static binary, then run (version, user, no shell, get, --read-only, labels,
+#            size, the binary identical to the tarball's)
+# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release  (run through make;
+# the image alone: make check-image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BIN:=docker-credential-ecr-login}" "${DIST:=dist}"
@@ -283,6 +287,9 @@ all)
     check_rpm
     check_docker
     check_release
+    step image
+    packaging/check-image.sh
+    passed=$((passed + 1))
     echo
     echo "check-dist: $(($(date +%s) - start)) s"
     ;;

@@ -17,6 +17,10 @@ pub enum Action {
     Configure(Vec<String>),
     /// `doctor [HOST...]`.
     Doctor(Vec<String>),
+    /// `login-password [--force] HOST`.
+    LoginPassword(Vec<String>),
+    /// `export [--format auth|kube-secret] [-o FILE] HOST...`.
+    Export(Vec<String>),
 }
 
 /// Why the command line is not an action: the line printed on stdout (exit 1).
@@ -42,6 +46,10 @@ pub fn parse_args(args: &[String]) -> Result<Action, UsageError> {
     match args.split_first() {
         Some((a, rest)) if a == "configure" => return Ok(Action::Configure(rest.to_vec())),
         Some((a, rest)) if a == "doctor" => return Ok(Action::Doctor(rest.to_vec())),
+        Some((a, rest)) if a == "login-password" => {
+            return Ok(Action::LoginPassword(rest.to_vec()));
+        }
+        Some((a, rest)) if a == "export" => return Ok(Action::Export(rest.to_vec())),
         _ => {}
     }
     let [action] = args else {
@@ -79,6 +87,14 @@ mod tests {
             Ok(Action::Configure(args(&["--store"])))
         );
         assert_eq!(parse_args(&args(&["doctor"])), Ok(Action::Doctor(vec![])));
+        assert_eq!(
+            parse_args(&args(&["login-password", "h"])),
+            Ok(Action::LoginPassword(args(&["h"])))
+        );
+        assert_eq!(
+            parse_args(&args(&["export", "-o", "f", "h"])),
+            Ok(Action::Export(args(&["-o", "f", "h"])))
+        );
         let e = parse_args(&args(&["fetch"])).unwrap_err();
         assert!(e.to_string().contains("unknown action"));
     }

@@ -155,6 +155,9 @@ pub struct Config {
     /// Whether the process has a controlling terminal (someone may answer a prompt): set by
     /// `main`, false in tests unless they say so.
     pub interactive: bool,
+    /// Whether stdout is a terminal (`login-password` and `export` refuse to print a secret
+    /// there unless forced): set by `main`, false in tests.
+    pub stdout_terminal: bool,
     /// [`ECR_ROLE_ARN`], if set and non-empty (the kubelet's service-account mode).
     pub kubelet_role_arn: Option<String>,
     /// [`FALLBACK`], if set and non-empty: the fallback credential store's name.
@@ -207,6 +210,7 @@ impl Config {
             fetch_context,
             credentials_timeout,
             interactive: false,
+            stdout_terminal: false,
             kubelet_role_arn: get(ECR_ROLE_ARN),
             fallback: get(FALLBACK),
             settings_file,

@@ -22,7 +22,8 @@
 //! 1. `run` (this file), called by `main.rs` with the real environment, clock and stdio;
 //! 2. the front doors: `cli` (which action), `protocol` (Docker's wire: stdin, stdout, the exact
 //!    texts), `kubelet` (the kubelet's credential provider protocol) and `setup/` (the commands
-//!    for people: `configure`, `doctor`, Docker's config.json, the help text);
+//!    for people: `configure`, `doctor`, `login-password` and `export`, Docker's config.json,
+//!    the help text);
 //! 3. `helper`: the policy of `get` and `list` (registry, identity, cache, fetch, answer), and
 //!    `fallback`: the store named for registries that are not ECR (docs/contract.md §2.7);
 //! 4. `ecr` (the one door to AWS) and `error` (why a token could not be had);
@@ -130,6 +131,12 @@ pub fn run(
                 ExitCode::FAILURE
             }
         }
+        // The password or a credentials file for tools that cannot run a helper: stdout is the
+        // secret only, failures are stderr lines (docs/contract.md §2.8).
+        Action::LoginPassword(args) => {
+            setup::export::login_password(cfg, &args, now_secs, source, stdout, stderr)
+        }
+        Action::Export(args) => setup::export::export(cfg, &args, now_secs, source, stdout, stderr),
         Action::Version => ok(protocol::write_line(stdout, &protocol::version())),
         Action::Help => ok(protocol::write_line(stdout, &setup::help::help())),
         Action::List => {

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         .write(true)
         .open("/dev/tty")
         .is_ok();
+    config.stdout_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let now = SystemTime::now();
     logging::init(&config, now);
     let _span = tracing::info_span!("run", pid = std::process::id()).entered();

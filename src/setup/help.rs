@@ -37,6 +37,19 @@ Setup and troubleshooting (for people, not for Docker):
              check a kubelet CredentialProviderConfig: the ecr-credential-provider entry, the
              binary directory, and which provider matchImages route each image to
 
+For tools that cannot run a credential helper (ctr, crictl, Nomad, Kubernetes, CI systems):
+  login-password [--force] HOST
+             print the password for HOST (as `aws ecr get-login-password`, but from the cache):
+             ctr images pull --user \"AWS:$(docker-credential-ecr-login login-password HOST)\" ...
+  export [--format auth|kube-secret] [--name NAME] [--namespace NS] [-o FILE] [--force] HOST...
+             the credentials of every HOST in one document: auth (default) is the
+             {{\"auths\":{{...}}}} of config.json / auth.json (skopeo --authfile, oras); kube-secret
+             a kubernetes.io/dockerconfigjson Secret named NAME (default ecr-registry);
+             -o FILE writes it atomically with mode 0600
+  Both take tokens as get does (the cache first); they last 12 hours, so run them again before.
+  A secret is never printed to a terminal unless --force is given. A HOST without a token: one
+  line on stderr, nothing written, exit 1.
+
 Per-registry settings ($AWS_ECR_CONFIG, else config.json in the cache directory):
   {{\"registries\": {{\"<host>\": {{\"profile\": \"prod\"}},  \"<12-digit account id>\": {{\"profile\": \"dev\"}},
                   \"<custom host>\": {{\"registry\": \"<ECR registry host>\", \"profile\": \"...\"}}}}}}

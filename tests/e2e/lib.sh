@@ -34,6 +34,12 @@ e2e_install_deps() {
         command -v "${c%%:*}" >/dev/null 2>&1 || need+=("${c#*:}")
     done
     command -v docker >/dev/null 2>&1 || need+=(docker.io)
+    # A real engine (tests/e2e/engine.sh): dockerd, containerd and ctr; a static busybox to run.
+    command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+    dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+    # More clients (tests/e2e/clients.sh).
+    command -v buildah >/dev/null 2>&1 || need+=(buildah)
+    command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
     [ -n "$PY" ] || need+=(python3 python3-pip)
     if [ ${#need[@]} -gt 0 ]; then
         e2e_log "installing ${need[*]}"
@@ -56,6 +62,7 @@ e2e_install_deps() {
             "$PY" -m pip install --quiet --break-system-packages 'moto[server]' >&2 ||
             e2e_die "pip install moto[server]"
     fi
+    if declare -F clients_install >/dev/null; then clients_install; fi
 }
 
 # One line naming the versions the suite runs against.
@@ -80,6 +87,8 @@ e2e_build() {
 # ---------------------------------------------------------------- temp world and cleanup
 e2e_cleanup() {
     local pid i
+    # The real engine first (tests/e2e/engine.sh): by its PID, with what it left outside $T.
+    if declare -F engine_stop >/dev/null; then engine_stop; fi
     for ((i = ${#E2E_PIDS[@]} - 1; i >= 0; i--)); do
         pid=${E2E_PIDS[i]}
         kill "$pid" 2>/dev/null || true

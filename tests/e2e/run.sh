@@ -10,6 +10,10 @@
 set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tests/e2e/engine.sh
+source "$(dirname "${BASH_SOURCE[0]}")/engine.sh"
+# shellcheck source=tests/e2e/clients.sh
+source "$(dirname "${BASH_SOURCE[0]}")/clients.sh"
 
 FILTER=${1:-}
 PASSED=0
@@ -159,7 +163,8 @@ setup() {
     e2e_build
     e2e_init
     e2e_certs
-    e2e_hosts_add "$REG_NAME" "$WRONG_NAME" "$PUBLIC_NAME" "$OPEN_NAME" "$API_NAME" "$PRIVATE_NAME"
+    e2e_hosts_add "$REG_NAME" "$WRONG_NAME" "$PUBLIC_NAME" "$OPEN_NAME" "$API_NAME" "$PRIVATE_NAME" \
+        "${ENGINE_EXTRA_NAMES[@]}" "${CLIENTS_EXTRA_NAMES[@]}"
     e2e_start_moto
     e2e_start_registry main "$MOTO_PASSWORD"
     REG="$REG_NAME:$LAST_PORT"
@@ -806,6 +811,22 @@ c_net_untrusted_ca() {
         fail "no stderr line about the certificate (system store)"
 }
 
+# ---------------------------------------------------------------- login-password and export
+c_export_skopeo_authfile() {
+    ctx export-authfile
+    no_helper
+    local f="$C/home/auth.json"
+    crun docker-credential-ecr-login export -o "$f" "$REG" || { fail "export -o failed: $(cat "$C/err")"; return 1; }
+    [ "$(stat -c %a "$f")" = 600 ] || fail "mode $(stat -c %a "$f"), not 600"
+    ! grep -qF "$MOTO_PASSWORD" "$C/out" "$C/err" || fail "the password reached stdout or stderr"
+    crun skopeo inspect --cert-dir "$T/certdir" --authfile "$f" "docker://$REG/e2e/hello:v1" ||
+        { fail "skopeo --authfile with the exported file failed"; return 1; }
+    digest_is "$IMAGE_DIGEST" || fail "wrong digest"
+    # The file alone did it: without it, the registry says 401.
+    if skopeo_inspect "$REG/e2e/hello:v1"; then fail "inspect succeeded without the file"; fi
+    unauthorized || fail "no 401 without the file"
+}
+
 # ---------------------------------------------------------------- main
 main() {
     if [ "$(id -u)" != 0 ]; then
@@ -865,6 +886,15 @@ main() {
     run_case "network: dead proxy -> 401, stderr names it" c_net_proxy_down
     run_case "network: private CA trusted through AWS_CA_BUNDLE" c_net_ca_bundle
     run_case "network: untrusted CA refused, stderr names the certificate" c_net_untrusted_ca
+    run_case "export -o FILE (0600) read by skopeo --authfile, no helper configured" c_export_skopeo_authfile
+    # ---- a real Docker engine (tests/e2e/engine.sh)
+    # FILTER "clients": the engine cases (whose image the clients use), then the clients.
+    [[ $FILTER != clients* ]] || FILTER=""
+    if [ -z "$FILTER" ] || [[ $FILTER == engine* ]]; then
+        engine_cases
+    fi
+    # ---- more clients (tests/e2e/clients.sh)
+    [ -n "$FILTER" ] || clients_cases
 
     [ "$SKIPPED" -eq 0 ] || echo "$SKIPPED skipped"
     echo "e2e: $(($(date +%s) - STARTED)) s"

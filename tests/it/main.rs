@@ -5,6 +5,7 @@
 #![allow(clippy::print_stderr)]
 
 mod cache;
+mod export;
 mod fallback;
 mod hardening;
 mod kubelet;
