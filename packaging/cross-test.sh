@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# make test-cross: `cargo test --release --target $TARGET` (unit and integration tests) for the
+# aarch64 build, run under qemu-user. The Makefile passes the cross toolchain's environment, the
+# static RUSTFLAGS (sysroot glibc) and CARGO_TARGET_..._RUNNER=qemu-aarch64-static, which runs the
+# test binaries; the integration tests also start the aarch64 helper binary themselves, which only
+# the kernel's binfmt_misc can hand to qemu. So this registers qemu-aarch64 there for the run, and
+# afterwards undoes exactly what it changed (binfmt_misc is the host kernel's, shared by every
+# container on it): disables the entry it enabled, unmounts what it mounted.
+# Do not set QEMU_LD_PREFIX: with it a test binary spun at 100% CPU forever (TESTING.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${TARGET:=aarch64-unknown-linux-gnu}" "${CARGO:=cargo}" "${LOCKED:=}"
+unset QEMU_LD_PREFIX
+
+binfmt=/proc/sys/fs/binfmt_misc
+mounted="" enabled=""
+undo() {
+    if [ -n "$enabled" ]; then
+        update-binfmts --disable qemu-aarch64 >/dev/null 2>&1 || echo "cross-test: could not disable qemu-aarch64 in binfmt_misc" >&2
+    fi
+    if [ -n "$mounted" ]; then
+        umount "$binfmt" 2>/dev/null || echo "cross-test: could not unmount $binfmt" >&2
+    fi
+}
+trap undo EXIT
+if [ ! -e "$binfmt/status" ]; then
+    mount -t binfmt_misc binfmt_misc "$binfmt" || { echo "cross-test: cannot mount $binfmt (root? a privileged container?)" >&2; exit 1; }
+    mounted=1
+fi
+if [ "$(head -n 1 "$binfmt/qemu-aarch64" 2>/dev/null)" != enabled ]; then
+    update-binfmts --enable qemu-aarch64
+    enabled=1
+fi
+[ "$(head -n 1 "$binfmt/qemu-aarch64")" = enabled ] || { echo "cross-test: qemu-aarch64 is not enabled in binfmt_misc" >&2; exit 1; }
+echo "cross-test: binfmt_misc qemu-aarch64 enabled${enabled:+ (by this run)}: $(sed -n 's/^interpreter //p' "$binfmt/qemu-aarch64")"
+
+start=$(date +%s)
+# shellcheck disable=SC2086 # LOCKED is empty or --locked
+$CARGO test --release $LOCKED --target "$TARGET"
+echo "cross-test: $TARGET tests under qemu: $(($(date +%s) - start)) s"
