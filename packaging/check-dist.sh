@@ -178,8 +178,12 @@ check_static() {
         want=$(cat "$CROSS_SYSROOT/built-using")
         [ "$want" = "$(dpkg-query -W -f='${source:Package} (= ${source:Version})' libc6-dev)" ] ||
             fail "$a: sysroot glibc $want is not the amd64 libc6-dev's"
-        got=$(strings -a "$bin" | grep -o 'GLIBC [0-9][^)]*' | sort -u | tr '\n' ' ')
-        echo "glibc in the $a binary: ${got:-not named}; in the amd64 one: $(strings -a "$STATIC_BIN" | grep -o 'GLIBC [0-9][^)]*' | sort -u | tr '\n' ' ')"
+        # glibc's banner (GNU C Library (Debian GLIBC <version>) ...) is linked into both.
+        got=$(strings -a "$bin" | grep -o 'Debian GLIBC [^)]*' | sort -u)
+        [ "$got" = "$(strings -a "$STATIC_BIN" | grep -o 'Debian GLIBC [^)]*' | sort -u)" ] &&
+            [ "$got" = "Debian GLIBC $(echo "$want" | sed 's/^glibc (= \(.*\))$/\1/')" ] ||
+            fail "$a binary links ${got:-an unnamed glibc}, not the amd64 one's $want"
+        ok "$a binary links $got, as the amd64 one (Built-Using: $want)"
         v=$($RUNNER "$bin" version)
         case $v in "$BIN $VERSION"*"commit $COMMIT"*) ;; *) fail "$a version line: $v" ;; esac
         ok "$a version line under $RUNNER: $v"

@@ -37,6 +37,7 @@ if [ "$(cat "$CROSS_SYSROOT/built-using" 2>/dev/null)" != "glibc (= $version)" ]
     echo "cross-setup: sysroot $CROSS_SYSROOT with libc6-dev:arm64 $version"
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
+    chmod 0755 "$tmp" && chown _apt "$tmp" 2>/dev/null || true # apt's download sandbox
     (cd "$tmp" && apt-get download -qq "libc6-dev:arm64=$version") || {
         apt-get update -qq
         (cd "$tmp" && apt-get download -qq "libc6-dev:arm64=$version")
