@@ -175,6 +175,20 @@ image:
 	$(DOCKER) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
 		--build-arg SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) -t $(IMAGE) .
 
+# The same FROM scratch image for linux/amd64 + linux/arm64 as one OCI image index (an OCI layout in
+# $(DIST)/image-oci, tag VERSION), assembled offline from static-all's binaries by
+# packaging/oci-index.py; `skopeo copy --all oci:$(DIST)/image-oci:$(VERSION) docker://...` pushes
+# it. check-image-index pushes it to a local registry and pulls each platform back (check-dist runs it).
+.PHONY: image-index check-image-index
+image-index: static-all
+	rm -rf $(DIST)/image-oci
+	python3 packaging/oci-index.py $(DIST)/image-oci $(VERSION) "$(COMMIT)" $(SOURCE_DATE_EPOCH) \
+		amd64=$(TARGET_DIR)/x86_64-unknown-linux-gnu/release/$(BIN) \
+		arm64=$(TARGET_DIR)/aarch64-unknown-linux-gnu/release/$(BIN)
+
+check-image-index: static-all
+	$(DIST_ENV) packaging/check-image-index.sh
+
 check-man:
 	$(DIST_ENV) packaging/check-dist.sh man
 

@@ -11,6 +11,8 @@
 #   docker   hadolint passes; the Dockerfile's COPY sources are in the .dockerignore allow-list
 #   release  the tarball's listing and SHA256SUMS; then packaging/check-repro.sh builds the release
 #            again in a copy of the tree elsewhere and compares hashes
+#   image_index  (ARCHES has aarch64) packaging/check-image-index.sh: the OCI image index for
+#            linux/amd64 + linux/arm64, pushed to a local registry and pulled back per platform
 #   cross    (ARCHES has aarch64) make test-cross: unit and integration tests of the aarch64 build
 #            under qemu-user
 # Every architecture in ARCHES (x86_64 aarch64 by default) is checked: the aarch64 binary, from
@@ -364,6 +366,14 @@ check_release() {
     ok "release rebuilt elsewhere is byte-identical"
 }
 
+# The linux/amd64 + linux/arm64 OCI image index: pushed to a local registry, pulled back per platform.
+check_image_index() {
+    foreign_arches | grep -qx aarch64 || return 0
+    step "image index (linux/amd64 + linux/arm64)"
+    packaging/check-image-index.sh
+    ok "OCI image index pushed and pulled back by platform"
+}
+
 # The aarch64 unit and integration tests under qemu (make test-cross), after the packages: it
 # reuses the toolchain and sysroot that make static-all set up.
 check_cross() {
@@ -381,7 +391,7 @@ man)
     command -v groff >/dev/null && command -v man >/dev/null || need_apt groff groff man man-db
     check_man
     ;;
-static | deb | rpm | docker | release | cross)
+static | deb | rpm | docker | release | cross | image_index)
     deps
     "check_$what"
     ;;
@@ -393,6 +403,7 @@ all)
     check_deb
     check_rpm
     check_docker
+    check_image_index
     check_release
     check_cross
     echo
