@@ -147,14 +147,19 @@ cross-setup:
 # The unit and integration tests for aarch64, under qemu-user (release: the debug build is too slow
 # under emulation for the concurrency tests' bounds). Registers qemu-aarch64 with binfmt_misc for
 # the run (the integration tests start the aarch64 helper directly) and undoes it afterwards.
+# test-cross-build compiles them only (check-dist overlaps that with its reproducibility build).
 test-cross: test-deps
 	$(MAKE) --no-print-directory cross-setup TARGET=aarch64-unknown-linux-gnu
 	$(MAKE) --no-print-directory -s test-cross-run TARGET=aarch64-unknown-linux-gnu
-.PHONY: test-cross-run
+test-cross-build:
+	$(MAKE) --no-print-directory cross-setup TARGET=aarch64-unknown-linux-gnu
+	$(MAKE) --no-print-directory -s test-cross-run TARGET=aarch64-unknown-linux-gnu CROSS_TEST_MODE=build
+.PHONY: test-cross-run test-cross-build
 test-cross-run:
 	env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CROSS_ENV) \
 		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=qemu-aarch64-static ECR_TESTS_REQUIRE_MOTO=1 \
-		CARGO="$(CARGO)" LOCKED="$(LOCKED)" TARGET=$(TARGET) packaging/cross-test.sh
+		ECR_TESTS_QEMU_USER=1 \
+		CARGO="$(CARGO)" LOCKED="$(LOCKED)" TARGET=$(TARGET) packaging/cross-test.sh $(CROSS_TEST_MODE)
 
 deb: static-all
 	$(foreach a,$(ARCHES),$(DIST_ENV) $(call arch_env,$(a)) packaging/deb/build.sh &&) true

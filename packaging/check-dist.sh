@@ -366,7 +366,8 @@ check_release() {
     step reproducibility
     if [ "${1:-}" = background ]; then
         # check-dist all: the second build (both architectures, its own target directory) runs
-        # beside the aarch64 tests, whose long single-threaded LTO links leave a core free.
+        # beside the compilation of the aarch64 tests, whose long single-threaded LTO links leave
+        # a core free; the tests themselves run after it, on an idle machine.
         setsid packaging/check-repro.sh >"$tmp/repro.log" 2>&1 &
         repro_pid=$!
         echo "packaging/check-repro.sh started in the background (pid $repro_pid); its result follows the tests"
@@ -395,6 +396,14 @@ check_image_index() {
 
 # The aarch64 unit and integration tests under qemu (make test-cross), after the packages: it
 # reuses the toolchain and sysroot that make static-all set up.
+check_cross_build() {
+    foreign_arches | grep -qx aarch64 || return 0
+    step "cross: compiling the aarch64 tests"
+    local start
+    start=$(date +%s)
+    $MAKE --no-print-directory test-cross-build
+    ok "aarch64 tests compiled ($(($(date +%s) - start)) s)"
+}
 check_cross() {
     foreign_arches | grep -qx aarch64 || return 0
     step "cross: aarch64 tests under qemu"
@@ -424,8 +433,9 @@ all)
     check_docker
     check_image_index
     check_release background
-    check_cross
+    check_cross_build
     wait_repro
+    check_cross
     echo
     echo "check-dist: $(($(date +%s) - start)) s"
     ;;

@@ -7,10 +7,18 @@
 # afterwards undoes exactly what it changed (binfmt_misc is the host kernel's, shared by every
 # container on it): disables the entry it enabled, unmounts what it mounted.
 # Do not set QEMU_LD_PREFIX: with it a test binary spun at 100% CPU forever (TESTING.md).
+# Further arguments go to cargo test (e.g. `-- cache::` to run some tests only).
+# `cross-test.sh build` only compiles the tests (cargo test --no-run): check-dist does that while
+# its reproducibility build runs, and runs the tests on an otherwise idle machine afterwards (the
+# concurrency tests' time bounds do not survive emulation plus a busy CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TARGET:=aarch64-unknown-linux-gnu}" "${CARGO:=cargo}" "${LOCKED:=}"
 unset QEMU_LD_PREFIX
+if [ "${1:-}" = build ]; then
+    # shellcheck disable=SC2086 # LOCKED is empty or --locked
+    exec $CARGO test --release $LOCKED --target "$TARGET" --no-run
+fi
 
 binfmt=/proc/sys/fs/binfmt_misc
 mounted="" enabled=""
@@ -36,5 +44,5 @@ echo "cross-test: binfmt_misc qemu-aarch64 enabled${enabled:+ (by this run)}: $(
 
 start=$(date +%s)
 # shellcheck disable=SC2086 # LOCKED is empty or --locked
-$CARGO test --release $LOCKED --target "$TARGET"
+$CARGO test --release $LOCKED --target "$TARGET" "$@"
 echo "cross-test: $TARGET tests under qemu: $(($(date +%s) - start)) s"
