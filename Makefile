@@ -4,9 +4,12 @@
 #   make test               install missing test dependencies, then fmt, clippy and every test
 #   make bench              warm/cold latency, peak RSS and size, against the Go helper
 #   make fuzz               cargo-fuzz targets, FUZZ_SECONDS (default 60) each; not part of test
-#   make static             fully static release binary (the one in the tarball, packages and image)
-#   make deb / make rpm     Debian / RPM package of the static binary, into dist/
-#   make release            dist/: tarball (binary, LICENSE, README, man page, CHANGELOG) + SHA256SUMS
+#   make static             fully static release binary (the one in the tarball, packages and image);
+#                           TARGET=aarch64-unknown-linux-gnu for linux/arm64 (sets itself up: cross-setup)
+#   make deb / make rpm     Debian / RPM packages of the static binary, into dist/, for each of ARCHES
+#   make release            dist/: tarballs (binary, LICENSE, README, man page, CHANGELOG) for each
+#                           of ARCHES (default x86_64 aarch64) + one SHA256SUMS
+#   make test-cross         unit and integration tests of the aarch64 build under qemu-user
 #   make image             the FROM scratch container image (Dockerfile), labelled with VERSION
 #   make check-dist         CI checks of all of the above (installs lintian, rpm, ... when missing)
 
@@ -103,25 +106,71 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static \
 	--remap-path-prefix=$(CARGO_HOME)=/cargo \
 	--remap-path-prefix=$(CURDIR)=/build --remap-path-prefix=$(TARGET_DIR)=/build/target
+# -- linux/arm64 (issue 13): aarch64-unknown-linux-gnu, cross-built with Debian's packages only --
+# ARCHES are what deb, rpm and release ship (one SHA256SUMS); ARCHES=x86_64 for the native one
+# alone. `make cross-setup` (packaging/cross-setup.sh, idempotent, root for apt) installs Debian's
+# rustc-web 1.96 with the arm64 standard library, the aarch64 cross gcc and qemu-user-static, and
+# makes CROSS_SYSROOT: libc6-dev:arm64 of the amd64 libc6-dev's version, which the static arm64
+# binary links (-B/-L) instead of the cross package's older glibc.
+ARCHES ?= x86_64 aarch64
+CROSS_SYSROOT ?= $(TARGET_DIR)/cross/aarch64-sysroot
+CROSS_LIBDIR := $(CROSS_SYSROOT)/usr/lib/aarch64-linux-gnu
+ifeq ($(TARGET),aarch64-unknown-linux-gnu)
+STATIC_RUSTFLAGS += -C link-arg=-B$(CROSS_LIBDIR) -C link-arg=-L$(CROSS_LIBDIR)
+CROSS_ENV := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+	CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
+CROSS_SETUP := cross-setup
+endif
+# What the packaging scripts get for one architecture ARCH (x86_64 or aarch64).
+arch_env = ARCH=$(1) STATIC_BIN=$(TARGET_DIR)/$(1)-unknown-linux-gnu/release/$(BIN) \
+	CROSS_SYSROOT=$(CROSS_SYSROOT)
 DIST_ENV := BIN=$(BIN) VERSION=$(VERSION) COMMIT=$(COMMIT) DIST=$(DIST) STATIC_BIN=$(STATIC_BIN) \
-	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH)
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) ARCHES="$(ARCHES)" CROSS_SYSROOT=$(CROSS_SYSROOT) \
+	TARGET_DIR=$(TARGET_DIR)
 
-.PHONY: static deb rpm release image check-man check-dist check-repro check-image
+.PHONY: static static-all cross-setup test-cross deb rpm release image check-man check-dist check-repro check-image
 
 # SOURCE_DATE_EPOCH is dropped for cargo: nothing in the binary uses it, but ring's build script
 # reruns whenever it changes (every commit), which would recompile ring and rustls each time.
-static:
-	env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" \
+static: $(CROSS_SETUP)
+	env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CROSS_ENV) \
 		$(CARGO) build --release $(LOCKED) --target $(TARGET)
 
-deb: static
-	$(DIST_ENV) packaging/deb/build.sh
+# The static binary for every architecture in ARCHES, each built once.
+static-all:
+	$(foreach a,$(ARCHES),$(MAKE) --no-print-directory static TARGET=$(a)-unknown-linux-gnu &&) true
 
-rpm: static
-	$(DIST_ENV) packaging/rpm/build.sh
+cross-setup:
+	CROSS_SYSROOT=$(CROSS_SYSROOT) packaging/cross-setup.sh
 
-release: static
-	$(DIST_ENV) packaging/release.sh
+# The unit and integration tests for aarch64, under qemu-user (release: the debug build is too slow
+# under emulation for the concurrency tests' bounds). Registers qemu-aarch64 with binfmt_misc for
+# the run (the integration tests start the aarch64 helper directly) and undoes it afterwards.
+# test-cross-build compiles them only (check-dist overlaps that with its reproducibility build).
+test-cross: test-deps
+	$(MAKE) --no-print-directory cross-setup TARGET=aarch64-unknown-linux-gnu
+	$(MAKE) --no-print-directory -s test-cross-run TARGET=aarch64-unknown-linux-gnu
+test-cross-build:
+	$(MAKE) --no-print-directory cross-setup TARGET=aarch64-unknown-linux-gnu
+	$(MAKE) --no-print-directory -s test-cross-run TARGET=aarch64-unknown-linux-gnu CROSS_TEST_MODE=build
+.PHONY: test-cross-run test-cross-build
+test-cross-run:
+	env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CROSS_ENV) \
+		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=qemu-aarch64-static ECR_TESTS_REQUIRE_MOTO=1 \
+		ECR_TESTS_QEMU_USER=1 \
+		CARGO="$(CARGO)" LOCKED="$(LOCKED)" TARGET=$(TARGET) packaging/cross-test.sh $(CROSS_TEST_MODE)
+
+deb: static-all
+	$(foreach a,$(ARCHES),$(DIST_ENV) $(call arch_env,$(a)) packaging/deb/build.sh &&) true
+
+rpm: static-all
+	$(foreach a,$(ARCHES),$(DIST_ENV) $(call arch_env,$(a)) packaging/rpm/build.sh &&) true
+
+# One tarball and binary per architecture, then one SHA256SUMS over all of them.
+release: static-all
+	$(foreach a,$(ARCHES),$(DIST_ENV) $(call arch_env,$(a)) packaging/release.sh &&) \
+		$(DIST_ENV) packaging/release.sh sums
 
 # The container image. VERSION (from Cargo.toml, above) is its version label; the Dockerfile checks
 # it against the binary it builds. IMAGE names the image.
@@ -135,6 +184,20 @@ image:
 # root). Also the last step of check-dist.
 check-image: release
 	$(DIST_ENV) packaging/check-image.sh
+
+# The same FROM scratch image for linux/amd64 + linux/arm64 as one OCI image index (an OCI layout in
+# $(DIST)/image-oci, tag VERSION), assembled offline from static-all's binaries by
+# packaging/oci-index.py; `skopeo copy --all oci:$(DIST)/image-oci:$(VERSION) docker://...` pushes
+# it. check-image-index pushes it to a local registry and pulls each platform back (check-dist runs it).
+.PHONY: image-index check-image-index
+image-index: static-all
+	rm -rf $(DIST)/image-oci
+	python3 packaging/oci-index.py $(DIST)/image-oci $(VERSION) "$(COMMIT)" $(SOURCE_DATE_EPOCH) \
+		amd64=$(TARGET_DIR)/x86_64-unknown-linux-gnu/release/$(BIN) \
+		arm64=$(TARGET_DIR)/aarch64-unknown-linux-gnu/release/$(BIN)
+
+check-image-index: static-all
+	$(DIST_ENV) packaging/check-image-index.sh
 
 check-man:
 	$(DIST_ENV) packaging/check-dist.sh man

@@ -19,7 +19,8 @@
 # BENCH_NO_BUILD=1 (use the existing binary as is), BENCH_DYNAMIC (auto, 1, 0: see below),
 # BENCH_BURST=0 (skip the burst section, ~1.5 min with the Go helper), BENCH_BURST_JSON (a path:
 # the burst results as JSON), BENCH_KUBELET=0 (skip section 7, the kubelet provider),
-# BENCH_KUBELET_ROUNDS (100), BENCH_KUBELET_JSON. The burst section alone:
+# BENCH_KUBELET_ROUNDS (100), BENCH_KUBELET_JSON, BENCH_ARM64 (auto, 1, 0: section 8, the arm64
+# binary under qemu; auto runs it when that binary is built, 1 builds it). The burst section alone:
 # python3 bench/burst.py --ours BIN [--go BIN]; the kubelet one: python3 bench/kubelet.py --ours BIN
 set -euo pipefail
 
@@ -133,4 +134,14 @@ if [[ "${BENCH_KUBELET:-1}" != 0 ]]; then
     kubelet_args=(--ours "$ours" --rounds "${BENCH_KUBELET_ROUNDS:-100}")
     [[ -n "${BENCH_KUBELET_JSON:-}" ]] && kubelet_args+=(--json "$BENCH_KUBELET_JSON")
     python3 "$here/kubelet.py" "${kubelet_args[@]}"
+fi
+
+# ---- 8. the linux/arm64 binary under qemu-user: size and warm `get` (informational)
+arm64_bin="$target_dir/aarch64-unknown-linux-gnu/release/docker-credential-ecr-login"
+case "${BENCH_ARM64:-auto}" in
+    1) say "make static TARGET=aarch64-unknown-linux-gnu"; make -C "$root" static TARGET=aarch64-unknown-linux-gnu >&2 ;;
+esac
+if [[ "${BENCH_ARM64:-auto}" != 0 && -x "$arm64_bin" ]]; then
+    echo
+    python3 "$here/cross.py" --arm64 "$arm64_bin" --native "$ours"
 fi

@@ -13,13 +13,29 @@
 #            again in a copy of the tree elsewhere and compares hashes
 #   image    packaging/check-image.sh: the image's runtime stage built offline by a real dockerd
 #            from the static binary, then run (version, user, no shell, get, --read-only, labels,
-#            size, the binary identical to the tarball's)
-# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release  (run through make;
-# the image alone: make check-image)
+#            size, the binary identical to the tarball's; the image alone: make check-image)
+#   image_index  (ARCHES has aarch64) packaging/check-image-index.sh: the OCI image index for
+#            linux/amd64 + linux/arm64, pushed to a local registry and pulled back per platform
+#   cross    (ARCHES has aarch64) make test-cross: unit and integration tests of the aarch64 build
+#            under qemu-user
+# Every architecture in ARCHES (x86_64 aarch64 by default) is checked: the aarch64 binary, from
+# the packages too, runs under qemu-aarch64-static (file must say aarch64, static; lintian on the
+# arm64 .deb; Built-Using names the sysroot's glibc, the amd64 one's version).
+# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross  (run through make)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${BIN:=docker-credential-ecr-login}" "${DIST:=dist}"
+: "${BIN:=docker-credential-ecr-login}" "${DIST:=dist}" "${ARCHES:=x86_64}" "${TARGET_DIR:=$PWD/target}"
 export BIN DIST
+# The command a binary of ARCH runs under ($RUNNER, empty for the native one) and its path.
+RUNNER=""
+arch_bin() { echo "$TARGET_DIR/$1-unknown-linux-gnu/release/$BIN"; }
+use_arch() {
+    case $1 in
+    x86_64) RUNNER="" DEB_ARCH=amd64 ;;
+    aarch64) RUNNER=qemu-aarch64-static DEB_ARCH=arm64 ;;
+    esac
+}
+foreign_arches() { for a in $ARCHES; do [ "$a" = x86_64 ] || echo "$a"; done; }
 # One commit and one timestamp for the whole run, even if HEAD moves meanwhile.
 MAKE="${MAKE:-make}${COMMIT:+ COMMIT=$COMMIT}${SOURCE_DATE_EPOCH:+ SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH}"
 
@@ -56,9 +72,11 @@ deps() {
 }
 
 tmp=$(mktemp -d)
-fake_pid=""
+fake_pid="" repro_pid=""
 cleanup() {
     [ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null || true
+    # A background reproducibility build still running (a check failed): its whole process group.
+    [ -n "$repro_pid" ] && kill -- "-$repro_pid" 2>/dev/null && wait "$repro_pid" 2>/dev/null || true
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -85,7 +103,7 @@ get_from() {
         env -i PATH=/usr/bin:/bin HOME="$home" AWS_ECR_CACHE_DIR="$home/.ecr" \
             AWS_ACCESS_KEY_ID=AKIDCHECKDIST AWS_SECRET_ACCESS_KEY=check-dist-secret \
             AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_ECR="http://$host:$(cat "$tmp/port")" \
-            "$bin" get) || fail "$bin get via $host: $out"
+            $RUNNER "$bin" get) || fail "$bin get via $host: $out"
     local want='{"ServerURL":"123456789012.dkr.ecr.us-west-2.amazonaws.com","Username":"AWS","Secret":"'$PASSWORD'"}'
     [ "$out" = "$want" ] || fail "$bin get via $host printed: $out"
     ls "$home/.ecr/tokens/" | grep -q . || fail "$bin get via $host cached nothing"
@@ -101,7 +119,7 @@ kubelet_from() {
         env -i PATH=/usr/bin:/bin HOME="$home" AWS_ECR_CACHE_DIR="$home/.ecr" \
             AWS_ACCESS_KEY_ID=AKIDCHECKDIST AWS_SECRET_ACCESS_KEY=check-dist-secret \
             AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_ECR="http://127.0.0.1:$(cat "$tmp/port")" \
-            "$bin" --ignored-argument) || fail "$bin (kubelet): $out"
+            $RUNNER "$bin" --ignored-argument) || fail "$bin (kubelet): $out"
     case $out in
     '{"kind":"CredentialProviderResponse","apiVersion":"credentialprovider.kubelet.k8s.io/v1","cacheKeyType":"Registry","cacheDuration":"'*'"auth":{"123456789012.dkr.ecr.us-west-2.amazonaws.com":{"username":"AWS","password":"'$PASSWORD'"}}}') ;;
     *) fail "$bin (kubelet) printed: $out" ;;
@@ -130,7 +148,7 @@ check_man() {
 
 check_static() {
     step static
-    $MAKE --no-print-directory static
+    $MAKE --no-print-directory static-all
     local desc
     desc=$(file -b "$STATIC_BIN")
     echo "file: $desc"
@@ -153,12 +171,41 @@ check_static() {
     get_from "$STATIC_BIN" 127.0.0.1
     get_from "$STATIC_BIN" localhost
     ok "static binary gets a token from the fake ECR (by address and by name)"
+    local a bin
+    for a in $(foreign_arches); do
+        use_arch "$a"
+        bin=$(arch_bin "$a")
+        desc=$(file -b "$bin")
+        echo "file: $desc"
+        case $desc in *"ARM aarch64"*) ;; *) fail "$a: not an aarch64 binary: $desc" ;; esac
+        case $desc in *"statically linked"*) ;; *) fail "$a: not static: $desc" ;; esac
+        ok "$a static binary ($(stat -c %s "$bin") bytes): $desc"
+        # The glibc linked in: the sysroot's, the same release as the amd64 binary's.
+        local want got
+        want=$(cat "$CROSS_SYSROOT/built-using")
+        [ "$want" = "$(dpkg-query -W -f='${source:Package} (= ${source:Version})' libc6-dev)" ] ||
+            fail "$a: sysroot glibc $want is not the amd64 libc6-dev's"
+        # glibc's banner (GNU C Library (Debian GLIBC <version>) ...) is linked into both.
+        got=$(strings -a "$bin" | grep -o 'Debian GLIBC [^)]*' | sort -u)
+        [ "$got" = "$(strings -a "$STATIC_BIN" | grep -o 'Debian GLIBC [^)]*' | sort -u)" ] &&
+            [ "$got" = "Debian GLIBC $(echo "$want" | sed 's/^glibc (= \(.*\))$/\1/')" ] ||
+            fail "$a binary links ${got:-an unnamed glibc}, not the amd64 one's $want"
+        ok "$a binary links $got, as the amd64 one (Built-Using: $want)"
+        v=$($RUNNER "$bin" version)
+        case $v in "$BIN $VERSION"*"commit $COMMIT"*) ;; *) fail "$a version line: $v" ;; esac
+        ok "$a version line under $RUNNER: $v"
+        get_from "$bin" 127.0.0.1
+        get_from "$bin" localhost
+        ok "$a static binary gets a token from the fake ECR under $RUNNER (by address and by name)"
+        use_arch x86_64
+    done
 }
 
 check_deb() {
     step deb
     local deb
-    deb=$($MAKE --no-print-directory -s deb | tail -n 1)
+    $MAKE --no-print-directory -s deb | tee "$tmp/debs"
+    deb=$(grep '_amd64\.deb$' "$tmp/debs")
     [ -f "$deb" ] || fail "make deb made no $deb"
     dpkg-deb --info "$deb"
     dpkg-deb --contents "$deb"
@@ -197,12 +244,41 @@ check_deb() {
     [ ! -e "/usr/share/doc/$pkg" ] || fail "/usr/share/doc/$pkg left after purge"
     dpkg -s "$pkg" >/dev/null 2>&1 && fail "dpkg still knows $pkg after purge"
     ok "dpkg -r and -P leave nothing behind"
+    local a f bin
+    for a in $(foreign_arches); do
+        use_arch "$a"
+        deb=$(grep "_${DEB_ARCH}\.deb\$" "$tmp/debs") || fail "make deb made no $DEB_ARCH package"
+        dpkg-deb --info "$deb"
+        for f in Package:$pkg Version:$VERSION-1 Architecture:$DEB_ARCH "Built-Using:$(cat "$CROSS_SYSROOT/built-using")"; do
+            [ "$(dpkg-deb --field "$deb" "${f%%:*}")" = "${f#*:}" ] ||
+                fail "$deb: ${f%%:*} is $(dpkg-deb --field "$deb" "${f%%:*}"), not ${f#*:}"
+        done
+        [ -z "$(dpkg-deb --field "$deb" Depends Pre-Depends)" ] || fail "$deb has Depends"
+        # Same files as the amd64 package.
+        diff <(dpkg-deb --contents "$(grep '_amd64\.deb$' "$tmp/debs")" | awk '{ print $1, $2, $6 }') \
+            <(dpkg-deb --contents "$deb" | awk '{ print $1, $2, $6 }') ||
+            fail "$deb does not hold the amd64 package's files"
+        ok "deb $(basename "$deb"): $(stat -c %s "$deb") bytes, Architecture $DEB_ARCH, Built-Using $(dpkg-deb --field "$deb" Built-Using)"
+        lintian --fail-on error --info --display-info "$deb" | tee "$tmp/lintian" ||
+            fail "lintian reported errors on $deb"
+        ok "lintian $DEB_ARCH: no errors ($(grep -c '^W:' "$tmp/lintian" || true) warnings)"
+        # Unpacked (dpkg -i would replace the amd64 package of the same name): run under qemu.
+        rm -rf "$tmp/debroot"
+        dpkg-deb -x "$deb" "$tmp/debroot"
+        bin=$tmp/debroot/usr/bin/$BIN
+        file -b "$bin" | grep -q 'ARM aarch64' || fail "$deb: /usr/bin/$BIN is not aarch64"
+        get_from "$bin" 127.0.0.1
+        kubelet_from "$tmp/debroot/usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec/ecr-credential-provider"
+        ok "$DEB_ARCH deb's binary gets a token under $RUNNER; its ecr-credential-provider link answers the kubelet"
+        use_arch x86_64
+    done
 }
 
 check_rpm() {
     step rpm
     local rpm_file
-    rpm_file=$($MAKE --no-print-directory -s rpm | tail -n 1)
+    $MAKE --no-print-directory -s rpm | tee "$tmp/rpms"
+    rpm_file=$(grep '\.x86_64\.rpm$' "$tmp/rpms")
     [ -f "$rpm_file" ] || fail "make rpm made no $rpm_file"
     rpm -qpil "$rpm_file"
     rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES}\n]' "$rpm_file" | tee "$tmp/rpm-files"
@@ -234,6 +310,26 @@ check_rpm() {
     rpm --root "$root" -e "$BIN"
     [ -z "$(find "$root/usr" -type f 2>/dev/null)" ] || fail "left after rpm -e: $(find "$root/usr" -type f)"
     ok "rpm -i into a --root tree runs and gets a token; rpm -e leaves no file"
+    local a
+    for a in $(foreign_arches); do
+        use_arch "$a"
+        rpm_file=$(grep "\.$a\.rpm\$" "$tmp/rpms") || fail "make rpm made no $a package"
+        [ "$(rpm -qp --qf '%{NAME} %{VERSION} %{ARCH}' "$rpm_file")" = "$BIN $VERSION $a" ] ||
+            fail "rpm name/version/arch: $(rpm -qp --qf '%{NAME} %{VERSION} %{ARCH}' "$rpm_file")"
+        diff <(rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES}\n]' "$rpm_file") \
+            "$tmp/rpm-files" || fail "$rpm_file does not hold the x86_64 package's files"
+        rpm -qpR "$rpm_file" | grep -v '^rpmlib(' | grep . && fail "the static rpm should require nothing"
+        root=$tmp/rpmroot-$a
+        mkdir -p "$root"
+        rpm --root "$root" --initdb
+        rpm --root "$root" -i --nodeps --noscripts --ignorearch "$rpm_file"
+        file -b "$root/usr/bin/$BIN" | grep -q 'ARM aarch64' || fail "$rpm_file: /usr/bin/$BIN is not aarch64"
+        get_from "$root/usr/bin/$BIN" 127.0.0.1
+        kubelet_from "$root/usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec/ecr-credential-provider"
+        rpm --root "$root" -e "$BIN"
+        ok "rpm $(basename "$rpm_file"): $(stat -c %s "$rpm_file") bytes, same files; installed into a --root tree, gets a token under $RUNNER"
+        use_arch x86_64
+    done
 }
 
 check_docker() {
@@ -255,17 +351,69 @@ check_docker() {
 check_release() {
     step release
     $MAKE --no-print-directory -s release
-    local name=$BIN-$VERSION-x86_64-linux
-    tar -tvzf "$DIST/$name.tar.gz" | tee "$tmp/tar-list"
-    for f in "$BIN" LICENSE README.md CHANGELOG.md THIRD-PARTY.txt "docs/$BIN.1" docs/migrating-from-go.md docs/kubelet.md "ecr-credential-provider -> $BIN"; do
-        grep -q " $name/$f\$" "$tmp/tar-list" || fail "tarball lacks $f"
+    local a name
+    for a in $ARCHES; do
+        name=$BIN-$VERSION-$a-linux
+        tar -tvzf "$DIST/$name.tar.gz" | tee "$tmp/tar-list"
+        for f in "$BIN" LICENSE README.md CHANGELOG.md THIRD-PARTY.txt "docs/$BIN.1" docs/migrating-from-go.md docs/kubelet.md "ecr-credential-provider -> $BIN"; do
+            grep -q " $name/$f\$" "$tmp/tar-list" || fail "$a tarball lacks $f"
+        done
+        grep -q "^-rwxr-xr-x 0/0 .* $name/$BIN\$" "$tmp/tar-list" || fail "binary mode/owner in $a tarball"
+        cmp -s "$DIST/$name" "$(arch_bin "$a")" || fail "$DIST/$name is not the $a static binary"
+        grep -q "  $name.tar.gz\$" "$DIST/SHA256SUMS" || fail "SHA256SUMS lacks $name.tar.gz"
+        grep -q "  $name\$" "$DIST/SHA256SUMS" || fail "SHA256SUMS lacks $name"
+        ok "$a release tarball $(stat -c %s "$DIST/$name.tar.gz") bytes; binary and tarball in SHA256SUMS"
     done
-    grep -q "^-rwxr-xr-x 0/0 .* $name/$BIN\$" "$tmp/tar-list" || fail "binary mode/owner in tarball"
     (cd "$DIST" && sha256sum -c SHA256SUMS)
-    ok "release tarball $(stat -c %s "$DIST/$name.tar.gz") bytes; SHA256SUMS verifies"
+    ok "one SHA256SUMS for $ARCHES verifies"
     step reproducibility
+    if [ "${1:-}" = background ]; then
+        # check-dist all: the second build (both architectures, its own target directory) runs
+        # beside the compilation of the aarch64 tests, whose long single-threaded LTO links leave
+        # a core free; the tests themselves run after it, on an idle machine.
+        setsid packaging/check-repro.sh >"$tmp/repro.log" 2>&1 &
+        repro_pid=$!
+        echo "packaging/check-repro.sh started in the background (pid $repro_pid); its result follows the tests"
+        return 0
+    fi
     packaging/check-repro.sh
     ok "release rebuilt elsewhere is byte-identical"
+}
+wait_repro() {
+    step "reproducibility (result)"
+    local rc=0
+    wait "$repro_pid" || rc=$?
+    repro_pid=""
+    cat "$tmp/repro.log"
+    [ "$rc" = 0 ] || fail "packaging/check-repro.sh failed"
+    ok "release rebuilt elsewhere is byte-identical"
+}
+
+# The linux/amd64 + linux/arm64 OCI image index: pushed to a local registry, pulled back per platform.
+check_image_index() {
+    foreign_arches | grep -qx aarch64 || return 0
+    step "image index (linux/amd64 + linux/arm64)"
+    packaging/check-image-index.sh
+    ok "OCI image index pushed and pulled back by platform"
+}
+
+# The aarch64 unit and integration tests under qemu (make test-cross), after the packages: it
+# reuses the toolchain and sysroot that make static-all set up.
+check_cross_build() {
+    foreign_arches | grep -qx aarch64 || return 0
+    step "cross: compiling the aarch64 tests"
+    local start
+    start=$(date +%s)
+    $MAKE --no-print-directory test-cross-build
+    ok "aarch64 tests compiled ($(($(date +%s) - start)) s)"
+}
+check_cross() {
+    foreign_arches | grep -qx aarch64 || return 0
+    step "cross: aarch64 tests under qemu"
+    local start
+    start=$(date +%s)
+    $MAKE --no-print-directory test-cross
+    ok "aarch64 unit and integration tests pass under qemu ($(($(date +%s) - start)) s)"
 }
 
 what=${1:-all}
@@ -274,7 +422,7 @@ man)
     command -v groff >/dev/null && command -v man >/dev/null || need_apt groff groff man man-db
     check_man
     ;;
-static | deb | rpm | docker | release)
+static | deb | rpm | docker | release | cross | image_index)
     deps
     "check_$what"
     ;;
@@ -286,7 +434,11 @@ all)
     check_deb
     check_rpm
     check_docker
-    check_release
+    check_image_index
+    check_release background
+    check_cross_build
+    wait_repro
+    check_cross
     step image
     packaging/check-image.sh
     passed=$((passed + 1))

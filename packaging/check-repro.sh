@@ -20,7 +20,7 @@ done | tar --null -T - -cf - | tar -xf - -C "$copy"
 
 start=$(date +%s)
 env -u CARGO_TARGET_DIR make -C "$copy" --no-print-directory -s release \
-    COMMIT="$COMMIT" SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" DIST="$copy/dist" >"$work/build.log" 2>&1 ||
+    ${ARCHES:+ARCHES="$ARCHES"} COMMIT="$COMMIT" SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" DIST="$copy/dist" >"$work/build.log" 2>&1 ||
     { tail -n 30 "$work/build.log" >&2; echo "check-repro: the second build failed" >&2; exit 1; }
 echo "second build ($copy, target $copy/target): $(($(date +%s) - start)) s"
 
@@ -32,6 +32,8 @@ if cmp -s "$DIST/SHA256SUMS" "$copy/dist/SHA256SUMS"; then
     echo "check-repro: reproducible: identical SHA256SUMS"
 else
     echo "check-repro: NOT reproducible" >&2
-    cmp -l "$DIST"/*-x86_64-linux "$copy/dist"/*-x86_64-linux | head -n 20 >&2 || true
+    for f in "$DIST"/*-linux; do
+        cmp -l "$f" "$copy/dist/${f##*/}" | head -n 20 >&2 || true
+    done
     exit 1
 fi

@@ -1,9 +1,17 @@
 # Package metadata shared by packaging/deb/build.sh, packaging/rpm/build.sh and packaging/release.sh.
-# Sourced, not run. The Makefile passes BIN, VERSION, COMMIT, DIST, STATIC_BIN, SOURCE_DATE_EPOCH.
+# Sourced, not run. The Makefile passes BIN, VERSION, COMMIT, DIST, STATIC_BIN, SOURCE_DATE_EPOCH,
+# and ARCH, the architecture STATIC_BIN is built for (x86_64 or aarch64; CROSS_SYSROOT for aarch64).
 : "${BIN:=docker-credential-ecr-login}"
 : "${VERSION:?VERSION is not set (run through make)}"
 : "${STATIC_BIN:?STATIC_BIN is not set (run through make)}"
 : "${DIST:=dist}"
+: "${ARCH:=x86_64}"
+# The architecture's name for Debian and for RPM.
+case $ARCH in
+x86_64) DEB_ARCH=amd64 RPM_ARCH=x86_64 ;;
+aarch64) DEB_ARCH=arm64 RPM_ARCH=aarch64 ;;
+*) echo "ARCH=$ARCH: not one we ship (x86_64, aarch64)" >&2; exit 1 ;;
+esac
 : "${SOURCE_DATE_EPOCH:=$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
 export SOURCE_DATE_EPOCH
 # Deterministic archives: sorted names, C locale, UTC, no umask surprises.

@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# make release: in $DIST, the static binary as <bin>-<version>-x86_64-linux, a tarball
-# <bin>-<version>-x86_64-linux.tar.gz (binary, LICENSE, README, CHANGELOG, man page, migration
-# notes, kubelet guide, third-party licences, the ecr-credential-provider link) and SHA256SUMS
-# over both.
+# make release: in $DIST, the static binary as <bin>-<version>-<arch>-linux, a tarball
+# <bin>-<version>-<arch>-linux.tar.gz (binary, LICENSE, README, CHANGELOG, man page, migration
+# notes, kubelet guide, third-party licences, the ecr-credential-provider link), for the ARCH
+# given (x86_64 or aarch64); `release.sh sums` then writes one SHA256SUMS over those of every
+# architecture in ARCHES.
 # The tarball is reproducible: sorted entries, root-owned, mtimes at SOURCE_DATE_EPOCH (the commit
 # time), no PAX atime/ctime, gzip without name or time stamp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = sums ]; then
+    : "${BIN:=docker-credential-ecr-login}" "${DIST:=dist}" "${VERSION:?}" "${ARCHES:=x86_64}"
+    export LC_ALL=C
+    files=()
+    for a in $ARCHES; do
+        files+=("$BIN-$VERSION-$a-linux" "$BIN-$VERSION-$a-linux.tar.gz")
+    done
+    (cd "$DIST" && sha256sum "${files[@]}" >SHA256SUMS)
+    cat "$DIST/SHA256SUMS"
+    exit 0
+fi
 . packaging/common.sh
 
-name=$BIN-$VERSION-x86_64-linux
+name=$BIN-$VERSION-$ARCH-linux
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 dir=$stage/$name
@@ -31,5 +43,4 @@ tar --create --sort=name --format=posix \
     --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
     -C "$stage" "$name" | gzip -9n >"$DIST/$name.tar.gz"
 install -m 0755 "$STATIC_BIN" "$DIST/$name"
-(cd "$DIST" && sha256sum "$name" "$name.tar.gz" >SHA256SUMS)
-cat "$DIST/SHA256SUMS"
+echo "$DIST/$name.tar.gz"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make deb: dist/<bin>_<version>-<rev>_amd64.deb from the static binary, with dpkg-deb.
+# make deb: dist/<bin>_<version>-<rev>_<amd64|arm64>.deb from the static binary (ARCH), with dpkg-deb.
 #
 # Why dpkg-deb on a tree we lay out ourselves, not cargo-deb or dpkg-buildpackage: the package
 # holds one prebuilt static binary (the same bytes as the tarball and the image), so there is
@@ -13,9 +13,8 @@ cd "$(dirname "$0")/../.."
 . packaging/common.sh
 
 REVISION=${DEB_REVISION:-1}
-ARCH=amd64
 PKG=$BIN
-DEB=$DIST/${PKG}_${VERSION}-${REVISION}_${ARCH}.deb
+DEB=$DIST/${PKG}_${VERSION}-${REVISION}_${DEB_ARCH}.deb
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -47,13 +46,18 @@ chmod 0644 "$doc"/*.gz "$doc/THIRD-PARTY.txt" "$root/usr/share/man/man1/$BIN.1.g
 # Installed-Size as dpkg-gencontrol counts it: KiB per file, rounded up, plus one per directory.
 installed_size=$(find "$root" -path "$root/DEBIAN" -prune -o \( -type f -printf '%s\n' \) -o \
     \( -type d -printf '1024\n' \) | awk '{ kib += int(($1 + 1023) / 1024) } END { print kib }')
-# The static binary contains glibc: say which one (Debian policy 7.8, Built-Using).
-libc=$(dpkg-query -W -f='${source:Package} (= ${source:Version})' libc6-dev 2>/dev/null || true)
+# The static binary contains glibc: say which one (Debian policy 7.8, Built-Using). The arm64 one
+# links the sysroot's libc6-dev:arm64 (packaging/cross-setup.sh), which records its source version.
+if [ "$DEB_ARCH" = arm64 ]; then
+    libc=$(cat "${CROSS_SYSROOT:?}/built-using")
+else
+    libc=$(dpkg-query -W -f='${source:Package} (= ${source:Version})' libc6-dev 2>/dev/null || true)
+fi
 
 {
     echo "Package: $PKG"
     echo "Version: $VERSION-$REVISION"
-    echo "Architecture: $ARCH"
+    echo "Architecture: $DEB_ARCH"
     echo "Maintainer: $MAINTAINER"
     echo "Installed-Size: $installed_size"
     [ -n "$libc" ] && echo "Built-Using: $libc"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make rpm: dist/<bin>-<version>-<rel>.x86_64.rpm from the static binary, with rpmbuild and the
+# make rpm: dist/<bin>-<version>-<rel>.<x86_64|aarch64>.rpm from the static binary (ARCH), with rpmbuild and the
 # spec beside this script. Why a spec file and not cargo-generate-rpm: rpmbuild comes with the
 # `rpm` package (Debian has it), while cargo-generate-rpm would be compiled from crates.io on
 # every CI run; the spec is also what RPM distributions' packagers read and reuse.
@@ -20,7 +20,7 @@ python3 packaging/third-party.py >"$build/THIRD-PARTY.txt"
 printf '%s\n' "$DESCRIPTION" >"$build/DESCRIPTION"
 clamp_mtimes "$build"
 
-rpmbuild -bb --quiet \
+rpmbuild -bb --quiet --target "$RPM_ARCH-linux" \
     --define "_topdir $top" \
     --define "_builddir $build" \
     --define "_rpmdir $top/RPMS" \
@@ -31,6 +31,6 @@ rpmbuild -bb --quiet \
     --define "pkg_url ${HOMEPAGE:-https://example.invalid}" \
     --define "pkg_packager $MAINTAINER" \
     packaging/rpm/$BIN.spec
-rpm_file=$BIN-$VERSION-$RELEASE.x86_64.rpm
+rpm_file=$BIN-$VERSION-$RELEASE.$RPM_ARCH.rpm
 mv "$top/RPMS/$rpm_file" "$DIST/$rpm_file"
 echo "$DIST/$rpm_file"

@@ -842,6 +842,12 @@ fn control_characters_from_the_api_never_reach_the_terminal() {
 
 #[test]
 fn a_hung_credential_process_and_its_grandchild_die_with_the_helper() {
+    if under_qemu_user() {
+        eprintln!(
+            "skipped under qemu-user: it refuses PR_SET_CHILD_SUBREAPER (support::under_qemu_user)"
+        );
+        return;
+    }
     let fake = Fake::start();
     let dir = tempfile::tempdir().unwrap();
     let pids = dir.path().join("pids");

@@ -20,6 +20,17 @@ pub(crate) const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 pub(crate) const NOT_FOUND: &str = "credentials not found in native keychain\n";
 pub(crate) const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
+/// Are these tests (and the helper they start) run by qemu-user (`make test-cross` sets
+/// ECR_TESTS_QEMU_USER=1)? qemu-user 7.2 refuses `prctl(PR_SET_CHILD_SUBREAPER)` (EINVAL) and
+/// runs a `vfork` as a `fork`, so a failed exec after `posix_spawn` is not reported to the parent
+/// (the child exits 127): the few checks of exactly those kernel features are skipped there.
+pub(crate) fn under_qemu_user() -> bool {
+    // The test harness's own switch, not the helper's configuration.
+    #[allow(clippy::disallowed_methods)]
+    let set = std::env::var_os("ECR_TESTS_QEMU_USER").is_some_and(|v| v == "1");
+    set
+}
+
 /// What one run of the binary did.
 #[derive(Debug)]
 pub(crate) struct Output {
