@@ -61,7 +61,10 @@ for arch in amd64 arm64; do
     file -b "$tmp/root-$arch/$BIN" | grep -q "$machine.*statically linked" || fail "$arch image binary: $(file -b "$tmp/root-$arch/$BIN")"
     cmp -s "$tmp/root-$arch/$BIN" "$want" || fail "$arch image binary is not $want"
     v=$($runner "$tmp/root-$arch/$BIN" version) || fail "$arch image binary does not run"
-    tar -tvzf "$tmp/pull-$arch/${layer#sha256:}" | grep -q '^drwx------ 65532/65532 .* home/nonroot/\?$' || fail "$arch image: /home/nonroot"
+    # The listing first, then grep: `tar | grep -q` under pipefail fails when grep's early exit
+    # cuts tar off (SIGPIPE).
+    listing=$(tar -tvzf "$tmp/pull-$arch/${layer#sha256:}")
+    grep -q '^drwx------ 65532/65532 .* home/nonroot/\?$' <<<"$listing" || fail "$arch image: /home/nonroot"
     [ "$(readlink "$tmp/root-$arch/usr/libexec/kubernetes/kubelet-plugins/credential-provider/exec/ecr-credential-provider")" = "/$BIN" ] ||
         fail "$arch image: kubelet provider link"
     echo "ok - pulled linux/$arch: $(jq -r .architecture "$cfg") config, user 65532, the $arch static binary ($v${runner:+ under $runner})"

@@ -136,7 +136,9 @@ grep -q 'AKIDCHECKIMAGE' "$T/logs/fake.jsonl" || die "the fake saw no call signe
 dk cp ecr-login-get:/home/nonroot/.ecr - >"$T/cache.tar" 2>"$T/logs/cp.err" || die "docker cp: $(cat "$T/logs/cp.err")"
 owners=$(tar --numeric-owner -tvf "$T/cache.tar" | awk '{print $2}' | sort -u)
 [ "$owners" = 65532/65532 ] || die "the cache is owned by $owners, not 65532/65532"
-tar -tf "$T/cache.tar" | grep -q '^\.ecr/tokens/.' || die "no token cached in the container"
+# (the listing first: `tar | grep -q` under pipefail fails when grep's early exit cuts tar off)
+listing=$(tar -tf "$T/cache.tar")
+grep -q '^\.ecr/tokens/.' <<<"$listing" || die "no token cached in the container"
 dk rm ecr-login-get >/dev/null
 ok "USER 65532:65532; get via docker run -i with ~/.aws read-only: the fake's token, cached by 65532"
 
