@@ -19,9 +19,8 @@
 //! The Go helper's `cache.json` in the same directory is never read or written: each helper keeps
 //! its own files, so neither can break the other. This module must not know about AWS or stdout.
 
-use std::fs::{self, DirBuilder, File};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, FileExt};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -252,8 +251,7 @@ impl Store {
                     // touches the file, so pruning can tell live lock files from forgotten ones.
                     // One write of a fixed-width number, then the length: never an empty file.
                     let deadline = format!("{:020}", unix_millis(SystemTime::now() + budget));
-                    let _ = file.write_all_at(deadline.as_bytes(), 0);
-                    let _ = file.set_len(deadline.len() as u64);
+                    self.write_deadline(key, &file, &deadline);
                     return Locked::Held(EntryLock { _file: file });
                 }
                 Err(fs::TryLockError::WouldBlock) => {
@@ -262,7 +260,7 @@ impl Store {
                     }
                     let waited = started.elapsed();
                     let now_ms = unix_millis(SystemTime::now());
-                    let give_up = match holder_deadline(&file) {
+                    let give_up = match self.holder_deadline(key, &file) {
                         _ if waited >= MAX_WAIT => true,
                         Some(deadline) if now_ms <= deadline.saturating_add(250) => {
                             past = None;
@@ -317,7 +315,7 @@ impl Store {
                 age() > Duration::from_secs(FAILURE_TTL * 2)
             } else if name.contains(".tmp.") {
                 age() > STALE_TEMP
-            } else if name.ends_with(".lock") {
+            } else if name.ends_with(".lock") || name.ends_with(".deadline") {
                 age() > STALE_LOCK
             } else {
                 false
@@ -331,16 +329,49 @@ impl Store {
 
     fn create_dir(&self) -> io::Result<()> {
         if let Some(parent) = self.dir.parent() {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)?;
+            files::create_private_dir(parent)?;
         }
-        match DirBuilder::new().mode(0o700).create(&self.dir) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
-            _ => Ok(()),
-        }
+        files::create_private_dir_one(&self.dir)
     }
+
+    /// Writes the lock holder's deadline where waiters read it: into the lock file itself on
+    /// Unix, where the lock is advisory.
+    #[cfg(not(windows))]
+    fn write_deadline(&self, _key: &str, file: &File, deadline: &str) {
+        use std::os::unix::fs::FileExt;
+        let _ = file.write_all_at(deadline.as_bytes(), 0);
+        let _ = file.set_len(deadline.len() as u64);
+    }
+
+    /// ... and beside it on Windows (`KEY.deadline`), where the lock covers the lock file's bytes
+    /// and no other process may read them.
+    #[cfg(windows)]
+    fn write_deadline(&self, key: &str, _file: &File, deadline: &str) {
+        let _ = files::replace_atomic(
+            &self.dir.join(format!("{key}.deadline")),
+            deadline.as_bytes(),
+            0o600,
+        );
+    }
+
+    /// The deadline a lock holder wrote (Unix milliseconds).
+    #[cfg(not(windows))]
+    fn holder_deadline(&self, _key: &str, file: &File) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 32];
+        let n = file.read_at(&mut buf, 0).ok()?;
+        parse_deadline(&buf[..n])
+    }
+
+    #[cfg(windows)]
+    fn holder_deadline(&self, key: &str, _file: &File) -> Option<u64> {
+        let path = self.dir.join(format!("{key}.deadline"));
+        parse_deadline(&files::read_regular(&path, 64, false).ok()?)
+    }
+}
+
+fn parse_deadline(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes).ok()?.trim().parse().ok()
 }
 
 fn read_entry(path: &Path) -> Option<CacheEntry> {
@@ -354,13 +385,6 @@ pub fn parse_entry(bytes: &[u8]) -> Option<CacheEntry> {
     let entry: CacheEntry = serde_json::from_slice(bytes).ok()?;
     (entry.format == FORMAT && entry.expires_at.saturating_sub(entry.fetched_at) <= MAX_LIFETIME)
         .then_some(entry)
-}
-
-/// The deadline a lock holder wrote (Unix milliseconds).
-fn holder_deadline(file: &File) -> Option<u64> {
-    let mut buf = [0u8; 32];
-    let n = file.read_at(&mut buf, 0).ok()?;
-    std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
 }
 
 fn unix_millis(t: SystemTime) -> u64 {
@@ -431,7 +455,6 @@ impl CacheState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     fn entry(fetched: u64, expires: u64) -> CacheEntry {
         CacheEntry::new("r", "i", Secret::new("pw".into()), fetched, expires)
@@ -470,10 +493,13 @@ mod tests {
         store.write(&key, &entry(1, 2)).unwrap();
         let got = store.read(&key, "i", "r").unwrap();
         assert_eq!(got.password.expose(), "pw");
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(store.dir()), 0o700);
-        assert_eq!(mode(&d.path().join("c")), 0o700);
-        assert_eq!(mode(&store.dir().join(format!("{key}.json"))), 0o600);
+        #[cfg(unix)]
+        {
+            let mode = |p: &Path| files::mode_of(&fs::metadata(p).unwrap());
+            assert_eq!(mode(store.dir()), 0o700);
+            assert_eq!(mode(&d.path().join("c")), 0o700);
+            assert_eq!(mode(&store.dir().join(format!("{key}.json"))), 0o600);
+        }
         assert!(store.read(&key, "other", "r").is_none(), "other identity");
     }
 

@@ -4,7 +4,11 @@
 //! credentials bound passes; the process, and anything it started, would keep running after the
 //! helper exits. So around a fetch this process becomes a child subreaper (orphaned grandchildren
 //! are re-parented to it rather than to init), and afterwards every descendant still alive is
-//! killed. Descendants are found in `/proc` (Linux); elsewhere this does nothing.
+//! killed. Descendants are found in `/proc` (Linux).
+//!
+//! On Windows the SDK runs it with `cmd.exe /C`; there this process puts itself in a job object
+//! that kills every process in it when the job's last handle closes, which is when the helper
+//! exits: whatever the credential chain left running ends with the helper, not later.
 
 /// Started before a fetch, finished after it.
 #[derive(Debug)]
@@ -21,7 +25,12 @@ impl Reaper {
             let ok = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == 0;
             Reaper { active: ok }
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(windows)]
+        {
+            kill_with_this_process();
+            Reaper { active: false }
+        }
+        #[cfg(not(any(target_os = "linux", windows)))]
         Reaper { active: false }
     }
 
@@ -30,6 +39,7 @@ impl Reaper {
         if !self.active {
             return 0;
         }
+        #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
         let mut killed = 0;
         #[cfg(target_os = "linux")]
         for _ in 0..5 {
@@ -105,8 +115,45 @@ fn descendants(root: i32) -> Vec<i32> {
     out
 }
 
+/// Windows: puts this process (and so every process it starts from now on) in a job that kills
+/// them all when this process exits. Once per process; a failure (a job that forbids nesting)
+/// leaves things as they were.
+#[cfg(windows)]
+fn kill_with_this_process() {
+    use std::sync::OnceLock;
+    use windows_sys::Win32::System::JobObjects::{
+        AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+        JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation,
+        SetInformationJobObject,
+    };
+    use windows_sys::Win32::System::Threading::GetCurrentProcess;
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        // SAFETY: plain Win32 calls on a job this function creates; the job handle is left open
+        // on purpose: it closes when the process exits, and that is what kills the job.
+        unsafe {
+            let job = CreateJobObjectW(std::ptr::null(), std::ptr::null());
+            if job.is_null() {
+                return;
+            }
+            let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
+            info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+            let set = SetInformationJobObject(
+                job,
+                JobObjectExtendedLimitInformation,
+                (&raw const info).cast(),
+                std::mem::size_of_val(&info) as u32,
+            );
+            if set == 0 || AssignProcessToJobObject(job, GetCurrentProcess()) == 0 {
+                tracing::debug!("no job object: the credential chain's children may outlive us");
+            }
+        }
+    });
+}
+
 /// `(ppid, state)` from a `/proc/PID/stat` line: `pid (comm) state ppid ...`, where comm may
 /// hold spaces and parentheses (so parse after the last `)`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn parse_stat(stat: &str) -> Option<(i32, char)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();

@@ -7,12 +7,21 @@
 //!   checked, not its ancestors.
 //! - The `open_*` functions never follow a symbolic link at the last component (`O_NOFOLLOW`) and
 //!   create files exclusively or privately (0600).
+//!
+//! What differs per platform is in `files/unix.rs` and `files/windows.rs` (Windows: no modes,
+//! the owner and access list instead of the mode; docs/security.md, "Windows").
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
+
+#[cfg(unix)]
+#[path = "files/unix.rs"]
+mod sys;
+#[cfg(windows)]
+#[path = "files/windows.rs"]
+mod sys;
 
 /// Why a file could not be read.
 #[derive(Debug)]
@@ -42,23 +51,15 @@ impl std::error::Error for ReadError {}
 fn classify(e: io::Error) -> ReadError {
     match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => ReadError::Missing,
-        // ELOOP: O_NOFOLLOW met a symbolic link.
-        _ if e.raw_os_error() == Some(libc::ELOOP) => ReadError::NotRegular,
+        // O_NOFOLLOW met a symbolic link.
+        _ if sys::is_symlink_refusal(&e) => ReadError::NotRegular,
         _ => ReadError::Io(e),
     }
 }
 
 /// Opens `path` read-only without blocking and only if it is a regular file.
 pub fn open_regular(path: &Path, follow: bool) -> Result<File, ReadError> {
-    let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
-    if !follow {
-        flags |= libc::O_NOFOLLOW;
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(path)
-        .map_err(classify)?;
+    let file = sys::read_options(follow).open(path).map_err(classify)?;
     let meta = file.metadata().map_err(ReadError::Io)?;
     if !meta.file_type().is_file() {
         return Err(ReadError::NotRegular);
@@ -91,18 +92,49 @@ pub enum Trust {
 
 /// The first `dir/name` on a `PATH`-style list that is an executable file, as Docker (Go's
 /// `os/exec.LookPath`) would find it; an empty entry is the current directory.
+/// On Windows the separator is `;` and `name` is tried with `.exe`, `.com`, `.bat`, `.cmd`.
 pub fn find_executable(path: Option<&str>, name: &str) -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
+    let names = sys::executable_names(name);
     path?
-        .split(':')
-        .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(name))
-        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+        .split(sys::PATH_SEPARATOR)
+        .flat_map(|d| {
+            let dir = Path::new(if d.is_empty() { "." } else { d });
+            names.iter().map(move |n| dir.join(n))
+        })
+        .find(|p| fs::metadata(p).is_ok_and(|m| sys::is_executable(&m)))
 }
 
-/// The effective user id.
-pub fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+/// Whether `meta` is a file this platform would run (Unix: an execute bit; Windows: a file).
+pub fn is_executable(meta: &fs::Metadata) -> bool {
+    sys::is_executable(meta)
+}
+
+/// `fs::canonicalize`, in the form the platform shows paths: on Windows without the `\\?\`
+/// prefix the standard library adds (`C:\Users\me`, `\\server\share`), which people never type.
+pub fn canonical(path: &Path) -> io::Result<std::path::PathBuf> {
+    let p = fs::canonicalize(path)?;
+    if cfg!(windows) {
+        let s = p.to_string_lossy();
+        if let Some(unc) = s.strip_prefix(r"\\?\UNC\") {
+            return Ok(format!(r"\\{unc}").into());
+        }
+        if let Some(rest) = s.strip_prefix(r"\\?\")
+            && rest.as_bytes().get(1) == Some(&b':')
+        {
+            return Ok(rest.into());
+        }
+    }
+    Ok(p)
+}
+
+/// The permission bits of `meta` (Unix; 0600 on Windows, which has none).
+pub fn mode_of(meta: &fs::Metadata) -> u32 {
+    sys::mode_of(meta)
+}
+
+/// Sets the permission bits of `path` (Unix; nothing on Windows).
+pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    sys::set_mode(path, mode)
 }
 
 /// OpenSSH's check of `path` (symbolic links followed: the target is what is used).
@@ -119,75 +151,46 @@ pub fn check_private(path: &Path, want_dir: bool) -> Trust {
     if want_dir && !meta.is_dir() {
         return Trust::Untrusted("not a directory".into());
     }
-    let me = euid();
-    if meta.uid() != me {
-        return Trust::Untrusted(format!(
-            "owned by uid {}, not by you (uid {me})",
-            meta.uid()
-        ));
+    match sys::check_owner_and_writers(path, &meta) {
+        Ok(()) => Trust::Trusted,
+        Err(why) => Trust::Untrusted(why),
     }
-    let mode = meta.mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        return Trust::Untrusted(format!(
-            "writable by group or others (mode {mode:04o}; fix: chmod go-w {})",
-            path.display()
-        ));
-    }
-    Trust::Trusted
 }
 
 /// Whether the user can list, read and write in the directory `path` (a private directory the
 /// user cannot use, after `chmod 000`, is no cache rather than a failure).
 pub fn usable_dir(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
-    unsafe { libc::access(c.as_ptr(), libc::R_OK | libc::W_OK | libc::X_OK) == 0 }
+    sys::usable_dir(path)
 }
 
 /// Creates `path` exclusively, 0600, never through a symbolic link.
 pub fn create_new_private(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
+    sys::private(OpenOptions::new().write(true).create_new(true), 0o600).open(path)
 }
 
 /// Opens (creating it 0600 if missing) a regular file for reading and writing, never through a
 /// symbolic link and never blocking; anything but a regular file is refused.
 pub fn open_private_rw(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
+    let file = sys::private(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+        0o600,
+    )
+    .open(path)?;
     ensure_regular(file)
 }
 
 /// Opens (creating it 0600 if missing) a regular file for appending, as [`open_private_rw`].
 /// `Ok((file, created))`.
 pub fn open_private_append(path: &Path) -> io::Result<(File, bool)> {
-    let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
-    let created = OpenOptions::new()
-        .append(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(flags)
-        .open(path);
+    let created = sys::private(OpenOptions::new().append(true).create_new(true), 0o600).open(path);
     match created {
         Ok(f) => Ok((ensure_regular(f)?, true)),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let f = OpenOptions::new()
-                .append(true)
-                .custom_flags(flags)
-                .open(path)?;
+            let f = sys::private(OpenOptions::new().append(true), 0o600).open(path)?;
             Ok((ensure_regular(f)?, false))
         }
         Err(e) => Err(e),
@@ -216,16 +219,13 @@ pub fn replace_atomic(target: &Path, body: &[u8], mode: u32) -> io::Result<()> {
         .map_or(0, |d| d.subsec_nanos());
     let tmp = dir.join(format!(".{name}.tmp.{}.{nanos}", std::process::id()));
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)?;
+        let mut f =
+            sys::private(OpenOptions::new().write(true).create_new(true), mode).open(&tmp)?;
         f.write_all(body)?;
         // Without this, a power loss after the rename can leave an empty file.
         f.sync_all()?;
-        fs::rename(&tmp, target)
+        drop(f);
+        rename_over(&tmp, target)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -236,14 +236,35 @@ pub fn replace_atomic(target: &Path, body: &[u8], mode: u32) -> io::Result<()> {
 /// Creates a private (0700) directory, and its missing parents 0700. Existing ones are left as
 /// they are (the caller checks them with [`check_private`]).
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
+    sys::private_dir_builder().recursive(true).create(path)
 }
 
-#[cfg(test)]
+/// Creates the one directory `path` private (0700; on Windows it inherits its parent's access
+/// list); an existing one is fine.
+pub fn create_private_dir_one(path: &Path) -> io::Result<()> {
+    match sys::private_dir_builder().create(path) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// `rename(from, to)`, replacing `to`. On Windows the standard library's rename replaces even a
+/// file another process has open (POSIX semantics, as our readers open with delete sharing), but
+/// a scanner or indexer may hold it briefly without that sharing: a few short retries cover it.
+fn rename_over(from: &Path, to: &Path) -> io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match fs::rename(from, to) {
+            Err(e) if cfg!(windows) && e.kind() == io::ErrorKind::PermissionDenied && tries < 5 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10 << tries));
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

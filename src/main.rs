@@ -22,17 +22,26 @@ fn main() -> ExitCode {
     {
         args.insert(0, kubelet::ACTION.to_owned());
     }
-    // The home directory: HOME, else the password database (containers running as arbitrary
-    // UIDs), as `directories` decides it.
-    let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
     // The one place the process environment is read (clippy.toml forbids it elsewhere).
     #[allow(clippy::disallowed_methods)]
-    let mut config = Config::from_lookup(|name| std::env::var(name).ok(), home);
-    // A controlling terminal means someone may answer a credential prompt (config.rs).
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    // The home directory: HOME, else the password database (containers running as arbitrary
+    // UIDs), as `directories` decides it. On Windows, USERPROFILE first, as the Go helper and the
+    // docker CLI decide it (so `%USERPROFILE%\.ecr` and `%USERPROFILE%\.docker` are theirs too).
+    let profile = if cfg!(windows) {
+        env("USERPROFILE").map(std::path::PathBuf::from)
+    } else {
+        None
+    };
+    let home = profile.or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()));
+    let mut config = Config::from_lookup(env, home);
+    // A controlling terminal (Windows: a console) means someone may answer a credential prompt
+    // (config.rs).
+    let terminal = if cfg!(windows) { "CONIN$" } else { "/dev/tty" };
     config.interactive = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open("/dev/tty")
+        .open(terminal)
         .is_ok();
     config.stdout_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let now = SystemTime::now();

@@ -152,12 +152,11 @@ pub fn run(args: &[String]) -> (Vec<String>, bool) {
 }
 
 fn bin_check(path: &Path) -> Result<String, String> {
-    use std::os::unix::fs::PermissionsExt;
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|e| {
         format!("{shown}: {e}; set --image-credential-provider-bin-dir to the directory that holds it (or pass --bin-dir)")
     })?;
-    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+    if !crate::files::is_executable(&meta) {
         return Err(format!("{shown}: not an executable file"));
     }
     let target = std::fs::canonicalize(path).map_err(|e| format!("{shown}: {e}"))?;

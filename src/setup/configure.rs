@@ -5,8 +5,6 @@
 //! `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`). Refuses when Docker could not
 //! find this helper on `PATH`. Returns the lines to print; never touches stdout itself.
 
-use std::os::unix::fs::DirBuilderExt;
-
 use crate::config::Config;
 use crate::fallback;
 use crate::registry;
@@ -220,18 +218,13 @@ fn write_settings(
     file: &std::path::Path,
     root: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    let target = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
+    let target = crate::files::canonical(file).unwrap_or_else(|_| file.to_owned());
     if let Some(dir) = target.parent()
         && !dir.exists()
     {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        crate::files::create_private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let mode = std::fs::metadata(&target).map_or(0o600, |m| m.mode() & 0o7777);
+    let mode = std::fs::metadata(&target).map_or(0o600, |m| crate::files::mode_of(&m));
     let mut text = serde_json::to_vec_pretty(root).map_err(|e| e.to_string())?;
     text.push(b'\n');
     crate::files::replace_atomic(&target, &text, mode)

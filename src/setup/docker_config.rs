@@ -6,7 +6,6 @@
 //! keep the previous one as `config.json.bak`.
 
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -151,18 +150,17 @@ impl DockerConfig {
     pub fn save(&self) -> Result<Option<PathBuf>, String> {
         let text = self.render()?;
         // Write through a symlinked config.json (dotfile repositories) to its target.
-        let target = fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
+        let target = files::canonical(&self.path).unwrap_or_else(|_| self.path.clone());
         let dir = target
             .parent()
             .ok_or_else(|| format!("{}: no parent directory", target.display()))?;
         fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let old = fs::metadata(&target).ok();
-        let mode = old.as_ref().map_or(0o600, |m| m.mode() & 0o7777);
+        let mode = old.as_ref().map_or(0o600, files::mode_of);
         let backup = if old.is_some() {
             let b = PathBuf::from(format!("{}.bak", target.display()));
             fs::copy(&target, &b).map_err(|e| format!("{}: backup failed: {e}", b.display()))?;
-            fs::set_permissions(&b, fs::Permissions::from_mode(mode))
-                .map_err(|e| format!("{}: {e}", b.display()))?;
+            files::set_mode(&b, mode).map_err(|e| format!("{}: {e}", b.display()))?;
             Some(b)
         } else {
             None
@@ -212,7 +210,7 @@ mod tests {
         let p = d.path().join("config.json");
         let original = r#"{"auths":{"https://index.docker.io/v1/":{"auth":"eDp5"}},"credHelpers":{"gcr.io":"gcloud"},"zzz":[1,{"x":null}],"aaa":true}"#;
         fs::write(&p, original).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        files::set_mode(&p, 0o640).unwrap();
         let mut c = DockerConfig::load(&p).unwrap();
         assert_eq!(c.set_cred_helper("h.example"), Some(None));
         assert_eq!(c.set_cred_helper("h.example"), None);
@@ -231,10 +229,8 @@ mod tests {
             ["auths", "credHelpers", "zzz", "aaa", "credsStore"],
             "order kept"
         );
-        assert_eq!(
-            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o640
-        );
+        #[cfg(unix)]
+        assert_eq!(files::mode_of(&fs::metadata(&p).unwrap()), 0o640);
     }
 
     #[test]
