@@ -10,6 +10,7 @@
 #   make release            dist/: tarballs (binary, LICENSE, README, man page, CHANGELOG) for each
 #                           of ARCHES (default x86_64 aarch64) + one SHA256SUMS
 #   make test-cross         unit and integration tests of the aarch64 build under qemu-user
+#   make windows            docker-credential-ecr-login.exe (x86_64-pc-windows-gnu; sets itself up)
 #   make image             the FROM scratch container image (Dockerfile), labelled with VERSION
 #   make check-dist         CI checks of all of the above (installs lintian, rpm, ... when missing)
 
@@ -201,6 +202,28 @@ check-image-index: static-all
 
 check-man:
 	$(DIST_ENV) packaging/check-dist.sh man
+
+# ---- Windows x86_64 (docs/windows.md): docker-credential-ecr-login.exe for Docker Desktop ----
+# x86_64-pc-windows-gnu, built with Debian's rustc-web and its standard library's source
+# (-Zbuild-std: rustup here has no Windows standard library; RUSTC_BOOTSTRAP lets the stable
+# toolchain take -Z) and the mingw-w64 linker; `make windows-setup` installs them and Wine 8.
+# The .exe imports only system DLLs. Tests run it under Wine (`make test-windows`), with a
+# test-only bcryptprimitives.dll shim next to it (WIN_SHIM_DIR; never shipped: docs/windows.md).
+WIN_TARGET := x86_64-pc-windows-gnu
+WIN_EXE := $(TARGET_DIR)/$(WIN_TARGET)/release/$(BIN).exe
+WIN_SHIM_DIR := $(TARGET_DIR)/windows-shim
+WIN_ENV := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
+	CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+WIN_RUSTFLAGS := --remap-path-prefix=$(CARGO_HOME)=/cargo --remap-path-prefix=/usr/src=/rustsrc \
+	--remap-path-prefix=$(CURDIR)=/build --remap-path-prefix=$(TARGET_DIR)=/build/target
+WIN_BUILD := env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(WIN_RUSTFLAGS)" $(WIN_ENV) \
+	$(CARGO) build --release $(LOCKED) -Zbuild-std=std,panic_abort --target $(WIN_TARGET)
+.PHONY: windows windows-setup
+windows-setup:
+	WIN_SHIM_DIR=$(WIN_SHIM_DIR) packaging/windows/setup.sh
+
+windows: windows-setup
+	$(WIN_BUILD)
 
 # CI: builds static, deb, rpm and release once, checks each, then rebuilds the release in a copy
 # of the tree elsewhere and compares hashes.
