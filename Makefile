@@ -8,7 +8,7 @@
 #                           TARGET=aarch64-unknown-linux-gnu for linux/arm64 (sets itself up: cross-setup)
 #   make deb / make rpm     Debian / RPM packages of the static binary, into dist/, for each of ARCHES
 #   make release            dist/: tarballs (binary, LICENSE, README, man page, CHANGELOG) for each
-#                           of ARCHES (default x86_64 aarch64) + one SHA256SUMS
+#                           of ARCHES (default x86_64 aarch64), the Windows zip + one SHA256SUMS
 #   make test-cross         unit and integration tests of the aarch64 build under qemu-user
 #   make windows            docker-credential-ecr-login.exe (x86_64-pc-windows-gnu; sets itself up)
 #   make image             the FROM scratch container image (Dockerfile), labelled with VERSION
@@ -114,6 +114,9 @@ STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static \
 # makes CROSS_SYSROOT: libc6-dev:arm64 of the amd64 libc6-dev's version, which the static arm64
 # binary links (-B/-L) instead of the cross package's older glibc.
 ARCHES ?= x86_64 aarch64
+# WINDOWS=1 (the default): make release also builds the Windows zip (docs/windows.md) and
+# check-dist checks it and runs the .exe's tests under Wine; WINDOWS=0 leaves Windows out.
+WINDOWS ?= 1
 CROSS_SYSROOT ?= $(TARGET_DIR)/cross/aarch64-sysroot
 CROSS_LIBDIR := $(CROSS_SYSROOT)/usr/lib/aarch64-linux-gnu
 ifeq ($(TARGET),aarch64-unknown-linux-gnu)
@@ -128,7 +131,7 @@ arch_env = ARCH=$(1) STATIC_BIN=$(TARGET_DIR)/$(1)-unknown-linux-gnu/release/$(B
 	CROSS_SYSROOT=$(CROSS_SYSROOT)
 DIST_ENV := BIN=$(BIN) VERSION=$(VERSION) COMMIT=$(COMMIT) DIST=$(DIST) STATIC_BIN=$(STATIC_BIN) \
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) ARCHES="$(ARCHES)" CROSS_SYSROOT=$(CROSS_SYSROOT) \
-	TARGET_DIR=$(TARGET_DIR)
+	TARGET_DIR=$(TARGET_DIR) WINDOWS=$(WINDOWS)
 
 .PHONY: static static-all cross-setup test-cross deb rpm release image check-man check-dist check-repro check-image
 
@@ -168,10 +171,12 @@ deb: static-all
 rpm: static-all
 	$(foreach a,$(ARCHES),$(DIST_ENV) $(call arch_env,$(a)) packaging/rpm/build.sh &&) true
 
-# One tarball and binary per architecture, then one SHA256SUMS over all of them.
-release: static-all
+# One tarball and binary per architecture, the Windows zip and .exe (WINDOWS=0: not them), then one
+# SHA256SUMS over all of them.
+release: static-all $(if $(filter 1,$(WINDOWS)),windows)
 	$(foreach a,$(ARCHES),$(DIST_ENV) $(call arch_env,$(a)) packaging/release.sh &&) \
-		$(DIST_ENV) packaging/release.sh sums
+		$(if $(filter 1,$(WINDOWS)),$(DIST_ENV) WIN_EXE=$(WIN_EXE) packaging/release.sh windows &&) \
+		$(DIST_ENV) WINDOWS=$(WINDOWS) packaging/release.sh sums
 
 # The container image. VERSION (from Cargo.toml, above) is its version label; the Dockerfile checks
 # it against the binary it builds. IMAGE names the image.
@@ -214,7 +219,8 @@ WIN_EXE := $(TARGET_DIR)/$(WIN_TARGET)/release/$(BIN).exe
 WIN_SHIM_DIR := $(TARGET_DIR)/windows-shim
 WIN_ENV := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
 	CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
-WIN_RUSTFLAGS := --remap-path-prefix=$(CARGO_HOME)=/cargo --remap-path-prefix=/usr/src=/rustsrc \
+# No link time in the PE header (ld's default for PE), so two builds give the same bytes.
+WIN_RUSTFLAGS := -C link-arg=-Wl,--no-insert-timestamp --remap-path-prefix=$(CARGO_HOME)=/cargo --remap-path-prefix=/usr/src=/rustsrc \
 	--remap-path-prefix=$(CURDIR)=/build --remap-path-prefix=$(TARGET_DIR)=/build/target
 WIN_BUILD := env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(WIN_RUSTFLAGS)" $(WIN_ENV) \
 	$(CARGO) build --release $(LOCKED) -Zbuild-std=std,panic_abort --target $(WIN_TARGET)
@@ -224,6 +230,12 @@ windows-setup:
 
 windows: windows-setup
 	$(WIN_BUILD)
+
+# The .exe as Docker Desktop runs it, under Wine: get, cache hit, list, version, configure against
+# %USERPROFILE%\.docker\config.json, the trust check (packaging/windows/smoke.sh).
+.PHONY: smoke-windows
+smoke-windows: windows
+	WIN_EXE=$(WIN_EXE) WIN_SHIM_DIR=$(WIN_SHIM_DIR) packaging/windows/smoke.sh
 
 # CI: builds static, deb, rpm and release once, checks each, then rebuilds the release in a copy
 # of the tree elsewhere and compares hashes.

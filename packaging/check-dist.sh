@@ -18,6 +18,8 @@
 #            linux/amd64 + linux/arm64, pushed to a local registry and pulled back per platform
 #   cross    (ARCHES has aarch64) make test-cross: unit and integration tests of the aarch64 build
 #            under qemu-user
+#   windows  (WINDOWS=1, the default) the Windows zip's files and the .exe's imports (in the release
+#            step); make smoke-windows and make test-windows: the .exe under Wine
 # Every architecture in ARCHES (x86_64 aarch64 by default) is checked: the aarch64 binary, from
 # the packages too, runs under qemu-aarch64-static (file must say aarch64, static; lintian on the
 # arm64 .deb; Built-Using names the sysroot's glibc, the amd64 one's version).
@@ -364,8 +366,9 @@ check_release() {
         grep -q "  $name\$" "$DIST/SHA256SUMS" || fail "SHA256SUMS lacks $name"
         ok "$a release tarball $(stat -c %s "$DIST/$name.tar.gz") bytes; binary and tarball in SHA256SUMS"
     done
+    [ "${WINDOWS:-1}" = 1 ] && check_windows_zip
     (cd "$DIST" && sha256sum -c SHA256SUMS)
-    ok "one SHA256SUMS for $ARCHES verifies"
+    ok "one SHA256SUMS for $ARCHES$([ "${WINDOWS:-1}" = 1 ] && echo ' and Windows') verifies"
     step reproducibility
     if [ "${1:-}" = background ]; then
         # check-dist all: the second build (both architectures, its own target directory) runs
@@ -416,13 +419,60 @@ check_cross() {
     ok "aarch64 unit and integration tests pass under qemu ($(($(date +%s) - start)) s)"
 }
 
+# The Windows zip (docs/windows.md): its files, the .exe in it is the one built, a PE32+ console
+# program for x86-64 that imports only DLLs Windows ships (never the test-only shim), both in
+# SHA256SUMS.
+WIN_EXE=$TARGET_DIR/x86_64-pc-windows-gnu/release/$BIN.exe
+check_windows_zip() {
+    local name=$BIN-$VERSION-x86_64-windows dlls
+    python3 - "$DIST/$name.zip" "$name" "$WIN_EXE" <<'PY' || fail "Windows zip"
+import sys, zipfile
+path, name, exe = sys.argv[1:]
+z = zipfile.ZipFile(path)
+names = sorted(z.namelist())
+print("\n".join(f"{i.file_size:>10}  {i.filename}" for i in z.infolist()))
+want = sorted(f"{name}/{f}" for f in ["docker-credential-ecr-login.exe", "LICENSE", "README.md", "WINDOWS.md", "THIRD-PARTY.txt"])
+assert names == want, f"zip holds {names}, want {want}"
+assert z.read(f"{name}/docker-credential-ecr-login.exe") == open(exe, "rb").read(), "the .exe in the zip is not the one built"
+PY
+    file -b "$WIN_EXE" | grep -q '^PE32+ executable (console) x86-64.*MS Windows' || fail "the .exe: $(file -b "$WIN_EXE")"
+    command -v x86_64-w64-mingw32-objdump >/dev/null || need_apt x86_64-w64-mingw32-objdump binutils-mingw-w64-x86-64
+    dlls=$(x86_64-w64-mingw32-objdump -p "$WIN_EXE" | sed -n 's/^\tDLL Name: //p' | tr 'A-Z' 'a-z' | sort -u | tr '\n' ' ')
+    for d in $dlls; do
+        case $d in
+        kernel32.dll | ntdll.dll | msvcrt.dll | advapi32.dll | api-ms-win-core-*.dll | bcrypt.dll | \
+            bcryptprimitives.dll | combase.dll | crypt32.dll | shell32.dll | ole32.dll | ws2_32.dll | \
+            userenv.dll | secur32.dll | ncrypt.dll) ;;
+        *) fail "the .exe imports $d, which Windows does not ship (all: $dlls)" ;;
+        esac
+    done
+    cmp -s "$DIST/$name.exe" "$WIN_EXE" || fail "$DIST/$name.exe is not the .exe built"
+    grep -q "  $name.zip\$" "$DIST/SHA256SUMS" || fail "SHA256SUMS lacks $name.zip"
+    grep -q "  $name.exe\$" "$DIST/SHA256SUMS" || fail "SHA256SUMS lacks $name.exe"
+    ok "Windows zip $(stat -c %s "$DIST/$name.zip") bytes: .exe (imports: $dlls), README, LICENSE, WINDOWS.md, THIRD-PARTY.txt; zip and .exe in SHA256SUMS"
+}
+
+# The .exe under Wine: as Docker Desktop runs it (make smoke-windows), then the unit tests built
+# for Windows and the integration tests against the .exe (make test-windows).
+check_windows() {
+    [ "${WINDOWS:-1}" = 1 ] || return 0
+    local start
+    step "windows: the .exe under Wine"
+    start=$(date +%s)
+    $MAKE --no-print-directory smoke-windows
+    ok "the .exe as Docker Desktop runs it, under Wine ($(($(date +%s) - start)) s)"
+    start=$(date +%s)
+    $MAKE --no-print-directory test-windows
+    ok "unit and integration tests of the .exe pass under Wine ($(($(date +%s) - start)) s)"
+}
+
 what=${1:-all}
 case $what in
 man)
     command -v groff >/dev/null && command -v man >/dev/null || need_apt groff groff man man-db
     check_man
     ;;
-static | deb | rpm | docker | release | cross | image_index)
+static | deb | rpm | docker | release | cross | image_index | windows)
     deps
     "check_$what"
     ;;
@@ -439,6 +489,7 @@ all)
     check_cross_build
     wait_repro
     check_cross
+    check_windows
     step image
     packaging/check-image.sh
     passed=$((passed + 1))

@@ -3,7 +3,7 @@
 # <bin>-<version>-<arch>-linux.tar.gz (binary, LICENSE, README, CHANGELOG, man page, migration
 # notes, kubelet guide, third-party licences, the ecr-credential-provider link), for the ARCH
 # given (x86_64 or aarch64); `release.sh sums` then writes one SHA256SUMS over those of every
-# architecture in ARCHES.
+# architecture in ARCHES and the Windows zip (`release.sh windows`; WINDOWS=0 leaves it out).
 # The tarball is reproducible: sorted entries, root-owned, mtimes at SOURCE_DATE_EPOCH (the commit
 # time), no PAX atime/ctime, gzip without name or time stamp.
 set -euo pipefail
@@ -15,8 +15,32 @@ if [ "${1:-}" = sums ]; then
     for a in $ARCHES; do
         files+=("$BIN-$VERSION-$a-linux" "$BIN-$VERSION-$a-linux.tar.gz")
     done
+    if [ "${WINDOWS:-1}" = 1 ]; then
+        files+=("$BIN-$VERSION-x86_64-windows.exe" "$BIN-$VERSION-x86_64-windows.zip")
+    fi
     (cd "$DIST" && sha256sum "${files[@]}" >SHA256SUMS)
     cat "$DIST/SHA256SUMS"
+    exit 0
+fi
+if [ "${1:-}" = windows ]; then
+    # The Windows zip (docs/windows.md): <bin>-<version>-x86_64-windows.zip holding
+    # <bin>-<version>-x86_64-windows/ with the .exe, README, LICENSE, the Windows notes and the
+    # third-party licences; and the .exe alone beside it. Reproducible (packaging/windows/zip.py).
+    : "${BIN:=docker-credential-ecr-login}" "${DIST:=dist}" "${VERSION:?}" "${WIN_EXE:?}"
+    : "${SOURCE_DATE_EPOCH:=$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
+    export LC_ALL=C TZ=UTC
+    name=$BIN-$VERSION-x86_64-windows
+    stage=$(mktemp -d)
+    trap 'rm -rf "$stage"' EXIT
+    mkdir -p "$stage/$name"
+    cp "$WIN_EXE" "$stage/$name/$BIN.exe"
+    cp LICENSE README.md "$stage/$name/"
+    cp docs/windows.md "$stage/$name/WINDOWS.md"
+    python3 packaging/third-party.py x86_64-pc-windows-gnu >"$stage/$name/THIRD-PARTY.txt"
+    mkdir -p "$DIST"
+    rm -f "$DIST/$name.zip" "$DIST/$name.exe" "$DIST/SHA256SUMS"
+    python3 packaging/windows/zip.py "$DIST/$name.zip" "$SOURCE_DATE_EPOCH" "$stage/$name"
+    install -m 0755 "$WIN_EXE" "$DIST/$name.exe"
     exit 0
 fi
 . packaging/common.sh

@@ -2,17 +2,20 @@
 """Prints the crates linked into the release binary with their licences (THIRD-PARTY.txt).
 
 Walks `cargo metadata` from the root package along normal dependencies only (no dev or build
-dependencies), for the x86_64 Linux target, so the list is what the binary contains. Sorted, so
+dependencies), for the target given (default x86_64 Linux; x86_64-pc-windows-gnu for the .exe),
+so the list is what the binary contains. Sorted, so
 the output is the same bytes for the same Cargo.lock.
 """
 import json
 import subprocess
 import sys
 
+target = sys.argv[1] if len(sys.argv) > 1 else "x86_64-unknown-linux-gnu"
+windows = "windows" in target
 meta = json.loads(
     subprocess.run(
         ["cargo", "metadata", "--format-version", "1", "--locked",
-         "--filter-platform", "x86_64-unknown-linux-gnu"],
+         "--filter-platform", target],
         check=True, capture_output=True, text=True,
     ).stdout
 )
@@ -31,15 +34,26 @@ while todo:
 seen.discard(root)
 
 out = sys.stdout
-out.write(
-    "Third-party software in the docker-credential-ecr-login binary\n"
-    "===============================================================\n\n"
-    "The binary is linked statically. Besides the Rust crates below it contains the Rust\n"
-    "standard library (MIT OR Apache-2.0) and the GNU C Library (LGPL-2.1-or-later); the\n"
-    "complete corresponding source is this project's repository at the commit in\n"
-    "`docker-credential-ecr-login version`, built with `make static`, and the crates\n"
-    "below from crates.io.\n\n"
-)
+if windows:
+    out.write(
+        "Third-party software in docker-credential-ecr-login.exe\n"
+        "=======================================================\n\n"
+        "Besides the Rust crates below, the .exe contains the Rust standard library (MIT OR\n"
+        "Apache-2.0) and the start-up code of the mingw-w64 runtime (public domain and ZPL-2.1);\n"
+        "it links only DLLs that ship with Windows. The complete corresponding source is this\n"
+        "project's repository at the commit in `docker-credential-ecr-login version`, built with\n"
+        "`make windows`, and the crates below from crates.io.\n\n"
+    )
+else:
+    out.write(
+        "Third-party software in the docker-credential-ecr-login binary\n"
+        "===============================================================\n\n"
+        "The binary is linked statically. Besides the Rust crates below it contains the Rust\n"
+        "standard library (MIT OR Apache-2.0) and the GNU C Library (LGPL-2.1-or-later); the\n"
+        "complete corresponding source is this project's repository at the commit in\n"
+        "`docker-credential-ecr-login version`, built with `make static`, and the crates\n"
+        "below from crates.io.\n\n"
+    )
 rows = sorted((packages[p]["name"], packages[p]["version"], packages[p].get("license") or "see crate")
               for p in seen)
 w = max(len(f"{n} {v}") for n, v, _ in rows)

@@ -61,8 +61,13 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
         .as_deref()
         .ok_or("no home directory and no DOCKER_CONFIG: cannot locate Docker's config.json")?;
     let Some(found) = docker_config::find_on_path(cfg.path.as_deref()) else {
+        let how = if cfg!(windows) {
+            "put it in a directory on PATH (System Properties, Environment Variables) and open a new terminal"
+        } else {
+            "install it (make install) or add its directory to PATH"
+        };
         return Err(format!(
-            "{BINARY} is not on PATH, so Docker could not run it; install it (make install) or add its directory to PATH, then run configure again"
+            "{BINARY} is not on PATH, so Docker could not run it; {how}, then run configure again"
         ));
     };
     let settings = Settings::load(cfg.settings_file.as_deref()).map_err(|e| e.to_string())?;

@@ -66,7 +66,7 @@ Fallback store (for credsStore: ecr-login with docker login elsewhere):
   ecr-login (a loop) is refused; an untrusted settings file names no fallback.
 
 Environment:
-  AWS_ECR_CACHE_DIR             cache and log directory (default ~/.ecr)
+  AWS_ECR_CACHE_DIR             cache and log directory (default {home}{sep}.ecr)
   AWS_ECR_DISABLE_CACHE         any non-empty value: never cache tokens
   AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed without storing anything
   AWS_ECR_LOG_LEVEL             off, error, warn, info (default), debug, trace; logs in <cache dir>/log/
@@ -86,10 +86,17 @@ Environment:
   HTTPS_PROXY, NO_PROXY         proxy for the AWS APIs
 
 The cache directory, its tokens/ and log/, and the settings file are used only when you own
-them and nobody else can write them (chmod go-w); otherwise every get asks AWS and says why.
+them and nobody else can write them ({fix}); otherwise every get asks AWS and says why.
 
-Docker config (~/.docker/config.json):
+Docker config ({home}{sep}.docker{sep}config.json):
   {{\"credsStore\": \"ecr-login\"}}  or  {{\"credHelpers\": {{\"<registry host>\": \"ecr-login\"}}}}",
-        version = env!("CARGO_PKG_VERSION")
+        version = env!("CARGO_PKG_VERSION"),
+        home = if cfg!(windows) { "%USERPROFILE%" } else { "~" },
+        sep = std::path::MAIN_SEPARATOR,
+        fix = if cfg!(windows) {
+            "their access list lets only you, SYSTEM and Administrators write"
+        } else {
+            "chmod go-w"
+        },
     )
 }
