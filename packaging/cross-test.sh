@@ -11,6 +11,9 @@
 # `cross-test.sh build` only compiles the tests (cargo test --no-run): check-dist does that while
 # its reproducibility build runs, and runs the tests on an otherwise idle machine afterwards (the
 # concurrency tests' time bounds do not survive emulation plus a busy CPU).
+# `cross-test.sh smoke` runs tests/e2e/cross-smoke.sh instead of cargo test, with the same
+# binfmt_misc registration: skopeo pulls from a local registry through the already built aarch64
+# static binary (HELPER), which the kernel hands to qemu (make smoke-cross; builds nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TARGET:=aarch64-unknown-linux-gnu}" "${CARGO:=cargo}" "${LOCKED:=}"
@@ -43,6 +46,12 @@ fi
 echo "cross-test: binfmt_misc qemu-aarch64 enabled${enabled:+ (by this run)}: $(sed -n 's/^interpreter //p' "$binfmt/qemu-aarch64")"
 
 start=$(date +%s)
+if [ "${1:-}" = smoke ]; then
+    shift
+    bash tests/e2e/cross-smoke.sh "$@"
+    echo "cross-test: smoke e2e of the $TARGET helper under qemu: $(($(date +%s) - start)) s"
+    exit 0
+fi
 # shellcheck disable=SC2086 # LOCKED is empty or --locked
 if [ $# -gt 0 ]; then
     $CARGO test --release $LOCKED --target "$TARGET" "$@"
