@@ -11,6 +11,7 @@
 #                           of ARCHES (default x86_64 aarch64), the Windows zip + one SHA256SUMS
 #   make test-cross         unit and integration tests of the aarch64 build under qemu-user
 #   make windows            docker-credential-ecr-login.exe (x86_64-pc-windows-gnu; sets itself up)
+#   make smoke-cross        skopeo pulls from a local registry through the built arm64 helper (qemu)
 #   make image             the FROM scratch container image (Dockerfile), labelled with VERSION
 #   make check-dist         CI checks of all of the above (installs lintian, rpm, ... when missing)
 
@@ -158,7 +159,15 @@ test-cross: test-deps
 test-cross-build:
 	$(MAKE) --no-print-directory cross-setup TARGET=aarch64-unknown-linux-gnu
 	$(MAKE) --no-print-directory -s test-cross-run TARGET=aarch64-unknown-linux-gnu CROSS_TEST_MODE=build
-.PHONY: test-cross-run test-cross-build
+.PHONY: test-cross-run test-cross-build smoke-cross
+# The smoke e2e of the aarch64 helper (tests/e2e/cross-smoke.sh): skopeo pulls from a local
+# registry with credentials only the static arm64 binary provides, run under qemu-user through
+# binfmt_misc (registered and undone by cross-test.sh), and a second pull from its cache. Uses the
+# binary `make static TARGET=aarch64-unknown-linux-gnu` built, as it is: builds nothing.
+smoke-cross:
+	$(MAKE) --no-print-directory cross-setup TARGET=aarch64-unknown-linux-gnu
+	HELPER=$(TARGET_DIR)/aarch64-unknown-linux-gnu/release/$(BIN) TARGET=aarch64-unknown-linux-gnu \
+		packaging/cross-test.sh smoke
 test-cross-run:
 	env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CROSS_ENV) \
 		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=qemu-aarch64-static ECR_TESTS_REQUIRE_MOTO=1 \

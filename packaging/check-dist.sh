@@ -17,13 +17,17 @@
 #   image_index  (ARCHES has aarch64) packaging/check-image-index.sh: the OCI image index for
 #            linux/amd64 + linux/arm64, pushed to a local registry and pulled back per platform
 #   cross    (ARCHES has aarch64) make test-cross: unit and integration tests of the aarch64 build
-#            under qemu-user
+#            under qemu-user; then smoke_cross
+#   smoke_cross  (ARCHES has aarch64) make smoke-cross (tests/e2e/cross-smoke.sh): skopeo pulls from
+#            a local registry through the static arm64 binary under qemu-user (binfmt_misc), the
+#            second pull from its cache; reuses the binary static-all built
 #   windows  (WINDOWS=1, the default) the Windows zip's files and the .exe's imports (in the release
 #            step); make smoke-windows and make test-windows: the .exe under Wine
 # Every architecture in ARCHES (x86_64 aarch64 by default) is checked: the aarch64 binary, from
 # the packages too, runs under qemu-aarch64-static (file must say aarch64, static; lintian on the
 # arm64 .deb; Built-Using names the sysroot's glibc, the amd64 one's version).
-# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross  (run through make)
+# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross|smoke_cross|image_index|windows
+#        (run through make)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BIN:=docker-credential-ecr-login}" "${DIST:=dist}" "${ARCHES:=x86_64}" "${TARGET_DIR:=$PWD/target}"
@@ -417,6 +421,17 @@ check_cross() {
     start=$(date +%s)
     $MAKE --no-print-directory test-cross
     ok "aarch64 unit and integration tests pass under qemu ($(($(date +%s) - start)) s)"
+    check_smoke_cross
+}
+check_smoke_cross() {
+    foreign_arches | grep -qx aarch64 || return 0
+    step "cross: smoke e2e, skopeo through the aarch64 helper under qemu"
+    local start bin
+    start=$(date +%s)
+    bin=$(arch_bin aarch64)
+    [ -x "$bin" ] || fail "no $bin (make static TARGET=aarch64-unknown-linux-gnu)"
+    $MAKE --no-print-directory smoke-cross
+    ok "skopeo pulls through the aarch64 helper under qemu, then from its cache ($(($(date +%s) - start)) s)"
 }
 
 # The Windows zip (docs/windows.md): its files, the .exe in it is the one built, a PE32+ console
@@ -472,7 +487,7 @@ man)
     command -v groff >/dev/null && command -v man >/dev/null || need_apt groff groff man man-db
     check_man
     ;;
-static | deb | rpm | docker | release | cross | image_index | windows)
+static | deb | rpm | docker | release | cross | smoke_cross | image_index | windows)
     deps
     "check_$what"
     ;;

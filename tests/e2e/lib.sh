@@ -26,6 +26,33 @@ e2e_log() { printf '%s\n' "e2e: $*" >&2; }
 e2e_die() { printf '%s\n' "e2e: setup failed: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- dependencies
+# e2e_need CMD:PACKAGE...: apt-get install the packages whose command is missing (nothing when
+# all are there); exits (e2e_die) if the install fails.
+e2e_need() {
+    local need=() c
+    for c in "$@"; do
+        command -v "${c%%:*}" >/dev/null 2>&1 || need+=("${c#*:}")
+    done
+    e2e_apt_install "${need[@]}"
+}
+
+# e2e_apt_install PACKAGE...: apt-get install (none given: nothing to do).
+e2e_apt_install() {
+    [ $# -gt 0 ] || return 0
+    e2e_log "installing $*"
+    export DEBIAN_FRONTEND=noninteractive
+    # Packages such as docker-registry, tinyproxy and docker.io start their service on install
+    # where they can; forbid that for the install (policy-rc.d, unless the machine has one).
+    local policy="" rc=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=1
+    fi
+    { apt-get update -qq && apt-get install -y -qq "$@"; } >&2 || rc=$?
+    [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
+    [ $rc -eq 0 ] || e2e_die "apt-get install $*"
+    PY=$(command -v python3)
+}
+
 e2e_install_deps() {
     local need=() c
     for c in skopeo:skopeo podman:podman docker-registry:docker-registry htpasswd:apache2-utils \
@@ -41,21 +68,7 @@ e2e_install_deps() {
     command -v buildah >/dev/null 2>&1 || need+=(buildah)
     command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
     [ -n "$PY" ] || need+=(python3 python3-pip)
-    if [ ${#need[@]} -gt 0 ]; then
-        e2e_log "installing ${need[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        # Packages such as docker-registry, tinyproxy and docker.io start their service on install
-        # where they can; forbid that for the install (policy-rc.d, unless the machine has one).
-        local policy=""
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=1
-        fi
-        { apt-get update -qq && apt-get install -y -qq "${need[@]}"; } >&2
-        local rc=$?
-        [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
-        [ $rc -eq 0 ] || e2e_die "apt-get install ${need[*]}"
-        PY=$(command -v python3)
-    fi
+    e2e_apt_install "${need[@]}"
     if ! "$PY" -c 'import moto.server, werkzeug' 2>/dev/null; then
         e2e_log "installing moto[server]"
         "$PY" -m pip install --quiet 'moto[server]' >&2 ||
@@ -109,11 +122,13 @@ e2e_cleanup() {
     fi
 }
 
+# e2e_init: the temp world $T; $T/bin, first on CLIENT_PATH, holds docker-credential-ecr-login:
+# a link to E2E_HELPER (default target/debug's binary; cross-smoke.sh: the aarch64 one).
 e2e_init() {
     T=$(mktemp -d /tmp/ecr-login-e2e.XXXXXX) || e2e_die "mktemp"
     chmod 755 "$T"
     mkdir -p "$T/bin" "$T/logs" "$T/certs" "$T/cases"
-    ln -s "$ROOT/target/debug/docker-credential-ecr-login" "$T/bin/docker-credential-ecr-login"
+    ln -s "${E2E_HELPER:-$ROOT/target/debug/docker-credential-ecr-login}" "$T/bin/docker-credential-ecr-login"
     CLIENT_PATH="$T/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 }
 
@@ -221,6 +236,10 @@ e2e_start_fake() {
     port=$(cat "$T/fake-$name.port")
     : >>"$T/logs/fake-$name.jsonl"
     LAST_PORT=$port
+}
+
+fake_count() { # fake_count NAME REGEX: lines of the fake's request log matching REGEX
+    grep -cE -- "$2" "$T/logs/fake-$1.jsonl" 2>/dev/null || true
 }
 
 # e2e_image DIR TAG CONTENT: an OCI layout built by hand; prints the manifest digest.

@@ -153,10 +153,6 @@ ecr_key_is() {
     [[ $(tail -n1 <<<"$keys") == $1 ]] || fail "GetAuthorizationToken signed with $(tail -n1 <<<"$keys"), expected $1"
 }
 
-fake_count() { # fake_count NAME REGEX: lines of the fake's request log matching REGEX
-    grep -cE -- "$2" "$T/logs/fake-$1.jsonl" 2>/dev/null || true
-}
-
 # ---------------------------------------------------------------- setup
 setup() {
     e2e_install_deps
