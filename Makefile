@@ -228,14 +228,19 @@ WIN_EXE := $(TARGET_DIR)/$(WIN_TARGET)/release/$(BIN).exe
 WIN_SHIM_DIR := $(TARGET_DIR)/windows-shim
 WIN_ENV := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
 	CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
-# No link time in the PE header (ld's default for PE), so two builds give the same bytes.
-WIN_RUSTFLAGS := -C link-arg=-Wl,--no-insert-timestamp --remap-path-prefix=$(CARGO_HOME)=/cargo --remap-path-prefix=/usr/src=/rustsrc \
+# No link time in the PE header (ld's default for PE), so two builds give the same bytes. And
+# mingw-w64's libraries through links in WIN_LIBDIR, under the target directory: ld orders the
+# import table by input file path (SORT(*) in its PE script), so import libraries from /usr and
+# the rlibs' raw-dylib import libraries from the target directory would come out in an order that
+# depends on where the tree is built; with both under the target directory it does not.
+WIN_LIBDIR := $(TARGET_DIR)/windows-lib
+WIN_RUSTFLAGS := -C link-arg=-Wl,--no-insert-timestamp -C link-arg=-L$(WIN_LIBDIR) --remap-path-prefix=$(CARGO_HOME)=/cargo --remap-path-prefix=/usr/src=/rustsrc \
 	--remap-path-prefix=$(CURDIR)=/build --remap-path-prefix=$(TARGET_DIR)=/build/target
 WIN_BUILD := env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(WIN_RUSTFLAGS)" $(WIN_ENV) \
 	$(CARGO) build --release $(LOCKED) -Zbuild-std=std,panic_abort --target $(WIN_TARGET)
 .PHONY: windows windows-setup
 windows-setup:
-	WIN_SHIM_DIR=$(WIN_SHIM_DIR) packaging/windows/setup.sh
+	WIN_SHIM_DIR=$(WIN_SHIM_DIR) WIN_LIBDIR=$(WIN_LIBDIR) packaging/windows/setup.sh
 
 windows: windows-setup
 	$(WIN_BUILD)

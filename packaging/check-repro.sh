@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # make check-repro (and the end of make check-dist): are release builds reproducible?
+# The Windows .exe and zip are in SHA256SUMS too (WINDOWS=1), so they are compared as well.
 # Copies the source tree (the files git knows, as they are on disk) to a different, longer path
 # under /tmp, runs `make release` there with its own target directory, the same COMMIT and
 # SOURCE_DATE_EPOCH, and compares its SHA256SUMS with $DIST/SHA256SUMS from the build here.
@@ -32,7 +33,7 @@ if cmp -s "$DIST/SHA256SUMS" "$copy/dist/SHA256SUMS"; then
     echo "check-repro: reproducible: identical SHA256SUMS"
 else
     echo "check-repro: NOT reproducible" >&2
-    for f in "$DIST"/*-linux; do
+    for f in "$DIST"/*-linux "$DIST"/*-windows.exe; do
         cmp -l "$f" "$copy/dist/${f##*/}" | head -n 20 >&2 || true
     done
     exit 1

@@ -5,7 +5,8 @@
 # source: rustup here has no Windows standard library, so it is built with -Zbuild-std), the
 # mingw-w64 linker, and Wine 8 to run the result. Idempotent: a second run installs nothing.
 # Then builds the test-only bcryptprimitives.dll shim (packaging/windows/bcryptprimitives-shim.c)
-# into $WIN_SHIM_DIR when it is missing or older than its source.
+# into $WIN_SHIM_DIR when it is missing or older than its source, and links mingw-w64's libraries
+# into $WIN_LIBDIR.
 set -euo pipefail
 : "${WIN_SHIM_DIR:?WIN_SHIM_DIR is not set (run through make)}"
 
@@ -18,6 +19,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "windows-setup: installing ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# mingw-w64's libraries, linked into $WIN_LIBDIR (the Makefile says why: a reproducible import table).
+if [ -n "${WIN_LIBDIR:-}" ]; then
+    mkdir -p "$WIN_LIBDIR"
+    for lib in /usr/x86_64-w64-mingw32/lib/*.a; do
+        ln -sfn "$lib" "$WIN_LIBDIR/${lib##*/}"
+    done
 fi
 
 src=packaging/windows/bcryptprimitives-shim.c
