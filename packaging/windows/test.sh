@@ -42,12 +42,13 @@ stop_wine
 rm -rf "$work"
 mkdir -p "$work"
 start=$(date +%s)
-# A persistent wineserver, then the prefix made (wineboot). Their output goes to a log, away
-# from ours: a daemon holding our stdout would keep a pipe from make open.
+# A persistent wineserver, then the prefix made (wineboot; without Mono and Gecko, which it would
+# offer to download). Their output goes to a log, away from ours: a daemon holding our stdout
+# would keep a pipe from make open.
 start_wine() {
     mkdir -p "$WINEPREFIX" &&
         "$wineserver" -p </dev/null >>"$work/wine.log" 2>&1 &&
-        "$wine" wineboot --init </dev/null >>"$work/wine.log" 2>&1
+        WINEDLLOVERRIDES="mscoree,mshtml=" "$wine" wineboot --init </dev/null >>"$work/wine.log" 2>&1
 }
 if ! start_wine; then
     echo "test-windows: the Wine prefix did not start (see $work/wine.log); once more" >&2
