@@ -12,6 +12,7 @@
 #   make test-cross         unit and integration tests of the aarch64 build under qemu-user
 #   make windows            docker-credential-ecr-login.exe (x86_64-pc-windows-gnu; sets itself up)
 #   make smoke-cross        skopeo pulls from a local registry through the built arm64 helper (qemu)
+#   make test-windows       its unit and integration tests under Wine
 #   make image             the FROM scratch container image (Dockerfile), labelled with VERSION
 #   make check-dist         CI checks of all of the above (installs lintian, rpm, ... when missing)
 
@@ -250,6 +251,14 @@ windows: windows-setup
 .PHONY: smoke-windows
 smoke-windows: windows
 	WIN_EXE=$(WIN_EXE) WIN_SHIM_DIR=$(WIN_SHIM_DIR) packaging/windows/smoke.sh
+
+# The unit tests under Wine and the integration tests against the .exe, in a temp Wine prefix
+# (packaging/windows/test.sh; it gives the Windows build's environment to the unit tests only).
+.PHONY: test-windows
+test-windows: windows test-deps
+	env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(WIN_RUSTFLAGS)" $(WIN_ENV) \
+		CARGO="$(CARGO)" LOCKED="$(LOCKED)" WIN_TARGET=$(WIN_TARGET) WIN_EXE=$(WIN_EXE) \
+		WIN_SHIM_DIR=$(WIN_SHIM_DIR) TARGET_DIR=$(TARGET_DIR) packaging/windows/test.sh
 
 # CI: builds static, deb, rpm and release once, checks each, then rebuilds the release in a copy
 # of the tree elsewhere and compares hashes.

@@ -107,10 +107,8 @@ pub fn find(path: Option<&str>, name: &str, origin: &Origin) -> Result<PathBuf, 
             "fallback {binary} (named by {origin}) is not on PATH: install it or fix the name"
         ));
     };
-    let me = std::env::current_exe().and_then(std::fs::canonicalize);
-    if let (Ok(me), Ok(it)) = (me, std::fs::canonicalize(&found))
-        && me == it
-    {
+    let me = std::env::current_exe();
+    if me.is_ok_and(|me| crate::files::same_file(&me, &found).unwrap_or(false)) {
         return Err(format!(
             "fallback {binary} refused: {} is this helper (a loop)",
             found.display()

@@ -94,13 +94,17 @@ pub enum Trust {
 /// `os/exec.LookPath`) would find it; an empty entry is the current directory.
 /// On Windows the separator is `;` and `name` is tried with `.exe`, `.com`, `.bat`, `.cmd`.
 pub fn find_executable(path: Option<&str>, name: &str) -> Option<std::path::PathBuf> {
-    let names = sys::executable_names(name);
     path?
         .split(sys::PATH_SEPARATOR)
-        .flat_map(|d| {
-            let dir = Path::new(if d.is_empty() { "." } else { d });
-            names.iter().map(move |n| dir.join(n))
-        })
+        .find_map(|d| find_in_dir(Path::new(if d.is_empty() { "." } else { d }), name))
+}
+
+/// `dir/name` if it is an executable file, as Go's `exec.LookPath` takes a path: on Windows
+/// `name` is tried with `.exe`, `.com`, `.bat`, `.cmd` when it has no extension.
+pub fn find_in_dir(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
+    sys::executable_names(name)
+        .iter()
+        .map(|n| dir.join(n))
         .find(|p| fs::metadata(p).is_ok_and(|m| sys::is_executable(&m)))
 }
 
@@ -125,6 +129,13 @@ pub fn canonical(path: &Path) -> io::Result<std::path::PathBuf> {
         }
     }
     Ok(p)
+}
+
+/// Whether `a` and `b` are one file (symbolic links followed): the same device and inode, on
+/// Windows the same volume and file index. Unlike comparing canonical paths this also sees a
+/// hard link (`mklink /H` needs no administrator, a symbolic link does).
+pub fn same_file(a: &Path, b: &Path) -> io::Result<bool> {
+    Ok(sys::file_id(a)? == sys::file_id(b)?)
 }
 
 /// The permission bits of `meta` (Unix; 0600 on Windows, which has none).
@@ -319,6 +330,21 @@ mod tests {
     }
 
     #[test]
+    fn a_symlink_or_hard_link_is_the_same_file_and_a_copy_is_not() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        fs::write(&f, "x").unwrap();
+        let (sym, hard, copy) = (d.path().join("s"), d.path().join("h"), d.path().join("c"));
+        std::os::unix::fs::symlink(&f, &sym).unwrap();
+        fs::hard_link(&f, &hard).unwrap();
+        fs::copy(&f, &copy).unwrap();
+        assert!(same_file(&f, &sym).unwrap());
+        assert!(same_file(&f, &hard).unwrap());
+        assert!(!same_file(&f, &copy).unwrap());
+        assert!(same_file(&f, &d.path().join("none")).is_err());
+    }
+
+    #[test]
     fn group_or_world_writable_is_untrusted() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("c");
@@ -331,5 +357,172 @@ mod tests {
         let f = p.join("f");
         fs::write(&f, "").unwrap();
         assert!(matches!(check_private(&f, true), Trust::Untrusted(_)));
+    }
+}
+
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+    use std::os::windows::ffi::OsStrExt;
+    use std::ptr;
+    use windows_sys::Win32::Foundation::LocalFree;
+    use windows_sys::Win32::Security::Authorization::{
+        EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW, NO_MULTIPLE_TRUSTEE,
+        SE_FILE_OBJECT, SetEntriesInAclW, SetNamedSecurityInfoW, TRUSTEE_IS_SID,
+        TRUSTEE_IS_WELL_KNOWN_GROUP, TRUSTEE_W,
+    };
+    use windows_sys::Win32::Security::{
+        ACL, CreateWellKnownSid, DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
+        SECURITY_MAX_SID_SIZE, SUB_CONTAINERS_AND_OBJECTS_INHERIT, WinWorldSid,
+    };
+
+    /// Adds "Everyone: modify" to `path`'s access list, as `icacls path /grant Everyone:M` does.
+    fn grant_everyone_write(path: &Path) {
+        let wide: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+        let mut sid = [0u8; SECURITY_MAX_SID_SIZE as usize];
+        let mut len = sid.len() as u32;
+        // SAFETY: `sid` is `len` bytes long.
+        let ok = unsafe {
+            CreateWellKnownSid(
+                WinWorldSid,
+                ptr::null_mut(),
+                sid.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        assert_ne!(ok, 0, "CreateWellKnownSid");
+        let (mut old, mut sd): (*mut ACL, PSECURITY_DESCRIPTOR) =
+            (ptr::null_mut(), ptr::null_mut());
+        // SAFETY: `wide` is NUL-terminated; `old` points into `sd`, freed below.
+        let err = unsafe {
+            GetNamedSecurityInfoW(
+                wide.as_ptr(),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                &mut old,
+                ptr::null_mut(),
+                &mut sd,
+            )
+        };
+        assert_eq!(err, 0, "GetNamedSecurityInfoW");
+        let access = EXPLICIT_ACCESS_W {
+            // FILE_GENERIC_READ | FILE_GENERIC_WRITE | FILE_GENERIC_EXECUTE | DELETE ("M").
+            grfAccessPermissions: 0x0012_0089 | 0x0012_0116 | 0x0012_00a0 | 0x0001_0000,
+            grfAccessMode: GRANT_ACCESS,
+            grfInheritance: SUB_CONTAINERS_AND_OBJECTS_INHERIT,
+            Trustee: TRUSTEE_W {
+                pMultipleTrustee: ptr::null_mut(),
+                MultipleTrusteeOperation: NO_MULTIPLE_TRUSTEE,
+                TrusteeForm: TRUSTEE_IS_SID,
+                TrusteeType: TRUSTEE_IS_WELL_KNOWN_GROUP,
+                ptstrName: sid.as_mut_ptr().cast(),
+            },
+        };
+        let mut new: *mut ACL = ptr::null_mut();
+        // SAFETY: one entry; `old` is the object's current list (or null); `new` is allocated.
+        let err = unsafe { SetEntriesInAclW(1, &access, old, &mut new) };
+        assert_eq!(err, 0, "SetEntriesInAclW");
+        // SAFETY: `wide` is NUL-terminated and `new` a valid ACL.
+        let err = unsafe {
+            SetNamedSecurityInfoW(
+                wide.as_ptr(),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                new,
+                ptr::null(),
+            )
+        };
+        // SAFETY: both were allocated by the calls above, to be freed with LocalFree.
+        unsafe {
+            LocalFree(new.cast());
+            LocalFree(sd);
+        }
+        assert_eq!(err, 0, "SetNamedSecurityInfoW");
+    }
+
+    // Under Wine (how CI runs these), the access list is Wine's: kept beside the file when it was
+    // set through the API, as here, and otherwise made up from the Unix mode (the owner, SYSTEM,
+    // and Everyone for the "other" bits, so a directory chmod 0777 from the Linux side is
+    // "writable by Everyone" too: tests/it/hardening.rs checks that against the .exe).
+    #[test]
+    fn a_private_directory_is_trusted_and_one_everyone_may_write_is_not() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c");
+        assert_eq!(check_private(&p, true), Trust::Missing);
+        create_private_dir(&p).unwrap();
+        assert_eq!(check_private(&p, true), Trust::Trusted);
+        let f = p.join("f");
+        fs::write(&f, "").unwrap();
+        assert_eq!(check_private(&f, false), Trust::Trusted);
+        assert!(matches!(check_private(&f, true), Trust::Untrusted(r) if r == "not a directory"));
+        grant_everyone_write(&p);
+        match check_private(&p, true) {
+            Trust::Untrusted(r) => assert!(
+                r.contains("writable by Everyone") && r.contains("icacls"),
+                "{r}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn find_executable_splits_path_on_semicolons_and_tries_exe() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        // Not what Windows would run for the name: no extension.
+        fs::write(a.path().join("docker-credential-x"), "").unwrap();
+        fs::write(b.path().join("docker-credential-x.exe"), "").unwrap();
+        fs::write(a.path().join("docker-credential-y.cmd"), "").unwrap();
+        // Both entries hold a drive letter's ':', which must not split them.
+        let path = format!("{};{}", a.path().display(), b.path().display());
+        assert!(path.contains(':'));
+        assert_eq!(
+            find_executable(Some(&path), "docker-credential-x"),
+            Some(b.path().join("docker-credential-x.exe"))
+        );
+        assert_eq!(
+            find_executable(Some(&path), "docker-credential-y"),
+            Some(a.path().join("docker-credential-y.cmd"))
+        );
+        // A name with an extension is taken as it is.
+        assert_eq!(
+            find_executable(Some(&path), "docker-credential-y.cmd"),
+            Some(a.path().join("docker-credential-y.cmd"))
+        );
+        assert_eq!(find_executable(Some(&path), "docker-credential-z"), None);
+        assert_eq!(
+            find_in_dir(b.path(), "docker-credential-x"),
+            Some(b.path().join("docker-credential-x.exe"))
+        );
+    }
+
+    #[test]
+    fn a_hard_link_is_the_same_file_and_a_copy_is_not() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f.exe");
+        fs::write(&f, "x").unwrap();
+        let (hard, copy) = (d.path().join("h.exe"), d.path().join("c.exe"));
+        fs::hard_link(&f, &hard).unwrap();
+        fs::copy(&f, &copy).unwrap();
+        assert!(same_file(&f, &f).unwrap());
+        assert!(same_file(&f, &hard).unwrap());
+        assert!(!same_file(&f, &copy).unwrap());
+        assert!(same_file(&f, &d.path().join("none")).is_err());
+    }
+
+    #[test]
+    fn canonical_paths_are_shown_without_the_verbatim_prefix() {
+        let d = tempfile::tempdir().unwrap();
+        let raw = fs::canonicalize(d.path()).unwrap().display().to_string();
+        assert!(
+            raw.starts_with(r"\\?\"),
+            "the standard library's form: {raw}"
+        );
+        let shown = canonical(d.path()).unwrap().display().to_string();
+        assert_eq!(shown, raw[4..]);
+        assert_eq!(shown.as_bytes()[1], b':', "{shown}");
     }
 }

@@ -451,6 +451,7 @@ mod tests {
         assert!(Identity::of(&cfg(&[], d.path()), None).cacheable);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_fifo_as_the_config_file_is_absent_with_a_warning() {
         let d = tempfile::tempdir().unwrap();
@@ -467,6 +468,20 @@ mod tests {
         assert!(id.cacheable);
         assert_eq!(id.warnings.len(), 1, "{:?}", id.warnings);
         assert!(id.warnings[0].contains("not a regular file"));
+    }
+
+    #[test]
+    fn a_directory_as_the_config_file_is_absent_with_a_warning() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(&[("AWS_CONFIG_FILE", d.path().to_str().unwrap())], d.path());
+        let id = Identity::of(&c, None);
+        assert!(id.cacheable);
+        assert_eq!(id.warnings.len(), 1, "{:?}", id.warnings);
+        assert!(
+            id.warnings[0].contains("not a regular file"),
+            "{:?}",
+            id.warnings
+        );
     }
 
     #[test]

@@ -14,12 +14,19 @@ fn main() -> ExitCode {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     // Installed (linked) as `ecr-credential-provider`, the binary is the kubelet's provider: the
-    // kubelet runs the file named like the provider in its config, with arguments of its own.
+    // kubelet runs the file named like the provider in its config, with arguments of its own (on
+    // Windows `ecr-credential-provider.exe`, which its exec.LookPath finds for that name).
     let argv0 = std::env::args_os().next().unwrap_or_default();
-    if std::path::Path::new(&argv0)
-        .file_name()
-        .is_some_and(|n| n == kubelet::PROVIDER_NAME)
-    {
+    let argv0 = std::path::Path::new(&argv0);
+    let exe = argv0
+        .extension()
+        .is_some_and(|x| x.eq_ignore_ascii_case("exe"));
+    let name = if cfg!(windows) && exe {
+        argv0.file_stem()
+    } else {
+        argv0.file_name()
+    };
+    if name.is_some_and(|n| n == kubelet::PROVIDER_NAME) {
         args.insert(0, kubelet::ACTION.to_owned());
     }
     // The one place the process environment is read (clippy.toml forbids it elsewhere).

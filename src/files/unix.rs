@@ -81,3 +81,9 @@ pub(super) fn mode_of(meta: &Metadata) -> u32 {
 pub(super) fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
 }
+
+/// The device and inode of `path` (symbolic links followed).
+pub(super) fn file_id(path: &Path) -> io::Result<(u64, u64)> {
+    let m = fs::metadata(path)?;
+    Ok((m.dev(), m.ino()))
+}

@@ -21,6 +21,9 @@ use windows_sys::Win32::Security::{
     LookupAccountSidW, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, TOKEN_QUERY,
     TOKEN_USER, TokenUser, WinBuiltinAdministratorsSid, WinLocalSystemSid,
 };
+use windows_sys::Win32::Storage::FileSystem::{
+    BY_HANDLE_FILE_INFORMATION, GetFileInformationByHandle,
+};
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 /// The separator of `PATH`.
@@ -29,15 +32,21 @@ pub(super) const PATH_SEPARATOR: char = ';';
 /// `FILE_FLAG_OPEN_REPARSE_POINT`: open a symbolic link (or junction) itself, not its target.
 const OPEN_REPARSE_POINT: u32 = 0x0020_0000;
 
+/// `FILE_FLAG_BACKUP_SEMANTICS`: lets a directory be opened (without it, opening one fails with
+/// "Access denied", which names the wrong problem).
+const BACKUP_SEMANTICS: u32 = 0x0200_0000;
+
 /// Read-only, and (unless `follow`) a symbolic link is opened as itself, so the regular-file
-/// check that follows refuses it. Opening a named pipe or device never blocks on Windows; the
-/// same check refuses them before any read.
+/// check that follows refuses it; so is a directory, which opens too. Opening a named pipe or
+/// device never blocks on Windows; the same check refuses them before any read.
 pub(super) fn read_options(follow: bool) -> OpenOptions {
     let mut o = OpenOptions::new();
     o.read(true);
-    if !follow {
-        o.custom_flags(OPEN_REPARSE_POINT);
-    }
+    o.custom_flags(if follow {
+        BACKUP_SEMANTICS
+    } else {
+        BACKUP_SEMANTICS | OPEN_REPARSE_POINT
+    });
     o
 }
 
@@ -74,6 +83,19 @@ pub(super) fn usable_dir(path: &Path) -> bool {
 
 pub(super) fn private_dir_builder() -> fs::DirBuilder {
     fs::DirBuilder::new()
+}
+
+/// The volume serial number and file index of `path` (symbolic links followed).
+pub(super) fn file_id(path: &Path) -> io::Result<(u32, u64)> {
+    use std::os::windows::io::AsRawHandle;
+    let file = fs::File::open(path)?;
+    let mut info = BY_HANDLE_FILE_INFORMATION::default();
+    // SAFETY: the handle is open for the call; `info` is written by it.
+    if unsafe { GetFileInformationByHandle(file.as_raw_handle(), &mut info) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let index = (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow);
+    Ok((info.dwVolumeSerialNumber, index))
 }
 
 pub(super) fn mode_of(_meta: &Metadata) -> u32 {

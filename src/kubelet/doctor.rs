@@ -106,7 +106,10 @@ pub fn run(args: &[String]) -> (Vec<String>, bool) {
             }
         }
     }
-    let path = bin_dir.join(PROVIDER_NAME);
+    // The kubelet finds the provider with Go's exec.LookPath(bin_dir/name): on Windows that is
+    // `name.exe` (or .com, .bat, .cmd) when `name` has no extension.
+    let path = crate::files::find_in_dir(&bin_dir, PROVIDER_NAME)
+        .unwrap_or_else(|| bin_dir.join(PROVIDER_NAME));
     match bin_check(&path) {
         Ok(line) => lines.push(format!("bin-dir   {line}")),
         Err(line) => {
@@ -159,16 +162,21 @@ fn bin_check(path: &Path) -> Result<String, String> {
     if !crate::files::is_executable(&meta) {
         return Err(format!("{shown}: not an executable file"));
     }
-    let target = std::fs::canonicalize(path).map_err(|e| format!("{shown}: {e}"))?;
-    let me = std::env::current_exe().and_then(std::fs::canonicalize);
-    match me {
-        Ok(me) if me == target => Ok(format!("{shown} is this program")),
-        Ok(me) => Err(format!(
+    let target = crate::files::canonical(path).map_err(|e| format!("{shown}: {e}"))?;
+    // One file, not one path: a symbolic or hard link to this binary is this program.
+    let me = std::env::current_exe();
+    let same = match &me {
+        Ok(me) => crate::files::same_file(me, path).ok(),
+        Err(_) => None,
+    };
+    match (same, me.and_then(|p| crate::files::canonical(&p))) {
+        (Some(true), _) => Ok(format!("{shown} is this program")),
+        (Some(false), Ok(me)) => Err(format!(
             "{shown} is {}, not this program ({}): another provider of that name",
             target.display(),
             me.display()
         )),
-        Err(_) => Ok(format!(
+        _ => Ok(format!(
             "{shown} exists (cannot tell whether it is this program)"
         )),
     }

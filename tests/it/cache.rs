@@ -26,6 +26,11 @@ fn a_cache_hit_makes_no_api_call() {
 
 #[test]
 fn cache_files_are_private() {
+    if unix_only(
+        "modes (Windows: the access list; hardening::a_world_writable_cache_dir_is_not_trusted)",
+    ) {
+        return;
+    }
     let fake = Fake::start();
     let env = Env::with_fake(&fake);
     env.get(HOST).secret();
@@ -56,23 +61,16 @@ fn a_credential_process_is_not_run_on_a_cache_hit() {
     let fake = Fake::start();
     let mut env = Env::new();
     let marker = env.path().join("runs");
-    let script = env.path().join("creds.sh");
-    fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho run >> {}\necho '{{\"Version\":1,\"AccessKeyId\":\"AKIDPROCESS\",\"SecretAccessKey\":\"{SECRET_KEY}\"}}'\n",
-            marker.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let json = process_json("AKIDPROCESS");
+    let command = process_script(
+        env.path(),
+        &format!("echo run >> {}\necho '{json}'\n", marker.display()),
+        &format!("echo run>> {}\necho {json}", shown(&marker)),
+    );
     fs::create_dir_all(env.path().join(".aws")).unwrap();
     fs::write(
         env.path().join(".aws/config"),
-        format!(
-            "[profile proc]\ncredential_process = {}\n",
-            script.display()
-        ),
+        format!("[profile proc]\ncredential_process = {command}\n"),
     )
     .unwrap();
     env.set("AWS_PROFILE", "proc")

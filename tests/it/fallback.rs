@@ -2,7 +2,7 @@
 //! PATH directory of the test) records what it was given and answers from files the test writes.
 
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -21,6 +21,9 @@ echo "fake-stderr:$a" >&2
 [ -f "$d/out.$a" ] && cat "$d/out.$a"
 exit "$(cat "$d/code.$a" 2>/dev/null || echo 0)"
 "#;
+
+/// What the tests that run the fake store skip for against the Windows .exe.
+const STORE_SKIP: &str = "a shell-script fake store";
 
 const HUB: &str = "https://index.docker.io/v1/";
 
@@ -41,6 +44,11 @@ impl Store {
         let script = bin.join("docker-credential-fake");
         fs::write(&script, SCRIPT).unwrap();
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        // For the Windows .exe (which cannot run the script): a batch file of that name, so the
+        // store is found on PATH; tests that run the store skip there (support::unix_only).
+        if windows_exe().is_some() {
+            fs::write(bin.join("docker-credential-fake.cmd"), "@exit /b 1\r\n").unwrap();
+        }
         env.set("PATH", &format!("{}:/usr/bin:/bin", bin.display()))
             .set("FAKE_DIR", &dir.display().to_string());
         Store { env, dir, bin }
@@ -76,6 +84,9 @@ fn write_settings(env: &Env, v: &Value, mode: u32) -> PathBuf {
 
 #[test]
 fn get_passes_stdin_stdout_exit_status_and_stderr_through() {
+    if unix_only(STORE_SKIP) {
+        return;
+    }
     let fake = Fake::start();
     let s = Store::named(&fake);
     let answer = format!(r#"{{"ServerURL":"{HUB}","Username":"me","Secret":"hub-password-1"}}"#);
@@ -102,6 +113,9 @@ fn get_passes_stdin_stdout_exit_status_and_stderr_through() {
 
 #[test]
 fn store_and_erase_pass_through() {
+    if unix_only(STORE_SKIP) {
+        return;
+    }
     let fake = Fake::start();
     let s = Store::named(&fake);
     let creds = format!(r#"{{"ServerURL":"{HUB}","Username":"me","Secret":"hub-password-2"}}"#);
@@ -160,6 +174,9 @@ fn ecr_hosts_and_mapped_names_never_consult_the_fallback() {
 
 #[test]
 fn list_merges_the_fallbacks_entries_and_ours_win() {
+    if unix_only(STORE_SKIP) {
+        return;
+    }
     let fake = Fake::start();
     let s = Store::named(&fake);
     s.env.get(HOST).secret();
@@ -228,7 +245,11 @@ fn a_missing_fallback_is_one_line_and_the_protocols_error() {
         eprintln!("skipped under qemu-user: an unrunnable fallback (posix_spawn's exec error)");
         return;
     }
-    let broken = s.bin.join("docker-credential-broken");
+    let broken = s.bin.join(if windows_exe().is_some() {
+        "docker-credential-broken.exe"
+    } else {
+        "docker-credential-broken"
+    });
     fs::write(&broken, "").unwrap();
     fs::set_permissions(&broken, fs::Permissions::from_mode(0o755)).unwrap();
     s.env.set("AWS_ECR_FALLBACK", "broken");
@@ -242,8 +263,8 @@ fn a_missing_fallback_is_one_line_and_the_protocols_error() {
 fn a_fallback_that_is_this_helper_is_refused() {
     let fake = Fake::start();
     let mut s = Store::new(&fake);
-    symlink(BIN, s.bin.join("docker-credential-ecr-login")).unwrap();
-    symlink(BIN, s.bin.join("docker-credential-again")).unwrap();
+    install_helper(&s.bin, "docker-credential-ecr-login");
+    install_helper(&s.bin, "docker-credential-again");
     for name in ["ecr-login", "again"] {
         s.env.set("AWS_ECR_FALLBACK", name);
         let out = s.env.get("ghcr.io");
@@ -268,6 +289,9 @@ fn a_fallback_that_is_this_helper_is_refused() {
 
 #[test]
 fn the_settings_file_names_the_fallback_only_when_trusted() {
+    if unix_only(STORE_SKIP) {
+        return;
+    }
     let fake = Fake::start();
     let s = Store::new(&fake);
     let file = write_settings(&s.env, &json!({"fallback": "fake"}), 0o600);
@@ -297,6 +321,9 @@ fn the_variable_wins_over_the_file() {
     write_settings(&s.env, &json!({"fallback": "nosuch"}), 0o600);
     let out = s.env.get("ghcr.io");
     assert!(out.stderr.contains("\"fallback\" in "), "{}", out.stderr);
+    if unix_only(STORE_SKIP) {
+        return;
+    }
     s.env.set("AWS_ECR_FALLBACK", "fake");
     s.answer("get", "from-the-variable\n", 0);
     let out = s.env.get("ghcr.io");
@@ -306,7 +333,7 @@ fn the_variable_wins_over_the_file() {
 /// A PATH with the helper under its docker-credential name and the fake store, a DOCKER_CONFIG.
 fn docker_env(fake: &Fake) -> (Store, PathBuf) {
     let mut s = Store::new(fake);
-    symlink(BIN, s.bin.join("docker-credential-ecr-login")).unwrap();
+    install_helper(&s.bin, "docker-credential-ecr-login");
     let docker = s.env.path().join("docker");
     fs::create_dir_all(&docker).unwrap();
     s.env.set("DOCKER_CONFIG", &docker.display().to_string());
@@ -330,7 +357,9 @@ fn configure_writes_both_settings_and_doctor_says_where_credentials_come_from() 
     let settings = s.env.cache_dir().join("config.json");
     let v: Value = serde_json::from_slice(&fs::read(&settings).unwrap()).unwrap();
     assert_eq!(v, json!({"fallback": "fake"}));
-    assert_eq!(mode(&settings), 0o600);
+    if !unix_only("the settings file's mode 0600") {
+        assert_eq!(mode(&settings), 0o600);
+    }
     // Other keys stay; a second run changes nothing.
     fs::write(
         &settings,
@@ -383,14 +412,16 @@ fn configure_writes_both_settings_and_doctor_says_where_credentials_come_from() 
     assert!(
         out.stdout.contains(&format!(
             "fallback  docker-credential-fake (from \"fallback\" in {})",
-            settings.display()
+            shown(&settings)
         )),
         "{}",
         out.stdout
     );
     assert!(
-        out.stdout
-            .contains(&s.bin.join("docker-credential-fake").display().to_string()),
+        out.stdout.contains(&shown(&s.bin.join(unix_or_windows(
+            "docker-credential-fake",
+            "docker-credential-fake.cmd"
+        )))),
         "{}",
         out.stdout
     );

@@ -18,6 +18,11 @@ use crate::support::*;
 
 const NOBODY: u32 = 65534;
 const PREFIX: &str = "docker-credential-ecr-login: ";
+/// What the Windows .exe under Wine names as the writer of a file whose Unix mode lets others
+/// write (Wine's access list for a Unix mode: the owner, and Everyone for the "other" bits).
+const EVERYONE: &str = "writable by Everyone";
+/// ... and says of a file another uid owns (Wine shows that owner as ANONYMOUS LOGON).
+const OTHER_OWNER: &str = "not by you";
 /// A watchdog for runs that must not hang: far below the harness's 60 s.
 const NO_HANG: Duration = Duration::from_secs(20);
 
@@ -104,28 +109,25 @@ fn todays_log(env: &Env) -> PathBuf {
         .join(format!("ecr-login.{}.log", utc_today()))
 }
 
-fn write_script(path: &Path, body: &str) {
-    fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
-    chmod(path, 0o755);
-}
-
-/// An env whose credentials come from `credential_process = <script>` (profile `proc`).
-fn process_env(fake: &Fake, script_body: &str) -> Env {
+/// An env whose credentials come from `credential_process = <script>` (profile `proc`): a shell
+/// script of `sh`, or for the Windows .exe a batch file of `cmd` (support::process_script).
+fn process_env(fake: &Fake, sh: &str, cmd: &str) -> Env {
     let mut env = Env::new();
-    let script = env.path().join("creds.sh");
-    write_script(&script, script_body);
+    let command = process_script(env.path(), sh, cmd);
     fs::create_dir_all(env.path().join(".aws")).unwrap();
     fs::write(
         env.path().join(".aws/config"),
-        format!(
-            "[profile proc]\ncredential_process = {}\n",
-            script.display()
-        ),
+        format!("[profile proc]\ncredential_process = {command}\n"),
     )
     .unwrap();
     env.set("AWS_PROFILE", "proc")
         .set("AWS_ENDPOINT_URL_ECR", &fake.url());
     env
+}
+
+/// `sleep N` in a batch file: ping waits a second between its N + 1 echoes.
+fn cmd_sleep(secs: u32) -> String {
+    format!("ping -n {} 127.0.0.1 >nul", secs + 1)
 }
 
 fn valid_process_json() -> String {
@@ -292,7 +294,7 @@ fn planted_entry_is_not_served(spoil: impl Fn(&Env), reason_has: &str) {
 
     let out = env.get(HOST);
     assert_eq!(out.secret(), "pw-AKIDEXAMPLE1-2", "from the API: {out:?}");
-    let dir = env.cache_dir().display().to_string();
+    let dir = shown(&env.cache_dir());
     assert_one_line_starting(
         &out.stderr,
         &format!("{PREFIX}warning: not using the cache {dir}"),
@@ -310,13 +312,16 @@ fn a_cache_dir_owned_by_another_user_is_not_trusted() {
     }
     planted_entry_is_not_served(
         |env| chown(env.cache_dir(), Some(NOBODY), Some(NOBODY)).unwrap(),
-        "65534",
+        unix_or_windows("65534", OTHER_OWNER),
     );
 }
 
 #[test]
 fn a_world_writable_cache_dir_is_not_trusted() {
-    planted_entry_is_not_served(|env| chmod(&env.cache_dir(), 0o777), "777");
+    planted_entry_is_not_served(
+        |env| chmod(&env.cache_dir(), 0o777),
+        unix_or_windows("777", EVERYONE),
+    );
 }
 
 #[test]
@@ -326,12 +331,17 @@ fn a_tokens_dir_owned_by_another_user_is_not_trusted() {
     }
     planted_entry_is_not_served(
         |env| chown(env.cache_dir().join("tokens"), Some(NOBODY), Some(NOBODY)).unwrap(),
-        "65534",
+        unix_or_windows("65534", OTHER_OWNER),
     );
 }
 
 #[test]
 fn a_group_writable_tokens_dir_is_not_trusted() {
+    if unix_only(
+        "group write bits (Windows has no group mode; Wine gives the Unix group no entry in the access list)",
+    ) {
+        return;
+    }
     planted_entry_is_not_served(|env| chmod(&env.cache_dir().join("tokens"), 0o770), "770");
 }
 
@@ -366,7 +376,7 @@ fn untrusted_settings_file_is_ignored(spoil: impl Fn(&Path), reason_has: &str) {
         &out.stderr,
         &format!(
             "{PREFIX}warning: not using the settings file {}",
-            settings.display()
+            shown(&settings)
         ),
     );
     assert!(out.stderr.contains(reason_has), "{}", out.stderr);
@@ -378,7 +388,7 @@ fn untrusted_settings_file_is_ignored(spoil: impl Fn(&Path), reason_has: &str) {
 
 #[test]
 fn a_world_writable_settings_file_is_ignored() {
-    untrusted_settings_file_is_ignored(|p| chmod(p, 0o666), "666");
+    untrusted_settings_file_is_ignored(|p| chmod(p, 0o666), unix_or_windows("666", EVERYONE));
 }
 
 #[test]
@@ -386,7 +396,10 @@ fn a_settings_file_owned_by_another_user_is_ignored() {
     if skip_unless_root("a_settings_file_owned_by_another_user_is_ignored") {
         return;
     }
-    untrusted_settings_file_is_ignored(|p| chown(p, Some(NOBODY), Some(NOBODY)).unwrap(), "65534");
+    untrusted_settings_file_is_ignored(
+        |p| chown(p, Some(NOBODY), Some(NOBODY)).unwrap(),
+        unix_or_windows("65534", OTHER_OWNER),
+    );
 }
 
 /// Someone who can write the cache dir plants `config.json` sending `evil.example.com` the
@@ -430,6 +443,11 @@ fn a_config_json_planted_in_another_users_cache_dir_maps_nothing() {
 
 #[test]
 fn a_symlink_at_todays_log_file_is_not_followed() {
+    if unix_only(
+        "a symbolic link made with std::os::unix (Wine 8 does not show Unix symlinks as reparse points)",
+    ) {
+        return;
+    }
     let fake = Fake::start();
     let mut env = Env::with_fake(&fake);
     env.set("AWS_ECR_LOG_LEVEL", "debug");
@@ -448,6 +466,11 @@ fn a_symlink_at_todays_log_file_is_not_followed() {
 
 #[test]
 fn a_dangling_lock_symlink_does_not_create_its_target() {
+    if unix_only(
+        "a symbolic link made with std::os::unix (Wine 8 does not show Unix symlinks as reparse points)",
+    ) {
+        return;
+    }
     let fake = Fake::start();
     let env = Env::with_fake(&fake);
     env.get(HOST).secret();
@@ -467,6 +490,9 @@ fn a_dangling_lock_symlink_does_not_create_its_target() {
 
 #[test]
 fn directories_the_helper_creates_are_0700_and_files_0600_whatever_the_umask() {
+    if unix_only("modes and the umask") {
+        return;
+    }
     let fake = Fake::start();
     let mut env = Env::with_fake(&fake);
     let base = env.path().join("a");
@@ -503,6 +529,9 @@ fn run_as_nobody(env: &Env, host: &str) -> Output {
 
 #[test]
 fn a_root_owned_home_used_by_another_user_degrades_to_no_cache() {
+    if unix_only("running the helper as another uid") {
+        return;
+    }
     if skip_unless_root("a_root_owned_home_used_by_another_user_degrades_to_no_cache") {
         return;
     }
@@ -521,6 +550,9 @@ fn a_root_owned_home_used_by_another_user_degrades_to_no_cache() {
 
 #[test]
 fn a_chmod_000_cache_dir_of_ones_own_degrades_to_no_cache() {
+    if unix_only("running the helper as another uid, mode 000") {
+        return;
+    }
     if skip_unless_root("a_chmod_000_cache_dir_of_ones_own_degrades_to_no_cache") {
         return;
     }
@@ -548,6 +580,10 @@ fn a_chmod_000_cache_dir_of_ones_own_degrades_to_no_cache() {
 
 #[test]
 fn a_fifo_settings_file_never_hangs_and_non_ecr_hosts_stay_silent() {
+    if unix_only("FIFOs (Wine opens one with ERROR_INVALID_PARAMETER, so it is never read either)")
+    {
+        return;
+    }
     let fake = Fake::start();
     let env = Env::with_fake(&fake);
     private_dir(&env.cache_dir());
@@ -557,8 +593,7 @@ fn a_fifo_settings_file_never_hangs_and_non_ecr_hosts_stay_silent() {
     assert!(not_found(&out), "{out:?}");
     assert_one_line_starting(&out.stderr, PREFIX);
     assert!(
-        out.stderr.contains(&settings.display().to_string())
-            && out.stderr.contains("not a regular file"),
+        out.stderr.contains(&shown(&settings)) && out.stderr.contains("not a regular file"),
         "{}",
         out.stderr
     );
@@ -603,7 +638,7 @@ fn a_fifo_as_the_aws_config_or_credentials_file_is_absent_and_a_hit_stays_a_hit(
         let out = env.get_for(HOST, NO_HANG);
         assert_eq!(out.secret(), "pw-AKIDEXAMPLE1-1", "{var}: {out:?}");
         assert!(
-            out.stderr.contains(&fifo.display().to_string()),
+            out.stderr.contains(&shown(&fifo)),
             "{var}: a line names it: {}",
             out.stderr
         );
@@ -629,6 +664,10 @@ fn web_identity_env(fake: &Fake, token_file: &Path) -> Env {
 
 #[test]
 fn a_fifo_web_identity_token_file_is_not_a_regular_file() {
+    if unix_only("FIFOs (Wine opens one with ERROR_INVALID_PARAMETER, so it is never read either)")
+    {
+        return;
+    }
     let fake = Fake::start();
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("token");
@@ -637,8 +676,7 @@ fn a_fifo_web_identity_token_file_is_not_a_regular_file() {
     let out = env.get_for(HOST, NO_HANG);
     assert!(not_found(&out), "{out:?}");
     assert!(
-        out.stderr.contains(&fifo.display().to_string())
-            && out.stderr.contains("not a regular file"),
+        out.stderr.contains(&shown(&fifo)) && out.stderr.contains("not a regular file"),
         "{}",
         out.stderr
     );
@@ -653,15 +691,15 @@ fn a_missing_web_identity_token_file_is_named() {
     let env = web_identity_env(&fake, &missing);
     let out = env.get_for(HOST, NO_HANG);
     assert!(not_found(&out), "{out:?}");
-    assert!(
-        out.stderr.contains(&missing.display().to_string()),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(&shown(&missing)), "{}", out.stderr);
 }
 
 #[test]
 fn a_fifo_ca_bundle_is_not_a_regular_file() {
+    if unix_only("FIFOs (Wine opens one with ERROR_INVALID_PARAMETER, so it is never read either)")
+    {
+        return;
+    }
     let fake = Fake::start();
     let mut env = Env::with_fake(&fake);
     let fifo = env.path().join("ca.pem");
@@ -842,6 +880,11 @@ fn control_characters_from_the_api_never_reach_the_terminal() {
 
 #[test]
 fn a_hung_credential_process_and_its_grandchild_die_with_the_helper() {
+    if unix_only(
+        "Unix pids in /proc and the child subreaper (the Windows job object of children.rs is not observable from the Linux side)",
+    ) {
+        return;
+    }
     if under_qemu_user() {
         eprintln!(
             "skipped under qemu-user: it refuses PR_SET_CHILD_SUBREAPER (support::under_qemu_user)"
@@ -857,7 +900,7 @@ fn a_hung_credential_process_and_its_grandchild_die_with_the_helper() {
         "exec 2>/dev/null\nsleep 120 </dev/null >/dev/null 2>&1 &\necho $$ $! > {}.tmp\nmv {0}.tmp {0}\nexec sleep 120\n",
         pids.display()
     );
-    let mut env = process_env(&fake, &body);
+    let mut env = process_env(&fake, &body, "");
     env.set("AWS_ECR_CREDENTIALS_TIMEOUT", "1");
     let out = env.get_for(HOST, Duration::from_secs(40));
     let text = fs::read_to_string(&pids).unwrap_or_default();
@@ -892,6 +935,7 @@ fn a_failing_credential_process_s_stderr_is_passed_through_not_quoted_or_logged(
     let mut env = process_env(
         &fake,
         "echo 'SECRET-IN-STDERR: token sk-live-123' >&2\nexit 3\n",
+        ">&2 echo SECRET-IN-STDERR: token sk-live-123\nexit /b 3",
     );
     env.set("AWS_ECR_LOG_LEVEL", "trace");
     let out = env.get_for(HOST, NO_HANG);
@@ -903,7 +947,9 @@ fn a_failing_credential_process_s_stderr_is_passed_through_not_quoted_or_logged(
         .collect();
     assert_eq!(ours.len(), 1, "one line of ours: {}", out.stderr);
     assert!(!ours[0].contains("SECRET-IN-STDERR"), "{}", ours[0]);
-    assert!(ours[0].contains("exit status: 3"), "{}", ours[0]);
+    // The platform's words for the status (Rust's ExitStatus: Windows says "exit code").
+    let status = unix_or_windows("exit status: 3", "exit code: 3");
+    assert!(ours[0].contains(status), "{}", ours[0]);
     assert!(
         out.stderr
             .lines()
@@ -920,7 +966,11 @@ fn a_failing_credential_process_s_stderr_is_passed_through_not_quoted_or_logged(
 #[test]
 fn aws_ecr_credentials_timeout_bounds_a_slow_credential_process() {
     let fake = Fake::start();
-    let mut env = process_env(&fake, &format!("sleep 3\n{}", valid_process_json()));
+    let mut env = process_env(
+        &fake,
+        &format!("sleep 3\n{}", valid_process_json()),
+        &format!("{}\necho {}", cmd_sleep(3), process_json("AKIDPROCESS")),
+    );
     env.set("AWS_ECR_CREDENTIALS_TIMEOUT", "1");
     let out = env.get_for(HOST, NO_HANG);
     assert!(not_found(&out), "{out:?}");
@@ -933,7 +983,11 @@ fn aws_ecr_credentials_timeout_bounds_a_slow_credential_process() {
 
     // Own cache: the failure just recorded would answer for the same identity.
     let fake = Fake::start();
-    let mut env = process_env(&fake, &format!("sleep 3\n{}", valid_process_json()));
+    let mut env = process_env(
+        &fake,
+        &format!("sleep 3\n{}", valid_process_json()),
+        &format!("{}\necho {}", cmd_sleep(3), process_json("AKIDPROCESS")),
+    );
     env.set("AWS_ECR_CREDENTIALS_TIMEOUT", "10");
     let out = env.get_for(HOST, Duration::from_secs(30));
     assert_eq!(out.secret(), "pw-AKIDPROCESS-1", "{out:?}");
@@ -941,8 +995,11 @@ fn aws_ecr_credentials_timeout_bounds_a_slow_credential_process() {
 
 #[test]
 fn with_a_controlling_terminal_a_7_s_credential_process_is_waited_for() {
+    if unix_only("a pseudo-terminal from script(1)") {
+        return;
+    }
     let fake = Fake::start();
-    let mut env = process_env(&fake, &format!("sleep 7\n{}", valid_process_json()));
+    let mut env = process_env(&fake, &format!("sleep 7\n{}", valid_process_json()), "");
     env.set("SHELL", "/bin/sh");
     let outf = env.path().join("out");
     let errf = env.path().join("err");
@@ -972,8 +1029,11 @@ fn with_a_controlling_terminal_a_7_s_credential_process_is_waited_for() {
 
 #[test]
 fn without_a_terminal_a_7_s_credential_process_is_abandoned() {
+    if unix_only("setsid(1), a Unix session") {
+        return;
+    }
     let fake = Fake::start();
-    let env = process_env(&fake, &format!("sleep 7\n{}", valid_process_json()));
+    let env = process_env(&fake, &format!("sleep 7\n{}", valid_process_json()), "");
     // A new session: no controlling terminal, even when the tests run in one.
     let mut cmd = Command::new("setsid");
     cmd.args(["-w", BIN, "get"]).env_clear().envs(&env.vars);
@@ -1060,8 +1120,8 @@ fn doctor_shows_an_untrusted_cache_and_settings_file() {
         .unwrap_or_default();
     assert!(
         cache_line.contains("PROBLEM: not using the cache")
-            && cache_line.contains(&env.cache_dir().display().to_string())
-            && cache_line.contains("777"),
+            && cache_line.contains(&shown(&env.cache_dir()))
+            && cache_line.contains(unix_or_windows("777", EVERYONE)),
         "{}",
         out.stdout
     );
@@ -1071,7 +1131,8 @@ fn doctor_shows_an_untrusted_cache_and_settings_file() {
         .find(|l| l.starts_with("settings"))
         .unwrap_or_default();
     assert!(
-        settings_line.contains("not using the settings file") && settings_line.contains("666"),
+        settings_line.contains("not using the settings file")
+            && settings_line.contains(unix_or_windows("666", EVERYONE)),
         "{}",
         out.stdout
     );

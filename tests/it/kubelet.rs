@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -357,13 +358,10 @@ fn the_binary_named_ecr_credential_provider_is_the_kubelet_mode_and_ignores_argu
     let fake = Fake::start();
     let env = Env::with_fake(&fake);
     let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ecr-credential-provider");
-    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let link = install_helper(dir.path(), "ecr-credential-provider");
     // As the kubelet runs it: its configured args, the request on stdin.
-    let mut child = Command::new(&link)
-        .args(["--v=2", "get", "extra"])
-        .env_clear()
-        .envs(&env.vars)
+    let mut child = env
+        .command_of(&link, &["--v=2", "get", "extra"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -557,8 +555,9 @@ fn doctor_checks_the_kubelet_config_of_docs_kubelet_md() {
     fs::write(&config, yaml).unwrap();
     let bin_dir = env.path().join("bin");
     fs::create_dir(&bin_dir).unwrap();
-    std::os::unix::fs::symlink(BIN, bin_dir.join("ecr-credential-provider")).unwrap();
-    let (cfg, dir) = (config.display().to_string(), bin_dir.display().to_string());
+    install_helper(&bin_dir, "ecr-credential-provider");
+    // As the helper's user would write them (Windows: `Z:\...`).
+    let (cfg, dir) = (shown(&config), shown(&bin_dir));
     let out = env.run(
         &["doctor", "--kubelet-config", &cfg, "--bin-dir", &dir],
         b"",
@@ -582,7 +581,7 @@ fn doctor_checks_the_kubelet_config_of_docs_kubelet_md() {
             "--kubelet-config",
             &cfg,
             "--bin-dir",
-            "/nonexistent",
+            &shown(Path::new("/nonexistent")),
             "quay.io/x/y",
         ],
         b"",
@@ -594,7 +593,8 @@ fn doctor_checks_the_kubelet_config_of_docs_kubelet_md() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("/nonexistent/ecr-credential-provider"),
+        out.stdout
+            .contains(&shown(Path::new("/nonexistent/ecr-credential-provider"))),
         "{}",
         out.stdout
     );

@@ -3,7 +3,6 @@
 //! expired, so these exercise the fetch path, never the cache.)
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 
 use crate::support::*;
 
@@ -99,17 +98,16 @@ fn moto_credential_process_profile() {
         return;
     };
     let env = env_for(&moto);
-    let script = env.path().join("creds.sh");
-    fs::write(
-        &script,
-        format!("#!/bin/sh\necho '{{\"Version\":1,\"AccessKeyId\":\"AKIDPROC\",\"SecretAccessKey\":\"{SECRET_KEY}\"}}'\n"),
-    )
-    .unwrap();
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let json = process_json("AKIDPROC");
+    let command = process_script(
+        env.path(),
+        &format!("echo '{json}'\n"),
+        &format!("echo {json}"),
+    );
     write_aws(
         &env,
         "config",
-        &format!("[default]\ncredential_process = {}\n", script.display()),
+        &format!("[default]\ncredential_process = {command}\n"),
     );
     assert_eq!(env.get(HOST).secret(), MOTO_PASSWORD);
     assert!(moto.recorded().contains("AKIDPROC"));

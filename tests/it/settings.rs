@@ -2,7 +2,6 @@
 //! real files, and `doctor`.
 
 use std::fs;
-use std::os::unix::fs::symlink;
 
 use serde_json::{Value, json};
 
@@ -85,11 +84,7 @@ fn a_malformed_settings_file_or_unknown_profile_is_not_found_with_one_stderr_lin
     fs::write(&file, "{\"registries\": {").unwrap();
     let out = env.get(HOST);
     assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND));
-    assert!(
-        out.stderr.contains(&file.display().to_string()),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(&shown(&file)), "{}", out.stderr);
     assert_eq!(out.stderr.lines().count(), 1);
 
     write_settings(&env, &json!({"registries": {HOST: {"profile": "nope"}}}));
@@ -132,7 +127,7 @@ fn docker_env() -> (Env, std::path::PathBuf) {
     let mut env = Env::new();
     let bin = env.path().join("bin");
     fs::create_dir_all(&bin).unwrap();
-    symlink(BIN, bin.join("docker-credential-ecr-login")).unwrap();
+    install_helper(&bin, "docker-credential-ecr-login");
     env.set("PATH", &format!("{}:/usr/bin:/bin", bin.display()));
     let docker = env.path().join("docker");
     fs::create_dir_all(&docker).unwrap();

@@ -31,6 +31,126 @@ pub(crate) fn under_qemu_user() -> bool {
     set
 }
 
+/// The Windows build under test, when `ECR_TESTS_WINDOWS_EXE` names it (`make test-windows`:
+/// packaging/windows/test.sh, which also sets WINEPREFIX): every run of the helper is then
+/// `wine64 <exe> ...` ([`Env::command`]), and tests of Unix-only mechanisms skip ([`unix_only`]).
+/// The bcryptprimitives.dll shim must be next to the .exe (test.sh puts it there).
+pub(crate) fn windows_exe() -> Option<&'static str> {
+    static EXE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        // The test harness's own switch, not the helper's configuration.
+        #[allow(clippy::disallowed_methods)]
+        let exe = std::env::var("ECR_TESTS_WINDOWS_EXE").ok();
+        exe.filter(|e| !e.is_empty())
+    })
+    .as_deref()
+}
+
+/// Wine's loader for 64-bit Windows programs (Debian's wine64 package).
+pub(crate) const WINE: &str = "/usr/lib/wine/wine64";
+
+/// The PATH of [`Env::new`].
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// The variables that name a file or directory: [`Env::windows_vars`] hands them to the Windows
+/// .exe in Windows form (as a Windows user would write them), so the paths in its messages are
+/// [`shown`]'s.
+const PATH_VARS: &[&str] = &[
+    "AWS_ECR_CACHE_DIR",
+    "AWS_ECR_CONFIG",
+    "AWS_CA_BUNDLE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "DOCKER_CONFIG",
+];
+
+/// `path` as the helper under test names it in messages: as it is, or (the Windows .exe) in
+/// Windows form, `Z:\a\b`.
+pub(crate) fn shown(path: &Path) -> String {
+    let s = path.display().to_string();
+    if windows_exe().is_some() && s.starts_with('/') {
+        windows_path(&s)
+    } else {
+        s
+    }
+}
+
+/// `/a/b` as Windows under Wine names it: `Z:\a\b`.
+pub(crate) fn windows_path(unix: &str) -> String {
+    format!("Z:{}", unix.replace('/', "\\"))
+}
+
+/// `unix` for the Linux helper, `windows` for the Windows .exe (what a message says differs).
+pub(crate) fn unix_or_windows<'a>(unix: &'a str, windows: &'a str) -> &'a str {
+    if windows_exe().is_some() {
+        windows
+    } else {
+        unix
+    }
+}
+
+/// True, with a one-line note on stderr, when the helper under test is the Windows .exe and the
+/// test (or the rest of it) is about `what`, a Unix-only mechanism: the caller returns early.
+pub(crate) fn unix_only(what: &str) -> bool {
+    if windows_exe().is_none() {
+        return false;
+    }
+    // libtest runs each test on a thread named after it.
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    eprintln!("skipped against the Windows .exe: {test}: {what} (Unix only)");
+    true
+}
+
+/// The helper installed as `dir/name` (the kubelet's provider name, a docker-credential name):
+/// a symbolic link to `BIN`; for the Windows .exe a symbolic link `name.exe` to it (what Windows
+/// runs for `name`; Wine follows it), with the bcryptprimitives.dll shim beside it (Wine looks
+/// for DLLs next to the program as started). Returns the path to run ([`Env::command_of`]).
+pub(crate) fn install_helper(dir: &Path, name: &str) -> PathBuf {
+    use std::os::unix::fs::symlink;
+    match windows_exe() {
+        None => {
+            let link = dir.join(name);
+            symlink(BIN, &link).expect("symlink the helper");
+            link
+        }
+        Some(exe) => {
+            let exe = Path::new(exe);
+            let link = dir.join(format!("{name}.exe"));
+            symlink(exe, &link).expect("symlink the .exe");
+            let shim = dir.join("bcryptprimitives.dll");
+            if !shim.exists() {
+                symlink(exe.with_file_name("bcryptprimitives.dll"), shim)
+                    .expect("symlink the shim");
+            }
+            link
+        }
+    }
+}
+
+/// A `credential_process` program in `dir`, returning the command line for the AWS config: a
+/// shell script of `sh` (after `#!/bin/sh`), or for the Windows .exe a batch file of `cmd` (the
+/// SDK runs the command with `cmd.exe /C` there; `@echo off` is added).
+pub(crate) fn process_script(dir: &Path, sh: &str, cmd: &str) -> String {
+    if windows_exe().is_none() {
+        let script = dir.join("creds.sh");
+        std::fs::write(&script, format!("#!/bin/sh\n{sh}")).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        return script.display().to_string();
+    }
+    let script = dir.join("creds.cmd");
+    let body: String = cmd.lines().map(|l| format!("{l}\r\n")).collect();
+    std::fs::write(&script, format!("@echo off\r\n{body}")).unwrap();
+    shown(&script)
+}
+
+/// The JSON a credential_process prints, with these keys.
+pub(crate) fn process_json(access_key: &str) -> String {
+    format!(r#"{{"Version":1,"AccessKeyId":"{access_key}","SecretAccessKey":"{SECRET_KEY}"}}"#)
+}
+
 /// What one run of the binary did.
 #[derive(Debug)]
 pub(crate) struct Output {
@@ -59,7 +179,7 @@ impl Env {
         let home = tempfile::tempdir().expect("tempdir");
         let mut vars = HashMap::new();
         vars.insert("HOME".into(), home.path().display().to_string());
-        vars.insert("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into());
+        vars.insert("PATH".into(), DEFAULT_PATH.into());
         vars.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
         Env { home, vars }
     }
@@ -95,10 +215,79 @@ impl Env {
         }
     }
 
+    /// The helper (`BIN`, or the Windows .exe under Wine: [`windows_exe`]) with `args` and this
+    /// environment.
     pub(crate) fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args).env_clear().envs(&self.vars);
+        match windows_exe() {
+            None => self.command_of(Path::new(BIN), args),
+            Some(exe) => self.command_of(Path::new(exe), args),
+        }
+    }
+
+    /// The program at `program` (the helper under another name: [`install_helper`]) with `args`
+    /// and this environment; under Wine (see [`windows_exe`]) run by wine64, the environment
+    /// translated by [`Env::windows_vars`].
+    pub(crate) fn command_of(&self, program: &Path, args: &[&str]) -> Command {
+        if windows_exe().is_none() {
+            let mut c = Command::new(program);
+            c.args(args).env_clear().envs(&self.vars);
+            return c;
+        }
+        let mut c = Command::new(WINE);
+        c.arg(program)
+            .args(args)
+            .env_clear()
+            .envs(self.windows_vars());
         c
+    }
+
+    /// The environment as the Windows .exe gets it under Wine. Wine replaces USERPROFILE (the
+    /// helper's home on Windows) with its own `C:\users\<name>`, drops HOME and replaces PATH
+    /// with the Windows default, passing everything else through. So what the helper derives from
+    /// the home is named explicitly from this Env's home (unless the test set it), PATH goes into
+    /// WINEPATH (which Wine appends to its PATH) in Windows form, and WINEPREFIX and WINEDEBUG
+    /// are kept. Unix absolute paths work as they are: Wine resolves them on drive Z:, which maps
+    /// to `/` and is the current drive (the tests' working directory is a Unix directory).
+    pub(crate) fn windows_vars(&self) -> HashMap<String, String> {
+        let mut v = self.vars.clone();
+        if let Some(home) = v.remove("HOME") {
+            let home = Path::new(&home);
+            for (var, path) in [
+                ("AWS_ECR_CACHE_DIR", home.join(".ecr")),
+                ("DOCKER_CONFIG", home.join(".docker")),
+                ("AWS_CONFIG_FILE", home.join(".aws/config")),
+                ("AWS_SHARED_CREDENTIALS_FILE", home.join(".aws/credentials")),
+            ] {
+                v.entry(var.into())
+                    .or_insert_with(|| path.display().to_string());
+            }
+        }
+        for var in PATH_VARS {
+            if let Some(p) = v.get_mut(*var)
+                && p.starts_with('/')
+            {
+                *p = windows_path(p);
+            }
+        }
+        if let Some(path) = v.remove("PATH") {
+            let dirs: Vec<String> = path
+                .split(':')
+                .filter(|d| !d.is_empty() && !DEFAULT_PATH.split(':').any(|x| x == *d))
+                .map(windows_path)
+                .collect();
+            if !dirs.is_empty() {
+                v.insert("WINEPATH".into(), dirs.join(";"));
+            }
+        }
+        for var in ["WINEPREFIX", "WINEDEBUG"] {
+            // The test harness's own switches, not the helper's configuration.
+            #[allow(clippy::disallowed_methods)]
+            if let Ok(val) = std::env::var(var) {
+                v.entry(var.into()).or_insert(val);
+            }
+        }
+        v.entry("WINEDEBUG".into()).or_insert_with(|| "-all".into());
+        v
     }
 
     /// Runs the binary with `input` on stdin; kills it if it hangs (a hang is a failure).
