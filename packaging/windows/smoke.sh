@@ -33,7 +33,7 @@ fail() {
 }
 
 # The prefix (its first start takes seconds) and the install.
-"$WINE" cmd /c exit 0 >/dev/null 2>&1 || fail "wine does not start"
+WINEDLLOVERRIDES="mscoree,mshtml=" "$WINE" wineboot --init </dev/null >/dev/null 2>&1 || fail "wine does not start" # no Mono, no Gecko: nothing to download
 user=$("$WINE" cmd /c 'echo %USERNAME%' 2>/dev/null | tr -d '\r')
 profile=$WINEPREFIX/drive_c/users/$user
 [ -d "$profile" ] || fail "no Wine profile at $profile"
