@@ -150,15 +150,16 @@ static-all:
 cross-setup:
 	CROSS_SYSROOT=$(CROSS_SYSROOT) packaging/cross-setup.sh
 
-# The unit and integration tests for aarch64, under qemu-user (release: the debug build is too slow
-# under emulation for the concurrency tests' bounds). Registers qemu-aarch64 with binfmt_misc for
-# the run (the integration tests start the aarch64 helper directly) and undoes it afterwards.
-# test-cross-build compiles them only (check-dist overlaps that with its reproducibility build).
+# The aarch64 build's tests under qemu-user (packaging/cross-test.sh): its unit tests (release: the
+# debug build is too slow under emulation), and the integration tests, a native harness, against
+# the aarch64 static binary, which binfmt_misc hands to qemu (cross-test.sh registers qemu-aarch64
+# there for the run and undoes it afterwards). test-cross-build compiles the aarch64 side only
+# (check-dist overlaps that with its reproducibility build).
 test-cross: test-deps
-	$(MAKE) --no-print-directory cross-setup TARGET=aarch64-unknown-linux-gnu
+	$(MAKE) --no-print-directory static TARGET=aarch64-unknown-linux-gnu
 	$(MAKE) --no-print-directory -s test-cross-run TARGET=aarch64-unknown-linux-gnu
 test-cross-build:
-	$(MAKE) --no-print-directory cross-setup TARGET=aarch64-unknown-linux-gnu
+	$(MAKE) --no-print-directory static TARGET=aarch64-unknown-linux-gnu
 	$(MAKE) --no-print-directory -s test-cross-run TARGET=aarch64-unknown-linux-gnu CROSS_TEST_MODE=build
 .PHONY: test-cross-run test-cross-build smoke-cross
 # The smoke e2e of the aarch64 helper (tests/e2e/cross-smoke.sh): skopeo pulls from a local
@@ -172,7 +173,7 @@ smoke-cross:
 test-cross-run:
 	env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CROSS_ENV) \
 		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=qemu-aarch64-static ECR_TESTS_REQUIRE_MOTO=1 \
-		ECR_TESTS_QEMU_USER=1 \
+		ECR_TESTS_QEMU_USER=1 HELPER=$(TARGET_DIR)/$(TARGET)/release/$(BIN) \
 		CARGO="$(CARGO)" LOCKED="$(LOCKED)" TARGET=$(TARGET) packaging/cross-test.sh $(CROSS_TEST_MODE)
 
 deb: static-all

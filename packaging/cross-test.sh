@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# make test-cross: `cargo test --release --target $TARGET` (unit and integration tests) for the
-# aarch64 build, run under qemu-user. The Makefile passes the cross toolchain's environment, the
-# static RUSTFLAGS (sysroot glibc) and CARGO_TARGET_..._RUNNER=qemu-aarch64-static, which runs the
-# test binaries; the integration tests also start the aarch64 helper binary themselves, which only
-# the kernel's binfmt_misc can hand to qemu. So this registers qemu-aarch64 there for the run, and
-# afterwards undoes exactly what it changed (binfmt_misc is the host kernel's, shared by every
-# container on it): disables the entry it enabled, unmounts what it mounted.
+# make test-cross: the tests of the aarch64 build, under qemu-user.
+#   1. The unit tests: `cargo test --release --target $TARGET --lib --bins`, the aarch64 test
+#      binaries run by qemu-aarch64-static (the Makefile passes the cross toolchain's environment,
+#      the static RUSTFLAGS (sysroot glibc) and CARGO_TARGET_..._RUNNER).
+#   2. The integration tests (tests/it) against the aarch64 static binary HELPER (make static
+#      built it; the one packaged and shipped), which the kernel's binfmt_misc hands to qemu: the
+#      harness is the native Linux program `make test` built (ECR_TESTS_HELPER names the helper
+#      to start), as for the Windows .exe. Not an emulated harness: a multithreaded program under
+#      qemu-user that forks many helpers at once can deadlock inside qemu-user before the exec
+#      (seen in CI, 2026-12-02: a forked child stuck on a futex, holding CLOEXEC copies of its
+#      siblings' stdin pipes, so their helpers waited for EOF until the watchdog killed one).
+# So this registers qemu-aarch64 with binfmt_misc for the run, and afterwards undoes exactly what it
+# changed (binfmt_misc is the host kernel's, shared by every container on it): disables the entry
+# it enabled, unmounts what it mounted.
 # Do not set QEMU_LD_PREFIX: with it a test binary spun at 100% CPU forever (TESTING.md).
-# Further arguments go to cargo test (e.g. `-- cache::` to run some tests only).
-# `cross-test.sh build` only compiles the tests (cargo test --no-run): check-dist does that while
-# its reproducibility build runs, and runs the tests on an otherwise idle machine afterwards (the
-# concurrency tests' time bounds do not survive emulation plus a busy CPU).
+# Further arguments go to both cargo test runs (e.g. `-- cache::` to run some tests only).
+# `cross-test.sh build` only compiles the unit tests (cargo test --no-run): check-dist does that
+# while its reproducibility build runs, and runs the tests on an otherwise idle machine afterwards
+# (the concurrency tests' bounds do not survive emulation plus a busy CPU).
 # `cross-test.sh smoke` runs tests/e2e/cross-smoke.sh instead of cargo test, with the same
 # binfmt_misc registration: skopeo pulls from a local registry through the already built aarch64
 # static binary (HELPER), which the kernel hands to qemu (make smoke-cross; builds nothing).
@@ -20,8 +27,13 @@ cd "$(dirname "$0")/.."
 unset QEMU_LD_PREFIX
 if [ "${1:-}" = build ]; then
     # shellcheck disable=SC2086 # LOCKED is empty or --locked
-    exec $CARGO test --release $LOCKED --target "$TARGET" --no-run
+    exec $CARGO test --release $LOCKED --target "$TARGET" --lib --bins --no-run
 fi
+: "${HELPER:?HELPER is not set (the aarch64 static binary: run through make test-cross)}"
+[ -x "$HELPER" ] || { echo "cross-test: no $HELPER (make static TARGET=$TARGET)" >&2; exit 1; }
+# An ELF file (\x7fELF) for machine 183 (EM_AARCH64, little-endian 0xb7 0x00 at offset 18).
+[ "$(od -An -tx1 -N4 "$HELPER" | tr -d ' \n')$(od -An -tx1 -j18 -N2 "$HELPER" | tr -d ' \n')" = 7f454c46b700 ] ||
+    { echo "cross-test: $HELPER is not an aarch64 ELF program" >&2; exit 1; }
 
 binfmt=/proc/sys/fs/binfmt_misc
 mounted="" enabled=""
@@ -52,23 +64,31 @@ if [ "${1:-}" = smoke ]; then
     echo "cross-test: smoke e2e of the $TARGET helper under qemu: $(($(date +%s) - start)) s"
     exit 0
 fi
+# The cross build's environment is for step 1 only: the native harness of step 2 is `make test`'s
+# build, which it reuses as it is.
+cross_vars=(RUSTC RUSTDOC RUSTFLAGS ECR_LOGIN_COMMIT CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER
+    CC_aarch64_unknown_linux_gnu AR_aarch64_unknown_linux_gnu)
+native() { env "${cross_vars[@]/#/-u}" "$@"; }
+echo "cross-test: 1. unit tests ($TARGET, under qemu)"
 # shellcheck disable=SC2086 # LOCKED is empty or --locked
+$CARGO test --release $LOCKED --target "$TARGET" --lib --bins "$@"
+unit_s=$(($(date +%s) - start))
+echo "cross-test: 2. integration tests against $HELPER (under qemu through binfmt_misc)"
+t2=$(date +%s)
+export ECR_TESTS_HELPER=$HELPER
 if [ $# -gt 0 ]; then
-    $CARGO test --release $LOCKED --target "$TARGET" "$@"
+    # shellcheck disable=SC2086
+    native $CARGO test $LOCKED --test it "$@"
 else
-    # The two tests of many concurrent helpers (20 and 30 emulated processes) exceed their time
-    # bounds when another test runs beside them under emulation on 2 cores (each passes alone):
-    # everything else first, two at a time, then those two alone.
-    # Seen on 2 cores busy with another build (2026-12-02, ~65 runs of the pair): 3 times the twenty
-    # gets' test failed with one get killed by its 60 s watchdog (code -1). Not the helper: a child
-    # the emulated test harness forked deadlocked in qemu-user on a futex before its exec, holding
-    # CLOEXEC copies of its siblings' stdin pipes, whose helpers waited for EOF on stdin until the
-    # watchdog killed it. Once (load ~5) the thirty registries' test counted 31 API calls, not 30.
+    # The tests of many concurrent helpers (20 and 30 emulated processes at once) would exceed
+    # their bounds with other tests' helpers beside them under emulation on 2 cores (each passes
+    # alone): everything else first, two at a time, then those alone.
     serial=(cache::twenty_concurrent_cold_gets_of_one_registry_make_one_api_call
-        cache::thirty_registries_fetched_concurrently_are_all_cached_afterwards)
+        cache::thirty_registries_fetched_concurrently_are_all_cached_afterwards
+        hardening::twenty_failing_cold_gets_share_one_api_call_and_its_cause)
     # shellcheck disable=SC2086
-    $CARGO test --release $LOCKED --target "$TARGET" -- "${serial[@]/#/--skip=}"
+    native $CARGO test $LOCKED --test it -- "${serial[@]/#/--skip=}"
     # shellcheck disable=SC2086
-    $CARGO test --release $LOCKED --target "$TARGET" --test it -- --exact --test-threads=1 "${serial[@]}"
+    native $CARGO test $LOCKED --test it -- --exact --test-threads=1 "${serial[@]}"
 fi
-echo "cross-test: $TARGET tests under qemu: $(($(date +%s) - start)) s"
+echo "cross-test: $TARGET unit tests under qemu: $unit_s s; integration tests against the $TARGET helper: $(($(date +%s) - t2)) s"

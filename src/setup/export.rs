@@ -234,8 +234,10 @@ pub fn export(
                     Format::Auth => "auth",
                     Format::KubeSecret => "kube-secret",
                 };
+                // Windows has no modes: the file takes its folder's access list.
+                let mode = if cfg!(windows) { "" } else { ", mode 0600" };
                 let line = format!(
-                    "wrote {} ({what}, mode 0600): {} registr{}",
+                    "wrote {} ({what}{mode}): {} registr{}",
                     printable(&path.display().to_string()),
                     found.len(),
                     if found.len() == 1 { "y" } else { "ies" }

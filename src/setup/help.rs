@@ -45,7 +45,7 @@ For tools that cannot run a credential helper (ctr, crictl, Nomad, Kubernetes, C
              the credentials of every HOST in one document: auth (default) is the
              {{\"auths\":{{...}}}} of config.json / auth.json (skopeo --authfile, oras); kube-secret
              a kubernetes.io/dockerconfigjson Secret named NAME (default ecr-registry);
-             -o FILE writes it atomically with mode 0600
+             -o FILE writes it atomically{export_mode}
   Both take tokens as get does (the cache first); they last 12 hours, so run them again before.
   A secret is never printed to a terminal unless --force is given. A HOST without a token: one
   line on stderr, nothing written, exit 1.
@@ -93,6 +93,7 @@ Docker config ({home}{sep}.docker{sep}config.json):
         version = env!("CARGO_PKG_VERSION"),
         home = if cfg!(windows) { "%USERPROFILE%" } else { "~" },
         sep = std::path::MAIN_SEPARATOR,
+        export_mode = if cfg!(windows) { "" } else { " with mode 0600" },
         fix = if cfg!(windows) {
             "their access list lets only you, SYSTEM and Administrators write"
         } else {

@@ -189,7 +189,10 @@ fn export_to_a_file_is_atomic_0600_and_all_or_nothing() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(
         out.stdout,
-        format!("wrote {f} (auth, mode 0600): 1 registry\n")
+        format!(
+            "wrote {f} (auth{}): 1 registry\n",
+            unix_or_windows(", mode 0600", "")
+        )
     );
     let pw = env.get(HOST).secret();
     assert!(!out.stdout.contains(&pw) && !out.stderr.contains(&pw));

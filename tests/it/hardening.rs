@@ -499,7 +499,7 @@ fn directories_the_helper_creates_are_0700_and_files_0600_whatever_the_umask() {
     let dir = base.join("b/ecr");
     env.set("AWS_ECR_CACHE_DIR", &dir.display().to_string());
     let mut cmd = Command::new("/bin/sh");
-    cmd.args(["-c", "umask 000; exec \"$0\" get", BIN])
+    cmd.args(["-c", "umask 000; exec \"$0\" get", helper_bin()])
         .env_clear()
         .envs(&env.vars);
     let out = run_command(cmd, HOST.as_bytes(), NO_HANG);
@@ -1006,7 +1006,8 @@ fn with_a_controlling_terminal_a_7_s_credential_process_is_waited_for() {
     // `script` gives the helper a pseudo-terminal as its controlling terminal; stdin and
     // stdout stay a pipe and a file, as under docker.
     let inner = format!(
-        "printf %s '{HOST}' | '{BIN}' get > '{}' 2> '{}'",
+        "printf %s '{HOST}' | '{}' get > '{}' 2> '{}'",
+        helper_bin(),
         outf.display(),
         errf.display()
     );
@@ -1036,7 +1037,9 @@ fn without_a_terminal_a_7_s_credential_process_is_abandoned() {
     let env = process_env(&fake, &format!("sleep 7\n{}", valid_process_json()), "");
     // A new session: no controlling terminal, even when the tests run in one.
     let mut cmd = Command::new("setsid");
-    cmd.args(["-w", BIN, "get"]).env_clear().envs(&env.vars);
+    cmd.args(["-w", helper_bin(), "get"])
+        .env_clear()
+        .envs(&env.vars);
     let out = run_command(cmd, HOST.as_bytes(), Duration::from_secs(40));
     assert!(not_found(&out), "{out:?}");
     assert!(

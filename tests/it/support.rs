@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
-pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-ecr-login");
+/// The helper cargo built for these tests.
+const BUILT: &str = env!("CARGO_BIN_EXE_docker-credential-ecr-login");
 pub(crate) const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 pub(crate) const NOT_FOUND: &str = "credentials not found in native keychain\n";
 pub(crate) const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -29,6 +30,23 @@ pub(crate) fn under_qemu_user() -> bool {
     #[allow(clippy::disallowed_methods)]
     let set = std::env::var_os("ECR_TESTS_QEMU_USER").is_some_and(|v| v == "1");
     set
+}
+
+/// The Linux helper under test: the one cargo built for these tests, or the program
+/// `ECR_TESTS_HELPER` names. `make test-cross` names the aarch64 static binary there: this harness
+/// stays a native program and the kernel's binfmt_misc hands every helper it starts to qemu-user
+/// (an emulated harness forking many helpers at once can deadlock inside qemu-user before the
+/// exec: packaging/cross-test.sh).
+pub(crate) fn helper_bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        // The test harness's own switch, not the helper's configuration.
+        #[allow(clippy::disallowed_methods)]
+        let named = std::env::var("ECR_TESTS_HELPER").ok();
+        named
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| BUILT.to_string())
+    })
 }
 
 /// The Windows build under test, when `ECR_TESTS_WINDOWS_EXE` names it (`make test-windows`:
@@ -104,7 +122,7 @@ pub(crate) fn unix_only(what: &str) -> bool {
 }
 
 /// The helper installed as `dir/name` (the kubelet's provider name, a docker-credential name):
-/// a symbolic link to `BIN`; for the Windows .exe a symbolic link `name.exe` to it (what Windows
+/// a symbolic link to [`helper_bin`]; for the Windows .exe a symbolic link `name.exe` to it (what Windows
 /// runs for `name`; Wine follows it), with the bcryptprimitives.dll shim beside it (Wine looks
 /// for DLLs next to the program as started). Returns the path to run ([`Env::command_of`]).
 pub(crate) fn install_helper(dir: &Path, name: &str) -> PathBuf {
@@ -112,7 +130,7 @@ pub(crate) fn install_helper(dir: &Path, name: &str) -> PathBuf {
     match windows_exe() {
         None => {
             let link = dir.join(name);
-            symlink(BIN, &link).expect("symlink the helper");
+            symlink(helper_bin(), &link).expect("symlink the helper");
             link
         }
         Some(exe) => {
@@ -215,11 +233,11 @@ impl Env {
         }
     }
 
-    /// The helper (`BIN`, or the Windows .exe under Wine: [`windows_exe`]) with `args` and this
+    /// The helper ([`helper_bin`], or the Windows .exe under Wine: [`windows_exe`]) with `args` and this
     /// environment.
     pub(crate) fn command(&self, args: &[&str]) -> Command {
         match windows_exe() {
-            None => self.command_of(Path::new(BIN), args),
+            None => self.command_of(Path::new(helper_bin()), args),
             Some(exe) => self.command_of(Path::new(exe), args),
         }
     }
