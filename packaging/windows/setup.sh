@@ -5,8 +5,8 @@
 # source: rustup here has no Windows standard library, so it is built with -Zbuild-std), the
 # mingw-w64 linker, and Wine 8 to run the result. Idempotent: a second run installs nothing.
 # Then builds the test-only bcryptprimitives.dll shim (packaging/windows/bcryptprimitives-shim.c)
-# into $WIN_SHIM_DIR when it is missing or older than its source, and links mingw-w64's libraries
-# into $WIN_LIBDIR.
+# and the fallback tests' fake credential store (packaging/windows/fake-store.c) into $WIN_SHIM_DIR
+# when missing or older than their source, and links mingw-w64's libraries into $WIN_LIBDIR.
 set -euo pipefail
 : "${WIN_SHIM_DIR:?WIN_SHIM_DIR is not set (run through make)}"
 
@@ -34,5 +34,12 @@ dll=$WIN_SHIM_DIR/bcryptprimitives.dll
 if [ ! -f "$dll" ] || [ "$src" -nt "$dll" ]; then
     mkdir -p "$WIN_SHIM_DIR"
     x86_64-w64-mingw32-gcc -O2 -shared -o "$dll" "$src" -ladvapi32
+fi
+# The fake Docker credential store of the fallback tests (test-only too; test.sh names it).
+src=packaging/windows/fake-store.c
+store=$WIN_SHIM_DIR/docker-credential-fake.exe
+if [ ! -f "$store" ] || [ "$src" -nt "$store" ]; then
+    mkdir -p "$WIN_SHIM_DIR"
+    x86_64-w64-mingw32-gcc -O2 -s -Wall -Werror -o "$store" "$src"
 fi
 echo "windows-setup: ready (rustc $(/usr/bin/rustc --version | cut -d' ' -f2), $(/usr/lib/wine/wine64 --version 2>/dev/null || echo 'no wine'))"

@@ -6,7 +6,8 @@
 #      the dependencies are the .exe build's), each test .exe run under Wine by wine-run.sh;
 #   2. the integration tests (tests/it), a Linux program, against $WIN_EXE:
 #      ECR_TESTS_WINDOWS_EXE makes support::Env::command run `wine64 <exe> ...`; tests of
-#      Unix-only mechanisms skip there with a line saying so (support::unix_only).
+#      Unix-only mechanisms skip there with a line saying so (support::unix_only); the fallback
+#      tests' fake credential store is its Windows build (ECR_TESTS_WINDOWS_STORE).
 # One temporary Wine prefix under $TARGET_DIR for the run, its wineserver kept alive throughout
 # (the first start of a prefix takes seconds) and shut down at the end, whatever happens.
 # The Makefile passes the Windows build's environment (RUSTC, RUSTFLAGS, ...); it is used for the
@@ -20,7 +21,9 @@ cd "$(dirname "$0")/../.."
 wine=/usr/lib/wine/wine64 wineserver=/usr/lib/wine/wineserver
 [ -x "$wine" ] || { echo "test-windows: no $wine (make windows-setup)" >&2; exit 1; }
 [ -f "$WIN_EXE" ] || { echo "test-windows: no $WIN_EXE (make windows)" >&2; exit 1; }
-[ -f "$WIN_SHIM_DIR/bcryptprimitives.dll" ] || { echo "test-windows: no shim in $WIN_SHIM_DIR (make windows-setup)" >&2; exit 1; }
+for f in bcryptprimitives.dll docker-credential-fake.exe; do
+    [ -f "$WIN_SHIM_DIR/$f" ] || { echo "test-windows: no $f in $WIN_SHIM_DIR (make windows-setup)" >&2; exit 1; }
+done
 
 # The Windows build's environment, kept for step 1 and taken away from everything else.
 win_vars=(RUSTC RUSTDOC RUSTC_BOOTSTRAP RUSTFLAGS ECR_LOGIN_COMMIT CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER)
@@ -80,7 +83,7 @@ echo "test-windows: 2. integration tests against $WIN_EXE"
 t2=$(date +%s)
 # --show-output: the skip lines of passing tests (support::unix_only) are kept for the summary.
 # shellcheck disable=SC2086
-ECR_TESTS_WINDOWS_EXE=$WIN_EXE ECR_TESTS_REQUIRE_MOTO=1 \
+ECR_TESTS_WINDOWS_EXE=$WIN_EXE ECR_TESTS_WINDOWS_STORE=$WIN_SHIM_DIR/docker-credential-fake.exe ECR_TESTS_REQUIRE_MOTO=1 \
     $CARGO test $LOCKED --test it "$@" -- --show-output 2>&1 | tee "$work/it.log" || status=1
 read -r it_pass it_fail it_ignored < <(counts "$work/it.log")
 it_s=$(($(date +%s) - t2))

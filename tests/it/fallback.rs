@@ -22,8 +22,13 @@ echo "fake-stderr:$a" >&2
 exit "$(cat "$d/code.$a" 2>/dev/null || echo 0)"
 "#;
 
-/// What the tests that run the fake store skip for against the Windows .exe.
-const STORE_SKIP: &str = "a shell-script fake store";
+/// True (the test skips) when the fake store cannot run: against the Windows .exe without its
+/// Windows build (`ECR_TESTS_WINDOWS_STORE`, packaging/windows/fake-store.c).
+fn no_store() -> bool {
+    windows_exe().is_some()
+        && windows_fake_store().is_none()
+        && unix_only("a shell-script fake store (no ECR_TESTS_WINDOWS_STORE)")
+}
 
 const HUB: &str = "https://index.docker.io/v1/";
 
@@ -31,6 +36,8 @@ struct Store {
     env: Env,
     dir: PathBuf,
     bin: PathBuf,
+    /// The store's program, as the helper finds it on PATH.
+    program: PathBuf,
 }
 
 impl Store {
@@ -44,14 +51,30 @@ impl Store {
         let script = bin.join("docker-credential-fake");
         fs::write(&script, SCRIPT).unwrap();
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-        // For the Windows .exe (which cannot run the script): a batch file of that name, so the
-        // store is found on PATH; tests that run the store skip there (support::unix_only).
-        if windows_exe().is_some() {
-            fs::write(bin.join("docker-credential-fake.cmd"), "@exit /b 1\r\n").unwrap();
-        }
+        // For the Windows .exe (which cannot run the script): the same store built for Windows
+        // (packaging/windows/fake-store.c), else a batch file of that name that fails, so the
+        // store is still found on PATH (the tests that run it skip then: `no_store`).
+        let program = match (windows_exe(), windows_fake_store()) {
+            (None, _) => script,
+            (Some(_), Some(exe)) => {
+                let program = bin.join("docker-credential-fake.exe");
+                std::os::unix::fs::symlink(exe, &program).unwrap();
+                program
+            }
+            (Some(_), None) => {
+                let program = bin.join("docker-credential-fake.cmd");
+                fs::write(&program, "@exit /b 1\r\n").unwrap();
+                program
+            }
+        };
         env.set("PATH", &format!("{}:/usr/bin:/bin", bin.display()))
             .set("FAKE_DIR", &dir.display().to_string());
-        Store { env, dir, bin }
+        Store {
+            env,
+            dir,
+            bin,
+            program,
+        }
     }
 
     fn named(fake: &Fake) -> Store {
@@ -84,7 +107,7 @@ fn write_settings(env: &Env, v: &Value, mode: u32) -> PathBuf {
 
 #[test]
 fn get_passes_stdin_stdout_exit_status_and_stderr_through() {
-    if unix_only(STORE_SKIP) {
+    if no_store() {
         return;
     }
     let fake = Fake::start();
@@ -113,7 +136,7 @@ fn get_passes_stdin_stdout_exit_status_and_stderr_through() {
 
 #[test]
 fn store_and_erase_pass_through() {
-    if unix_only(STORE_SKIP) {
+    if no_store() {
         return;
     }
     let fake = Fake::start();
@@ -174,7 +197,7 @@ fn ecr_hosts_and_mapped_names_never_consult_the_fallback() {
 
 #[test]
 fn list_merges_the_fallbacks_entries_and_ours_win() {
-    if unix_only(STORE_SKIP) {
+    if no_store() {
         return;
     }
     let fake = Fake::start();
@@ -289,7 +312,7 @@ fn a_fallback_that_is_this_helper_is_refused() {
 
 #[test]
 fn the_settings_file_names_the_fallback_only_when_trusted() {
-    if unix_only(STORE_SKIP) {
+    if no_store() {
         return;
     }
     let fake = Fake::start();
@@ -321,7 +344,7 @@ fn the_variable_wins_over_the_file() {
     write_settings(&s.env, &json!({"fallback": "nosuch"}), 0o600);
     let out = s.env.get("ghcr.io");
     assert!(out.stderr.contains("\"fallback\" in "), "{}", out.stderr);
-    if unix_only(STORE_SKIP) {
+    if no_store() {
         return;
     }
     s.env.set("AWS_ECR_FALLBACK", "fake");
@@ -417,14 +440,7 @@ fn configure_writes_both_settings_and_doctor_says_where_credentials_come_from() 
         "{}",
         out.stdout
     );
-    assert!(
-        out.stdout.contains(&shown(&s.bin.join(unix_or_windows(
-            "docker-credential-fake",
-            "docker-credential-fake.cmd"
-        )))),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains(&shown(&s.program)), "{}", out.stdout);
     assert_eq!(s.calls(), "", "doctor ran the store");
     let mut env = s.env;
     env.set("AWS_ECR_FALLBACK", "nosuch");

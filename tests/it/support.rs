@@ -64,6 +64,15 @@ pub(crate) fn windows_exe() -> Option<&'static str> {
     .as_deref()
 }
 
+/// The fallback tests' fake credential store built for Windows (packaging/windows/fake-store.c),
+/// when `ECR_TESTS_WINDOWS_STORE` names it (`make test-windows`).
+pub(crate) fn windows_fake_store() -> Option<String> {
+    // The test harness's own switch, not the helper's configuration.
+    #[allow(clippy::disallowed_methods)]
+    let store = std::env::var("ECR_TESTS_WINDOWS_STORE").ok();
+    store.filter(|s| !s.is_empty())
+}
+
 /// Wine's loader for 64-bit Windows programs (Debian's wine64 package).
 pub(crate) const WINE: &str = "/usr/lib/wine/wine64";
 
@@ -81,6 +90,8 @@ const PATH_VARS: &[&str] = &[
     "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "DOCKER_CONFIG",
+    // The fake credential store's directory (tests/it/fallback.rs), which the helper passes on.
+    "FAKE_DIR",
 ];
 
 /// `path` as the helper under test names it in messages: as it is, or (the Windows .exe) in
