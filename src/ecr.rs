@@ -164,7 +164,11 @@ impl TokenSource for Aws<'_> {
                 ))),
             }
         });
-        drop(rt);
+        // Not `drop(rt)`, which waits for every blocking task to end: a credential_process that
+        // hangs (or one it started, holding its stdout) would hold us on the Windows read of its
+        // pipe, which tokio does on a blocking thread, and a hung name lookup would everywhere.
+        // Left behind, they end with the process (the reaper or Windows' job object).
+        rt.shutdown_background();
         reaper.finish();
         result
     }

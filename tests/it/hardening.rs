@@ -880,10 +880,8 @@ fn control_characters_from_the_api_never_reach_the_terminal() {
 
 #[test]
 fn a_hung_credential_process_and_its_grandchild_die_with_the_helper() {
-    if unix_only(
-        "Unix pids in /proc and the child subreaper (the Windows job object of children.rs is not observable from the Linux side)",
-    ) {
-        return;
+    if windows_exe().is_some() {
+        return windows_job_ends_the_credential_process_and_its_grandchild();
     }
     if under_qemu_user() {
         eprintln!(
@@ -926,6 +924,101 @@ fn a_hung_credential_process_and_its_grandchild_die_with_the_helper() {
     }
     for p in &ids {
         assert!(!alive(*p), "pid {p} outlived the helper");
+    }
+}
+
+/// (COUNT, Linux pid) of the Windows programs Wine runs whose command line (Wine shows the Windows
+/// one in /proc) is `ping -n COUNT ...`, for each COUNT in `counts`.
+fn wine_pings(counts: &[u32]) -> Vec<(u32, u32)> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).to_lowercase())
+            .collect();
+        // Wine names the program `C:\windows\system32\ping.exe` or just `ping`, as started.
+        let program = args[0].rsplit(['\\', '/']).next().unwrap_or_default();
+        if args.len() < 3 || program.trim_end_matches(".exe") != "ping" || args[1] != "-n" {
+            continue;
+        }
+        if let Some(count) = counts.iter().find(|c| args[2] == c.to_string())
+            && alive(pid)
+        {
+            found.push((*count, pid));
+        }
+    }
+    found
+}
+
+/// The Windows form of the test above (children.rs: the helper's job object, killed when it
+/// closes): the credential_process is a batch file that starts a background grandchild
+/// (`start /b ping`) and then waits (`ping`); Wine runs each Windows program as a Linux process,
+/// seen in /proc. Both must run while the helper waits, and be gone once it has given up.
+fn windows_job_ends_the_credential_process_and_its_grandchild() {
+    // Ping counts no other test uses, to tell these processes apart.
+    const GRANDCHILD: u32 = 1117;
+    const CHILD: u32 = 1118;
+    let fake = Fake::start();
+    let mut env = process_env(
+        &fake,
+        "",
+        &format!(
+            "start /b ping -n {GRANDCHILD} 127.0.0.1 <nul >nul 2>nul\nping -n {CHILD} 127.0.0.1 <nul >nul 2>nul"
+        ),
+    );
+    env.set("AWS_ECR_CREDENTIALS_TIMEOUT", "10");
+    // Watch /proc while the helper waits for its credential process.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut seen: Vec<(u32, u32)> = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for p in wine_pings(&[GRANDCHILD, CHILD]) {
+                    if !seen.contains(&p) {
+                        seen.push(p);
+                    }
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+            seen
+        })
+    };
+    let out = env.get_for(HOST, Duration::from_secs(60));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = watcher.join().unwrap();
+    // Whatever happens, leave nothing running.
+    struct KillAll(Vec<u32>);
+    impl Drop for KillAll {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                signal(*p, "KILL");
+            }
+        }
+    }
+    let _cleanup = KillAll(seen.iter().map(|(_, pid)| *pid).collect());
+    assert!(not_found(&out), "{out:?}");
+    for count in [GRANDCHILD, CHILD] {
+        assert!(
+            seen.iter().any(|(c, _)| *c == count),
+            "ping -n {count} never ran while the helper waited: {seen:?}; {out:?}"
+        );
+    }
+    let t = Instant::now();
+    while seen.iter().any(|(_, p)| alive(*p)) && t.elapsed() < Duration::from_secs(5) {
+        thread::sleep(Duration::from_millis(50));
+    }
+    for (count, pid) in &seen {
+        assert!(
+            !alive(*pid),
+            "ping -n {count} (pid {pid}) outlived the helper"
+        );
     }
 }
 
