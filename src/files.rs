@@ -57,20 +57,23 @@ fn classify(e: io::Error) -> ReadError {
     }
 }
 
-/// Opens `path` read-only without blocking and only if it is a regular file.
-pub fn open_regular(path: &Path, follow: bool) -> Result<File, ReadError> {
+/// Opens `path` read-only without blocking and only if it is a regular file; with its length.
+fn open_regular(path: &Path, follow: bool) -> Result<(File, u64), ReadError> {
     let file = sys::read_options(follow).open(path).map_err(classify)?;
     let meta = file.metadata().map_err(ReadError::Io)?;
     if !meta.file_type().is_file() {
         return Err(ReadError::NotRegular);
     }
-    Ok(file)
+    Ok((file, meta.len()))
 }
 
 /// The whole of a regular file of at most `max` bytes.
 pub fn read_regular(path: &Path, max: u64, follow: bool) -> Result<Vec<u8>, ReadError> {
-    let file = open_regular(path, follow)?;
-    let mut buf = Vec::new();
+    let (file, len) = open_regular(path, follow)?;
+    // Room for the whole file at once (a cache hit reads its entry in one call), plus the byte
+    // that tells a file grown past `max`.
+    let room = usize::try_from(len.min(max)).map_or(0, |n| n.saturating_add(1));
+    let mut buf = Vec::with_capacity(room);
     file.take(max + 1)
         .read_to_end(&mut buf)
         .map_err(ReadError::Io)?;

@@ -41,11 +41,13 @@ pub fn init(cfg: &Config, now: SystemTime) -> bool {
     };
     // The cache directory and log/ must be the user's own (created private if missing).
     for d in [dir.parent(), Some(dir.as_path())].into_iter().flatten() {
-        if files::check_private(d, true) == Trust::Missing && files::create_private_dir(d).is_err()
-        {
-            return false;
-        }
-        if files::check_private(d, true) != Trust::Trusted {
+        let trust = match files::check_private(d, true) {
+            Trust::Missing if files::create_private_dir(d).is_err() => return false,
+            // What was made is checked like what was found.
+            Trust::Missing => files::check_private(d, true),
+            found => found,
+        };
+        if trust != Trust::Trusted {
             return false;
         }
     }
