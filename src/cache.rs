@@ -453,6 +453,7 @@ impl CacheState {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests set their files up with std::fs
 mod tests {
     use super::*;
 

@@ -93,9 +93,11 @@ fn descendants(root: i32) -> Vec<i32> {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let path = std::path::PathBuf::from(format!("/proc/{pid}/stat"));
+        let Ok(stat) = crate::files::read_regular(&path, 4096, false) else {
             continue;
         };
+        let stat = String::from_utf8_lossy(&stat);
         if let Some((ppid, state)) = parse_stat(&stat)
             && state != 'Z'
         {

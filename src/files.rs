@@ -11,6 +11,9 @@
 //! What differs per platform is in `files/unix.rs` and `files/windows.rs` (Windows: no modes,
 //! the owner and access list instead of the mode; docs/security.md, "Windows").
 
+// The one module that opens files with the standard library (clippy.toml keeps it that way).
+#![allow(clippy::disallowed_methods)]
+
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
@@ -81,6 +84,17 @@ pub fn read_regular(path: &Path, max: u64, follow: bool) -> Result<Vec<u8>, Read
         return Err(ReadError::TooLarge(max));
     }
     Ok(buf)
+}
+
+/// Whether this process has a controlling terminal (Windows: a console) that someone could
+/// answer a prompt on.
+pub fn has_terminal() -> bool {
+    let terminal = if cfg!(windows) { "CONIN$" } else { "/dev/tty" };
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(terminal)
+        .is_ok()
 }
 
 /// Whether a directory or file may be trusted (see the module comment).
@@ -223,6 +237,16 @@ fn ensure_regular(file: File) -> io::Result<File> {
 /// never through a symbolic link) beside it, synced, then renamed over it. A crash leaves the old
 /// file or the new one, never a mix; a failed write leaves no temp file behind.
 pub fn replace_atomic(target: &Path, body: &[u8], mode: u32) -> io::Result<()> {
+    replace_with(target, body, mode, |_| Ok(()))
+}
+
+/// [`replace_atomic`], with `prepare` run on the temp file before its body is written.
+fn replace_with(
+    target: &Path,
+    body: &[u8],
+    mode: u32,
+    prepare: impl FnOnce(&File) -> io::Result<()>,
+) -> io::Result<()> {
     use std::io::Write as _;
     let dir = target.parent().unwrap_or(Path::new("."));
     let name = target
@@ -235,6 +259,7 @@ pub fn replace_atomic(target: &Path, body: &[u8], mode: u32) -> io::Result<()> {
     let result = (|| {
         let mut f =
             sys::private(OpenOptions::new().write(true).create_new(true), mode).open(&tmp)?;
+        prepare(&f)?;
         f.write_all(body)?;
         // Without this, a power loss after the rename can leave an empty file.
         f.sync_all()?;
@@ -274,6 +299,181 @@ fn rename_over(from: &Path, to: &Path) -> io::Result<()> {
                 std::thread::sleep(std::time::Duration::from_millis(10 << tries));
             }
             other => return other,
+        }
+    }
+}
+
+// Files written for people (`configure`, `export -o`): docs/security.md, "Files written for
+// you". Same rules as the cache (no link followed where we create, nothing but a regular file
+// replaced, bounded non-blocking reads), plus what a person's own files need: a path through a
+// symbolic link (dotfile repositories) is written at its target, a device named as the output is
+// written as the device it is, and an edited file keeps its owner and mode.
+
+/// What a path named for output is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A regular file (the target, when the path is a symbolic link to one), or nothing yet: it
+    /// is replaced atomically.
+    File(std::path::PathBuf),
+    /// A character device or a FIFO (`/dev/null`, `/dev/stdout`, a pipe): written as it is, never
+    /// replaced.
+    Device,
+    /// Anything else (a directory, a block device, a socket, a link to nothing): why not.
+    Refused(String),
+}
+
+/// What `path` is, for writing a file there (see [`Output`]).
+pub fn output(path: &Path) -> Output {
+    let link = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Output::File(path.to_owned()),
+        Err(e) => return Output::Refused(format!("cannot inspect it: {e}")),
+    };
+    if link.file_type().is_file() {
+        return Output::File(path.to_owned());
+    }
+    let meta = if link.file_type().is_symlink() {
+        match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Output::Refused(
+                    "a symbolic link to nothing (refusing to create its target)".into(),
+                );
+            }
+            Err(e) => return Output::Refused(format!("cannot inspect it: {e}")),
+        }
+    } else {
+        link
+    };
+    if meta.file_type().is_file() {
+        return match canonical(path) {
+            Ok(target) => Output::File(target),
+            Err(e) => Output::Refused(format!("cannot resolve it: {e}")),
+        };
+    }
+    if sys::is_writable_device(&meta) {
+        return Output::Device;
+    }
+    Output::Refused(format!("not a regular file ({})", sys::kind_of(&meta)))
+}
+
+/// Opens the character device or FIFO `path` for writing, as [`Output::Device`] found it: never
+/// created, truncated or blocked on (a FIFO nobody reads is an error, not a wait).
+pub fn open_device(path: &Path) -> io::Result<File> {
+    sys::open_device(path)
+}
+
+/// The owner and mode a file written for the user gets.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep {
+    mode: u32,
+    owner: Option<sys::Owner>,
+}
+
+impl Keep {
+    /// A file that stays the writer's own, `mode` (`export -o`).
+    pub fn own(mode: u32) -> Keep {
+        Keep { mode, owner: None }
+    }
+
+    /// An existing regular file's own mode and owner (as the docker CLI keeps them); for a new
+    /// file `new_mode` and, when run as root, the owner of its directory, so that `sudo -E ...
+    /// configure` leaves the user's files the user's.
+    pub fn of(target: &Path, new_mode: u32) -> Keep {
+        match fs::symlink_metadata(target) {
+            Ok(m) if m.file_type().is_file() => Keep {
+                mode: sys::mode_of(&m),
+                owner: sys::owner_of(&m),
+            },
+            _ => Keep {
+                mode: new_mode,
+                owner: sys::owner_for_new(target.parent().unwrap_or(Path::new("."))),
+            },
+        }
+    }
+
+    /// The same owner with another mode (a backup takes its original's mode).
+    pub fn with_mode(self, mode: u32) -> Keep {
+        Keep { mode, ..self }
+    }
+
+    pub fn mode(&self) -> u32 {
+        self.mode
+    }
+}
+
+/// [`replace_atomic`], the new file given `keep`'s mode (whatever the umask) and owner.
+pub fn replace_keeping(target: &Path, body: &[u8], keep: Keep) -> io::Result<()> {
+    replace_with(target, body, keep.mode, |f| {
+        if let Some(owner) = keep.owner {
+            sys::set_owner(f, owner)?;
+        }
+        sys::set_file_mode(f, keep.mode)
+    })
+}
+
+/// Creates the directory `path` and its missing parents 0700; when run as root, each one made
+/// gets the owner of the directory it is made in (`sudo -E configure` with no `~/.docker` yet).
+pub fn create_dir_for_user(path: &Path) -> io::Result<()> {
+    if path.as_os_str().is_empty() || fs::symlink_metadata(path).is_ok() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        create_dir_for_user(parent)?;
+    }
+    create_private_dir_one(path)?;
+    if let Some(owner) = sys::owner_for_new(path.parent().unwrap_or(Path::new("."))) {
+        let dir = File::open(path)?;
+        sys::set_owner(&dir, owner)?;
+    }
+    Ok(())
+}
+
+/// The lock of one edit of `target` (a read, a change, a write): held until dropped.
+#[derive(Debug)]
+pub struct EditLock {
+    _file: File,
+}
+
+/// Takes the lock that serialises edits of `target`: `.NAME.lock` beside it (created 0600 with
+/// the owner a new file there gets), never through a symbolic link. Waits at most `wait` for
+/// another holder, then fails (a stopped holder never hangs us).
+pub fn lock_for_edit(target: &Path, wait: std::time::Duration) -> io::Result<EditLock> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let path = dir.join(format!(".{name}.lock"));
+    let file = match create_new_private(&path) {
+        Ok(f) => {
+            if let Some(owner) = sys::owner_for_new(dir) {
+                sys::set_owner(&f, owner)?;
+            }
+            f
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => open_private_rw(&path)?,
+        Err(e) => return Err(e),
+    };
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(EditLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "another process has held {} for {} s",
+                        path.display(),
+                        wait.as_secs()
+                    ),
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
         }
     }
 }

@@ -300,6 +300,7 @@ pub fn parse_ini(text: &str) -> Sections {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests set their files up with std::fs
 mod tests {
     use super::*;
     use std::fs;

@@ -44,12 +44,7 @@ fn main() -> ExitCode {
     let mut config = Config::from_lookup(env, home);
     // A controlling terminal (Windows: a console) means someone may answer a credential prompt
     // (config.rs).
-    let terminal = if cfg!(windows) { "CONIN$" } else { "/dev/tty" };
-    config.interactive = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(terminal)
-        .is_ok();
+    config.interactive = docker_credential_ecr_login::files::has_terminal();
     config.stdout_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let now = SystemTime::now();
     logging::init(&config, now);

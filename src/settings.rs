@@ -251,6 +251,7 @@ impl Loaded {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests set their files up with std::fs
 mod tests {
     use super::*;
 

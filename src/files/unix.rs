@@ -87,3 +87,104 @@ pub(super) fn file_id(path: &Path) -> io::Result<(u64, u64)> {
     let m = fs::metadata(path)?;
     Ok((m.dev(), m.ino()))
 }
+
+/// A file's owner: user and group.
+pub(super) type Owner = (u32, u32);
+
+pub(super) fn owner_of(meta: &Metadata) -> Option<Owner> {
+    Some((meta.uid(), meta.gid()))
+}
+
+/// The owner a new file in `dir` gets beyond the creator's: `dir`'s owner, when we run as root
+/// and `dir` belongs to someone else (root editing a user's files for them); otherwise none.
+pub(super) fn owner_for_new(dir: &Path) -> Option<Owner> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let m = fs::metadata(dir).ok()?;
+    (m.uid() != 0).then(|| (m.uid(), m.gid()))
+}
+
+/// `fchown` of an open file, only when it changes something.
+pub(super) fn set_owner(file: &fs::File, (uid, gid): Owner) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let m = file.metadata()?;
+    if (m.uid(), m.gid()) == (uid, gid) {
+        return Ok(());
+    }
+    // SAFETY: the descriptor is open for the duration of the call.
+    if unsafe { libc::fchown(file.as_raw_fd(), uid, gid) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `fchmod` of an open file (whatever the umask made of its creation mode).
+pub(super) fn set_file_mode(file: &fs::File, mode: u32) -> io::Result<()> {
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+/// A character device or a FIFO: what may be written as it is.
+pub(super) fn is_writable_device(meta: &Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    t.is_char_device() || t.is_fifo()
+}
+
+/// What a file is, in words.
+pub(super) fn kind_of(meta: &Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else {
+        "a special file"
+    }
+}
+
+/// Opens a character device or FIFO for writing: no create, no truncate, no controlling terminal
+/// taken, and no wait for a FIFO's reader (ENXIO when there is none). Blocking again once open,
+/// so a slow reader is waited for as a pipe is.
+pub(super) fn open_device(path: &Path) -> io::Result<fs::File> {
+    use std::os::fd::AsRawFd;
+    let file = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENXIO) {
+                io::Error::other("a FIFO no process is reading")
+            } else {
+                e
+            }
+        })?;
+    let meta = file.metadata()?;
+    if !is_writable_device(&meta) {
+        return Err(io::Error::other(format!(
+            "not a character device or FIFO ({})",
+            if meta.is_file() {
+                "a regular file"
+            } else {
+                kind_of(&meta)
+            }
+        )));
+    }
+    let fd = file.as_raw_fd();
+    // SAFETY: `fd` is open for the duration of both calls.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(file)
+}

@@ -106,6 +106,46 @@ pub(super) fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// No owner is handed over on Windows: a file written for the user inherits its folder's access
+/// list.
+pub(super) type Owner = ();
+
+pub(super) fn owner_of(_meta: &Metadata) -> Option<Owner> {
+    None
+}
+
+pub(super) fn owner_for_new(_dir: &Path) -> Option<Owner> {
+    None
+}
+
+pub(super) fn set_owner(_file: &fs::File, _owner: Owner) -> io::Result<()> {
+    Ok(())
+}
+
+pub(super) fn set_file_mode(_file: &fs::File, _mode: u32) -> io::Result<()> {
+    Ok(())
+}
+
+/// Devices (`NUL`, `CON`) and pipes are not written as outputs on Windows: only files.
+pub(super) fn is_writable_device(_meta: &Metadata) -> bool {
+    false
+}
+
+pub(super) fn kind_of(meta: &Metadata) -> &'static str {
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "a device or special file"
+    }
+}
+
+pub(super) fn open_device(_path: &Path) -> io::Result<fs::File> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "only files are written on Windows",
+    ))
+}
+
 // Rights that let someone change what a directory or file holds, or who may.
 const FILE_WRITE_DATA: u32 = 0x0002; // a directory: add a file
 const FILE_APPEND_DATA: u32 = 0x0004; // a directory: add a subdirectory

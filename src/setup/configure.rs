@@ -55,6 +55,9 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
 }
 
 /// Applies `args`. `Ok(lines)` to print; `Err(line)` is the failure to print (exit 1).
+///
+/// The edit of `config.json` (and of the settings file, for the fallback) is one locked step:
+/// concurrent runs for different registries all land; see [`docker_config::edit`].
 pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
     let path = cfg
         .docker_config_file
@@ -71,7 +74,7 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
         ));
     };
     let settings = Settings::load(cfg.settings_file.as_deref()).map_err(|e| e.to_string())?;
-    let fallback = match &args.fallback {
+    let explicit = match &args.fallback {
         Some(name) => Some(fallback_step(cfg, name, &settings)?),
         None => None,
     };
@@ -79,91 +82,157 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
     for r in &args.registries {
         keys.push(registry_key(r, &settings)?);
     }
-
-    let mut docker = DockerConfig::load(path)?;
-    let verb = if args.dry_run { "would set" } else { "set" };
     let mut lines = vec![format!("Docker will run {}", found.display())];
-    let mut changed = false;
+    let plan = |docker: &mut DockerConfig| -> Result<(bool, Edit), String> {
+        let mut edit = apply(docker, &keys, args.store, args.dry_run);
+        edit.fallback = match (&explicit, &edit.previous_store) {
+            (Some(step), _) => Some(step.clone()),
+            (None, Some(prev)) => previous_store_step(cfg, prev, &settings, &mut edit.lines)?,
+            (None, None) => None,
+        };
+        if let Some(f) = &edit.fallback {
+            edit.lines.push(f.line(args.dry_run));
+            if let Some(w) = untrusted_settings(cfg) {
+                edit.lines.push(format!(
+                    "{w}: until that is fixed, the fallback is not used"
+                ));
+            }
+            if !args.dry_run {
+                // Before config.json: Docker asks us for every registry once credsStore is ours,
+                // and the fallback must be there by then.
+                if let Some(line) = write_fallback(f)? {
+                    edit.lines.push(line);
+                }
+            }
+        }
+        Ok((edit.changed && !args.dry_run, edit))
+    };
+    let (saved, edit) = if args.dry_run {
+        let mut docker = DockerConfig::load(path)?;
+        (docker_config::Saved::Unchanged, plan(&mut docker)?.1)
+    } else {
+        docker_config::edit(path, plan)?
+    };
+    lines.extend(edit.lines);
+    lines.push(match saved {
+        _ if !edit.changed => format!("{}: nothing to change", path.display()),
+        docker_config::Saved::Unchanged => format!("dry run: {} not written", path.display()),
+        docker_config::Saved::Wrote { backup: Some(b) } => format!(
+            "wrote {} (previous version: {})",
+            path.display(),
+            b.display()
+        ),
+        docker_config::Saved::Wrote { backup: None } => format!("wrote {}", path.display()),
+    });
+    Ok(lines)
+}
+
+/// What one run changes in `config.json`, and says about it.
+struct Edit {
+    changed: bool,
+    lines: Vec<String>,
+    /// The `credsStore` that `--store` replaces (not ours, not empty).
+    previous_store: Option<String>,
+    fallback: Option<FallbackStep>,
+}
+
+/// Sets the `credHelpers` entries and (with `store`) `credsStore` in `docker`.
+fn apply(docker: &mut DockerConfig, keys: &[String], store: bool, dry_run: bool) -> Edit {
+    let verb = if dry_run { "would set" } else { "set" };
     let describe = |prev: Option<String>| match prev {
         Some(p) => format!(" (was {p:?})"),
         None => String::new(),
     };
-    for key in &keys {
+    let mut edit = Edit {
+        changed: false,
+        lines: Vec::new(),
+        previous_store: None,
+        fallback: None,
+    };
+    for key in keys {
         match docker.set_cred_helper(key) {
             Some(prev) => {
-                changed = true;
-                lines.push(format!(
+                edit.changed = true;
+                edit.lines.push(format!(
                     "{verb} credHelpers[{key:?}] = {HELPER_NAME:?}{}",
                     describe(prev)
                 ));
             }
-            None => lines.push(format!("credHelpers[{key:?}] is already {HELPER_NAME:?}")),
+            None => edit
+                .lines
+                .push(format!("credHelpers[{key:?}] is already {HELPER_NAME:?}")),
         }
     }
-    if args.store {
+    if store {
         match docker.set_creds_store() {
             Some(prev) => {
-                changed = true;
-                lines.push(format!(
+                edit.changed = true;
+                edit.previous_store = prev.clone().filter(|p| !p.is_empty());
+                edit.lines.push(format!(
                     "{verb} credsStore = {HELPER_NAME:?}{}",
                     describe(prev)
                 ));
             }
-            None => lines.push(format!("credsStore is already {HELPER_NAME:?}")),
+            None => edit
+                .lines
+                .push(format!("credsStore is already {HELPER_NAME:?}")),
         }
     }
-    let fallback_changed = fallback.as_ref().is_some_and(|f| f.change.is_some());
-    if let Some(f) = &fallback {
-        lines.push(f.line(args.dry_run));
-        // A settings file the helper will not trust names no fallback (docs/security.md).
-        let cache = crate::cache::CacheState::of(cfg);
-        if let Some(w) = crate::settings::Loaded::load(cfg, &cache)
-            .warning
-            .or_else(|| cache.warning())
-        {
-            lines.push(format!(
-                "{w}: until that is fixed, the fallback is not used"
-            ));
-        }
-    }
-    if !changed && !fallback_changed {
-        lines.push(format!("{}: nothing to change", path.display()));
-        return Ok(lines);
-    }
-    if let Some(FallbackStep {
-        change: Some(root),
-        file,
-        ..
-    }) = &fallback
-        && !args.dry_run
-    {
-        write_settings(file, root)?;
-        lines.push(format!("wrote {}", file.display()));
-    }
-    if !changed {
-        lines.push(format!("{}: nothing to change", path.display()));
-    } else if args.dry_run {
-        lines.push(format!("dry run: {} not written", path.display()));
-    } else {
-        match docker.save()? {
-            Some(b) => lines.push(format!(
-                "wrote {} (previous version: {})",
-                path.display(),
-                b.display()
-            )),
-            None => lines.push(format!("wrote {}", path.display())),
-        }
-    }
-    Ok(lines)
+    edit
 }
 
-/// `--fallback NAME`: the settings file and its new content, if it changes.
+/// `--store` over another `credsStore` (`desktop`, `pass`, ...): that store becomes the fallback,
+/// so the passwords `docker login` kept there stay reachable; unless the settings file already
+/// names a fallback, or the store is not on `PATH` (then Docker could not reach them either).
+fn previous_store_step(
+    cfg: &Config,
+    prev: &str,
+    settings: &Settings,
+    lines: &mut Vec<String>,
+) -> Result<Option<FallbackStep>, String> {
+    let shown = crate::printable(prev);
+    if let Some(current) = settings.fallback() {
+        if current != prev {
+            lines.push(format!(
+                "the fallback stays {current:?} (the settings file names it): credentials stored in the previous credsStore {shown:?} are no longer reachable through Docker; to keep them instead, run configure --store --fallback {shown}"
+            ));
+        }
+        return Ok(None);
+    }
+    match fallback_step(cfg, prev, settings) {
+        Ok(mut step) => {
+            step.why = Some(format!(
+                "so the credentials stored in the previous credsStore {shown:?} stay reachable"
+            ));
+            Ok(Some(step))
+        }
+        Err(why) => {
+            lines.push(format!(
+                "the previous credsStore {shown:?} is not kept as the fallback: {why}; credentials stored in it are not reachable through Docker"
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// The warning that a settings file the helper will not trust names no fallback.
+fn untrusted_settings(cfg: &Config) -> Option<String> {
+    let cache = crate::cache::CacheState::of(cfg);
+    crate::settings::Loaded::load(cfg, &cache)
+        .warning
+        .or_else(|| cache.warning())
+}
+
+/// `--fallback NAME` (or the previous store): the settings file's `"fallback"`.
+#[derive(Debug, Clone)]
 struct FallbackStep {
     name: String,
     file: std::path::PathBuf,
     found: std::path::PathBuf,
-    /// The file's new JSON object, when it changes.
-    change: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Whether the file changes.
+    change: bool,
+    /// Why it is set, when the user did not ask.
+    why: Option<String>,
 }
 
 impl FallbackStep {
@@ -176,14 +245,19 @@ impl FallbackStep {
             self.name,
             self.found.display()
         );
-        match self.change {
-            Some(_) => format!("{verb} {what}"),
-            None => format!("{what}: already set"),
+        let why = self
+            .why
+            .as_ref()
+            .map_or_else(String::new, |w| format!(", {w}"));
+        if self.change {
+            format!("{verb} {what}{why}")
+        } else {
+            format!("{what}: already set")
         }
     }
 }
 
-/// Checks the fallback (a name, not a loop, on PATH) and prepares the settings file's edit.
+/// Checks the fallback (a name, not a loop, on PATH).
 fn fallback_step(cfg: &Config, name: &str, settings: &Settings) -> Result<FallbackStep, String> {
     let file = cfg.settings_file.clone().ok_or(
         "no home directory, AWS_ECR_CACHE_DIR or AWS_ECR_CONFIG: no settings file for the fallback",
@@ -193,47 +267,52 @@ fn fallback_step(cfg: &Config, name: &str, settings: &Settings) -> Result<Fallba
         name,
         &fallback::Origin::File(file.clone()),
     )?;
-    let change = if settings.fallback() == Some(name) {
-        None
-    } else {
-        let mut root = match crate::files::read_regular(&file, 1 << 20, true) {
-            Ok(text) => match serde_json::from_slice::<serde_json::Value>(&text) {
-                Ok(serde_json::Value::Object(m)) => m,
-                _ => return Err(format!("{}: not a JSON object", file.display())),
-            },
-            Err(crate::files::ReadError::Missing) => serde_json::Map::new(),
-            Err(e) => return Err(format!("{}: {e}", file.display())),
-        };
-        root.insert(
-            "fallback".into(),
-            serde_json::Value::String(name.to_owned()),
-        );
-        Some(root)
-    };
     Ok(FallbackStep {
         name: name.to_owned(),
         file,
         found,
-        change,
+        change: settings.fallback() != Some(name),
+        why: None,
     })
 }
 
-/// Writes the settings file atomically: its mode kept, 0600 when new, its directory 0700.
-fn write_settings(
-    file: &std::path::Path,
-    root: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(), String> {
-    let target = crate::files::canonical(file).unwrap_or_else(|_| file.to_owned());
-    if let Some(dir) = target.parent()
-        && !dir.exists()
-    {
-        crate::files::create_private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+/// Sets `"fallback"` in the settings file as one locked step (read again, set, replace
+/// atomically), every other key kept as it was; the file's owner and mode kept, 0600 when new,
+/// its directory 0700. `Ok(Some(line))` when it wrote.
+fn write_fallback(step: &FallbackStep) -> Result<Option<String>, String> {
+    use crate::files;
+    if !step.change {
+        return Ok(None);
     }
-    let mode = std::fs::metadata(&target).map_or(0o600, |m| crate::files::mode_of(&m));
-    let mut text = serde_json::to_vec_pretty(root).map_err(|e| e.to_string())?;
+    let shown = step.file.display();
+    let target = match files::output(&step.file) {
+        files::Output::File(t) => t,
+        files::Output::Device => return Err(format!("{shown}: not a regular file: not edited")),
+        files::Output::Refused(why) => return Err(format!("{shown}: {why}: not edited")),
+    };
+    if let Some(dir) = target.parent() {
+        files::create_dir_for_user(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let _lock = files::lock_for_edit(&target, docker_config::EDIT_WAIT)
+        .map_err(|e| format!("{shown}: cannot lock it for editing: {e}"))?;
+    // Every other key as written (serde_json's RawValue).
+    type Raw = Box<serde_json::value::RawValue>;
+    let mut root = match files::read_regular(&target, 1 << 20, true) {
+        Ok(text) if text.iter().all(u8::is_ascii_whitespace) => indexmap::IndexMap::new(),
+        Ok(text) => match serde_json::from_slice::<indexmap::IndexMap<String, Raw>>(&text) {
+            Ok(m) => m,
+            Err(_) => return Err(format!("{shown}: not a JSON object: not edited")),
+        },
+        Err(files::ReadError::Missing) => indexmap::IndexMap::new(),
+        Err(e) => return Err(format!("{shown}: {e}")),
+    };
+    let name = serde_json::value::to_raw_value(&step.name).map_err(|e| e.to_string())?;
+    root.insert("fallback".into(), name);
+    let mut text = serde_json::to_vec_pretty(&root).map_err(|e| e.to_string())?;
     text.push(b'\n');
-    crate::files::replace_atomic(&target, &text, mode)
-        .map_err(|e| format!("{}: cannot write: {e}", target.display()))
+    files::replace_keeping(&target, &text, files::Keep::of(&target, 0o600))
+        .map_err(|e| format!("{}: cannot write: {e}", target.display()))?;
+    Ok(Some(format!("wrote {shown}")))
 }
 
 /// The `credHelpers` key for what the user typed: host[:port] without scheme or path, accepted

@@ -395,8 +395,8 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
 fn known_hosts(cfg: &Config, docker: Option<&DockerConfig>) -> Vec<String> {
     let mut candidates: Vec<String> = Vec::new();
     if let Some(d) = docker {
-        candidates.extend(d.cred_helpers().map(|(k, _)| k.to_owned()));
-        candidates.extend(d.auths().map(str::to_owned));
+        candidates.extend(d.cred_helpers().into_iter().map(|(k, _)| k));
+        candidates.extend(d.auths());
     }
     if let Ok(m) = Loaded::load(cfg, &CacheState::of(cfg)).settings {
         candidates.extend(

@@ -117,7 +117,12 @@ pub fn parse_export(args: &[String]) -> Result<ExportArgs, String> {
                     }
                 }
             }
-            "-o" | "--output" => out.output = Some(PathBuf::from(value("a FILE")?)),
+            // `-o -` is stdout, as for most tools that take an output file.
+            "-o" | "--output" => {
+                out.output = Some(value("a FILE")?)
+                    .filter(|f| f != "-")
+                    .map(PathBuf::from);
+            }
             "--name" => out.name = value("a NAME")?,
             "--namespace" => out.namespace = Some(value("a NAMESPACE")?),
             "--force" | "-f" if inline.is_none() => out.force = true,
@@ -203,9 +208,15 @@ pub fn export(
         Ok(a) => a,
         Err(line) => return fail(stderr, &line),
     };
-    if args.output.is_none() && cfg.stdout_terminal && !args.force {
-        return fail(stderr, REFUSE_TERMINAL);
-    }
+    // Where the document goes, checked before any token is fetched.
+    let dest = match &args.output {
+        None if cfg.stdout_terminal && !args.force => return fail(stderr, REFUSE_TERMINAL),
+        None => Dest::Stdout,
+        Some(path) => match destination(path, args.force) {
+            Ok(d) => d,
+            Err(line) => return fail(stderr, &line),
+        },
+    };
     let mut found = Vec::new();
     let mut missing = false;
     for host in &args.hosts {
@@ -226,32 +237,64 @@ pub fn export(
         }
         Format::KubeSecret => kube_secret(&args.name, args.namespace.as_deref(), &auths),
     };
-    match &args.output {
-        None => emit(stdout, body.expose()),
-        Some(path) => match files::replace_atomic(path, body.expose(), 0o600) {
-            Ok(()) => {
-                let what = match args.format {
-                    Format::Auth => "auth",
-                    Format::KubeSecret => "kube-secret",
-                };
-                // Windows has no modes: the file takes its folder's access list.
-                let mode = if cfg!(windows) { "" } else { ", mode 0600" };
-                let line = format!(
-                    "wrote {} ({what}{mode}): {} registr{}",
-                    printable(&path.display().to_string()),
-                    found.len(),
-                    if found.len() == 1 { "y" } else { "ies" }
-                );
-                emit(stdout, format!("{line}\n").as_bytes())
+    let shown = |p: &std::path::Path| printable(&p.display().to_string());
+    match dest {
+        Dest::Stdout => emit(stdout, body.expose()),
+        Dest::Device(mut device) => match device.write_all(body.expose()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                let path = args.output.as_deref().unwrap_or(std::path::Path::new("-"));
+                fail(stderr, &format!("cannot write {}: {e}", shown(path)))
             }
-            Err(e) => fail(
-                stderr,
-                &format!(
-                    "cannot write {}: {e}",
-                    printable(&path.display().to_string())
-                ),
-            ),
         },
+        Dest::File(target) => {
+            let path = args.output.as_deref().unwrap_or(&target);
+            match files::replace_keeping(&target, body.expose(), files::Keep::own(0o600)) {
+                Ok(()) => {
+                    let what = match args.format {
+                        Format::Auth => "auth",
+                        Format::KubeSecret => "kube-secret",
+                    };
+                    // Windows has no modes: the file takes its folder's access list.
+                    let mode = if cfg!(windows) { "" } else { ", mode 0600" };
+                    let line = format!(
+                        "wrote {} ({what}{mode}): {} registr{}",
+                        shown(path),
+                        found.len(),
+                        if found.len() == 1 { "y" } else { "ies" }
+                    );
+                    emit(stdout, format!("{line}\n").as_bytes())
+                }
+                Err(e) => fail(stderr, &format!("cannot write {}: {e}", shown(path))),
+            }
+        }
+    }
+}
+
+/// Where `export` writes its document.
+enum Dest {
+    Stdout,
+    /// A regular file (new, or replaced atomically; a symbolic link's target).
+    File(PathBuf),
+    /// A character device or FIFO named by `-o` (`/dev/stdout`, `/dev/null`, a pipe), open.
+    Device(std::fs::File),
+}
+
+/// What `-o path` is to be written as: a file replaced atomically, or a device written as it is
+/// (a terminal only with `--force`); anything else is refused with the reason.
+fn destination(path: &std::path::Path, force: bool) -> Result<Dest, String> {
+    let shown = printable(&path.display().to_string());
+    match files::output(path) {
+        files::Output::File(target) => Ok(Dest::File(target)),
+        files::Output::Refused(why) => Err(format!("cannot write {shown}: {why}")),
+        files::Output::Device => {
+            let device =
+                files::open_device(path).map_err(|e| format!("cannot write {shown}: {e}"))?;
+            if std::io::IsTerminal::is_terminal(&device) && !force {
+                return Err(REFUSE_TERMINAL.to_owned());
+            }
+            Ok(Dest::Device(device))
+        }
     }
 }
 
