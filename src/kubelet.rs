@@ -10,7 +10,7 @@
 //! |-----------------------------------------------|-----------------------------------------------|
 //! | ECR or ECR Public image, or a mapped host      | that registry, exactly as `get` (shared cache) |
 //! | any other host (a mirror routed here)          | the caller's registry in `AWS_REGION`          |
-//! | with `serviceAccountToken` and a role          | the above, as the role (AssumeRoleWithWebIdentity), cached per service account and role |
+//! | with `serviceAccountToken`                     | the above, as the role (AssumeRoleWithWebIdentity), cached per service account and role; no role: refused |
 //!
 //! `cacheDuration` is the time until our own refresh point (half the token's life), so the
 //! kubelet's memory cache expires when our disk cache would fetch anew. This module parses the
@@ -320,7 +320,8 @@ Usage: ecr-credential-provider [ARGS...]   (or: docker-credential-ecr-login kube
   With serviceAccountToken (tokenAttributes), the role in the service account's annotation
   eks.amazonaws.com/ecr-role-arn (else AWS_ECR_ROLE_ARN) is assumed with
   AssumeRoleWithWebIdentity (session ecr-credential-provider); its tokens are cached per
-  service account and role. Without a role, the node's credentials are used.
+  service account and role. With a token and no role, the request fails: the node's own
+  credentials never answer for a service account.
 
 See docs/kubelet.md, and `docker-credential-ecr-login --help` for the environment variables.";
 
@@ -389,21 +390,13 @@ fn answer(
     let request = parse_request(&buf).map_err(|e| e.to_string())?;
     let host = image_host(&request.image).map_err(|e| e.to_string())?;
 
-    // The role of the service-account mode: the annotation (even empty), else the variable.
-    let role_arn = request.service_account_token.as_ref().and_then(|_| {
-        match request.service_account_annotations.get(ROLE_ANNOTATION) {
-            Some(arn) => Some(arn.clone()),
-            None => cfg.kubelet_role_arn.clone(),
-        }
-        .filter(|a| !a.is_empty())
-    });
-    let role = match (&request.service_account_token, role_arn) {
-        (Some(token), Some(role_arn)) => Some(WebIdentity {
-            role_arn,
+    let role = match &request.service_account_token {
+        Some(token) => Some(WebIdentity {
+            role_arn: service_account_role(cfg, &request)?,
             session_name: SESSION_NAME.to_owned(),
             token: token.clone(),
         }),
-        _ => None,
+        None => None,
     };
     let plan = plan(cfg, host, role.as_ref())?;
     info!(
@@ -446,6 +439,28 @@ fn answer(
         None => cached_refresh_in(cfg, &plan, &password, now),
     };
     Ok(render_response(host, &password, cache_secs))
+}
+
+/// The role a request with a service account token assumes: the service account's annotation if
+/// set and not empty, else `AWS_ECR_ROLE_ARN` (cloud-provider-aws's provider takes an empty
+/// annotation too, and then fails). No role is an error, never the node's credentials: the
+/// operator who gave this provider service account tokens asked for per-pod roles, and a tenant
+/// who can annotate its own service account (with an empty value, say) must not get tokens
+/// fetched with the node's role.
+fn service_account_role(cfg: &Config, request: &Request) -> Result<String, String> {
+    let annotated = request
+        .service_account_annotations
+        .get(ROLE_ANNOTATION)
+        .filter(|a| !a.is_empty());
+    let role = annotated
+        .or(cfg.kubelet_role_arn.as_ref())
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "the request carries a service account token but names no role to assume: annotate the service account with {ROLE_ANNOTATION} or set AWS_ECR_ROLE_ARN in the provider's env (the node's own credentials never answer for a service account)"
+            )
+        })?;
+    Ok(role.clone())
 }
 
 /// Decides the registry and the identity of a request.
@@ -685,4 +700,72 @@ mod tests {
         assert_ne!(id(role, &a), Identity::of(&cfg, None).id);
         assert_ne!(id(role, "opaque-1"), id(role, "opaque-2"));
     }
+
+    /// One kubelet request through [`run`], answered by the fuzz fake.
+    fn kubelet(cfg: &Config, request: &str) -> (ExitCode, String, String, usize) {
+        let source = crate::fuzzing::FakeSource::new(Some(Some(43_200)), 1_800_000_000);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(
+            &[],
+            cfg,
+            &mut request.as_bytes(),
+            &mut out,
+            &mut err,
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(source.now),
+            &source,
+        );
+        let asked = source.asked.borrow().len();
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+            asked,
+        )
+    }
+
+    fn sa_request(token: &str, annotation: Option<&str>) -> String {
+        let annotations = annotation.map_or_else(String::new, |a| {
+            format!(r#","serviceAccountAnnotations":{{"{ROLE_ANNOTATION}":"{a}"}}"#)
+        });
+        format!(
+            r#"{{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/app","serviceAccountToken":"{token}"{annotations}}}"#
+        )
+    }
+
+    #[test]
+    fn a_service_account_token_without_a_role_never_gets_the_nodes_token() {
+        let cfg = Config::from_pairs(&[
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_ECR_DISABLE_CACHE", "1"),
+        ]);
+        let token = jwt(r#"{"iss":"i","sub":"system:serviceaccount:ns:app"}"#);
+        // No annotation, an empty one: no variable to fall back on.
+        for annotation in [None, Some("")] {
+            let (code, out, err, asked) = kubelet(&cfg, &sa_request(&token, annotation));
+            assert_eq!(
+                (code, out.as_str(), asked),
+                (ExitCode::FAILURE, "", 0),
+                "{err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains("names no role"), "{err}");
+            assert!(err.contains(ROLE_ANNOTATION) && err.contains("AWS_ECR_ROLE_ARN"));
+        }
+        // Without a token, the node's credentials answer as before.
+        let (code, _, err, asked) = kubelet(&cfg, REQ_ECR);
+        assert_eq!((code, asked), (ExitCode::SUCCESS, 1), "{err}");
+    }
+
+    #[test]
+    fn an_empty_annotation_does_not_escape_aws_ecr_role_arn() {
+        let role = "arn:aws:iam::123456789012:role/pull";
+        let cfg = Config::from_pairs(&[("AWS_ECR_ROLE_ARN", role)]);
+        let request = parse_request(sa_request("t", Some("")).as_bytes()).unwrap();
+        assert_eq!(service_account_role(&cfg, &request).as_deref(), Ok(role));
+        let request = parse_request(sa_request("t", Some("arn:x")).as_bytes()).unwrap();
+        assert_eq!(service_account_role(&cfg, &request).as_deref(), Ok("arn:x"));
+    }
+
+    const REQ_ECR: &str = r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/app"}"#;
 }

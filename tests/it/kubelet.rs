@@ -476,26 +476,48 @@ fn service_account_tokens_assume_the_annotated_role_and_are_cached_per_service_a
 }
 
 #[test]
-fn without_an_annotation_the_role_comes_from_aws_ecr_role_arn_else_the_node() {
+fn without_an_annotation_the_role_comes_from_aws_ecr_role_arn() {
     let fake = Fake::start();
     let Some(moto) = Moto::start() else {
         return;
     };
     let mut env = Env::with_fake(&fake);
-    env.set("AWS_ENDPOINT_URL_STS", &moto.url());
-    // No annotation, no variable: the node's credentials (the token is not used).
-    golden(
-        &kubelet(&env, &sa_request(HOST, &sa_token("app"), None)),
-        HOST,
-        "pw-AKIDEXAMPLE1-1",
-    );
-    assert!(!moto.recorded().contains("AssumeRoleWithWebIdentity"));
+    env.set("AWS_ENDPOINT_URL_STS", &moto.url())
+        .set("AWS_ECR_ROLE_ARN", ROLE);
     // The reference's "no arn provided" case with a token that is not a JWT, and the variable set.
-    env.set("AWS_ECR_ROLE_ARN", ROLE);
     let out = kubelet(&env, &sa_request(HOST, "DEADBEEF=", None));
     assert_eq!(out.code, 0, "{out:?}");
     assert!(moto.recorded().contains("AssumeRoleWithWebIdentity"));
-    assert_ne!(fake.requests()[1].access_key, "AKIDEXAMPLE1");
+    assert_ne!(fake.requests()[0].access_key, "AKIDEXAMPLE1");
+}
+
+#[test]
+fn a_service_account_token_without_a_role_is_refused_never_answered_with_the_nodes_keys() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    env.set(
+        "AWS_ENDPOINT_URL_STS",
+        &format!("http://127.0.0.1:{}", closed_port()),
+    );
+    // No annotation, or an empty one, and no AWS_ECR_ROLE_ARN: cloud-provider-aws's
+    // "no arn provided, cannot assume role using ServiceAccountToken".
+    for annotation in [None, Some("")] {
+        let line = refused(&kubelet(
+            &env,
+            &sa_request(HOST, &sa_token("app"), annotation),
+        ));
+        assert!(line.contains("names no role to assume"), "{line}");
+        assert!(line.contains("AWS_ECR_ROLE_ARN"), "{line}");
+    }
+    // An empty annotation does not escape the configured role: the variable's role is assumed
+    // (here STS is unreachable, so the line names it).
+    env.set("AWS_ECR_ROLE_ARN", ROLE);
+    let line = refused(&kubelet(
+        &env,
+        &sa_request(HOST, &sa_token("app"), Some("")),
+    ));
+    assert!(line.contains(ROLE), "{line}");
+    assert_eq!(fake.calls(), 0, "ECR was never asked with the node's keys");
 }
 
 #[test]
