@@ -229,44 +229,76 @@ pub fn refresh_in(fetched_at: u64, expires_at: u64, now: u64) -> u64 {
     (entry.fetched_at + half).saturating_sub(now)
 }
 
-/// The issuer and subject a service account token names (its JWT payload's `iss` and `sub`),
-/// without checking the signature: this only keys the cache; STS checks the token itself.
-pub fn token_subject(token: &str) -> Option<(String, String)> {
+/// The service account a token names: its JWT payload's claims, read without checking the
+/// signature (this only keys the cache; STS checks the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSubject {
+    /// `iss`: the cluster's issuer (empty when absent).
+    pub iss: String,
+    /// `sub`: `system:serviceaccount:NAMESPACE:NAME`.
+    pub sub: String,
+    /// The service account's UID, when the token carries it: a service account deleted and
+    /// created again under the same name is another account.
+    pub uid: Option<String>,
+}
+
+/// The claims of a service account token; `None` when it is not a JWT with a `sub`.
+pub fn token_subject(token: &str) -> Option<TokenSubject> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let sub = claims.get("sub")?.as_str().filter(|s| !s.is_empty())?;
-    let iss = claims.get("iss").and_then(|i| i.as_str()).unwrap_or("");
-    Some((iss.to_owned(), sub.to_owned()))
+    let text = |v: Option<&serde_json::Value>| {
+        v.and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let sub = text(claims.get("sub"))?;
+    let iss = text(claims.get("iss")).unwrap_or_default();
+    // Projected tokens (every token the kubelet sends): "kubernetes.io": {"serviceaccount":
+    // {"name", "uid"}}; legacy secret-based tokens: the flat
+    // "kubernetes.io/serviceaccount/service-account.uid".
+    let uid = text(claims.pointer("/kubernetes.io/serviceaccount/uid"))
+        .or_else(|| text(claims.get("kubernetes.io/serviceaccount/service-account.uid")));
+    Some(TokenSubject { iss, sub, uid })
 }
 
 /// The cache owner of a service account's tokens for `role`: the service account the token names
-/// (issuer and subject, which is what a role's trust policy decides on) and the role, over the
-/// node's identity (which carries the endpoint settings). Never the role alone: whoever creates a
-/// service account sets its annotation, and a cache must not bypass STS's trust policy. A token
-/// that is not a JWT owns its entries alone.
+/// (issuer, subject and UID: what a role's trust policy decides on, and which account of that
+/// name) and the role, over the node's identity (which carries the endpoint settings). Never the
+/// role alone: whoever creates a service account sets its annotation, and a cache must not bypass
+/// STS's trust policy. A token that is not a JWT owns its entries alone. The parts are a JSON
+/// array, so no value can pass for another's (a claim may hold any character).
+///
+/// The claims are not verified here: a forged token naming another account is served that
+/// account's cached token without an STS call. Whoever can run this provider against the node's
+/// cache is trusted as the kubelet is (docs/kubelet.md, "Trust boundary").
 pub fn service_account_identity(cfg: &Config, role_arn: &str, token: &str) -> Identity {
     let mut identity = Identity::of(cfg, None);
     let (canon, subject) = match token_subject(token) {
-        Some((iss, sub)) => (
-            format!(
-                "kubelet service account\n{}\n{role_arn}\n{iss}\n{sub}",
-                identity.id
-            ),
+        Some(TokenSubject { iss, sub, uid }) => (
+            serde_json::json!([
+                "kubelet service account",
+                identity.id,
+                role_arn,
+                iss,
+                sub,
+                uid
+            ]),
             crate::printable(&sub),
         ),
         None => (
-            format!(
-                "kubelet service account token\n{}\n{role_arn}\n{}",
+            serde_json::json!([
+                "kubelet service account token",
                 identity.id,
+                role_arn,
                 sha256_hex(token.as_bytes())
-            ),
+            ]),
             "a token that is not a JWT".to_owned(),
         ),
     };
-    identity.id = sha256_hex(canon.as_bytes());
+    identity.id = sha256_hex(canon.to_string().as_bytes());
     identity.source = CredentialSource::ServiceAccount {
         subject,
         role: crate::printable(role_arn),
@@ -671,13 +703,29 @@ mod tests {
         let t = jwt(r#"{"iss":"https://oidc.example","sub":"system:serviceaccount:ns:app"}"#);
         assert_eq!(
             token_subject(&t),
-            Some((
-                "https://oidc.example".into(),
-                "system:serviceaccount:ns:app".into()
-            ))
+            Some(TokenSubject {
+                iss: "https://oidc.example".into(),
+                sub: "system:serviceaccount:ns:app".into(),
+                uid: None,
+            })
         );
         assert_eq!(token_subject("DEADBEEF="), None);
         assert_eq!(token_subject(&jwt(r#"{"iss":"x"}"#)), None);
+    }
+
+    #[test]
+    fn the_service_accounts_uid_is_read_from_projected_and_legacy_tokens() {
+        let projected = jwt(
+            r#"{"iss":"i","sub":"system:serviceaccount:ns:app","kubernetes.io":{"namespace":"ns","serviceaccount":{"name":"app","uid":"u-1"}}}"#,
+        );
+        assert_eq!(
+            token_subject(&projected).unwrap().uid.as_deref(),
+            Some("u-1")
+        );
+        let legacy = jwt(
+            r#"{"iss":"kubernetes/serviceaccount","sub":"system:serviceaccount:ns:app","kubernetes.io/serviceaccount/service-account.uid":"u-2"}"#,
+        );
+        assert_eq!(token_subject(&legacy).unwrap().uid.as_deref(), Some("u-2"));
     }
 
     #[test]
@@ -699,6 +747,54 @@ mod tests {
         assert_ne!(id(role, &a), id("arn:aws:iam::123456789012:role/other", &a));
         assert_ne!(id(role, &a), Identity::of(&cfg, None).id);
         assert_ne!(id(role, "opaque-1"), id(role, "opaque-2"));
+    }
+
+    #[test]
+    fn no_claim_can_pass_for_another_in_the_key() {
+        let cfg = Config::from_lookup(|_| None, None);
+        let role = "arn:aws:iam::123456789012:role/pull";
+        let id = |t: &str| service_account_identity(&cfg, role, t).id;
+        // A newline moved from one claim to the next.
+        let (a, b) = (
+            jwt(r#"{"iss":"I","sub":"X\nY"}"#),
+            jwt(r#"{"iss":"I\nX","sub":"Y"}"#),
+        );
+        assert_eq!(token_subject(&a).unwrap().sub, "X\nY");
+        assert_eq!(token_subject(&b).unwrap().iss, "I\nX");
+        assert_ne!(id(&a), id(&b));
+        // The role and the claims, likewise.
+        assert_ne!(
+            service_account_identity(&cfg, "r\ni", &jwt(r#"{"iss":"s","sub":"t"}"#)).id,
+            service_account_identity(&cfg, "r", &jwt(r#"{"iss":"i\ns","sub":"t"}"#)).id
+        );
+    }
+
+    #[test]
+    fn a_service_account_created_again_under_the_same_name_is_another_owner() {
+        let cfg = Config::from_lookup(|_| None, None);
+        let role = "arn:aws:iam::123456789012:role/pull";
+        let token = |uid: &str, pod: &str| {
+            jwt(&format!(
+                r#"{{"iss":"i","sub":"system:serviceaccount:ns:app","kubernetes.io":{{"namespace":"ns","pod":{{"name":"{pod}"}},"serviceaccount":{{"name":"app","uid":"{uid}"}}}}}}"#
+            ))
+        };
+        let id = |t: &str| service_account_identity(&cfg, role, t).id;
+        assert_eq!(
+            id(&token("u-1", "p1")),
+            id(&token("u-1", "p2")),
+            "same account"
+        );
+        assert_ne!(
+            id(&token("u-1", "p1")),
+            id(&token("u-2", "p1")),
+            "recreated"
+        );
+        let flat = |uid: &str| {
+            jwt(&format!(
+                r#"{{"iss":"i","sub":"system:serviceaccount:ns:app","kubernetes.io/serviceaccount/service-account.uid":"{uid}"}}"#
+            ))
+        };
+        assert_ne!(id(&flat("u-1")), id(&flat("u-2")));
     }
 
     /// One kubelet request through [`run`], answered by the fuzz fake.

@@ -5,8 +5,11 @@
 
 use std::fs;
 use std::io::Write;
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -518,6 +521,41 @@ fn a_service_account_token_without_a_role_is_refused_never_answered_with_the_nod
     ));
     assert!(line.contains(ROLE), "{line}");
     assert_eq!(fake.calls(), 0, "ECR was never asked with the node's keys");
+}
+
+/// A stand-in for STS that takes connections and closes them at once, counting them.
+fn counting_sts() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn a_forged_tokens_failure_is_not_shared_with_the_service_account_it_names() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    let (sts, connections) = counting_sts();
+    env.set("AWS_ENDPOINT_URL_STS", &sts);
+    // The same claims (the key's service account), another signature: STS refuses it.
+    let real = sa_token("app");
+    let forged = format!("{}.Zm9yZ2Vk", real.rsplit_once('.').unwrap().0);
+    refused(&kubelet(&env, &sa_request(HOST, &forged, Some(ROLE))));
+    let before = connections.load(Ordering::SeqCst);
+    assert!(before > 0);
+    // The real account's pull asks STS itself, however soon it comes.
+    refused(&kubelet(&env, &sa_request(HOST, &real, Some(ROLE))));
+    assert!(
+        connections.load(Ordering::SeqCst) > before,
+        "the forged token's failure answered for the real one"
+    );
 }
 
 #[test]
