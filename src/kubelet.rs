@@ -51,8 +51,16 @@ pub const RESPONSE_KIND: &str = "CredentialProviderResponse";
 pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
 /// The role session name cloud-provider-aws uses (visible in CloudTrail).
 pub const SESSION_NAME: &str = "ecr-credential-provider";
-/// Far more than a request can be (an image name, a token of a few KB, some annotations).
-pub const MAX_REQUEST: u64 = 1 << 20;
+/// The largest request read (64 KiB, as `get`'s input): a real one is an image reference (under
+/// 1 KB), a service account token (a few KB; STS takes at most 20,000 characters) and the few
+/// annotations the provider's `tokenAttributes` name (a role ARN: at most 2,048). Past it the
+/// request is refused before anything of it is parsed, logged or sent.
+pub const MAX_REQUEST: u64 = 64 * 1024;
+/// The longest role ARN IAM accepts (STS's `RoleArn` constraint): a longer one is refused
+/// before any call.
+pub const MAX_ROLE_ARN: usize = 2048;
+/// The longest DNS name: an image whose host is longer names no registry.
+const MAX_HOST: usize = 253;
 
 /// A `CredentialProviderRequest`, checked.
 #[derive(Debug)]
@@ -75,6 +83,11 @@ pub enum RequestError {
     BadImage(String),
 }
 
+/// An untrusted value as a message quotes it: Debug-quoted, then cut ([`crate::shown`]).
+fn quoted(s: &str) -> String {
+    crate::shown(&format!("{s:?}"))
+}
+
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -89,12 +102,19 @@ impl fmt::Display for RequestError {
             ),
             RequestError::ApiVersion(v) => write!(
                 f,
-                "apiVersion {v:?} is not supported (expected {API_VERSION:?}; set apiVersion: {API_VERSION} in the kubelet's CredentialProviderConfig)"
+                "apiVersion {} is not supported (expected {API_VERSION:?}; set apiVersion: {API_VERSION} in the kubelet's CredentialProviderConfig)",
+                quoted(v)
             ),
-            RequestError::Kind(k) => write!(f, "kind was {k:?}, expected {REQUEST_KIND}"),
+            RequestError::Kind(k) => {
+                write!(f, "kind was {}, expected {REQUEST_KIND}", quoted(k))
+            }
             RequestError::EmptyImage => f.write_str("image in plugin request was empty"),
             RequestError::BadImage(image) => {
-                write!(f, "cannot tell the registry host of image {image:?}")
+                write!(
+                    f,
+                    "cannot tell the registry host of image {}",
+                    quoted(image)
+                )
             }
         }
     }
@@ -149,7 +169,8 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, RequestError> {
 }
 
 /// The registry host of an image reference, as the reference takes it (`url.Parse` of the image,
-/// with `https://` put in front when it has no scheme, then `Hostname()`): no port, no path.
+/// with `https://` put in front when it has no scheme, then `Hostname()`): no port, no path;
+/// and no longer than a DNS name can be.
 pub fn image_host(image: &str) -> Result<&str, RequestError> {
     let bad = || RequestError::BadImage(image.to_owned());
     let rest = match image.split_once("://") {
@@ -157,9 +178,10 @@ pub fn image_host(image: &str) -> Result<&str, RequestError> {
         None => image,
     };
     let host = registry::host_of(rest).ok_or_else(bad)?;
-    if !host
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    if host.len() > MAX_HOST
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
     {
         return Err(bad());
     }
@@ -286,7 +308,7 @@ pub fn service_account_identity(cfg: &Config, role_arn: &str, token: &str) -> Id
                 sub,
                 uid
             ]),
-            crate::printable(&sub),
+            crate::shown(&sub),
         ),
         None => (
             serde_json::json!([
@@ -301,7 +323,7 @@ pub fn service_account_identity(cfg: &Config, role_arn: &str, token: &str) -> Id
     identity.id = sha256_hex(canon.to_string().as_bytes());
     identity.source = CredentialSource::ServiceAccount {
         subject,
-        role: crate::printable(role_arn),
+        role: crate::shown(role_arn),
     };
     identity.web_identity_files.clear();
     identity
@@ -389,8 +411,10 @@ pub fn run(
             }
         }
         Err(why) => {
+            // Bounded whatever the request held (its values are cut where they are quoted).
+            let why = crate::printable_cut(&why, crate::MAX_LINE);
             info!(error = %why, "kubelet: no credentials");
-            let _ = writeln!(stderr, "{PROVIDER_NAME}: {}", crate::printable(&why));
+            let _ = writeln!(stderr, "{PROVIDER_NAME}: {why}");
             ExitCode::FAILURE
         }
     }
@@ -454,7 +478,8 @@ fn answer(
         ),
     };
     for w in &answer.warnings {
-        let _ = writeln!(stderr, "{PROVIDER_NAME}: {}", crate::printable(w));
+        let w = crate::printable_cut(w, crate::MAX_LINE);
+        let _ = writeln!(stderr, "{PROVIDER_NAME}: {w}");
     }
     let password = match answer.outcome {
         GetOutcome::Found { password } => password,
@@ -492,6 +517,13 @@ fn service_account_role(cfg: &Config, request: &Request) -> Result<String, Strin
                 "the request carries a service account token but names no role to assume: annotate the service account with {ROLE_ANNOTATION} or set AWS_ECR_ROLE_ARN in the provider's env (the node's own credentials never answer for a service account)"
             )
         })?;
+    if role.len() > MAX_ROLE_ARN {
+        return Err(format!(
+            "the role to assume ({}) is {} bytes long, more than an IAM role ARN can be ({MAX_ROLE_ARN})",
+            quoted(role),
+            role.len()
+        ));
+    }
     Ok(role.clone())
 }
 
@@ -663,6 +695,12 @@ mod tests {
         for bad in ["foobar  ", "nginx:latest", "a b/c", "/x", "[::1]:5000/x"] {
             assert!(image_host(bad).is_err(), "{bad}");
         }
+        // No longer than a DNS name.
+        let label = "a".repeat(63);
+        let longest = format!("{label}.{label}.{label}.{}", "a".repeat(61));
+        assert_eq!(longest.len(), 253);
+        assert_eq!(image_host(&format!("{longest}/x")), Ok(longest.as_str()));
+        assert!(image_host(&format!("{longest}a/x")).is_err());
     }
 
     #[test]
@@ -797,6 +835,21 @@ mod tests {
         assert_ne!(id(&flat("u-1")), id(&flat("u-2")));
     }
 
+    #[test]
+    fn a_huge_claim_or_role_is_shown_cut() {
+        let cfg = Config::from_lookup(|_| None, None);
+        let sub = "s".repeat(30_000);
+        let t = jwt(&format!(r#"{{"iss":"i","sub":"{sub}"}}"#));
+        let summary = service_account_identity(&cfg, &"r".repeat(3000), &t)
+            .source
+            .to_string();
+        assert!(
+            summary.len() < 2 * crate::MAX_SHOWN + 100,
+            "{}",
+            summary.len()
+        );
+    }
+
     /// One kubelet request through [`run`], answered by the fuzz fake.
     fn kubelet(cfg: &Config, request: &str) -> (ExitCode, String, String, usize) {
         let source = crate::fuzzing::FakeSource::new(Some(Some(43_200)), 1_800_000_000);
@@ -861,6 +914,27 @@ mod tests {
         assert_eq!(service_account_role(&cfg, &request).as_deref(), Ok(role));
         let request = parse_request(sa_request("t", Some("arn:x")).as_bytes()).unwrap();
         assert_eq!(service_account_role(&cfg, &request).as_deref(), Ok("arn:x"));
+        let long = "r".repeat(MAX_ROLE_ARN + 1);
+        let request = parse_request(sa_request("t", Some(&long)).as_bytes()).unwrap();
+        let err = service_account_role(&cfg, &request).unwrap_err();
+        assert!(err.len() < 2 * crate::MAX_SHOWN, "{err}");
+    }
+
+    #[test]
+    fn no_request_value_makes_a_long_stderr_line() {
+        let cfg = Config::from_pairs(&[("AWS_ECR_DISABLE_CACHE", "1")]);
+        let big = "a".repeat(60_000);
+        for request in [
+            REQ.replace("test.registry.io/foobar", &format!("{big} ")),
+            REQ.replace("test.registry.io/foobar", &format!("{big}/x")),
+            REQ.replace("CredentialProviderRequest", &big),
+            REQ.replace("credentialprovider.kubelet.k8s.io/v1", &big),
+        ] {
+            let (code, _, err, asked) = kubelet(&cfg, &request);
+            assert_eq!((code, asked), (ExitCode::FAILURE, 0));
+            assert_eq!(err.lines().count(), 1);
+            assert!(err.len() < 2 * crate::MAX_SHOWN, "{} bytes", err.len());
+        }
     }
 
     const REQ_ECR: &str = r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/app"}"#;

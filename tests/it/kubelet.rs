@@ -676,3 +676,106 @@ fn doctor_checks_the_kubelet_config_of_docs_kubelet_md() {
         out.stdout
     );
 }
+
+/// The kubelet's request as a JSON value, to put hostile values in.
+fn request_value(image: &str) -> serde_json::Value {
+    serde_json::from_str(&request(image)).unwrap()
+}
+
+#[test]
+fn a_request_past_64_kib_is_refused_before_any_of_it_is_used() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    // Well-formed, but of a size no real request has (a token of a few KB, a role ARN).
+    let mut v = request_value(HOST);
+    v["serviceAccountAnnotations"] = serde_json::json!({ "x": "a".repeat(100_000) });
+    let line = refused(&kubelet(&env, &v.to_string()));
+    assert!(line.contains("larger than 65536 bytes"), "{line}");
+    assert_eq!(fake.calls(), 0);
+    // Just under the bound, it is an ordinary request.
+    v["serviceAccountAnnotations"] = serde_json::json!({ "x": "a".repeat(60_000) });
+    golden(&kubelet(&env, &v.to_string()), HOST, "pw-AKIDEXAMPLE1-1");
+}
+
+#[test]
+fn values_a_tenant_chose_are_cut_in_stderr_and_the_log() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    env.set(
+        "AWS_ENDPOINT_URL_STS",
+        &format!("http://127.0.0.1:{}", closed_port()),
+    )
+    .set("AWS_ECR_LOG_LEVEL", "debug");
+    let big = "a".repeat(50_000);
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let long_sub = format!(
+        "{}.{}.c2ln",
+        b64(r#"{"alg":"RS256"}"#),
+        b64(&format!(r#"{{"iss":"i","sub":"{}"}}"#, "s".repeat(30_000)))
+    );
+    let mut cases = Vec::new();
+    // An image that names no host; a host longer than a DNS name; an apiVersion and a kind.
+    cases.push(request_value(&format!("{big} ")));
+    cases.push(request_value(&format!("{big}/app")));
+    let mut v = request_value(HOST);
+    v["apiVersion"] = big.clone().into();
+    cases.push(v);
+    let mut v = request_value(HOST);
+    v["kind"] = big.clone().into();
+    cases.push(v);
+    // A role annotation of 50 KB; a token whose subject claim is 30 KB (STS is unreachable).
+    let with_token = |token: &str, role: &str| {
+        let mut v = request_value(HOST);
+        v["serviceAccountToken"] = token.into();
+        v["serviceAccountAnnotations"] =
+            serde_json::json!({ "eks.amazonaws.com/ecr-role-arn": role });
+        v
+    };
+    cases.push(with_token(
+        &sa_token("app"),
+        &format!("arn:aws:iam::1:role/{big}"),
+    ));
+    cases.push(with_token(&long_sub, ROLE));
+    for v in cases {
+        let input = v.to_string();
+        assert!(input.len() < 64 * 1024);
+        let logged = env.log_text().len();
+        let line = refused(&kubelet(&env, &input));
+        assert!(line.len() < 2048, "a {} byte stderr line", line.len());
+        let grown = env.log_text().len() - logged;
+        assert!(
+            grown < 8192,
+            "the log grew by {grown} bytes for one request"
+        );
+    }
+    assert_eq!(fake.calls(), 0);
+}
+
+#[test]
+fn the_days_log_stops_growing_at_its_cap() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    golden(&kubelet(&env, &request(HOST)), HOST, "pw-AKIDEXAMPLE1-1");
+    let logs: Vec<_> = fs::read_dir(env.cache_dir().join("log"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(logs.len(), 1, "today's log: {logs:?}");
+    // A day of heavy use, nearly at the 8 MiB cap.
+    const CAP: u64 = 8 << 20;
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&logs[0])
+        .unwrap()
+        .set_len(CAP - 100)
+        .unwrap();
+    for _ in 0..3 {
+        golden(&kubelet(&env, &request(HOST)), HOST, "pw-AKIDEXAMPLE1-1");
+    }
+    let size = fs::metadata(&logs[0]).unwrap().len();
+    assert!(size < CAP + 1024, "{size}");
+    let text = String::from_utf8_lossy(&fs::read(&logs[0]).unwrap()).into_owned();
+    assert_eq!(text.matches("nothing more is logged in it").count(), 1);
+    assert!(text.trim_end().ends_with("nothing more is logged in it)"));
+}
