@@ -463,7 +463,10 @@ async fn assume_web_identity(
         .mutate_request(add_user_agent)
         .send();
     let failed = |why: String| FetchError::Credentials {
-        detail: format!("failed to assume role {}: {why}", role.role_arn),
+        detail: format!(
+            "failed to assume role {}: {why}",
+            crate::shown(&role.role_arn)
+        ),
         sso_profile: None,
         expired: why.to_lowercase().contains("expired"),
     };

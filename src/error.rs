@@ -116,7 +116,9 @@ pub fn pass_through_child_stderr(e: &FetchError, stderr: &mut dyn std::io::Write
     }
 }
 
-/// An error and its sources on one line: `error: source: source's source`.
+/// An error and its sources on one line: `error: source: source's source`, control characters
+/// escaped and at most [`crate::MAX_LINE`] bytes (an API's message, or a value of the request
+/// it names, may be of any length: the line must stay a line, and a failure record readable).
 pub fn render(e: &(dyn Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
@@ -128,7 +130,7 @@ pub fn render(e: &(dyn Error + 'static)) -> String {
         }
         cur = s.source();
     }
-    out
+    crate::printable_cut(&out, crate::MAX_LINE)
 }
 
 #[cfg(test)]
@@ -150,5 +152,22 @@ mod tests {
             message: String::new(),
         };
         assert_eq!(render(&e), "AccessDeniedException");
+    }
+
+    #[test]
+    fn a_huge_message_is_rendered_cut_to_one_bounded_line() {
+        let e = FetchError::Service {
+            code: "AccessDeniedException".into(),
+            message: format!("{}\n{}", "x".repeat(100_000), "y".repeat(100_000)),
+        };
+        let line = render(&e);
+        assert!(line.len() <= crate::MAX_LINE + 24, "{}", line.len());
+        assert!(line.starts_with("AccessDeniedException: xxx"));
+        assert!(
+            line.ends_with("... (200024 bytes)"),
+            "{}",
+            &line[line.len() - 40..]
+        );
+        assert!(!line.contains('\n'));
     }
 }

@@ -254,12 +254,19 @@ fn get_registry(
         None => return fetch(source).map(|(p, _)| (p, Source::Api)),
     };
     let key = Store::key(&identity.id, host);
-    // A failure is shared only under the same network settings as well (config.rs).
-    let failure_owner = format!(
+    // A failure is shared only under the same network settings as well (config.rs), and in the
+    // kubelet's service-account mode only among requests carrying the same token: the entry is
+    // the service account's, but the claims that name it are not checked here (STS checks the
+    // token), so a forged token's failure must not answer for the real account's pulls.
+    let mut failure_owner = format!(
         "{}:{}",
         identity.id,
         crate::digest::sha256_hex(cfg.fetch_context.as_bytes())
     );
+    if let Some(w) = request.web_identity {
+        failure_owner.push(':');
+        failure_owner.push_str(&crate::digest::sha256_hex(w.token.expose().as_bytes()));
+    }
     let fresh = |e: &Option<CacheEntry>| e.as_ref().is_some_and(|e| e.is_fresh(now));
     let recent_failure = || {
         store
@@ -602,6 +609,43 @@ mod tests {
             }
         ));
         assert_eq!(fake.calls.get(), 3);
+    }
+
+    #[test]
+    fn a_service_account_failure_is_shared_only_among_requests_with_the_same_token() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let registry = Registry::parse(HOST).unwrap();
+        // One identity (the service account the claims name), several tokens naming it.
+        let identity = Identity::of(&c, None);
+        let with = |token: &str| crate::ecr::WebIdentity {
+            role_arn: "arn:aws:iam::123456789012:role/pull".into(),
+            session_name: "s".into(),
+            token: Secret::new(token.into()),
+        };
+        let (forged, real) = (with("forged"), with("real"));
+        let fake = Fake::new(vec![denied(), Ok(("real".into(), 9000))]);
+        let ask = |w: &crate::ecr::WebIdentity, now| {
+            get_as(
+                &c,
+                Target::Registry(&registry),
+                &identity,
+                Some(w),
+                now,
+                &fake,
+            )
+            .outcome
+        };
+        assert!(matches!(ask(&forged, 1000), GetOutcome::Unavailable { .. }));
+        // The same token within the burst: the recorded failure answers.
+        assert!(matches!(ask(&forged, 1001), GetOutcome::Unavailable { .. }));
+        assert_eq!(fake.calls.get(), 1);
+        // Another token naming the same account is not answered by the forged one's failure.
+        match ask(&real, 1001) {
+            GetOutcome::Found { password } => assert_eq!(password.expose(), "real"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(fake.calls.get(), 2);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! |-----------------------------------------------|-----------------------------------------------|
 //! | ECR or ECR Public image, or a mapped host      | that registry, exactly as `get` (shared cache) |
 //! | any other host (a mirror routed here)          | the caller's registry in `AWS_REGION`          |
-//! | with `serviceAccountToken` and a role          | the above, as the role (AssumeRoleWithWebIdentity), cached per service account and role |
+//! | with `serviceAccountToken`                     | the above, as the role (AssumeRoleWithWebIdentity), cached per service account and role; no role: refused |
 //!
 //! `cacheDuration` is the time until our own refresh point (half the token's life), so the
 //! kubelet's memory cache expires when our disk cache would fetch anew. This module parses the
@@ -51,8 +51,16 @@ pub const RESPONSE_KIND: &str = "CredentialProviderResponse";
 pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
 /// The role session name cloud-provider-aws uses (visible in CloudTrail).
 pub const SESSION_NAME: &str = "ecr-credential-provider";
-/// Far more than a request can be (an image name, a token of a few KB, some annotations).
-pub const MAX_REQUEST: u64 = 1 << 20;
+/// The largest request read (64 KiB, as `get`'s input): a real one is an image reference (under
+/// 1 KB), a service account token (a few KB; STS takes at most 20,000 characters) and the few
+/// annotations the provider's `tokenAttributes` name (a role ARN: at most 2,048). Past it the
+/// request is refused before anything of it is parsed, logged or sent.
+pub const MAX_REQUEST: u64 = 64 * 1024;
+/// The longest role ARN IAM accepts (STS's `RoleArn` constraint): a longer one is refused
+/// before any call.
+pub const MAX_ROLE_ARN: usize = 2048;
+/// The longest DNS name: an image whose host is longer names no registry.
+const MAX_HOST: usize = 253;
 
 /// A `CredentialProviderRequest`, checked.
 #[derive(Debug)]
@@ -75,6 +83,11 @@ pub enum RequestError {
     BadImage(String),
 }
 
+/// An untrusted value as a message quotes it: Debug-quoted, then cut ([`crate::shown`]).
+fn quoted(s: &str) -> String {
+    crate::shown(&format!("{s:?}"))
+}
+
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -89,12 +102,19 @@ impl fmt::Display for RequestError {
             ),
             RequestError::ApiVersion(v) => write!(
                 f,
-                "apiVersion {v:?} is not supported (expected {API_VERSION:?}; set apiVersion: {API_VERSION} in the kubelet's CredentialProviderConfig)"
+                "apiVersion {} is not supported (expected {API_VERSION:?}; set apiVersion: {API_VERSION} in the kubelet's CredentialProviderConfig)",
+                quoted(v)
             ),
-            RequestError::Kind(k) => write!(f, "kind was {k:?}, expected {REQUEST_KIND}"),
+            RequestError::Kind(k) => {
+                write!(f, "kind was {}, expected {REQUEST_KIND}", quoted(k))
+            }
             RequestError::EmptyImage => f.write_str("image in plugin request was empty"),
             RequestError::BadImage(image) => {
-                write!(f, "cannot tell the registry host of image {image:?}")
+                write!(
+                    f,
+                    "cannot tell the registry host of image {}",
+                    quoted(image)
+                )
             }
         }
     }
@@ -149,7 +169,8 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, RequestError> {
 }
 
 /// The registry host of an image reference, as the reference takes it (`url.Parse` of the image,
-/// with `https://` put in front when it has no scheme, then `Hostname()`): no port, no path.
+/// with `https://` put in front when it has no scheme, then `Hostname()`): no port, no path;
+/// and no longer than a DNS name can be.
 pub fn image_host(image: &str) -> Result<&str, RequestError> {
     let bad = || RequestError::BadImage(image.to_owned());
     let rest = match image.split_once("://") {
@@ -157,9 +178,10 @@ pub fn image_host(image: &str) -> Result<&str, RequestError> {
         None => image,
     };
     let host = registry::host_of(rest).ok_or_else(bad)?;
-    if !host
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    if host.len() > MAX_HOST
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
     {
         return Err(bad());
     }
@@ -229,47 +251,79 @@ pub fn refresh_in(fetched_at: u64, expires_at: u64, now: u64) -> u64 {
     (entry.fetched_at + half).saturating_sub(now)
 }
 
-/// The issuer and subject a service account token names (its JWT payload's `iss` and `sub`),
-/// without checking the signature: this only keys the cache; STS checks the token itself.
-pub fn token_subject(token: &str) -> Option<(String, String)> {
+/// The service account a token names: its JWT payload's claims, read without checking the
+/// signature (this only keys the cache; STS checks the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSubject {
+    /// `iss`: the cluster's issuer (empty when absent).
+    pub iss: String,
+    /// `sub`: `system:serviceaccount:NAMESPACE:NAME`.
+    pub sub: String,
+    /// The service account's UID, when the token carries it: a service account deleted and
+    /// created again under the same name is another account.
+    pub uid: Option<String>,
+}
+
+/// The claims of a service account token; `None` when it is not a JWT with a `sub`.
+pub fn token_subject(token: &str) -> Option<TokenSubject> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let sub = claims.get("sub")?.as_str().filter(|s| !s.is_empty())?;
-    let iss = claims.get("iss").and_then(|i| i.as_str()).unwrap_or("");
-    Some((iss.to_owned(), sub.to_owned()))
+    let text = |v: Option<&serde_json::Value>| {
+        v.and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let sub = text(claims.get("sub"))?;
+    let iss = text(claims.get("iss")).unwrap_or_default();
+    // Projected tokens (every token the kubelet sends): "kubernetes.io": {"serviceaccount":
+    // {"name", "uid"}}; legacy secret-based tokens: the flat
+    // "kubernetes.io/serviceaccount/service-account.uid".
+    let uid = text(claims.pointer("/kubernetes.io/serviceaccount/uid"))
+        .or_else(|| text(claims.get("kubernetes.io/serviceaccount/service-account.uid")));
+    Some(TokenSubject { iss, sub, uid })
 }
 
 /// The cache owner of a service account's tokens for `role`: the service account the token names
-/// (issuer and subject, which is what a role's trust policy decides on) and the role, over the
-/// node's identity (which carries the endpoint settings). Never the role alone: whoever creates a
-/// service account sets its annotation, and a cache must not bypass STS's trust policy. A token
-/// that is not a JWT owns its entries alone.
+/// (issuer, subject and UID: what a role's trust policy decides on, and which account of that
+/// name) and the role, over the node's identity (which carries the endpoint settings). Never the
+/// role alone: whoever creates a service account sets its annotation, and a cache must not bypass
+/// STS's trust policy. A token that is not a JWT owns its entries alone. The parts are a JSON
+/// array, so no value can pass for another's (a claim may hold any character).
+///
+/// The claims are not verified here: a forged token naming another account is served that
+/// account's cached token without an STS call. Whoever can run this provider against the node's
+/// cache is trusted as the kubelet is (docs/kubelet.md, "Trust boundary").
 pub fn service_account_identity(cfg: &Config, role_arn: &str, token: &str) -> Identity {
     let mut identity = Identity::of(cfg, None);
     let (canon, subject) = match token_subject(token) {
-        Some((iss, sub)) => (
-            format!(
-                "kubelet service account\n{}\n{role_arn}\n{iss}\n{sub}",
-                identity.id
-            ),
-            crate::printable(&sub),
+        Some(TokenSubject { iss, sub, uid }) => (
+            serde_json::json!([
+                "kubelet service account",
+                identity.id,
+                role_arn,
+                iss,
+                sub,
+                uid
+            ]),
+            crate::shown(&sub),
         ),
         None => (
-            format!(
-                "kubelet service account token\n{}\n{role_arn}\n{}",
+            serde_json::json!([
+                "kubelet service account token",
                 identity.id,
+                role_arn,
                 sha256_hex(token.as_bytes())
-            ),
+            ]),
             "a token that is not a JWT".to_owned(),
         ),
     };
-    identity.id = sha256_hex(canon.as_bytes());
+    identity.id = sha256_hex(canon.to_string().as_bytes());
     identity.source = CredentialSource::ServiceAccount {
         subject,
-        role: crate::printable(role_arn),
+        role: crate::shown(role_arn),
     };
     identity.web_identity_files.clear();
     identity
@@ -320,7 +374,8 @@ Usage: ecr-credential-provider [ARGS...]   (or: docker-credential-ecr-login kube
   With serviceAccountToken (tokenAttributes), the role in the service account's annotation
   eks.amazonaws.com/ecr-role-arn (else AWS_ECR_ROLE_ARN) is assumed with
   AssumeRoleWithWebIdentity (session ecr-credential-provider); its tokens are cached per
-  service account and role. Without a role, the node's credentials are used.
+  service account and role. With a token and no role, the request fails: the node's own
+  credentials never answer for a service account.
 
 See docs/kubelet.md, and `docker-credential-ecr-login --help` for the environment variables.";
 
@@ -356,8 +411,10 @@ pub fn run(
             }
         }
         Err(why) => {
+            // Bounded whatever the request held (its values are cut where they are quoted).
+            let why = crate::printable_cut(&why, crate::MAX_LINE);
             info!(error = %why, "kubelet: no credentials");
-            let _ = writeln!(stderr, "{PROVIDER_NAME}: {}", crate::printable(&why));
+            let _ = writeln!(stderr, "{PROVIDER_NAME}: {why}");
             ExitCode::FAILURE
         }
     }
@@ -389,21 +446,13 @@ fn answer(
     let request = parse_request(&buf).map_err(|e| e.to_string())?;
     let host = image_host(&request.image).map_err(|e| e.to_string())?;
 
-    // The role of the service-account mode: the annotation (even empty), else the variable.
-    let role_arn = request.service_account_token.as_ref().and_then(|_| {
-        match request.service_account_annotations.get(ROLE_ANNOTATION) {
-            Some(arn) => Some(arn.clone()),
-            None => cfg.kubelet_role_arn.clone(),
-        }
-        .filter(|a| !a.is_empty())
-    });
-    let role = match (&request.service_account_token, role_arn) {
-        (Some(token), Some(role_arn)) => Some(WebIdentity {
-            role_arn,
+    let role = match &request.service_account_token {
+        Some(token) => Some(WebIdentity {
+            role_arn: service_account_role(cfg, &request)?,
             session_name: SESSION_NAME.to_owned(),
             token: token.clone(),
         }),
-        _ => None,
+        None => None,
     };
     let plan = plan(cfg, host, role.as_ref())?;
     info!(
@@ -429,7 +478,8 @@ fn answer(
         ),
     };
     for w in &answer.warnings {
-        let _ = writeln!(stderr, "{PROVIDER_NAME}: {}", crate::printable(w));
+        let w = crate::printable_cut(w, crate::MAX_LINE);
+        let _ = writeln!(stderr, "{PROVIDER_NAME}: {w}");
     }
     let password = match answer.outcome {
         GetOutcome::Found { password } => password,
@@ -446,6 +496,35 @@ fn answer(
         None => cached_refresh_in(cfg, &plan, &password, now),
     };
     Ok(render_response(host, &password, cache_secs))
+}
+
+/// The role a request with a service account token assumes: the service account's annotation if
+/// set and not empty, else `AWS_ECR_ROLE_ARN` (cloud-provider-aws's provider takes an empty
+/// annotation too, and then fails). No role is an error, never the node's credentials: the
+/// operator who gave this provider service account tokens asked for per-pod roles, and a tenant
+/// who can annotate its own service account (with an empty value, say) must not get tokens
+/// fetched with the node's role.
+fn service_account_role(cfg: &Config, request: &Request) -> Result<String, String> {
+    let annotated = request
+        .service_account_annotations
+        .get(ROLE_ANNOTATION)
+        .filter(|a| !a.is_empty());
+    let role = annotated
+        .or(cfg.kubelet_role_arn.as_ref())
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "the request carries a service account token but names no role to assume: annotate the service account with {ROLE_ANNOTATION} or set AWS_ECR_ROLE_ARN in the provider's env (the node's own credentials never answer for a service account)"
+            )
+        })?;
+    if role.len() > MAX_ROLE_ARN {
+        return Err(format!(
+            "the role to assume ({}) is {} bytes long, more than an IAM role ARN can be ({MAX_ROLE_ARN})",
+            quoted(role),
+            role.len()
+        ));
+    }
+    Ok(role.clone())
 }
 
 /// Decides the registry and the identity of a request.
@@ -616,6 +695,12 @@ mod tests {
         for bad in ["foobar  ", "nginx:latest", "a b/c", "/x", "[::1]:5000/x"] {
             assert!(image_host(bad).is_err(), "{bad}");
         }
+        // No longer than a DNS name.
+        let label = "a".repeat(63);
+        let longest = format!("{label}.{label}.{label}.{}", "a".repeat(61));
+        assert_eq!(longest.len(), 253);
+        assert_eq!(image_host(&format!("{longest}/x")), Ok(longest.as_str()));
+        assert!(image_host(&format!("{longest}a/x")).is_err());
     }
 
     #[test]
@@ -656,13 +741,29 @@ mod tests {
         let t = jwt(r#"{"iss":"https://oidc.example","sub":"system:serviceaccount:ns:app"}"#);
         assert_eq!(
             token_subject(&t),
-            Some((
-                "https://oidc.example".into(),
-                "system:serviceaccount:ns:app".into()
-            ))
+            Some(TokenSubject {
+                iss: "https://oidc.example".into(),
+                sub: "system:serviceaccount:ns:app".into(),
+                uid: None,
+            })
         );
         assert_eq!(token_subject("DEADBEEF="), None);
         assert_eq!(token_subject(&jwt(r#"{"iss":"x"}"#)), None);
+    }
+
+    #[test]
+    fn the_service_accounts_uid_is_read_from_projected_and_legacy_tokens() {
+        let projected = jwt(
+            r#"{"iss":"i","sub":"system:serviceaccount:ns:app","kubernetes.io":{"namespace":"ns","serviceaccount":{"name":"app","uid":"u-1"}}}"#,
+        );
+        assert_eq!(
+            token_subject(&projected).unwrap().uid.as_deref(),
+            Some("u-1")
+        );
+        let legacy = jwt(
+            r#"{"iss":"kubernetes/serviceaccount","sub":"system:serviceaccount:ns:app","kubernetes.io/serviceaccount/service-account.uid":"u-2"}"#,
+        );
+        assert_eq!(token_subject(&legacy).unwrap().uid.as_deref(), Some("u-2"));
     }
 
     #[test]
@@ -685,4 +786,156 @@ mod tests {
         assert_ne!(id(role, &a), Identity::of(&cfg, None).id);
         assert_ne!(id(role, "opaque-1"), id(role, "opaque-2"));
     }
+
+    #[test]
+    fn no_claim_can_pass_for_another_in_the_key() {
+        let cfg = Config::from_lookup(|_| None, None);
+        let role = "arn:aws:iam::123456789012:role/pull";
+        let id = |t: &str| service_account_identity(&cfg, role, t).id;
+        // A newline moved from one claim to the next.
+        let (a, b) = (
+            jwt(r#"{"iss":"I","sub":"X\nY"}"#),
+            jwt(r#"{"iss":"I\nX","sub":"Y"}"#),
+        );
+        assert_eq!(token_subject(&a).unwrap().sub, "X\nY");
+        assert_eq!(token_subject(&b).unwrap().iss, "I\nX");
+        assert_ne!(id(&a), id(&b));
+        // The role and the claims, likewise.
+        assert_ne!(
+            service_account_identity(&cfg, "r\ni", &jwt(r#"{"iss":"s","sub":"t"}"#)).id,
+            service_account_identity(&cfg, "r", &jwt(r#"{"iss":"i\ns","sub":"t"}"#)).id
+        );
+    }
+
+    #[test]
+    fn a_service_account_created_again_under_the_same_name_is_another_owner() {
+        let cfg = Config::from_lookup(|_| None, None);
+        let role = "arn:aws:iam::123456789012:role/pull";
+        let token = |uid: &str, pod: &str| {
+            jwt(&format!(
+                r#"{{"iss":"i","sub":"system:serviceaccount:ns:app","kubernetes.io":{{"namespace":"ns","pod":{{"name":"{pod}"}},"serviceaccount":{{"name":"app","uid":"{uid}"}}}}}}"#
+            ))
+        };
+        let id = |t: &str| service_account_identity(&cfg, role, t).id;
+        assert_eq!(
+            id(&token("u-1", "p1")),
+            id(&token("u-1", "p2")),
+            "same account"
+        );
+        assert_ne!(
+            id(&token("u-1", "p1")),
+            id(&token("u-2", "p1")),
+            "recreated"
+        );
+        let flat = |uid: &str| {
+            jwt(&format!(
+                r#"{{"iss":"i","sub":"system:serviceaccount:ns:app","kubernetes.io/serviceaccount/service-account.uid":"{uid}"}}"#
+            ))
+        };
+        assert_ne!(id(&flat("u-1")), id(&flat("u-2")));
+    }
+
+    #[test]
+    fn a_huge_claim_or_role_is_shown_cut() {
+        let cfg = Config::from_lookup(|_| None, None);
+        let sub = "s".repeat(30_000);
+        let t = jwt(&format!(r#"{{"iss":"i","sub":"{sub}"}}"#));
+        let summary = service_account_identity(&cfg, &"r".repeat(3000), &t)
+            .source
+            .to_string();
+        assert!(
+            summary.len() < 2 * crate::MAX_SHOWN + 100,
+            "{}",
+            summary.len()
+        );
+    }
+
+    /// One kubelet request through [`run`], answered by the fuzz fake.
+    fn kubelet(cfg: &Config, request: &str) -> (ExitCode, String, String, usize) {
+        let source = crate::fuzzing::FakeSource::new(Some(Some(43_200)), 1_800_000_000);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(
+            &[],
+            cfg,
+            &mut request.as_bytes(),
+            &mut out,
+            &mut err,
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(source.now),
+            &source,
+        );
+        let asked = source.asked.borrow().len();
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+            asked,
+        )
+    }
+
+    fn sa_request(token: &str, annotation: Option<&str>) -> String {
+        let annotations = annotation.map_or_else(String::new, |a| {
+            format!(r#","serviceAccountAnnotations":{{"{ROLE_ANNOTATION}":"{a}"}}"#)
+        });
+        format!(
+            r#"{{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/app","serviceAccountToken":"{token}"{annotations}}}"#
+        )
+    }
+
+    #[test]
+    fn a_service_account_token_without_a_role_never_gets_the_nodes_token() {
+        let cfg = Config::from_pairs(&[
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_ECR_DISABLE_CACHE", "1"),
+        ]);
+        let token = jwt(r#"{"iss":"i","sub":"system:serviceaccount:ns:app"}"#);
+        // No annotation, an empty one: no variable to fall back on.
+        for annotation in [None, Some("")] {
+            let (code, out, err, asked) = kubelet(&cfg, &sa_request(&token, annotation));
+            assert_eq!(
+                (code, out.as_str(), asked),
+                (ExitCode::FAILURE, "", 0),
+                "{err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains("names no role"), "{err}");
+            assert!(err.contains(ROLE_ANNOTATION) && err.contains("AWS_ECR_ROLE_ARN"));
+        }
+        // Without a token, the node's credentials answer as before.
+        let (code, _, err, asked) = kubelet(&cfg, REQ_ECR);
+        assert_eq!((code, asked), (ExitCode::SUCCESS, 1), "{err}");
+    }
+
+    #[test]
+    fn an_empty_annotation_does_not_escape_aws_ecr_role_arn() {
+        let role = "arn:aws:iam::123456789012:role/pull";
+        let cfg = Config::from_pairs(&[("AWS_ECR_ROLE_ARN", role)]);
+        let request = parse_request(sa_request("t", Some("")).as_bytes()).unwrap();
+        assert_eq!(service_account_role(&cfg, &request).as_deref(), Ok(role));
+        let request = parse_request(sa_request("t", Some("arn:x")).as_bytes()).unwrap();
+        assert_eq!(service_account_role(&cfg, &request).as_deref(), Ok("arn:x"));
+        let long = "r".repeat(MAX_ROLE_ARN + 1);
+        let request = parse_request(sa_request("t", Some(&long)).as_bytes()).unwrap();
+        let err = service_account_role(&cfg, &request).unwrap_err();
+        assert!(err.len() < 2 * crate::MAX_SHOWN, "{err}");
+    }
+
+    #[test]
+    fn no_request_value_makes_a_long_stderr_line() {
+        let cfg = Config::from_pairs(&[("AWS_ECR_DISABLE_CACHE", "1")]);
+        let big = "a".repeat(60_000);
+        for request in [
+            REQ.replace("test.registry.io/foobar", &format!("{big} ")),
+            REQ.replace("test.registry.io/foobar", &format!("{big}/x")),
+            REQ.replace("CredentialProviderRequest", &big),
+            REQ.replace("credentialprovider.kubelet.k8s.io/v1", &big),
+        ] {
+            let (code, _, err, asked) = kubelet(&cfg, &request);
+            assert_eq!((code, asked), (ExitCode::FAILURE, 0));
+            assert_eq!(err.lines().count(), 1);
+            assert!(err.len() < 2 * crate::MAX_SHOWN, "{} bytes", err.len());
+        }
+    }
+
+    const REQ_ECR: &str = r#"{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/app"}"#;
 }

@@ -5,8 +5,11 @@
 
 use std::fs;
 use std::io::Write;
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -476,26 +479,83 @@ fn service_account_tokens_assume_the_annotated_role_and_are_cached_per_service_a
 }
 
 #[test]
-fn without_an_annotation_the_role_comes_from_aws_ecr_role_arn_else_the_node() {
+fn without_an_annotation_the_role_comes_from_aws_ecr_role_arn() {
     let fake = Fake::start();
     let Some(moto) = Moto::start() else {
         return;
     };
     let mut env = Env::with_fake(&fake);
-    env.set("AWS_ENDPOINT_URL_STS", &moto.url());
-    // No annotation, no variable: the node's credentials (the token is not used).
-    golden(
-        &kubelet(&env, &sa_request(HOST, &sa_token("app"), None)),
-        HOST,
-        "pw-AKIDEXAMPLE1-1",
-    );
-    assert!(!moto.recorded().contains("AssumeRoleWithWebIdentity"));
+    env.set("AWS_ENDPOINT_URL_STS", &moto.url())
+        .set("AWS_ECR_ROLE_ARN", ROLE);
     // The reference's "no arn provided" case with a token that is not a JWT, and the variable set.
-    env.set("AWS_ECR_ROLE_ARN", ROLE);
     let out = kubelet(&env, &sa_request(HOST, "DEADBEEF=", None));
     assert_eq!(out.code, 0, "{out:?}");
     assert!(moto.recorded().contains("AssumeRoleWithWebIdentity"));
-    assert_ne!(fake.requests()[1].access_key, "AKIDEXAMPLE1");
+    assert_ne!(fake.requests()[0].access_key, "AKIDEXAMPLE1");
+}
+
+#[test]
+fn a_service_account_token_without_a_role_is_refused_never_answered_with_the_nodes_keys() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    env.set(
+        "AWS_ENDPOINT_URL_STS",
+        &format!("http://127.0.0.1:{}", closed_port()),
+    );
+    // No annotation, or an empty one, and no AWS_ECR_ROLE_ARN: cloud-provider-aws's
+    // "no arn provided, cannot assume role using ServiceAccountToken".
+    for annotation in [None, Some("")] {
+        let line = refused(&kubelet(
+            &env,
+            &sa_request(HOST, &sa_token("app"), annotation),
+        ));
+        assert!(line.contains("names no role to assume"), "{line}");
+        assert!(line.contains("AWS_ECR_ROLE_ARN"), "{line}");
+    }
+    // An empty annotation does not escape the configured role: the variable's role is assumed
+    // (here STS is unreachable, so the line names it).
+    env.set("AWS_ECR_ROLE_ARN", ROLE);
+    let line = refused(&kubelet(
+        &env,
+        &sa_request(HOST, &sa_token("app"), Some("")),
+    ));
+    assert!(line.contains(ROLE), "{line}");
+    assert_eq!(fake.calls(), 0, "ECR was never asked with the node's keys");
+}
+
+/// A stand-in for STS that takes connections and closes them at once, counting them.
+fn counting_sts() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn a_forged_tokens_failure_is_not_shared_with_the_service_account_it_names() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    let (sts, connections) = counting_sts();
+    env.set("AWS_ENDPOINT_URL_STS", &sts);
+    // The same claims (the key's service account), another signature: STS refuses it.
+    let real = sa_token("app");
+    let forged = format!("{}.Zm9yZ2Vk", real.rsplit_once('.').unwrap().0);
+    refused(&kubelet(&env, &sa_request(HOST, &forged, Some(ROLE))));
+    let before = connections.load(Ordering::SeqCst);
+    assert!(before > 0);
+    // The real account's pull asks STS itself, however soon it comes.
+    refused(&kubelet(&env, &sa_request(HOST, &real, Some(ROLE))));
+    assert!(
+        connections.load(Ordering::SeqCst) > before,
+        "the forged token's failure answered for the real one"
+    );
 }
 
 #[test]
@@ -615,4 +675,107 @@ fn doctor_checks_the_kubelet_config_of_docs_kubelet_md() {
         "{}",
         out.stdout
     );
+}
+
+/// The kubelet's request as a JSON value, to put hostile values in.
+fn request_value(image: &str) -> serde_json::Value {
+    serde_json::from_str(&request(image)).unwrap()
+}
+
+#[test]
+fn a_request_past_64_kib_is_refused_before_any_of_it_is_used() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    // Well-formed, but of a size no real request has (a token of a few KB, a role ARN).
+    let mut v = request_value(HOST);
+    v["serviceAccountAnnotations"] = serde_json::json!({ "x": "a".repeat(100_000) });
+    let line = refused(&kubelet(&env, &v.to_string()));
+    assert!(line.contains("larger than 65536 bytes"), "{line}");
+    assert_eq!(fake.calls(), 0);
+    // Just under the bound, it is an ordinary request.
+    v["serviceAccountAnnotations"] = serde_json::json!({ "x": "a".repeat(60_000) });
+    golden(&kubelet(&env, &v.to_string()), HOST, "pw-AKIDEXAMPLE1-1");
+}
+
+#[test]
+fn values_a_tenant_chose_are_cut_in_stderr_and_the_log() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    env.set(
+        "AWS_ENDPOINT_URL_STS",
+        &format!("http://127.0.0.1:{}", closed_port()),
+    )
+    .set("AWS_ECR_LOG_LEVEL", "debug");
+    let big = "a".repeat(50_000);
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let long_sub = format!(
+        "{}.{}.c2ln",
+        b64(r#"{"alg":"RS256"}"#),
+        b64(&format!(r#"{{"iss":"i","sub":"{}"}}"#, "s".repeat(30_000)))
+    );
+    let mut cases = Vec::new();
+    // An image that names no host; a host longer than a DNS name; an apiVersion and a kind.
+    cases.push(request_value(&format!("{big} ")));
+    cases.push(request_value(&format!("{big}/app")));
+    let mut v = request_value(HOST);
+    v["apiVersion"] = big.clone().into();
+    cases.push(v);
+    let mut v = request_value(HOST);
+    v["kind"] = big.clone().into();
+    cases.push(v);
+    // A role annotation of 50 KB; a token whose subject claim is 30 KB (STS is unreachable).
+    let with_token = |token: &str, role: &str| {
+        let mut v = request_value(HOST);
+        v["serviceAccountToken"] = token.into();
+        v["serviceAccountAnnotations"] =
+            serde_json::json!({ "eks.amazonaws.com/ecr-role-arn": role });
+        v
+    };
+    cases.push(with_token(
+        &sa_token("app"),
+        &format!("arn:aws:iam::1:role/{big}"),
+    ));
+    cases.push(with_token(&long_sub, ROLE));
+    for v in cases {
+        let input = v.to_string();
+        assert!(input.len() < 64 * 1024);
+        let logged = env.log_text().len();
+        let line = refused(&kubelet(&env, &input));
+        assert!(line.len() < 2048, "a {} byte stderr line", line.len());
+        let grown = env.log_text().len() - logged;
+        assert!(
+            grown < 8192,
+            "the log grew by {grown} bytes for one request"
+        );
+    }
+    assert_eq!(fake.calls(), 0);
+}
+
+#[test]
+fn the_days_log_stops_growing_at_its_cap() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    golden(&kubelet(&env, &request(HOST)), HOST, "pw-AKIDEXAMPLE1-1");
+    let logs: Vec<_> = fs::read_dir(env.cache_dir().join("log"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(logs.len(), 1, "today's log: {logs:?}");
+    // A day of heavy use, nearly at the 8 MiB cap.
+    const CAP: u64 = 8 << 20;
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&logs[0])
+        .unwrap()
+        .set_len(CAP - 100)
+        .unwrap();
+    for _ in 0..3 {
+        golden(&kubelet(&env, &request(HOST)), HOST, "pw-AKIDEXAMPLE1-1");
+    }
+    let size = fs::metadata(&logs[0]).unwrap().len();
+    assert!(size < CAP + 1024, "{size}");
+    let text = String::from_utf8_lossy(&fs::read(&logs[0]).unwrap()).into_owned();
+    assert_eq!(text.matches("nothing more is logged in it").count(), 1);
+    assert!(text.trim_end().ends_with("nothing more is logged in it)"));
 }
