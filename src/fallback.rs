@@ -5,6 +5,8 @@
 //! - The name comes from `AWS_ECR_FALLBACK`, else the settings file's top-level `"fallback"` (a
 //!   file that may not be trusted names none, docs/security.md).
 //! - `ecr-login` (or a name that leads to this very binary) is a loop and is refused.
+//! - A program found relative to the current directory (an empty, `.` or relative `PATH` entry)
+//!   is refused, as Docker refuses to run it (`files::look_path`).
 //! - The fallback gets our stdin's bytes unchanged; its stdout is copied to ours unchanged (never
 //!   logged: a `get` answer carries a password), its stderr is ours (inherited), and its exit
 //!   status becomes ours.
@@ -22,6 +24,7 @@ use std::time::Duration;
 use tracing::info;
 
 use crate::config::{self, Config};
+use crate::files::LookPath;
 use crate::settings::Settings;
 
 /// How long the fallback may take to start (exec).
@@ -98,14 +101,24 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// The executable `docker-credential-<name>` Docker would run: the first on `path` that is an
-/// executable file, and not this binary under another name.
+/// executable file, found through an absolute `PATH` entry (Docker refuses one found relative to
+/// the current directory), and not this binary under another name.
 pub fn find(path: Option<&str>, name: &str, origin: &Origin) -> Result<PathBuf, String> {
     check_name(name)?;
     let binary = format!("docker-credential-{name}");
-    let Some(found) = crate::files::find_executable(path, &binary) else {
-        return Err(format!(
-            "fallback {binary} (named by {origin}) is not on PATH: install it or fix the name"
-        ));
+    let found = match crate::files::look_path(path, &binary) {
+        LookPath::Found(found) => found,
+        LookPath::Relative(rel) => {
+            return Err(format!(
+                "fallback {binary} (named by {origin}) refused: PATH finds it as {}, relative to the current directory (an empty, '.' or relative PATH entry), and Docker refuses to run such a program; make that PATH entry absolute or remove it",
+                rel.display()
+            ));
+        }
+        LookPath::Missing => {
+            return Err(format!(
+                "fallback {binary} (named by {origin}) is not on PATH: install it or fix the name"
+            ));
+        }
     };
     let me = std::env::current_exe();
     if me.is_ok_and(|me| crate::files::same_file(&me, &found).unwrap_or(false)) {

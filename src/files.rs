@@ -94,12 +94,14 @@ pub enum Trust {
 }
 
 /// The first `dir/name` on a `PATH`-style list that is an executable file, as Docker (Go's
-/// `os/exec.LookPath`) would find it; an empty entry is the current directory.
+/// `os/exec.LookPath`) would run it: `None` when there is none, and also when the first one is
+/// found through a relative entry, which Docker refuses to run ([`look_path`] tells them apart).
 /// On Windows the separator is `;` and `name` is tried with `.exe`, `.com`, `.bat`, `.cmd`.
 pub fn find_executable(path: Option<&str>, name: &str) -> Option<std::path::PathBuf> {
-    path?
-        .split(sys::PATH_SEPARATOR)
-        .find_map(|d| find_in_dir(Path::new(if d.is_empty() { "." } else { d }), name))
+    match look_path(path, name) {
+        LookPath::Found(p) => Some(p),
+        LookPath::Relative(_) | LookPath::Missing => None,
+    }
 }
 
 /// `dir/name` if it is an executable file, as Go's `exec.LookPath` takes a path: on Windows
@@ -115,6 +117,106 @@ pub fn find_in_dir(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
 pub fn is_executable(meta: &fs::Metadata) -> bool {
     sys::is_executable(meta)
 }
+
+// --- Programs looked up as Docker looks them up; private files checked on the descriptor read;
+// --- the null device. (issue 19: the fallback store, the settings file, the AWS files.)
+
+/// What Docker (Go's `os/exec.LookPath`, Go 1.19 and later) makes of a program name on `PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookPath {
+    /// The first executable file of that name, through an absolute entry: what Docker runs.
+    Found(std::path::PathBuf),
+    /// The first one is found through an empty, `.` or other relative entry, so relative to the
+    /// current directory (`./docker-credential-x`): Docker refuses to run it (Go's
+    /// `exec.ErrDot`) rather than look further, and so does this helper. The path as found.
+    Relative(std::path::PathBuf),
+    /// None on `PATH`.
+    Missing,
+}
+
+/// Looks `name` up on a `PATH`-style list as Docker does (see [`LookPath`]); an empty entry is
+/// the current directory.
+pub fn look_path(path: Option<&str>, name: &str) -> LookPath {
+    let Some(path) = path else {
+        return LookPath::Missing;
+    };
+    for dir in path.split(sys::PATH_SEPARATOR) {
+        let dir = Path::new(if dir.is_empty() { "." } else { dir });
+        if let Some(found) = find_in_dir(dir, name) {
+            return if found.is_absolute() {
+                LookPath::Found(found)
+            } else {
+                LookPath::Relative(found)
+            };
+        }
+    }
+    LookPath::Missing
+}
+
+#[cfg(all(test, unix))]
+mod lookup_and_private_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn executable(dir: &Path, name: &str) -> std::path::PathBuf {
+        let p = dir.join(name);
+        fs::write(&p, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_program_found_through_a_relative_path_entry_is_refused_as_docker_does() {
+        let d = tempfile::tempdir().unwrap();
+        let abs = tempfile::tempdir().unwrap();
+        let there = executable(abs.path(), "docker-credential-x");
+        // A directory named relative to the working directory: `../../tmp/xyz`.
+        executable(d.path(), "docker-credential-x");
+        let up = std::env::current_dir().unwrap().components().count() - 1;
+        let rel_name = format!(
+            "{}{}",
+            "../".repeat(up),
+            d.path().display().to_string().trim_start_matches('/')
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let a = abs.path().display().to_string();
+        assert_eq!(
+            look_path(Some(&a), "docker-credential-x"),
+            LookPath::Found(there.clone())
+        );
+        for path in [
+            format!("{rel_name}:{a}"),
+            format!("./{rel_name}:{a}"),
+            format!("{rel_name}/:{a}"),
+        ] {
+            assert!(
+                matches!(look_path(Some(&path), "docker-credential-x"), LookPath::Relative(p) if !p.is_absolute()),
+                "{path}"
+            );
+            assert_eq!(find_executable(Some(&path), "docker-credential-x"), None);
+        }
+        // A relative entry without the program is passed over, as Docker does.
+        let path = format!(":.:{rel_name}/none:{a}");
+        assert_eq!(
+            look_path(Some(&path), "docker-credential-x"),
+            LookPath::Found(there.clone())
+        );
+        assert_eq!(
+            find_executable(Some(&path), "docker-credential-x"),
+            Some(there)
+        );
+        assert_eq!(
+            look_path(
+                Some(&empty.path().display().to_string()),
+                "docker-credential-x"
+            ),
+            LookPath::Missing
+        );
+        assert_eq!(look_path(None, "docker-credential-x"), LookPath::Missing);
+    }
+}
+
+// --- End of the issue 19 block.
 
 /// `fs::canonicalize`, in the form the platform shows paths: on Windows without the `\\?\`
 /// prefix the standard library adds (`C:\Users\me`, `\\server\share`), which people never type.

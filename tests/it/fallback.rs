@@ -453,3 +453,87 @@ fn configure_writes_both_settings_and_doctor_says_where_credentials_come_from() 
         out.stdout
     );
 }
+
+/// `env`'s helper run with `args` in the directory `dir`.
+fn run_in(env: &Env, dir: &Path, args: &[&str], input: &[u8]) -> Output {
+    let mut cmd = env.command(args);
+    cmd.current_dir(dir);
+    run_command(cmd, input, std::time::Duration::from_secs(60))
+}
+
+#[test]
+fn a_program_found_relative_to_the_current_directory_is_never_run() {
+    if unix_only("PATH entries relative to the working directory (Wine builds its own PATH)") {
+        return;
+    }
+    let fake = Fake::start();
+    let mut s = Store::named(&fake);
+    s.answer("get", "from-the-store\n", 0);
+    let home = s.env.path().to_owned();
+    // Run in the store's directory, or above it: an empty, `.` or relative PATH entry finds it
+    // there, relative to the current directory. Docker (Go 1.19+) refuses that; so do we.
+    for (cwd, path) in [
+        (&s.bin, ":/usr/bin:/bin"),
+        (&s.bin, ".:/usr/bin:/bin"),
+        (&home, "bin:/usr/bin:/bin"),
+        (&home, "./bin/:/usr/bin:/bin"),
+    ] {
+        s.env.set("PATH", path);
+        let out = run_in(&s.env, cwd, &["get"], b"ghcr.io");
+        assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND), "{path}");
+        assert_eq!(out.stderr.lines().count(), 1, "{path}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("refused")
+                && out.stderr.contains("relative to the current directory"),
+            "{path}: {}",
+            out.stderr
+        );
+        let out = run_in(
+            &s.env,
+            cwd,
+            &["store"],
+            br#"{"ServerURL":"ghcr.io","Username":"me","Secret":"x"}"#,
+        );
+        assert_eq!(out.code, 1, "{path}");
+        assert!(
+            out.stdout.contains("relative to the current directory"),
+            "{path}: {}",
+            out.stdout
+        );
+    }
+    assert_eq!(
+        s.calls(),
+        "",
+        "a store found relative to the working directory ran"
+    );
+    // A relative entry that does not hold it is passed over, as Docker does.
+    s.env.set(
+        "PATH",
+        &format!("::nowhere:{}:/usr/bin:/bin", s.bin.display()),
+    );
+    let out = run_in(&s.env, &home, &["get"], b"ghcr.io");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "from-the-store\n"));
+
+    // configure and doctor say the same of this helper: Docker would refuse to run it.
+    let (mut d, docker) = docker_env(&fake);
+    d.env.set("PATH", ".:/usr/bin:/bin");
+    let out = run_in(&d.env, &d.bin, &["configure", "--store"], b"");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("relative to the current directory, and Docker refuses to run"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !docker.exists(),
+        "configure wrote a config Docker cannot use"
+    );
+    let out = run_in(&d.env, &d.bin, &["doctor", "ghcr.io"], b"");
+    assert!(
+        out.stdout
+            .contains("PROBLEM: PATH finds docker-credential-ecr-login as ./docker-credential-ecr-login, relative to the current directory"),
+        "{}",
+        out.stdout
+    );
+}
