@@ -7,6 +7,8 @@
 //! - `ecr-login` (or a name that leads to this very binary) is a loop and is refused.
 //! - A program found relative to the current directory (an empty, `.` or relative `PATH` entry)
 //!   is refused, as Docker refuses to run it (`files::look_path`).
+//! - A run that a fallback store started ([`config::IN_FALLBACK`]: a store that calls this
+//!   helper back) never hands a host to the fallback again: a loop, refused with one line.
 //! - The fallback gets our stdin's bytes unchanged; its stdout is copied to ours unchanged (never
 //!   logged: a `get` answer carries a password), its stderr is ours (inherited), and its exit
 //!   status becomes ours.
@@ -134,11 +136,26 @@ pub fn find(path: Option<&str>, name: &str, origin: &Origin) -> Result<PathBuf, 
 #[derive(Debug)]
 pub struct NotRun(pub String);
 
-/// Starts `program action`, hands it `input` and closes its stdin, within the bounds.
+/// Whether this run was started by a fallback store (`run` sets [`config::IN_FALLBACK`] for it):
+/// then handing a host to the fallback again is a loop, refused with one line (a wrapper
+/// script that calls this helper as its own fallback would otherwise recurse until the system
+/// runs out of processes). The line, if so.
+pub fn loop_refusal(cfg: &Config, program: &Path) -> Option<String> {
+    let parent = cfg.in_fallback.as_deref()?;
+    Some(format!(
+        "fallback {} refused: this run was started by the fallback store {parent} (a loop: a fallback store must not call docker-credential-ecr-login for registries that are not ECR)",
+        program.display()
+    ))
+}
+
+/// Starts `program action`, hands it `input` and closes its stdin, within the bounds. The child
+/// inherits [`config::IN_FALLBACK`], so a run of this helper it starts does not delegate again.
 fn start(program: &Path, action: &str, input: &[u8]) -> Result<Child, NotRun> {
     let shown = program.display().to_string();
     let mut cmd = Command::new(program);
     cmd.arg(action)
+        // Shown lossily: the marker must read back as text (main reads variables as UTF-8).
+        .env(config::IN_FALLBACK, &shown)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

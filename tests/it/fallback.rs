@@ -537,3 +537,65 @@ fn a_program_found_relative_to_the_current_directory_is_never_run() {
         out.stdout
     );
 }
+
+/// `docker-credential-loop`: a wrapper that runs this helper with the same action, as a user
+/// might write to add logging, and names itself as the fallback. It counts its own depth in
+/// `LOOP_DEPTH` and gives up past 5 (`too deep`), so a helper that does not see the loop fails
+/// this test instead of recursing until the machine runs out of processes.
+fn loop_store(s: &mut Store) {
+    let wrapper = s.bin.join("docker-credential-loop");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nLOOP_DEPTH=$((${{LOOP_DEPTH:-0}} + 1)); export LOOP_DEPTH\n\
+             [ \"$LOOP_DEPTH\" -gt 5 ] && {{ echo too deep >&2; exit 3; }}\n\
+             echo \"$1\" >>\"$FAKE_DIR/calls\"\nexec {} \"$@\"\n",
+            helper_bin()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    s.env.set("AWS_ECR_FALLBACK", "loop");
+}
+
+#[test]
+fn a_store_that_calls_this_helper_back_is_a_loop_refused_with_one_line() {
+    if unix_only("a shell-script wrapper") {
+        return;
+    }
+    let fake = Fake::start();
+    let mut s = Store::new(&fake);
+    loop_store(&mut s);
+    let out = s.env.get("ghcr.io");
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("a loop")
+            && out.stderr.contains(&format!(
+                "started by the fallback store {}",
+                s.bin.join("docker-credential-loop").display()
+            )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.calls(), "get\n", "the wrapper ran once");
+    // store: the protocol's one line on stdout, passed through by the first run.
+    let out = s.env.run(
+        &["store"],
+        br#"{"ServerURL":"ghcr.io","Username":"me","Secret":"x"}"#,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert!(out.stdout.contains("a loop"), "{}", out.stdout);
+    assert!(!out.stderr.contains("too deep"), "{}", out.stderr);
+    // list: ours, and the inner run's one line.
+    let out = s.env.run(&["list"], b"");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "{}\n"), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert_eq!(s.calls(), "get\nstore\nlist\n");
+    // ECR hosts are still answered by a run the store started (a store may route them to us).
+    let mut inner = s.env.command(&["get"]);
+    inner.env("AWS_ECR_IN_FALLBACK", "/some/store");
+    let out = run_command(inner, HOST.as_bytes(), std::time::Duration::from_secs(60));
+    assert!(out.secret().starts_with("pw-AKIDEXAMPLE1-"), "{out:?}");
+}
