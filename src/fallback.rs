@@ -12,6 +12,8 @@
 //! - The fallback gets our stdin's bytes unchanged; its stdout is copied to ours unchanged (never
 //!   logged: a `get` answer carries a password), its stderr is ours (inherited), and its exit
 //!   status becomes ours.
+//! - Resources: a thread or process that cannot be had (the process limit) is one line and the
+//!   protocol's answer, never a panic.
 //! - Time: starting it and handing it its input are bounded ([`START_BOUND`], [`INPUT_BOUND`]);
 //!   once it runs, what it does (a GPG pinentry, a keychain prompt) is its own business, as when
 //!   Docker runs it directly.
@@ -148,6 +150,19 @@ pub fn loop_refusal(cfg: &Config, program: &Path) -> Option<String> {
     ))
 }
 
+/// A thread of ours, or the line that says why there is none (at the process limit: one line
+/// and the protocol's answer, never a panic).
+fn thread<T: Send + 'static>(
+    shown: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<std::thread::JoinHandle<T>, NotRun> {
+    std::thread::Builder::new().spawn(f).map_err(|e| {
+        NotRun(format!(
+            "cannot run fallback {shown}: cannot start a thread: {e}"
+        ))
+    })
+}
+
 /// Starts `program action`, hands it `input` and closes its stdin, within the bounds. The child
 /// inherits [`config::IN_FALLBACK`], so a run of this helper it starts does not delegate again.
 fn start(program: &Path, action: &str, input: &[u8]) -> Result<Child, NotRun> {
@@ -160,9 +175,9 @@ fn start(program: &Path, action: &str, input: &[u8]) -> Result<Child, NotRun> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    thread(&shown, move || {
         let _ = tx.send(cmd.spawn());
-    });
+    })?;
     let mut child = match rx.recv_timeout(START_BOUND) {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return Err(NotRun(format!("cannot run fallback {shown}: {e}"))),
@@ -176,12 +191,20 @@ fn start(program: &Path, action: &str, input: &[u8]) -> Result<Child, NotRun> {
     let mut stdin = child.stdin.take().expect("piped stdin");
     let input = input.to_vec();
     let (tx, rx) = mpsc::channel();
-    let writer = std::thread::spawn(move || {
+    let writer = thread(&shown, move || {
         // A fallback that exits without reading its input (EPIPE) speaks through its exit status.
         let _ = stdin.write_all(&input);
         drop(stdin);
         let _ = tx.send(());
     });
+    let writer = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
     if rx.recv_timeout(INPUT_BOUND).is_err() {
         let _ = child.kill();
         let _ = child.wait();

@@ -4,6 +4,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -598,4 +599,76 @@ fn a_store_that_calls_this_helper_back_is_a_loop_refused_with_one_line() {
     inner.env("AWS_ECR_IN_FALLBACK", "/some/store");
     let out = run_command(inner, HOST.as_bytes(), std::time::Duration::from_secs(60));
     assert!(out.secret().starts_with("pw-AKIDEXAMPLE1-"), "{out:?}");
+}
+
+/// Runs `args` under `prlimit --nproc=1` (as uid 65534 when root, for whom the limit does not
+/// hold): no thread or process can be started.
+fn at_the_process_limit(env: &Env, args: &[&str], input: &[u8]) -> Output {
+    let mut cmd = Command::new("prlimit");
+    cmd.arg("--nproc=1")
+        .arg(helper_bin())
+        .args(args)
+        .env_clear()
+        .envs(&env.vars);
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    if root {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(65534).gid(65534);
+    }
+    run_command(cmd, input, std::time::Duration::from_secs(60))
+}
+
+#[test]
+fn at_the_process_limit_a_fallback_or_a_fetch_is_one_line_and_the_protocols_answer() {
+    if unix_only("prlimit") {
+        return;
+    }
+    let fake = Fake::start();
+    let mut s = Store::named(&fake);
+    // Usable by uid 65534: its directories, and the store's files.
+    for d in [s.env.path(), &s.bin] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fs::set_permissions(&s.dir, fs::Permissions::from_mode(0o777)).unwrap();
+    s.answer("get", "from-the-store\n", 0);
+    let out = at_the_process_limit(&s.env, &["get"], b"ghcr.io");
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("docker-credential-ecr-login: cannot run fallback")
+            && out.stderr.contains("cannot start a thread"),
+        "{}",
+        out.stderr
+    );
+    let out = at_the_process_limit(
+        &s.env,
+        &["store"],
+        br#"{"ServerURL":"ghcr.io","Username":"me","Secret":"x"}"#,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("cannot start a thread"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(s.calls(), "");
+    // An ECR fetch needs a thread to resolve the API's name: the same, never a panic.
+    s.env.set(
+        "AWS_ENDPOINT_URL_ECR",
+        &fake.url().replace("127.0.0.1", "localhost"),
+    );
+    let out = at_the_process_limit(&s.env, &["get"], HOST.as_bytes());
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot start a thread"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fake.calls(), 0);
 }
