@@ -153,6 +153,54 @@ pub fn look_path(path: Option<&str>, name: &str) -> LookPath {
     LookPath::Missing
 }
 
+/// Why a file that must be the user's own was not read ([`read_private`]).
+#[derive(Debug)]
+pub enum PrivateReadError {
+    /// Missing, not a regular file, too large or unreadable.
+    Read(ReadError),
+    /// The file opened may not be trusted: the reason, for the user.
+    Untrusted(String),
+}
+
+impl fmt::Display for PrivateReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PrivateReadError::Read(e) => e.fmt(f),
+            PrivateReadError::Untrusted(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for PrivateReadError {}
+
+/// The whole of a regular file of at most `max` bytes, read only when it may be trusted:
+/// OpenSSH's rule ([`check_private`]) applied to the file opened, through `fstat` on its
+/// descriptor, never to a second lookup of `path`, so a file swapped in after the check cannot
+/// be read in place of the one checked. Symbolic links are followed: the target is what is
+/// checked and read. Opened without blocking; anything but a regular file is refused unread.
+/// (Windows: the type is checked on the handle, the owner and access list by path after the
+/// open, as [`check_private`] does.)
+pub fn read_private(path: &Path, max: u64) -> Result<Vec<u8>, PrivateReadError> {
+    let read = |e: ReadError| PrivateReadError::Read(e);
+    let file = sys::read_options(true)
+        .open(path)
+        .map_err(|e| read(classify(e)))?;
+    let meta = file.metadata().map_err(|e| read(ReadError::Io(e)))?;
+    // Trust first: a FIFO someone else planted is theirs (untrusted), one's own is a mistake.
+    sys::check_owner_and_writers(path, &meta).map_err(PrivateReadError::Untrusted)?;
+    if !meta.file_type().is_file() {
+        return Err(read(ReadError::NotRegular));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(meta.len().min(max)).unwrap_or(0) + 1);
+    file.take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| read(ReadError::Io(e)))?;
+    if buf.len() as u64 > max {
+        return Err(read(ReadError::TooLarge(max)));
+    }
+    Ok(buf)
+}
+
 #[cfg(all(test, unix))]
 mod lookup_and_private_tests {
     use super::*;
@@ -213,6 +261,42 @@ mod lookup_and_private_tests {
             LookPath::Missing
         );
         assert_eq!(look_path(None, "docker-credential-x"), LookPath::Missing);
+    }
+
+    #[test]
+    fn a_private_read_checks_the_file_it_opened() {
+        let d = tempfile::tempdir().unwrap();
+        let good = d.path().join("good");
+        fs::write(&good, "mine").unwrap();
+        fs::set_permissions(&good, fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_private(&good, 10).unwrap(), b"mine");
+        // A private link to a file others may write: the file read is the one checked.
+        let shared = d.path().join("shared");
+        fs::write(&shared, "theirs").unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o666)).unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&shared, &link).unwrap();
+        for p in [&shared, &link] {
+            match read_private(p, 10) {
+                Err(PrivateReadError::Untrusted(why)) => assert!(why.contains("0666"), "{why}"),
+                other => panic!("{}: {other:?}", p.display()),
+            }
+        }
+        let fifo = d.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        assert!(matches!(
+            read_private(&fifo, 10),
+            Err(PrivateReadError::Read(ReadError::NotRegular))
+        ));
+        assert!(matches!(
+            read_private(&good, 2),
+            Err(PrivateReadError::Read(ReadError::TooLarge(2)))
+        ));
+        assert!(matches!(
+            read_private(&d.path().join("none"), 2),
+            Err(PrivateReadError::Read(ReadError::Missing))
+        ));
     }
 }
 
