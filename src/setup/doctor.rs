@@ -305,6 +305,10 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
                     "past half-life: the next get refreshes it (still valid until {})",
                     utc_timestamp(e.expires_at)
                 ),
+                Some(e) if e.is_from_the_future(now) => format!(
+                    "fetched at {}, in the future (a clock set back?): never used, the next get replaces it",
+                    utc_timestamp(e.fetched_at)
+                ),
                 Some(e) => format!("expired at {}", utc_timestamp(e.expires_at)),
             }
         }
