@@ -201,6 +201,19 @@ pub fn read_private(path: &Path, max: u64) -> Result<Vec<u8>, PrivateReadError> 
     Ok(buf)
 }
 
+/// Whether `path` is the null device by name: `/dev/null`, and on Windows `NUL` (also `NUL:`
+/// and `\\.\NUL`), the common way to say "no such file" in a variable that names one.
+pub fn is_null_device(path: &Path) -> bool {
+    if cfg!(windows) {
+        let s = path.as_os_str().to_string_lossy();
+        ["NUL", "NUL:", r"\\.\NUL"]
+            .iter()
+            .any(|n| s.eq_ignore_ascii_case(n))
+    } else {
+        path == Path::new("/dev/null")
+    }
+}
+
 #[cfg(all(test, unix))]
 mod lookup_and_private_tests {
     use super::*;
@@ -297,6 +310,13 @@ mod lookup_and_private_tests {
             read_private(&d.path().join("none"), 2),
             Err(PrivateReadError::Read(ReadError::Missing))
         ));
+    }
+
+    #[test]
+    fn the_null_device_is_known_by_its_name() {
+        assert!(is_null_device(Path::new("/dev/null")));
+        assert!(!is_null_device(Path::new("/dev/zero")));
+        assert!(!is_null_device(Path::new("NUL")));
     }
 }
 
