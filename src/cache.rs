@@ -52,6 +52,9 @@ const FUTURE_TOLERANCE: u64 = 60;
 /// A recorded failure answers for this long (seconds): long enough for a burst of pulls, short
 /// enough that a retry after `aws sso login` asks AWS again.
 pub const FAILURE_TTL: u64 = 5;
+/// How far (seconds) a failure record may be dated after the time it is read at: the recording
+/// process and the reader each truncate their clock readings to whole seconds.
+const FAILURE_SLACK: u64 = 2;
 
 /// One cached token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,16 +96,21 @@ impl CacheEntry {
     /// token for as long as the clock is off).
     pub fn is_fresh(&self, now: u64) -> bool {
         let half = self.expires_at.saturating_sub(self.fetched_at) / 2;
-        now.saturating_add(FUTURE_TOLERANCE) >= self.fetched_at
-            && now < self.fetched_at + half
-            && self.is_usable(now)
+        now < self.fetched_at + half && self.is_usable(now)
     }
 
     /// Still accepted by the registry, with a margin so a pull that starts now can finish
-    /// authenticating: a minute, or a tenth of a short lifetime.
+    /// authenticating: a minute, or a tenth of a short lifetime. An entry fetched further in the
+    /// future than `FUTURE_TOLERANCE` (60 s) comes from a clock set back (or was planted) and is
+    /// never usable: it is served neither after a failed refresh nor listed.
     pub fn is_usable(&self, now: u64) -> bool {
         let margin = (self.expires_at.saturating_sub(self.fetched_at) / 10).min(60);
-        now.saturating_add(margin) < self.expires_at
+        !self.is_from_the_future(now) && now.saturating_add(margin) < self.expires_at
+    }
+
+    /// Fetched further in the future than a waiter's start can explain (see [`Self::is_fresh`]).
+    pub fn is_from_the_future(&self, now: u64) -> bool {
+        self.fetched_at > now.saturating_add(FUTURE_TOLERANCE)
     }
 }
 
@@ -129,11 +137,14 @@ impl Failure {
         }
     }
 
-    /// Recorded less than [`FAILURE_TTL`] seconds before `now` (or after it: a waiter's `now` is
-    /// when it started, and the failure it waited for came later).
+    /// Recorded less than [`FAILURE_TTL`] seconds before `now`, the time of the reading (not
+    /// of the process's start: a waiter reads the failure it waited for after it was recorded).
+    /// One recorded later than that (by more than `FAILURE_SLACK`, 2 s: both times are whole
+    /// seconds) comes from a clock set back or was planted, and does not count: it would answer
+    /// for as long as it is ahead instead of [`FAILURE_TTL`] seconds.
     pub fn is_recent(&self, now: u64) -> bool {
         self.recorded_at.saturating_add(FAILURE_TTL) > now
-            && self.recorded_at <= now.saturating_add(MAX_WAIT.as_secs() + 1)
+            && self.recorded_at <= now.saturating_add(FAILURE_SLACK)
     }
 }
 
@@ -476,6 +487,9 @@ mod tests {
     fn an_entry_from_the_future_is_not_fresh() {
         // A clock set back must not pin a token forever.
         assert!(!entry(5000, 5000 + 43_200).is_fresh(4000));
+        // Nor serve it after a failed refresh, or list it.
+        assert!(!entry(5000, 5000 + 43_200).is_usable(4000));
+        assert!(entry(5000, 5000 + 43_200).is_usable(5000 - FUTURE_TOLERANCE));
     }
 
     #[test]
@@ -572,8 +586,10 @@ mod tests {
         store.write_failure("k", &f).unwrap();
         let got = store.read_failure("k", "i", "r").unwrap();
         assert_eq!(got.cause, "AccessDeniedException: no");
-        assert!(got.is_recent(1000) && got.is_recent(995) && got.is_recent(1000 + FAILURE_TTL - 1));
+        assert!(got.is_recent(1000) && got.is_recent(998) && got.is_recent(1000 + FAILURE_TTL - 1));
         assert!(!got.is_recent(1000 + FAILURE_TTL));
+        // Dated in the future: it would answer for minutes.
+        assert!(!got.is_recent(1000 - FAILURE_SLACK - 1) && !got.is_recent(700));
         assert!(store.read_failure("k", "other", "r").is_none());
         store.clear_failure("k");
         assert!(store.read_failure("k", "i", "r").is_none());

@@ -32,6 +32,10 @@ pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
 /// The credential store for every registry that is not ECR: `docker-credential-<name>` on
 /// `PATH` (`fallback.rs`). Wins over the settings file's `"fallback"`.
 pub const FALLBACK: &str = "AWS_ECR_FALLBACK";
+/// Set by this helper for the fallback store it runs (to the store's path), and so inherited by
+/// anything the store starts: a run that finds it set does not hand a host to a fallback again
+/// (a store that calls this helper would be a loop; `fallback.rs`). Not for users to set.
+pub const IN_FALLBACK: &str = "AWS_ECR_IN_FALLBACK";
 
 /// Standard AWS variables this program reads itself (the SDK reads them too).
 pub const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
@@ -162,6 +166,8 @@ pub struct Config {
     pub kubelet_role_arn: Option<String>,
     /// [`FALLBACK`], if set and non-empty: the fallback credential store's name.
     pub fallback: Option<String>,
+    /// [`IN_FALLBACK`], if set and non-empty: this run was started by that fallback store.
+    pub in_fallback: Option<String>,
 }
 
 /// How long credentials may take without a terminal: a `credential_process` that hangs, an
@@ -213,6 +219,7 @@ impl Config {
             stdout_terminal: false,
             kubelet_role_arn: get(ECR_ROLE_ARN),
             fallback: get(FALLBACK),
+            in_fallback: get(IN_FALLBACK),
             settings_file,
             docker_config_file,
             path: get(PATH),

@@ -145,6 +145,19 @@ pub struct Aws<'a> {
 
 impl TokenSource for Aws<'_> {
     fn fetch(&self, request: &FetchRequest<'_>) -> Result<Token, FetchError> {
+        // The runtime resolves names (and, on Windows, reads a credential_process's pipe) on a
+        // thread of its own, and tokio panics when it cannot start its first one. At the process
+        // limit (`ulimit -u`) that must be one line and the protocol's answer instead: so make
+        // sure a thread can be started before relying on one.
+        std::thread::Builder::new()
+            .spawn(|| ())
+            .map(|t| {
+                let _ = t.join();
+            })
+            .map_err(|e| FetchError::Setup {
+                what: "cannot start a thread",
+                source: e.into(),
+            })?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -5,9 +5,15 @@
 //! - The name comes from `AWS_ECR_FALLBACK`, else the settings file's top-level `"fallback"` (a
 //!   file that may not be trusted names none, docs/security.md).
 //! - `ecr-login` (or a name that leads to this very binary) is a loop and is refused.
+//! - A program found relative to the current directory (an empty, `.` or relative `PATH` entry)
+//!   is refused, as Docker refuses to run it (`files::look_path`).
+//! - A run that a fallback store started ([`config::IN_FALLBACK`]: a store that calls this
+//!   helper back) never hands a host to the fallback again: a loop, refused with one line.
 //! - The fallback gets our stdin's bytes unchanged; its stdout is copied to ours unchanged (never
 //!   logged: a `get` answer carries a password), its stderr is ours (inherited), and its exit
 //!   status becomes ours.
+//! - Resources: a thread or process that cannot be had (the process limit) is one line and the
+//!   protocol's answer, never a panic.
 //! - Time: starting it and handing it its input are bounded ([`START_BOUND`], [`INPUT_BOUND`]);
 //!   once it runs, what it does (a GPG pinentry, a keychain prompt) is its own business, as when
 //!   Docker runs it directly.
@@ -22,6 +28,7 @@ use std::time::Duration;
 use tracing::info;
 
 use crate::config::{self, Config};
+use crate::files::LookPath;
 use crate::settings::Settings;
 
 /// How long the fallback may take to start (exec).
@@ -98,14 +105,24 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// The executable `docker-credential-<name>` Docker would run: the first on `path` that is an
-/// executable file, and not this binary under another name.
+/// executable file, found through an absolute `PATH` entry (Docker refuses one found relative to
+/// the current directory), and not this binary under another name.
 pub fn find(path: Option<&str>, name: &str, origin: &Origin) -> Result<PathBuf, String> {
     check_name(name)?;
     let binary = format!("docker-credential-{name}");
-    let Some(found) = crate::files::find_executable(path, &binary) else {
-        return Err(format!(
-            "fallback {binary} (named by {origin}) is not on PATH: install it or fix the name"
-        ));
+    let found = match crate::files::look_path(path, &binary) {
+        LookPath::Found(found) => found,
+        LookPath::Relative(rel) => {
+            return Err(format!(
+                "fallback {binary} (named by {origin}) refused: PATH finds it as {}, relative to the current directory (an empty, '.' or relative PATH entry), and Docker refuses to run such a program; make that PATH entry absolute or remove it",
+                rel.display()
+            ));
+        }
+        LookPath::Missing => {
+            return Err(format!(
+                "fallback {binary} (named by {origin}) is not on PATH: install it or fix the name"
+            ));
+        }
     };
     let me = std::env::current_exe();
     if me.is_ok_and(|me| crate::files::same_file(&me, &found).unwrap_or(false)) {
@@ -121,18 +138,46 @@ pub fn find(path: Option<&str>, name: &str, origin: &Origin) -> Result<PathBuf, 
 #[derive(Debug)]
 pub struct NotRun(pub String);
 
-/// Starts `program action`, hands it `input` and closes its stdin, within the bounds.
+/// Whether this run was started by a fallback store (`run` sets [`config::IN_FALLBACK`] for it):
+/// then handing a host to the fallback again is a loop, refused with one line (a wrapper
+/// script that calls this helper as its own fallback would otherwise recurse until the system
+/// runs out of processes). The line, if so.
+pub fn loop_refusal(cfg: &Config, program: &Path) -> Option<String> {
+    let parent = cfg.in_fallback.as_deref()?;
+    Some(format!(
+        "fallback {} refused: this run was started by the fallback store {parent} (a loop: a fallback store must not call docker-credential-ecr-login for registries that are not ECR)",
+        program.display()
+    ))
+}
+
+/// A thread of ours, or the line that says why there is none (at the process limit: one line
+/// and the protocol's answer, never a panic).
+fn thread<T: Send + 'static>(
+    shown: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<std::thread::JoinHandle<T>, NotRun> {
+    std::thread::Builder::new().spawn(f).map_err(|e| {
+        NotRun(format!(
+            "cannot run fallback {shown}: cannot start a thread: {e}"
+        ))
+    })
+}
+
+/// Starts `program action`, hands it `input` and closes its stdin, within the bounds. The child
+/// inherits [`config::IN_FALLBACK`], so a run of this helper it starts does not delegate again.
 fn start(program: &Path, action: &str, input: &[u8]) -> Result<Child, NotRun> {
     let shown = program.display().to_string();
     let mut cmd = Command::new(program);
     cmd.arg(action)
+        // Shown lossily: the marker must read back as text (main reads variables as UTF-8).
+        .env(config::IN_FALLBACK, &shown)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    thread(&shown, move || {
         let _ = tx.send(cmd.spawn());
-    });
+    })?;
     let mut child = match rx.recv_timeout(START_BOUND) {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return Err(NotRun(format!("cannot run fallback {shown}: {e}"))),
@@ -146,12 +191,20 @@ fn start(program: &Path, action: &str, input: &[u8]) -> Result<Child, NotRun> {
     let mut stdin = child.stdin.take().expect("piped stdin");
     let input = input.to_vec();
     let (tx, rx) = mpsc::channel();
-    let writer = std::thread::spawn(move || {
+    let writer = thread(&shown, move || {
         // A fallback that exits without reading its input (EPIPE) speaks through its exit status.
         let _ = stdin.write_all(&input);
         drop(stdin);
         let _ = tx.send(());
     });
+    let writer = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
     if rx.recv_timeout(INPUT_BOUND).is_err() {
         let _ = child.kill();
         let _ = child.wait();

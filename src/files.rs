@@ -108,12 +108,14 @@ pub enum Trust {
 }
 
 /// The first `dir/name` on a `PATH`-style list that is an executable file, as Docker (Go's
-/// `os/exec.LookPath`) would find it; an empty entry is the current directory.
+/// `os/exec.LookPath`) would run it: `None` when there is none, and also when the first one is
+/// found through a relative entry, which Docker refuses to run ([`look_path`] tells them apart).
 /// On Windows the separator is `;` and `name` is tried with `.exe`, `.com`, `.bat`, `.cmd`.
 pub fn find_executable(path: Option<&str>, name: &str) -> Option<std::path::PathBuf> {
-    path?
-        .split(sys::PATH_SEPARATOR)
-        .find_map(|d| find_in_dir(Path::new(if d.is_empty() { "." } else { d }), name))
+    match look_path(path, name) {
+        LookPath::Found(p) => Some(p),
+        LookPath::Relative(_) | LookPath::Missing => None,
+    }
 }
 
 /// `dir/name` if it is an executable file, as Go's `exec.LookPath` takes a path: on Windows
@@ -129,6 +131,210 @@ pub fn find_in_dir(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
 pub fn is_executable(meta: &fs::Metadata) -> bool {
     sys::is_executable(meta)
 }
+
+// --- Programs looked up as Docker looks them up; private files checked on the descriptor read;
+// --- the null device. (issue 19: the fallback store, the settings file, the AWS files.)
+
+/// What Docker (Go's `os/exec.LookPath`, Go 1.19 and later) makes of a program name on `PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookPath {
+    /// The first executable file of that name, through an absolute entry: what Docker runs.
+    Found(std::path::PathBuf),
+    /// The first one is found through an empty, `.` or other relative entry, so relative to the
+    /// current directory (`./docker-credential-x`): Docker refuses to run it (Go's
+    /// `exec.ErrDot`) rather than look further, and so does this helper. The path as found.
+    Relative(std::path::PathBuf),
+    /// None on `PATH`.
+    Missing,
+}
+
+/// Looks `name` up on a `PATH`-style list as Docker does (see [`LookPath`]); an empty entry is
+/// the current directory.
+pub fn look_path(path: Option<&str>, name: &str) -> LookPath {
+    let Some(path) = path else {
+        return LookPath::Missing;
+    };
+    for dir in path.split(sys::PATH_SEPARATOR) {
+        let dir = Path::new(if dir.is_empty() { "." } else { dir });
+        if let Some(found) = find_in_dir(dir, name) {
+            return if found.is_absolute() {
+                LookPath::Found(found)
+            } else {
+                LookPath::Relative(found)
+            };
+        }
+    }
+    LookPath::Missing
+}
+
+/// Why a file that must be the user's own was not read ([`read_private`]).
+#[derive(Debug)]
+pub enum PrivateReadError {
+    /// Missing, not a regular file, too large or unreadable.
+    Read(ReadError),
+    /// The file opened may not be trusted: the reason, for the user.
+    Untrusted(String),
+}
+
+impl fmt::Display for PrivateReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PrivateReadError::Read(e) => e.fmt(f),
+            PrivateReadError::Untrusted(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for PrivateReadError {}
+
+/// The whole of a regular file of at most `max` bytes, read only when it may be trusted:
+/// OpenSSH's rule ([`check_private`]) applied to the file opened, through `fstat` on its
+/// descriptor, never to a second lookup of `path`, so a file swapped in after the check cannot
+/// be read in place of the one checked. Symbolic links are followed: the target is what is
+/// checked and read. Opened without blocking; anything but a regular file is refused unread.
+/// (Windows: the type is checked on the handle, the owner and access list by path after the
+/// open, as [`check_private`] does.)
+pub fn read_private(path: &Path, max: u64) -> Result<Vec<u8>, PrivateReadError> {
+    let read = |e: ReadError| PrivateReadError::Read(e);
+    let file = sys::read_options(true)
+        .open(path)
+        .map_err(|e| read(classify(e)))?;
+    let meta = file.metadata().map_err(|e| read(ReadError::Io(e)))?;
+    // Trust first: a FIFO someone else planted is theirs (untrusted), one's own is a mistake.
+    sys::check_owner_and_writers(path, &meta).map_err(PrivateReadError::Untrusted)?;
+    if !meta.file_type().is_file() {
+        return Err(read(ReadError::NotRegular));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(meta.len().min(max)).unwrap_or(0) + 1);
+    file.take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| read(ReadError::Io(e)))?;
+    if buf.len() as u64 > max {
+        return Err(read(ReadError::TooLarge(max)));
+    }
+    Ok(buf)
+}
+
+/// Whether `path` is the null device by name: `/dev/null`, and on Windows `NUL` (also `NUL:`
+/// and `\\.\NUL`), the common way to say "no such file" in a variable that names one.
+pub fn is_null_device(path: &Path) -> bool {
+    if cfg!(windows) {
+        let s = path.as_os_str().to_string_lossy();
+        ["NUL", "NUL:", r"\\.\NUL"]
+            .iter()
+            .any(|n| s.eq_ignore_ascii_case(n))
+    } else {
+        path == Path::new("/dev/null")
+    }
+}
+
+#[cfg(all(test, unix))]
+mod lookup_and_private_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn executable(dir: &Path, name: &str) -> std::path::PathBuf {
+        let p = dir.join(name);
+        fs::write(&p, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_program_found_through_a_relative_path_entry_is_refused_as_docker_does() {
+        let d = tempfile::tempdir().unwrap();
+        let abs = tempfile::tempdir().unwrap();
+        let there = executable(abs.path(), "docker-credential-x");
+        // A directory named relative to the working directory: `../../tmp/xyz`.
+        executable(d.path(), "docker-credential-x");
+        let up = std::env::current_dir().unwrap().components().count() - 1;
+        let rel_name = format!(
+            "{}{}",
+            "../".repeat(up),
+            d.path().display().to_string().trim_start_matches('/')
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let a = abs.path().display().to_string();
+        assert_eq!(
+            look_path(Some(&a), "docker-credential-x"),
+            LookPath::Found(there.clone())
+        );
+        for path in [
+            format!("{rel_name}:{a}"),
+            format!("./{rel_name}:{a}"),
+            format!("{rel_name}/:{a}"),
+        ] {
+            assert!(
+                matches!(look_path(Some(&path), "docker-credential-x"), LookPath::Relative(p) if !p.is_absolute()),
+                "{path}"
+            );
+            assert_eq!(find_executable(Some(&path), "docker-credential-x"), None);
+        }
+        // A relative entry without the program is passed over, as Docker does.
+        let path = format!(":.:{rel_name}/none:{a}");
+        assert_eq!(
+            look_path(Some(&path), "docker-credential-x"),
+            LookPath::Found(there.clone())
+        );
+        assert_eq!(
+            find_executable(Some(&path), "docker-credential-x"),
+            Some(there)
+        );
+        assert_eq!(
+            look_path(
+                Some(&empty.path().display().to_string()),
+                "docker-credential-x"
+            ),
+            LookPath::Missing
+        );
+        assert_eq!(look_path(None, "docker-credential-x"), LookPath::Missing);
+    }
+
+    #[test]
+    fn a_private_read_checks_the_file_it_opened() {
+        let d = tempfile::tempdir().unwrap();
+        let good = d.path().join("good");
+        fs::write(&good, "mine").unwrap();
+        fs::set_permissions(&good, fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_private(&good, 10).unwrap(), b"mine");
+        // A private link to a file others may write: the file read is the one checked.
+        let shared = d.path().join("shared");
+        fs::write(&shared, "theirs").unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o666)).unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&shared, &link).unwrap();
+        for p in [&shared, &link] {
+            match read_private(p, 10) {
+                Err(PrivateReadError::Untrusted(why)) => assert!(why.contains("0666"), "{why}"),
+                other => panic!("{}: {other:?}", p.display()),
+            }
+        }
+        let fifo = d.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        assert!(matches!(
+            read_private(&fifo, 10),
+            Err(PrivateReadError::Read(ReadError::NotRegular))
+        ));
+        assert!(matches!(
+            read_private(&good, 2),
+            Err(PrivateReadError::Read(ReadError::TooLarge(2)))
+        ));
+        assert!(matches!(
+            read_private(&d.path().join("none"), 2),
+            Err(PrivateReadError::Read(ReadError::Missing))
+        ));
+    }
+
+    #[test]
+    fn the_null_device_is_known_by_its_name() {
+        assert!(is_null_device(Path::new("/dev/null")));
+        assert!(!is_null_device(Path::new("/dev/zero")));
+        assert!(!is_null_device(Path::new("NUL")));
+    }
+}
+
+// --- End of the issue 19 block.
 
 /// `fs::canonicalize`, in the form the platform shows paths: on Windows without the `\\?\`
 /// prefix the standard library adds (`C:\Users\me`, `\\server\share`), which people never type.

@@ -268,10 +268,13 @@ fn get_registry(
         failure_owner.push_str(&crate::digest::sha256_hex(w.token.expose().as_bytes()));
     }
     let fresh = |e: &Option<CacheEntry>| e.as_ref().is_some_and(|e| e.is_fresh(now));
+    // A failure record's age is taken at the time it is read (a waiter reads one recorded
+    // after it started), so one dated in the future answers for no more than its few seconds.
     let recent_failure = || {
+        let read_at = now.saturating_add(started.elapsed().as_secs());
         store
             .read_failure(&key, &failure_owner, host)
-            .filter(|f| f.is_recent(now))
+            .filter(|f| f.is_recent(read_at))
     };
     let cached = store.read(&key, &identity.id, host);
     if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {

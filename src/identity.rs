@@ -168,7 +168,8 @@ fn fallback_source(cfg: &Config) -> CredentialSource {
 pub type Sections = BTreeMap<String, BTreeMap<String, String>>;
 
 /// The AWS config and credentials files as this run sees them: read once, whole, only if they
-/// are regular files (a FIFO there must not block: it counts as absent, with a warning). The SDK
+/// are regular files (a FIFO there must not block: it counts as absent, with a warning; the
+/// null device is an empty file, without one). The SDK
 /// is handed the same text (`ecr.rs`), so what the identity hashed is what selects credentials.
 #[derive(Debug, Default, Clone)]
 pub struct AwsFiles {
@@ -190,7 +191,9 @@ impl AwsFiles {
                 &mut out.credentials,
             ),
         ] {
-            let Some(path) = path.as_deref() else {
+            // `/dev/null` (Windows: `NUL`) is the common way to say "no such file": an empty
+            // file, silently (it is no regular file, so it would otherwise be warned about).
+            let Some(path) = path.as_deref().filter(|p| !files::is_null_device(p)) else {
                 continue;
             };
             match files::read_regular(path, max, true) {
@@ -469,6 +472,28 @@ mod tests {
         assert!(id.cacheable);
         assert_eq!(id.warnings.len(), 1, "{:?}", id.warnings);
         assert!(id.warnings[0].contains("not a regular file"));
+    }
+
+    #[test]
+    fn the_null_device_as_an_aws_file_is_empty_without_a_warning() {
+        let d = tempfile::tempdir().unwrap();
+        let null = if cfg!(windows) { "NUL" } else { "/dev/null" };
+        let c = cfg(
+            &[
+                ("AWS_CONFIG_FILE", null),
+                ("AWS_SHARED_CREDENTIALS_FILE", null),
+            ],
+            d.path(),
+        );
+        let files = AwsFiles::read(&c, MAX_AWS_FILE);
+        assert_eq!(
+            (files.config.as_str(), files.credentials.as_str()),
+            ("", "")
+        );
+        assert!(files.warnings.is_empty(), "{:?}", files.warnings);
+        assert!(!files.too_large);
+        let id = Identity::of(&c, None);
+        assert!(id.cacheable && id.warnings.is_empty(), "{:?}", id.warnings);
     }
 
     #[test]

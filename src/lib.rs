@@ -245,7 +245,10 @@ impl Fallback {
             fallback::Choice::Off => Route::Off,
             fallback::Choice::Named { name, origin } => {
                 match fallback::find(cfg.path.as_deref(), &name, &origin) {
-                    Ok(program) => Route::Ready(program),
+                    Ok(program) => match fallback::loop_refusal(cfg, &program) {
+                        Some(line) => Route::Broken(line),
+                        None => Route::Ready(program),
+                    },
                     Err(line) => Route::Broken(line),
                 }
             }

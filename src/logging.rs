@@ -176,6 +176,7 @@ impl Write for CappedLog {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests set their files up with std::fs
 mod tests {
     use super::*;
 

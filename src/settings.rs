@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::cache::CacheState;
 use crate::config::Config;
-use crate::files::{self, Trust};
+use crate::files::{self, PrivateReadError, ReadError};
 use crate::registry::{self, Registry};
 
 /// Bigger than any hand-written mapping file.
@@ -236,14 +236,25 @@ impl Loaded {
         {
             return empty(None);
         }
-        match files::check_private(path, false) {
-            Trust::Missing => empty(None),
-            Trust::Untrusted(reason) => empty(Some(format!(
+        // The check is made on the file opened, not on a second lookup of its path: in a
+        // directory someone else can write, a file swapped in between would pass for the other.
+        match files::read_private(path, MAX_FILE) {
+            // No file (or no directory for it: an unusable cache dir must not break `get`).
+            Err(PrivateReadError::Read(ReadError::Missing)) => empty(None),
+            Err(PrivateReadError::Untrusted(reason)) => empty(Some(format!(
                 "warning: not using the settings file {}: {reason}",
                 path.display()
             ))),
-            Trust::Trusted => Loaded {
-                settings: Settings::load(Some(path)),
+            Err(PrivateReadError::Read(e)) => Loaded {
+                settings: Err(SettingsError {
+                    path: path.to_owned(),
+                    key: None,
+                    problem: e.to_string(),
+                }),
+                warning: None,
+            },
+            Ok(text) => Loaded {
+                settings: Settings::from_bytes(path, &text),
                 warning: None,
             },
         }
@@ -336,6 +347,60 @@ mod tests {
         assert!(m.is_ours("bad.example.com"));
         assert!(m.is_ours("111111111111.dkr.ecr.us-east-1.amazonaws.com"));
         assert!(!m.is_ours("index.docker.io"));
+    }
+
+    /// In a directory someone else can write, the settings file is swapped between a private
+    /// file and one anyone may write while it is loaded, as an attacker would between a check by
+    /// path and the open: what is read must always be the private file's.
+    #[cfg(unix)]
+    #[test]
+    fn the_file_checked_is_the_file_read() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let d = tempfile::tempdir().unwrap();
+        let (mine, theirs) = (d.path().join("mine"), d.path().join("theirs"));
+        for (p, name, mode) in [(&mine, "mine", 0o600), (&theirs, "theirs", 0o666)] {
+            std::fs::write(p, format!(r#"{{"fallback":"{name}"}}"#)).unwrap();
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let path = d.path().join("config.json");
+        symlink(&mine, &path).unwrap();
+        let path_text = path.display().to_string();
+        let cfg = Config::from_pairs(&[(crate::config::SETTINGS_FILE, path_text.as_str())]);
+        let (stop, served_theirs, read_mine) = (
+            AtomicBool::new(false),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        );
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let tmp = d.path().join(format!("link{i}"));
+                    symlink(if i.is_multiple_of(2) { &theirs } else { &mine }, &tmp).unwrap();
+                    std::fs::rename(&tmp, &path).unwrap();
+                    i += 1;
+                }
+            });
+            for _ in 0..5000 {
+                let loaded = Loaded::load(&cfg, &CacheState::Off);
+                match loaded.settings.as_ref().ok().and_then(Settings::fallback) {
+                    Some("theirs") => served_theirs.fetch_add(1, Ordering::Relaxed),
+                    Some(_) => read_mine.fetch_add(1, Ordering::Relaxed),
+                    None => 0,
+                };
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        assert_eq!(
+            served_theirs.into_inner(),
+            0,
+            "a file others may write was read"
+        );
+        assert!(
+            read_mine.into_inner() > 0,
+            "the private file was never read"
+        );
     }
 
     #[test]

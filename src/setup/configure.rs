@@ -64,6 +64,14 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
         .as_deref()
         .ok_or("no home directory and no DOCKER_CONFIG: cannot locate Docker's config.json")?;
     let Some(found) = docker_config::find_on_path(cfg.path.as_deref()) else {
+        if let crate::files::LookPath::Relative(rel) =
+            crate::files::look_path(cfg.path.as_deref(), BINARY)
+        {
+            return Err(format!(
+                "PATH finds {BINARY} as {}, relative to the current directory, and Docker refuses to run such a program; put its directory on PATH as an absolute path, then run configure again",
+                rel.display()
+            ));
+        }
         let how = if cfg!(windows) {
             "put it in a directory on PATH (System Properties, Environment Variables) and open a new terminal"
         } else {

@@ -141,6 +141,18 @@ fn docker_step(docker: Option<&Result<DockerConfig, String>>, hostport: &str) ->
 fn path_step(cfg: &Config) -> Step {
     match docker_config::find_on_path(cfg.path.as_deref()) {
         Some(p) => step("path", format!("Docker will run {}", p.display())),
+        None if let crate::files::LookPath::Relative(rel) =
+            crate::files::look_path(cfg.path.as_deref(), docker_config::BINARY) =>
+        {
+            step(
+                "path",
+                format!(
+                    "PROBLEM: PATH finds {} as {}, relative to the current directory: Docker refuses to run it; make that PATH entry absolute",
+                    docker_config::BINARY,
+                    rel.display()
+                ),
+            )
+        }
         None => step(
             "path",
             format!(
@@ -292,6 +304,10 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
                 Some(e) if e.is_usable(now) => format!(
                     "past half-life: the next get refreshes it (still valid until {})",
                     utc_timestamp(e.expires_at)
+                ),
+                Some(e) if e.is_from_the_future(now) => format!(
+                    "fetched at {}, in the future (a clock set back?): never used, the next get replaces it",
+                    utc_timestamp(e.fetched_at)
                 ),
                 Some(e) => format!("expired at {}", utc_timestamp(e.expires_at)),
             }

@@ -221,6 +221,63 @@ fn a_failed_refresh_serves_the_cached_token_only_until_it_expires() {
     );
 }
 
+/// Moves `field` of every cache file ending in `ext` `secs` into the future (a clock set back,
+/// or a planted file).
+fn date_ahead(env: &Env, ext: &str, fields: &[&str], secs: u64) {
+    let dir = env.cache_dir().join("tokens");
+    let mut moved = 0;
+    for e in fs::read_dir(&dir).unwrap().flatten() {
+        if !e.file_name().to_string_lossy().ends_with(ext) {
+            continue;
+        }
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&fs::read(e.path()).unwrap()).unwrap();
+        for field in fields {
+            let t = v[*field].as_u64().unwrap();
+            v[*field] = serde_json::json!(t + secs);
+        }
+        fs::write(e.path(), v.to_string()).unwrap();
+        moved += 1;
+    }
+    assert!(moved > 0, "no {ext} file in {}", dir.display());
+}
+
+#[test]
+fn an_entry_fetched_in_the_future_is_never_served_nor_listed() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    let first = env.get(HOST).secret();
+    // Fetched an hour "later" than now, beyond the 60 s a waiter may see: a clock set back.
+    date_ahead(&env, ".json", &["fetched_at", "expires_at"], 3600);
+    let out = env.run(&["list"], b"unused");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "{}\n"), "{out:?}");
+    // Not fresh, so refreshed; the refresh fails: the entry is not served.
+    fake.set_mode(Mode::AccessDenied);
+    let out = env.get(HOST);
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND), "{out:?}");
+    assert!(!out.stdout.contains(&first));
+    assert!(
+        out.stderr.contains("AccessDeniedException"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fake.calls(), 2, "a refresh was attempted");
+}
+
+#[test]
+fn a_failure_recorded_in_the_future_does_not_answer() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    fake.set_mode(Mode::AccessDenied);
+    let out = env.get(HOST);
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND), "{out:?}");
+    // Recorded two minutes "later" than now: it would answer for two minutes, not 5 s.
+    date_ahead(&env, ".fail", &["recorded_at"], 120);
+    fake.set_mode(Mode::Ok { lifetime: 43_200 });
+    assert_eq!(env.get(HOST).secret(), "pw-AKIDEXAMPLE1-2");
+    assert_eq!(fake.calls(), 2);
+}
+
 #[test]
 fn garbage_in_every_cache_file_is_survived() {
     let fake = Fake::start();

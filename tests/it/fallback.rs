@@ -4,6 +4,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -452,4 +453,222 @@ fn configure_writes_both_settings_and_doctor_says_where_credentials_come_from() 
         "{}",
         out.stdout
     );
+}
+
+/// `env`'s helper run with `args` in the directory `dir`.
+fn run_in(env: &Env, dir: &Path, args: &[&str], input: &[u8]) -> Output {
+    let mut cmd = env.command(args);
+    cmd.current_dir(dir);
+    run_command(cmd, input, std::time::Duration::from_secs(60))
+}
+
+#[test]
+fn a_program_found_relative_to_the_current_directory_is_never_run() {
+    if unix_only("PATH entries relative to the working directory (Wine builds its own PATH)") {
+        return;
+    }
+    let fake = Fake::start();
+    let mut s = Store::named(&fake);
+    s.answer("get", "from-the-store\n", 0);
+    let home = s.env.path().to_owned();
+    // Run in the store's directory, or above it: an empty, `.` or relative PATH entry finds it
+    // there, relative to the current directory. Docker (Go 1.19+) refuses that; so do we.
+    for (cwd, path) in [
+        (&s.bin, ":/usr/bin:/bin"),
+        (&s.bin, ".:/usr/bin:/bin"),
+        (&home, "bin:/usr/bin:/bin"),
+        (&home, "./bin/:/usr/bin:/bin"),
+    ] {
+        s.env.set("PATH", path);
+        let out = run_in(&s.env, cwd, &["get"], b"ghcr.io");
+        assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND), "{path}");
+        assert_eq!(out.stderr.lines().count(), 1, "{path}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("refused")
+                && out.stderr.contains("relative to the current directory"),
+            "{path}: {}",
+            out.stderr
+        );
+        let out = run_in(
+            &s.env,
+            cwd,
+            &["store"],
+            br#"{"ServerURL":"ghcr.io","Username":"me","Secret":"x"}"#,
+        );
+        assert_eq!(out.code, 1, "{path}");
+        assert!(
+            out.stdout.contains("relative to the current directory"),
+            "{path}: {}",
+            out.stdout
+        );
+    }
+    assert_eq!(
+        s.calls(),
+        "",
+        "a store found relative to the working directory ran"
+    );
+    // A relative entry that does not hold it is passed over, as Docker does.
+    s.env.set(
+        "PATH",
+        &format!("::nowhere:{}:/usr/bin:/bin", s.bin.display()),
+    );
+    let out = run_in(&s.env, &home, &["get"], b"ghcr.io");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "from-the-store\n"));
+
+    // configure and doctor say the same of this helper: Docker would refuse to run it.
+    let (mut d, docker) = docker_env(&fake);
+    d.env.set("PATH", ".:/usr/bin:/bin");
+    let out = run_in(&d.env, &d.bin, &["configure", "--store"], b"");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("relative to the current directory, and Docker refuses to run"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !docker.exists(),
+        "configure wrote a config Docker cannot use"
+    );
+    let out = run_in(&d.env, &d.bin, &["doctor", "ghcr.io"], b"");
+    assert!(
+        out.stdout
+            .contains("PROBLEM: PATH finds docker-credential-ecr-login as ./docker-credential-ecr-login, relative to the current directory"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// `docker-credential-loop`: a wrapper that runs this helper with the same action, as a user
+/// might write to add logging, and names itself as the fallback. It counts its own depth in
+/// `LOOP_DEPTH` and gives up past 5 (`too deep`), so a helper that does not see the loop fails
+/// this test instead of recursing until the machine runs out of processes.
+fn loop_store(s: &mut Store) {
+    let wrapper = s.bin.join("docker-credential-loop");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nLOOP_DEPTH=$((${{LOOP_DEPTH:-0}} + 1)); export LOOP_DEPTH\n\
+             [ \"$LOOP_DEPTH\" -gt 5 ] && {{ echo too deep >&2; exit 3; }}\n\
+             echo \"$1\" >>\"$FAKE_DIR/calls\"\nexec {} \"$@\"\n",
+            helper_bin()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    s.env.set("AWS_ECR_FALLBACK", "loop");
+}
+
+#[test]
+fn a_store_that_calls_this_helper_back_is_a_loop_refused_with_one_line() {
+    if unix_only("a shell-script wrapper") {
+        return;
+    }
+    let fake = Fake::start();
+    let mut s = Store::new(&fake);
+    loop_store(&mut s);
+    let out = s.env.get("ghcr.io");
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("a loop")
+            && out.stderr.contains(&format!(
+                "started by the fallback store {}",
+                s.bin.join("docker-credential-loop").display()
+            )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.calls(), "get\n", "the wrapper ran once");
+    // store: the protocol's one line on stdout, passed through by the first run.
+    let out = s.env.run(
+        &["store"],
+        br#"{"ServerURL":"ghcr.io","Username":"me","Secret":"x"}"#,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert!(out.stdout.contains("a loop"), "{}", out.stdout);
+    assert!(!out.stderr.contains("too deep"), "{}", out.stderr);
+    // list: ours, and the inner run's one line.
+    let out = s.env.run(&["list"], b"");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "{}\n"), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert_eq!(s.calls(), "get\nstore\nlist\n");
+    // ECR hosts are still answered by a run the store started (a store may route them to us).
+    let mut inner = s.env.command(&["get"]);
+    inner.env("AWS_ECR_IN_FALLBACK", "/some/store");
+    let out = run_command(inner, HOST.as_bytes(), std::time::Duration::from_secs(60));
+    assert!(out.secret().starts_with("pw-AKIDEXAMPLE1-"), "{out:?}");
+}
+
+/// Runs `args` under `prlimit --nproc=1` (as uid 65534 when root, for whom the limit does not
+/// hold): no thread or process can be started.
+fn at_the_process_limit(env: &Env, args: &[&str], input: &[u8]) -> Output {
+    let mut cmd = Command::new("prlimit");
+    cmd.arg("--nproc=1")
+        .arg(helper_bin())
+        .args(args)
+        .env_clear()
+        .envs(&env.vars);
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    if root {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(65534).gid(65534);
+    }
+    run_command(cmd, input, std::time::Duration::from_secs(60))
+}
+
+#[test]
+fn at_the_process_limit_a_fallback_or_a_fetch_is_one_line_and_the_protocols_answer() {
+    if unix_only("prlimit") {
+        return;
+    }
+    let fake = Fake::start();
+    let mut s = Store::named(&fake);
+    // Usable by uid 65534: its directories, and the store's files.
+    for d in [s.env.path(), &s.bin] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fs::set_permissions(&s.dir, fs::Permissions::from_mode(0o777)).unwrap();
+    s.answer("get", "from-the-store\n", 0);
+    let out = at_the_process_limit(&s.env, &["get"], b"ghcr.io");
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("docker-credential-ecr-login: cannot run fallback")
+            && out.stderr.contains("cannot start a thread"),
+        "{}",
+        out.stderr
+    );
+    let out = at_the_process_limit(
+        &s.env,
+        &["store"],
+        br#"{"ServerURL":"ghcr.io","Username":"me","Secret":"x"}"#,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("cannot start a thread"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(s.calls(), "");
+    // An ECR fetch needs a thread to resolve the API's name: the same, never a panic.
+    s.env.set(
+        "AWS_ENDPOINT_URL_ECR",
+        &fake.url().replace("127.0.0.1", "localhost"),
+    );
+    let out = at_the_process_limit(&s.env, &["get"], HOST.as_bytes());
+    assert_eq!((out.code, out.stdout.as_str()), (1, NOT_FOUND), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot start a thread"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fake.calls(), 0);
 }

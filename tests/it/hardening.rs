@@ -648,6 +648,28 @@ fn a_fifo_as_the_aws_config_or_credentials_file_is_absent_and_a_hit_stays_a_hit(
     }
 }
 
+#[test]
+fn the_null_device_as_the_aws_files_is_no_file_and_no_warning() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    // The common way to say "no config file" (Windows: NUL).
+    let null = unix_or_windows("/dev/null", "NUL");
+    env.set("AWS_CONFIG_FILE", null)
+        .set("AWS_SHARED_CREDENTIALS_FILE", null);
+    let out = env.get_for(HOST, NO_HANG);
+    assert_eq!(out.secret(), "pw-AKIDEXAMPLE1-1", "{out:?}");
+    assert_eq!(out.stderr, "");
+    env.set("AWS_ECR_DISABLE_CACHE", "1");
+    let image = format!("{HOST}/app:1");
+    let request = format!(
+        r#"{{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"{image}"}}"#
+    );
+    let out = env.run(&["kubelet"], request.as_bytes());
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("pw-AKIDEXAMPLE1-2"), "{out:?}");
+    assert_eq!(out.stderr, "");
+}
+
 /// Web identity credentials (no keys) from this token file.
 fn web_identity_env(fake: &Fake, token_file: &Path) -> Env {
     let mut env = Env::new();
