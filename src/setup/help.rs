@@ -73,7 +73,8 @@ Environment:
   AWS_ECR_CONFIG                per-registry settings file (default <cache dir>/config.json)
   AWS_ECR_FALLBACK              fallback store for registries that are not ECR: docker-credential-NAME
   AWS_ECR_ROLE_ARN              kubelet: the role to assume with a service account token when the
-                                service account has no eks.amazonaws.com/ecr-role-arn annotation
+                                service account has no (or an empty) eks.amazonaws.com/ecr-role-arn
+                                annotation; with neither, such a request is refused
   AWS_ECR_CREDENTIALS_TIMEOUT   seconds allowed for loading AWS credentials (credential_process,
                                 SSO, STS); default 6, or 120 when run from a terminal
   DOCKER_CONFIG                 Docker's configuration directory, for configure and doctor
