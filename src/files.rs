@@ -641,6 +641,29 @@ pub struct EditLock {
     _file: File,
 }
 
+impl EditLock {
+    /// Removes the temp files [`replace_atomic`] left beside `target` when a writer was killed
+    /// (`kill -9` between create and rename). Every writer of `target` holds this lock while its
+    /// temp file exists, so under the lock any such file is a dead writer's.
+    pub fn remove_leftovers(&self, target: &Path) {
+        let dir = target.parent().unwrap_or(Path::new("."));
+        let Some(name) = target.file_name() else {
+            return;
+        };
+        let prefix = format!(".{}.tmp.", name.to_string_lossy());
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix)
+                && e.file_type().is_ok_and(|t| t.is_file())
+            {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 /// Takes the lock that serialises edits of `target`: `.NAME.lock` beside it (created 0600 with
 /// the owner a new file there gets), never through a symbolic link. Waits at most `wait` for
 /// another holder, then fails (a stopped holder never hangs us).

@@ -301,8 +301,9 @@ fn write_fallback(step: &FallbackStep) -> Result<Option<String>, String> {
     if let Some(dir) = target.parent() {
         files::create_dir_for_user(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let _lock = files::lock_for_edit(&target, docker_config::EDIT_WAIT)
+    let lock = files::lock_for_edit(&target, docker_config::EDIT_WAIT)
         .map_err(|e| format!("{shown}: cannot lock it for editing: {e}"))?;
+    lock.remove_leftovers(&target);
     // Every other key as written (serde_json's RawValue).
     type Raw = Box<serde_json::value::RawValue>;
     let mut root = match files::read_regular(&target, 1 << 20, true) {

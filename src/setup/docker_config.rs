@@ -236,8 +236,10 @@ pub fn edit<T>(
         .parent()
         .ok_or_else(|| format!("{}: no parent directory", target.display()))?;
     files::create_dir_for_user(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let _lock = files::lock_for_edit(&target, EDIT_WAIT)
+    let lock = files::lock_for_edit(&target, EDIT_WAIT)
         .map_err(|e| format!("{}: cannot lock it for editing: {e}", target.display()))?;
+    lock.remove_leftovers(&target);
+    lock.remove_leftovers(&PathBuf::from(format!("{}.bak", target.display())));
     let mut config = DockerConfig::load(&target)?;
     let (changed, out) = change(&mut config)?;
     let saved = if changed {

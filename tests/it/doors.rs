@@ -467,3 +467,46 @@ fn configure_store_keeps_the_previous_store_reachable() {
     );
     assert!(!settings.exists());
 }
+
+#[test]
+fn configure_killed_at_any_moment_leaves_a_whole_file_and_no_stuck_lock() {
+    if unix_only("SIGKILL at a chosen moment") {
+        return;
+    }
+    let fake = Fake::start();
+    let (env, file) = docker_env(&fake);
+    let original =
+        r#"{"auths":{"ghcr.io":{"auth":"dXNlcjpwYXNz"}},"credHelpers":{"gcr.io":"gcloud"}}"#;
+    fs::write(&file, original).unwrap();
+    for i in 0..40u64 {
+        let mut child = env
+            .command(&["configure", &host(i as usize)])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // From before exec to after the write: a spread of moments.
+        std::thread::sleep(Duration::from_micros((i * 997) % 15_000));
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = fs::read(&file).unwrap();
+        let v: Value = serde_json::from_slice(&text)
+            .unwrap_or_else(|e| panic!("run {i} left a torn file: {e}"));
+        assert_eq!(v["credHelpers"]["gcr.io"], "gcloud", "{v}");
+        assert!(v["auths"]["ghcr.io"].is_object(), "{v}");
+    }
+    // The lock of a killed holder is free again: the next run lands at once, and removes the
+    // temp files killed writers left.
+    let out = env.run(&["configure", &host(99)], b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let left: Vec<_> = fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp."))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let v: Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+    assert_eq!(v["credHelpers"][host(99)], "ecr-login");
+}
