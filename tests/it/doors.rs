@@ -17,14 +17,8 @@ use crate::support::*;
 /// A PATH with the helper under its docker-credential name, and a DOCKER_CONFIG dir.
 fn docker_env(fake: &Fake) -> (Env, PathBuf) {
     let mut env = Env::with_fake(fake);
-    let bin = env.path().join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    install_helper(&bin, "docker-credential-ecr-login");
-    env.set("PATH", &format!("{}:/usr/bin:/bin", bin.display()));
-    let docker = env.path().join("docker");
-    fs::create_dir_all(&docker).unwrap();
-    env.set("DOCKER_CONFIG", &docker.display().to_string());
-    (env, docker.join("config.json"))
+    let file = with_docker_config(&mut env);
+    (env, file)
 }
 
 fn mkfifo(p: &Path) {
@@ -152,20 +146,11 @@ fn export_to_a_terminal_device_needs_force() {
     }
     let fake = Fake::start();
     let env = Env::with_fake(&fake);
-    let (mut master, mut slave) = (-1, -1);
-    // SAFETY: openpty writes two descriptors it opened into the two ints.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0);
+    use std::io::Read as _;
+    use std::os::fd::AsRawFd as _;
+    let (mut master, slave) = openpty();
     // SAFETY: `slave` is an open terminal descriptor; ttyname returns a static buffer.
-    let name = unsafe { std::ffi::CStr::from_ptr(libc::ttyname(slave)) }
+    let name = unsafe { std::ffi::CStr::from_ptr(libc::ttyname(slave.as_raw_fd())) }
         .to_string_lossy()
         .into_owned();
     let out = env.run(&["export", "-o", &name, HOST], b"");
@@ -178,16 +163,10 @@ fn export_to_a_terminal_device_needs_force() {
     let out = env.run(&["export", "--force", "-o", &name, HOST], b"");
     assert_eq!(out.code, 0, "{out:?}");
     let mut buf = [0u8; 4096];
-    // SAFETY: `master` is open; `buf` is writable for its length.
-    let n = unsafe { libc::read(master, buf.as_mut_ptr().cast(), buf.len()) };
-    assert!(n > 0);
-    assert!(String::from_utf8_lossy(&buf[..n as usize]).contains("\"auths\""));
+    let n = master.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("\"auths\""));
     assert!(fs::metadata(&name).unwrap().file_type().is_char_device());
-    // SAFETY: both descriptors are ours.
-    unsafe {
-        libc::close(master);
-        libc::close(slave);
-    }
+    drop(slave);
 }
 
 #[test]

@@ -1,9 +1,7 @@
 //! docs/contract.md §2.8: `login-password` and `export`, over the real binary: the token through
 //! `get`'s policy (the cache), stdout only the secret, files 0600, no secret to a terminal.
 
-use std::fs::File;
 use std::io::Read;
-use std::os::fd::FromRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
@@ -25,21 +23,7 @@ fn unb64(s: &str) -> String {
 /// Runs the binary with stdout on a fresh pseudo-terminal: the exit code, stderr, and what
 /// reached the terminal.
 fn run_on_terminal(env: &Env, args: &[&str]) -> (i32, String, String) {
-    let (mut master, mut slave) = (-1, -1);
-    // SAFETY: openpty writes two descriptors it opened into the two ints; the other
-    // arguments may be null.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty");
-    // SAFETY: both descriptors are ours alone from here on.
-    let (mut master, slave) = unsafe { (File::from_raw_fd(master), File::from_raw_fd(slave)) };
+    let (mut master, slave) = openpty();
     let child = {
         let mut cmd = env.command(args);
         cmd.stdin(Stdio::null())

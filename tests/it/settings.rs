@@ -125,14 +125,8 @@ fn a_malformed_settings_file_or_unknown_profile_is_not_found_with_one_stderr_lin
 /// A PATH with the helper under its docker-credential name, and a DOCKER_CONFIG dir.
 fn docker_env() -> (Env, std::path::PathBuf) {
     let mut env = Env::new();
-    let bin = env.path().join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    install_helper(&bin, "docker-credential-ecr-login");
-    env.set("PATH", &format!("{}:/usr/bin:/bin", bin.display()));
-    let docker = env.path().join("docker");
-    fs::create_dir_all(&docker).unwrap();
-    env.set("DOCKER_CONFIG", &docker.display().to_string());
-    (env, docker.join("config.json"))
+    let file = with_docker_config(&mut env);
+    (env, file)
 }
 
 #[test]

@@ -873,3 +873,41 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// `env` with the helper on PATH under its docker-credential name (as Docker finds it) and a
+/// DOCKER_CONFIG directory: the path of its (not yet written) config.json.
+pub(crate) fn with_docker_config(env: &mut Env) -> PathBuf {
+    let bin = env.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    install_helper(&bin, "docker-credential-ecr-login");
+    env.set("PATH", &format!("{}:/usr/bin:/bin", bin.display()));
+    let docker = env.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    env.set("DOCKER_CONFIG", &docker.display().to_string());
+    docker.join("config.json")
+}
+
+/// A fresh pseudo-terminal: (master, slave).
+pub(crate) fn openpty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two descriptors it opened into the two ints; the other
+    // arguments may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both descriptors are ours alone from here on.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    }
+}
