@@ -7,6 +7,7 @@
 // files.rs.
 #![allow(clippy::disallowed_methods)]
 
+mod aws;
 mod cache;
 mod doors;
 mod export;
