@@ -44,6 +44,8 @@ pub const ROLE_ARN: &str = "AWS_ROLE_ARN";
 pub const WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
 pub const CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
 pub const CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+/// Where `aws login` keeps its sessions (default `~/.aws/login/cache`).
+pub const LOGIN_CACHE_DIRECTORY: &str = "AWS_LOGIN_CACHE_DIRECTORY";
 pub const ENDPOINT_URL_ECR: &str = "AWS_ENDPOINT_URL_ECR";
 pub const ENDPOINT_URL_ECR_PUBLIC: &str = "AWS_ENDPOINT_URL_ECR_PUBLIC";
 pub const REGION: &str = "AWS_REGION";
@@ -65,6 +67,7 @@ pub const IDENTITY_VARS: &[&str] = &[
     WEB_IDENTITY_TOKEN_FILE,
     CONTAINER_CREDENTIALS_RELATIVE_URI,
     CONTAINER_CREDENTIALS_FULL_URI,
+    LOGIN_CACHE_DIRECTORY,
     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
     "AWS_EC2_METADATA_DISABLED",
     // A token is only good at the API that issued it: keep tokens from other endpoints apart.

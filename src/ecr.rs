@@ -465,6 +465,7 @@ async fn assume_web_identity(
     let failed = |why: String| FetchError::Credentials {
         detail: format!("failed to assume role {}: {why}", role.role_arn),
         sso_profile: None,
+        login_profile: None,
         expired: why.to_lowercase().contains("expired"),
     };
     let out = match tokio::time::timeout(bound, call).await {
@@ -686,14 +687,27 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
         };
     }
     let sso_profile = match &identity.source {
-        CredentialSource::Profile { name, sso: true } => Some(name.clone()),
+        CredentialSource::Profile {
+            name, sso: true, ..
+        } => Some(name.clone()),
+        _ => None,
+    };
+    // An `aws login` session that is missing, expired or cannot be refreshed: the SDK's login
+    // provider says "Login token" (or names the cached file it could not read).
+    let login_profile = match &identity.source {
+        CredentialSource::Profile { login: Some(p), .. }
+            if text.contains("Login token") || text.contains("login/cache") =>
+        {
+            Some(p.clone())
+        }
         _ => None,
     };
     match e {
-        _ if sso_profile.is_some() => FetchError::Credentials {
+        _ if sso_profile.is_some() || login_profile.is_some() => FetchError::Credentials {
             expired: text.to_lowercase().contains("expired"),
             detail: text,
             sso_profile,
+            login_profile,
         },
         CredentialsError::CredentialsNotLoaded(_) => FetchError::NoCredentials { detail: text },
         CredentialsError::ProviderTimedOut(_) => FetchError::Timeout(text),
@@ -701,6 +715,7 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
             expired: text.to_lowercase().contains("expired"),
             detail: text,
             sso_profile,
+            login_profile,
         },
     }
 }

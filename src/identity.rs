@@ -32,8 +32,14 @@ pub enum CredentialSource {
     EnvKeys,
     /// A profile with sections in the AWS config or credentials file (or a file too large to
     /// tell). `sso`: it gets credentials through IAM Identity Center, so its failures usually
-    /// mean "run `aws sso login --profile NAME`".
-    Profile { name: String, sso: bool },
+    /// mean "run `aws sso login --profile NAME`"; `login`: the profile (it or one of its source
+    /// profiles) whose `aws login` session it uses, so that a missing or expired session means
+    /// "run `aws login`".
+    Profile {
+        name: String,
+        sso: bool,
+        login: Option<String>,
+    },
     /// `AWS_ROLE_ARN` with `AWS_WEB_IDENTITY_TOKEN_FILE` (EKS IRSA).
     WebIdentity { role: String },
     /// The ECS / EKS Pod Identity container credentials endpoint.
@@ -130,6 +136,7 @@ impl Identity {
                     sso: sections
                         .values()
                         .any(|kv| kv.keys().any(|k| k.starts_with("sso_"))),
+                    login: login_profile(&sections),
                 }
             }
         };
@@ -146,6 +153,16 @@ impl Identity {
     pub fn profile_found(&self) -> bool {
         matches!(self.source, CredentialSource::Profile { .. })
     }
+}
+
+/// The profile of `sections` that has an `aws login` session, if any.
+fn login_profile(sections: &Sections) -> Option<String> {
+    sections.iter().find_map(|(section, kv)| {
+        kv.contains_key("login_session").then(|| {
+            let name = section.split_once(':').map_or(section.as_str(), |(_, n)| n);
+            name.strip_prefix("profile ").unwrap_or(name).to_owned()
+        })
+    })
 }
 
 /// The source when no profile applies: the chain's later steps, in its order.
@@ -402,7 +419,8 @@ mod tests {
             a.source,
             CredentialSource::Profile {
                 name: "s".into(),
-                sso: true
+                sso: true,
+                login: None,
             }
         );
         write(d.path(), "config", &text.replace("Dev", "Admin"));
@@ -482,6 +500,50 @@ mod tests {
             id.warnings[0].contains("not a regular file"),
             "{:?}",
             id.warnings
+        );
+    }
+
+    #[test]
+    fn the_login_session_and_its_cache_directory_are_part_of_the_identity() {
+        let d = tempfile::tempdir().unwrap();
+        let text = "[profile c]\nlogin_session = arn:aws:iam::123456789012:user/alice\nregion = us-west-2\n";
+        write(d.path(), "config", text);
+        let c = cfg(&[("AWS_PROFILE", "c")], d.path());
+        let a = Identity::of(&c, None);
+        assert_eq!(
+            a.source,
+            CredentialSource::Profile {
+                name: "c".into(),
+                sso: false,
+                login: Some("c".into()),
+            }
+        );
+        write(d.path(), "config", &text.replace("alice", "bob"));
+        assert_ne!(Identity::of(&c, None).id, a.id, "another sign-in");
+        write(d.path(), "config", text);
+        let elsewhere = cfg(
+            &[
+                ("AWS_PROFILE", "c"),
+                ("AWS_LOGIN_CACHE_DIRECTORY", "/other"),
+            ],
+            d.path(),
+        );
+        assert_ne!(
+            Identity::of(&elsewhere, None).id,
+            a.id,
+            "another session cache"
+        );
+        // A role whose source profile signed in: that profile's session.
+        write(
+            d.path(),
+            "config",
+            &format!("[profile r]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = c\n{text}"),
+        );
+        let r = Identity::of(&cfg(&[("AWS_PROFILE", "r")], d.path()), None);
+        assert!(
+            matches!(&r.source, CredentialSource::Profile { login: Some(p), .. } if p == "c"),
+            "{:?}",
+            r.source
         );
     }
 

@@ -266,6 +266,13 @@ fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
         }
         (None, None) => identity.source.to_string(),
     };
+    let why = match &identity.source {
+        CredentialSource::Profile { login: Some(p), .. } => format!(
+            "{why}; credentials from the aws login session of profile {p} (`{}` renews it)",
+            crate::error::login_command(p)
+        ),
+        _ => why,
+    };
     step("identity", why)
 }
 
@@ -356,6 +363,13 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
             sso_profile: Some(p),
             ..
         } => format!("the SSO session has probably expired: run `aws sso login --profile {p}`"),
+        FetchError::Credentials {
+            login_profile: Some(p),
+            ..
+        } => format!(
+            "the aws login session has expired or is missing: sign in again with `{}`",
+            crate::error::login_command(p)
+        ),
         FetchError::Credentials { expired: true, .. } => {
             "the credentials have expired: refresh them (new keys, `aws sso login`, or re-run what wrote them)".into()
         }

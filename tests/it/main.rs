@@ -14,6 +14,7 @@ mod export;
 mod fallback;
 mod hardening;
 mod kubelet;
+mod login;
 mod moto;
 mod network;
 mod protocol;
