@@ -256,9 +256,10 @@ fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
         (None, _) if identity.source == CredentialSource::EnvKeys => {
             "environment keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)".into()
         }
-        (None, Some(p)) if identity.profile_found() => format!("profile {p}: from AWS_PROFILE"),
+        (None, Some(p)) if identity.profile_found() => format!("profile {p}: from {}", cfg.profile_var),
         (None, Some(p)) => format!(
-            "PROBLEM: AWS_PROFILE={p}, but no such profile in the AWS config or credentials file"
+            "PROBLEM: {}={p}, but no such profile in the AWS config or credentials file",
+            cfg.profile_var
         ),
         (None, None) if identity.profile_found() => "profile default (AWS_PROFILE unset)".into(),
         (None, None) if identity.source == CredentialSource::InstanceRole => {

@@ -38,6 +38,8 @@ pub(crate) struct Call {
     pub(crate) action: String,
     /// The access key id of the SigV4 signature (empty: unsigned).
     pub(crate) signer: String,
+    /// The session token sent with it (`X-Amz-Security-Token`; empty: none).
+    pub(crate) token: String,
     /// The region of the SigV4 signature.
     pub(crate) region: String,
     /// Form or query parameters, or the JSON body's top-level strings and numbers.
@@ -253,6 +255,11 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Call>>) {
             service: "unknown",
             action: req.path.clone(),
             signer: signer.clone(),
+            token: req
+                .headers
+                .get("x-amz-security-token")
+                .cloned()
+                .unwrap_or_default(),
             region,
             params: BTreeMap::new(),
             issued: None,

@@ -9,6 +9,7 @@
 
 mod aws;
 mod cache;
+mod chain;
 mod doors;
 mod export;
 mod fallback;
