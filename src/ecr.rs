@@ -697,7 +697,13 @@ async fn load_profiles(
         Ok(set) => Ok(set),
         Err(e) => {
             // Which file: the SDK's message names neither (it was given their text).
-            let text = one_line(&e.to_string()).replace("error parsing  on", "on");
+            // "could not parse profile file: error parsing  on line 3: Expected ...": the SDK was
+            // given text, so its message has no path; ours names the file.
+            let text = chain_text(&e);
+            let text = text
+                .split_once("error parsing on ")
+                .map_or(text.as_str(), |(_, rest)| rest)
+                .to_owned();
             let file = match cfg
                 .aws_credentials_file
                 .as_ref()

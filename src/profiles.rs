@@ -36,7 +36,8 @@ pub enum FileKind {
     Credentials,
 }
 
-/// `text` with the line structure botocore reads, in the syntax the SDK's parser reads that way.
+/// `text` with the line structure botocore reads, in the syntax the SDK's parser reads that way,
+/// line for line (a comment becomes a blank line).
 pub fn as_the_cli_reads(text: &str) -> String {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = String::with_capacity(text.len());
@@ -46,11 +47,9 @@ pub fn as_the_cli_reads(text: &str) -> String {
         let body = line.trim_start();
         let indent = line.chars().count() - body.chars().count();
         let body = body.trim_end();
-        if body.is_empty() {
+        // Blank, and comments blanked: the SDK's line numbers stay the file's.
+        if body.is_empty() || body.starts_with(['#', ';']) {
             out.push('\n');
-            continue;
-        }
-        if body.starts_with(['#', ';']) {
             continue;
         }
         if indent > 0 && key_indent.is_some_and(|k| indent > k) {
@@ -148,8 +147,8 @@ fn keys_by_profile(lines: &[Line<'_>]) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-/// The config and credentials texts (each already [`as_the_cli_reads`]) without the lines that
-/// botocore's precedence never reads.
+/// The config and credentials texts (each already [`as_the_cli_reads`]) with the lines that
+/// botocore's precedence never reads blanked (line numbers stay the file's).
 pub fn botocore_precedence(config: &str, credentials: &str) -> (String, String) {
     let config_lines = lines(config, FileKind::Config);
     let credentials_lines = lines(credentials, FileKind::Credentials);
@@ -195,8 +194,8 @@ pub fn botocore_precedence(config: &str, credentials: &str) -> (String, String) 
             };
             if !dropped {
                 out.push_str(l.text);
-                out.push('\n');
             }
+            out.push('\n');
         }
         out
     };
@@ -241,7 +240,7 @@ mod tests {
         let text = "\u{feff}[default]\n    aws_access_key_id = A\n      # rotated\n    aws_secret_access_key = S\n  ; old\n[profile x]\ns3 =\n  max_concurrent_requests = 10\nregion = r\n";
         assert_eq!(
             as_the_cli_reads(text),
-            "[default]\naws_access_key_id = A\naws_secret_access_key = S\n[profile x]\ns3 =\n  max_concurrent_requests = 10\nregion = r\n"
+            "[default]\naws_access_key_id = A\n\naws_secret_access_key = S\n\n[profile x]\ns3 =\n  max_concurrent_requests = 10\nregion = r\n"
         );
         // A continuation stays one: deeper than its key.
         assert_eq!(
@@ -262,11 +261,11 @@ mod tests {
         let (c, k) = botocore_precedence(config, credentials);
         assert_eq!(
             c,
-            "[default]\nregion = r\n[profile dev]\naws_access_key_id = C\naws_secret_access_key = CS\naws_session_token = CT\n"
+            "[default]\n\n\nregion = r\n[profile dev]\naws_access_key_id = C\naws_secret_access_key = CS\naws_session_token = CT\n"
         );
         assert_eq!(
             k,
-            "[default]\naws_access_key_id = K\naws_secret_access_key = KS\n[dev]\n"
+            "[default]\naws_access_key_id = K\naws_secret_access_key = KS\n[dev]\n\n"
         );
     }
 
@@ -276,7 +275,7 @@ mod tests {
         let (c, _) = botocore_precedence(config, "");
         assert_eq!(
             c,
-            "[profile a]\n[profile b]\nrole_arn = r\ncredential_source = Environment\n[sso-session s]\naws_session_token = kept\n[c]\naws_session_token = kept\n"
+            "[profile a]\n\n[profile b]\nrole_arn = r\ncredential_source = Environment\n[sso-session s]\naws_session_token = kept\n[c]\naws_session_token = kept\n"
         );
     }
 

@@ -119,6 +119,26 @@ fn an_indented_comment_under_a_key_is_a_comment_and_a_continued_key_is_one_clear
 }
 
 #[test]
+fn a_file_that_cannot_be_parsed_is_named_with_its_line() {
+    let fake = FakeAws::start();
+    let env = env_for(&fake);
+    write_aws(
+        &env,
+        "credentials",
+        "# keys\n[default]\n  # rotated\nthis line has no equals sign\n",
+    );
+    let line = failed(&env.get(HOST));
+    let file = shown(&env.path().join(".aws/credentials"));
+    assert!(
+        line.ends_with(&format!(
+            "cannot parse {file}: line 4: Expected an '=' sign defining a property"
+        )),
+        "{line}"
+    );
+    assert!(fake.calls().is_empty());
+}
+
+#[test]
 fn keys_in_the_credentials_file_win_over_the_config_files_credential_process() {
     let fake = FakeAws::start();
     let env = env_for(&fake);
