@@ -65,7 +65,9 @@ fn an_expired_session_is_refreshed_once_and_the_refreshed_keys_sign() {
         return;
     }
     let fake = FakeAws::start();
-    let env = signed_in(&fake, LONG_AGO, "refresh-1");
+    let mut env = signed_in(&fake, LONG_AGO, "refresh-1");
+    env.set("AWS_ECR_LOG_LEVEL", "trace");
+    let cached_before = fs::read_to_string(cache_file(&env)).unwrap();
     let out = env.get(HOST);
     let signin = fake.calls_to("signin");
     assert_eq!(signin.len(), 1, "{:?}", fake.calls());
@@ -87,6 +89,27 @@ fn an_expired_session_is_refreshed_once_and_the_refreshed_keys_sign() {
         serde_json::from_str(&fs::read_to_string(cache_file(&env)).unwrap()).unwrap();
     assert_eq!(cached["accessToken"]["accessKeyId"], refreshed.as_str());
     assert_eq!(cached["refreshToken"], "refresh-1-next");
+    // No secret of the session in the log (at trace) or on stderr: the refresh tokens, the DPoP
+    // key, the secret keys.
+    let before: serde_json::Value = serde_json::from_str(&cached_before).unwrap();
+    let key_body: String = before["dpopKey"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let log = env.log_text();
+    assert!(log.contains("GetAuthorizationToken"), "logged: {log}");
+    for secret in [
+        "refresh-1",
+        &key_body[..40],
+        "login-secret",
+        "login-cached-secret",
+        "login-token",
+    ] {
+        assert!(!log.contains(secret), "the log holds {secret}");
+        assert!(!out.stderr.contains(secret), "stderr holds {secret}");
+    }
 }
 
 #[test]
