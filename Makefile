@@ -51,10 +51,13 @@ install: build
 uninstall:
 	rm -f $(BINDIR)/$(BIN) $(MANDIR)/$(BIN).1 $(KUBELET_DIR)/$(KUBELET_PROVIDER)
 
-# What the tests need beyond Rust: moto (a real ECR/STS implementation) and openssl (to make a
-# private CA). Installed only when missing, so a second run costs nothing.
+# What the tests need beyond Rust: moto (a real ECR/STS implementation), botocore with its crt
+# extra (the AWS CLI's library, which the credential chain is compared with: tests/it/chain.rs;
+# moto brings botocore, crt is what botocore needs for `aws login` sessions) and openssl (to make
+# a private CA, and `aws login`'s key). Installed only when missing, so a second run costs nothing.
 test-deps:
 	@python3 -c 'import moto.server, werkzeug' 2>/dev/null || python3 -m pip install --quiet 'moto[server]'
+	@python3 -c 'import botocore.session, awscrt' 2>/dev/null || python3 -m pip install --quiet 'botocore[crt]'
 	@command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl; }
 
 lint:

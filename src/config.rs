@@ -42,12 +42,17 @@ pub const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 pub const SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 pub const SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 pub const PROFILE: &str = "AWS_PROFILE";
+/// Read by botocore (and so the AWS CLI) before `AWS_PROFILE`; the SDKs ignore it.
+pub const DEFAULT_PROFILE: &str = "AWS_DEFAULT_PROFILE";
 pub const CONFIG_FILE: &str = "AWS_CONFIG_FILE";
 pub const SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
 pub const ROLE_ARN: &str = "AWS_ROLE_ARN";
+pub const ROLE_SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
 pub const WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
 pub const CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
 pub const CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+/// Where `aws login` keeps its sessions (default `~/.aws/login/cache`).
+pub const LOGIN_CACHE_DIRECTORY: &str = "AWS_LOGIN_CACHE_DIRECTORY";
 pub const ENDPOINT_URL_ECR: &str = "AWS_ENDPOINT_URL_ECR";
 pub const ENDPOINT_URL_ECR_PUBLIC: &str = "AWS_ENDPOINT_URL_ECR_PUBLIC";
 pub const REGION: &str = "AWS_REGION";
@@ -62,13 +67,15 @@ pub const IDENTITY_VARS: &[&str] = &[
     SECRET_ACCESS_KEY,
     SESSION_TOKEN,
     PROFILE,
+    DEFAULT_PROFILE,
     CONFIG_FILE,
     SHARED_CREDENTIALS_FILE,
     ROLE_ARN,
-    "AWS_ROLE_SESSION_NAME",
+    ROLE_SESSION_NAME,
     WEB_IDENTITY_TOKEN_FILE,
     CONTAINER_CREDENTIALS_RELATIVE_URI,
     CONTAINER_CREDENTIALS_FULL_URI,
+    LOGIN_CACHE_DIRECTORY,
     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
     "AWS_EC2_METADATA_DISABLED",
     // A token is only good at the API that issued it: keep tokens from other endpoints apart.
@@ -140,8 +147,10 @@ pub struct Config {
     pub aws_config_file: Option<PathBuf>,
     /// `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`.
     pub aws_credentials_file: Option<PathBuf>,
-    /// `AWS_PROFILE`, if set and non-empty.
+    /// `AWS_DEFAULT_PROFILE`, else `AWS_PROFILE` (botocore's order), if set and non-empty.
     pub profile: Option<String>,
+    /// The variable [`Config::profile`] came from (for messages).
+    pub profile_var: &'static str,
     /// `(name, value)` of every set variable of [`IDENTITY_VARS`], in that order; secrets wrapped.
     pub identity_env: Vec<(&'static str, Secret<String>)>,
     /// `AWS_ECR_CONFIG`, else `config.json` in the cache directory.
@@ -150,7 +159,8 @@ pub struct Config {
     pub docker_config_file: Option<PathBuf>,
     /// `PATH`, to tell whether Docker can find this helper.
     pub path: Option<String>,
-    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`: where `list` looks for the caller's registry.
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION` (the selected profile's `region` comes after
+    /// them: `identity::default_region`).
     pub region: Option<String>,
     /// `AWS_ECR_CREDENTIALS_TIMEOUT`, if set to a positive number of seconds.
     pub credentials_timeout: Option<Duration>,
@@ -231,7 +241,12 @@ impl Config {
             ca_bundle: get(CA_BUNDLE).and_then(|p| expand_tilde(&p, home.as_deref())),
             aws_config_file: aws_file(CONFIG_FILE, "config"),
             aws_credentials_file: aws_file(SHARED_CREDENTIALS_FILE, "credentials"),
-            profile: get(PROFILE),
+            profile: get(DEFAULT_PROFILE).or_else(|| get(PROFILE)),
+            profile_var: if get(DEFAULT_PROFILE).is_some() {
+                DEFAULT_PROFILE
+            } else {
+                PROFILE
+            },
             identity_env: IDENTITY_VARS
                 .iter()
                 .filter_map(|&name| get(name).map(|v| (name, Secret::new(v))))
@@ -360,6 +375,21 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn aws_default_profile_wins_over_aws_profile_as_with_botocore() {
+        let both = config(&[(PROFILE, "a"), (DEFAULT_PROFILE, "b")]);
+        assert_eq!(
+            (both.profile.as_deref(), both.profile_var),
+            (Some("b"), DEFAULT_PROFILE)
+        );
+        let one = config(&[(PROFILE, "a"), (DEFAULT_PROFILE, "")]);
+        assert_eq!(
+            (one.profile.as_deref(), one.profile_var),
+            (Some("a"), PROFILE)
+        );
+        assert_eq!(config(&[]).profile, None);
     }
 
     #[test]

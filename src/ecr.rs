@@ -11,14 +11,16 @@
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_config::SdkConfig;
 use aws_config::ecs::EcsCredentialsProvider;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::imds::{self, credentials::ImdsCredentialsProvider};
 use aws_config::meta::credentials::CredentialsProviderChain;
-use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::profile::{Profile, ProfileFileCredentialsProvider, ProfileSet};
 use aws_config::provider_config::ProviderConfig;
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
+use aws_config::web_identity_token::{StaticConfiguration, WebIdentityTokenCredentialsProvider};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
@@ -36,13 +38,15 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
+use aws_types::os_shim_internal::{Env as SdkEnv, Fs as SdkFs};
 use base64::Engine as _;
 
 use crate::config::{self, Config};
-use crate::files::{self, ReadError};
+use crate::files;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 use crate::identity::{AwsFiles, CredentialSource, Identity};
+use crate::profiles;
 use crate::registry::Registry;
 use crate::secret::Secret;
 
@@ -207,40 +211,33 @@ impl Aws<'_> {
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
         // The SDK gets the AWS files as we read them (regular files only, never a FIFO that
-        // would block the runtime), not their paths.
+        // would block the runtime), not their paths, and as the AWS CLI reads them (profiles.rs).
         let aws_files = AwsFiles::read(self.config, MAX_AWS_FILE_FOR_SDK);
         if aws_files.too_large {
             return Err(FetchError::AwsFileTooLarge(MAX_AWS_FILE_FOR_SDK));
         }
+        let (config_text, credentials_text) =
+            profiles::for_the_sdk(&aws_files.config, &aws_files.credentials);
         let profile_files = EnvConfigFiles::builder()
-            .with_contents(EnvConfigFileKind::Config, aws_files.config.clone())
-            .with_contents(
-                EnvConfigFileKind::Credentials,
-                aws_files.credentials.clone(),
-            )
+            .with_contents(EnvConfigFileKind::Config, config_text)
+            .with_contents(EnvConfigFileKind::Credentials, credentials_text)
             .build();
-        if request.web_identity.is_none() {
-            check_web_identity_files(self.config, request)?;
-        }
         let provider_config = ProviderConfig::default()
             .with_http_client(http.clone())
             .with_region(Some(region.clone()))
             .with_timeout_config(timeouts.clone());
+        let parts = SdkParts {
+            http: http.clone(),
+            region: region.clone(),
+            timeouts: timeouts.clone(),
+            profile_files: profile_files.clone(),
+        };
 
         let credentials = match request.web_identity {
             Some(role) => {
-                let sts = WebIdentitySts {
-                    http: http.clone(),
-                    region: region.clone(),
-                    timeouts: timeouts.clone(),
-                    profile_files: profile_files.clone(),
-                };
-                assume_web_identity(role, sts, self.config.credentials_bound()).await?
+                assume_web_identity(role, &parts, self.config.credentials_bound()).await?
             }
-            None => {
-                self.credentials(request, &provider_config, &profile_files)
-                    .await?
-            }
+            None => self.credentials(request, &provider_config, &parts).await?,
         };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
@@ -248,7 +245,7 @@ impl Aws<'_> {
             .timeout_config(timeouts)
             .credentials_provider(SharedCredentialsProvider::new(credentials))
             .profile_files(profile_files);
-        if let Some(p) = request.profile {
+        if let Some(p) = request.profile.or(self.config.profile.as_deref()) {
             loader = loader.profile_name(p);
         }
         let sdk = loader.load().await;
@@ -271,71 +268,151 @@ impl Aws<'_> {
     }
 
     /// Resolves credentials on their own, within the credentials bound, so that a failure is
-    /// reported as what it is. A mapping's profile wins over everything, environment keys
-    /// included, so it gets the profile provider alone; otherwise the SDK's default chain, in its
-    /// order, with our profile files and a one-attempt IMDS client.
+    /// reported as what it is. The chain is the AWS CLI's (docs/contract.md §6), made of the SDK's
+    /// providers: environment keys; a profile with `role_arn` (its `source_profile` chain or
+    /// `credential_source`, each hop with its `duration_seconds`); web identity (the variables',
+    /// else the profile's); the rest of the profile (SSO, keys, `aws login`, `credential_process`);
+    /// container credentials; IMDS (one short attempt). A mapping's profile wins over everything,
+    /// environment included, so it gets the profile's steps alone.
     async fn credentials(
         &self,
         request: &FetchRequest<'_>,
         provider_config: &ProviderConfig,
-        profile_files: &EnvConfigFiles,
+        parts: &SdkParts,
     ) -> Result<Credentials, FetchError> {
-        let mut profile_provider = ProfileFileCredentialsProvider::builder()
-            .configure(provider_config)
-            .profile_files(profile_files.clone());
-        if let Some(p) = request.profile {
-            profile_provider = profile_provider.profile_name(p);
+        let cfg = self.config;
+        let mapped = request.profile;
+        let explicit = mapped.or(cfg.profile.as_deref());
+        let name = explicit.unwrap_or("default");
+        let set = load_profiles(cfg, &parts.profile_files, name).await?;
+        let profile = set.get_profile(name);
+        if profile.is_none()
+            && let Some(p) = explicit
+        {
+            // As the AWS CLI: a profile asked for by name must exist, even when environment keys
+            // would answer first.
+            return Err(FetchError::Credentials {
+                detail: format!(
+                    "{} names profile {p}, which is in neither the AWS config file nor the credentials file",
+                    if mapped.is_some() {
+                        "the per-registry settings"
+                    } else {
+                        cfg.profile_var
+                    }
+                ),
+                sso_profile: None,
+                login_profile: None,
+                expired: false,
+            });
         }
-        let profile_provider = profile_provider.build();
-        let chain: SharedCredentialsProvider = match request.profile {
-            Some(_) => SharedCredentialsProvider::new(profile_provider),
-            None => {
-                // IMDS: one short attempt (docs/contract.md §10: no credentials must fail within
-                // about 1 s).
-                let imds = imds::Client::builder()
-                    .configure(provider_config)
-                    .max_attempts(1)
-                    .connect_timeout(IMDS_TIMEOUT)
-                    .read_timeout(IMDS_TIMEOUT)
-                    .operation_attempt_timeout(IMDS_TIMEOUT)
-                    .operation_timeout(IMDS_TIMEOUT)
-                    .build();
-                SharedCredentialsProvider::new(
-                    CredentialsProviderChain::first_try(
-                        "Environment",
-                        EnvironmentVariableCredentialsProvider::new(),
-                    )
-                    .or_else("Profile", profile_provider)
-                    .or_else(
+        let mut chain: Option<CredentialsProviderChain> = None;
+        let mut add = |name: &'static str, p: SharedCredentialsProvider| {
+            chain = Some(match chain.take() {
+                None => CredentialsProviderChain::first_try(name, p),
+                Some(c) => c.or_else(name, p),
+            });
+        };
+        // Environment keys answer first: nothing after them is built (a broken profile or web
+        // identity must not fail a fetch that never reaches it). A key id without its secret is
+        // an error, as with the AWS CLI, not a reason to go on down the chain.
+        let key_id = cfg.identity_var(config::ACCESS_KEY_ID).is_some();
+        let secret = cfg
+            .identity_env
+            .iter()
+            .any(|(n, _)| *n == config::SECRET_ACCESS_KEY);
+        let env_keys = mapped.is_none() && key_id && secret;
+        if mapped.is_none() && key_id && !secret {
+            return Err(FetchError::Credentials {
+                detail: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into(),
+                sso_profile: None,
+                login_profile: None,
+                expired: false,
+            });
+        }
+        if mapped.is_none() {
+            add(
+                "Environment",
+                SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()),
+            );
+        }
+        let profile = if env_keys { None } else { profile };
+        match profile {
+            Some(p) if is_role(p) => {
+                let sdk = sts_config(parts).await;
+                add(
+                    "Profile",
+                    role_chain(&set, name, provider_config, parts, &sdk).await?,
+                );
+            }
+            _ => {
+                let web = if env_keys {
+                    None
+                } else {
+                    web_identity(cfg, mapped.is_none(), profile)?
+                };
+                if let Some(web) = web {
+                    add(
                         "WebIdentityToken",
-                        WebIdentityTokenCredentialsProvider::builder()
-                            .configure(provider_config)
-                            .build(),
-                    )
-                    .or_else(
-                        "EcsContainer",
-                        EcsCredentialsProvider::builder()
-                            .configure(provider_config)
-                            .build(),
-                    )
-                    .or_else(
-                        "Ec2InstanceMetadata",
-                        ImdsCredentialsProvider::builder()
-                            .configure(provider_config)
-                            .imds_client(imds)
-                            .build(),
-                    ),
-                )
+                        SharedCredentialsProvider::new(
+                            WebIdentityTokenCredentialsProvider::builder()
+                                .configure(provider_config)
+                                .static_configuration(web)
+                                .build(),
+                        ),
+                    );
+                }
+                if profile.is_some() {
+                    // SSO, keys, `aws login`, `credential_process`: the SDK's profile provider.
+                    add(
+                        "Profile",
+                        SharedCredentialsProvider::new(
+                            ProfileFileCredentialsProvider::builder()
+                                .configure(provider_config)
+                                .profile_files(parts.profile_files.clone())
+                                .profile_name(name)
+                                .build(),
+                        ),
+                    );
+                }
+            }
+        }
+        if mapped.is_none() && !env_keys {
+            add(
+                "EcsContainer",
+                SharedCredentialsProvider::new(
+                    EcsCredentialsProvider::builder()
+                        .configure(provider_config)
+                        .build(),
+                ),
+            );
+            add("Ec2InstanceMetadata", imds_provider(provider_config));
+        }
+        let Some(chain) = chain else {
+            // A mapping's profile that yields nothing: unreachable (the profile exists, so it is
+            // in the chain), but an empty chain must still fail as "no credentials".
+            return Err(FetchError::NoCredentials {
+                detail: format!("profile {name} yields no credentials"),
+            });
+        };
+        let bound = cfg.credentials_bound();
+        let credentials = match tokio::time::timeout(bound, chain.provide_credentials()).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(credentials_error(&e, request.identity)),
+            Err(_) => {
+                return Err(FetchError::CredentialsTimeout {
+                    secs: fmt_secs(bound),
+                });
             }
         };
-        let bound = self.config.credentials_bound();
-        match tokio::time::timeout(bound, chain.provide_credentials()).await {
-            Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(credentials_error(&e, request.identity)),
-            Err(_) => Err(FetchError::CredentialsTimeout {
-                secs: fmt_secs(bound),
-            }),
-        }
+        let process = profile.is_some_and(|p| p.get("credential_process").is_some())
+            && matches!(request.identity.source, CredentialSource::Profile { .. });
+        let source = if process {
+            format!("the credential_process of profile {name}")
+        } else {
+            request.identity.source.to_string()
+        };
+        usable(&credentials, &source)?;
+        Ok(credentials)
     }
 
     /// A host's FIPS / dual-stack name selects that endpoint by itself, unless the user chose an
@@ -441,9 +518,9 @@ struct EndpointChoice {
     dual_stack: bool,
 }
 
-/// What the STS client of [`assume_web_identity`] is built from: the fetch's own HTTP client,
-/// region, timeouts and AWS files.
-struct WebIdentitySts {
+/// What the SDK clients of a fetch are built from: its HTTP client, region, timeouts and the AWS
+/// files as the AWS CLI reads them.
+struct SdkParts {
     http: SharedHttpClient,
     region: Region,
     timeouts: TimeoutConfig,
@@ -455,17 +532,10 @@ struct WebIdentitySts {
 /// `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL` redirect it as any SDK call.
 async fn assume_web_identity(
     role: &WebIdentity,
-    sts: WebIdentitySts,
+    parts: &SdkParts,
     bound: Duration,
 ) -> Result<Credentials, FetchError> {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(sts.region)
-        .http_client(sts.http)
-        .timeout_config(sts.timeouts)
-        .profile_files(sts.profile_files)
-        .no_credentials()
-        .load()
-        .await;
+    let sdk = sts_config(parts).await;
     let client = aws_sdk_sts::Client::new(&sdk);
     let call = client
         .assume_role_with_web_identity()
@@ -481,6 +551,7 @@ async fn assume_web_identity(
             crate::shown(&role.role_arn)
         ),
         sso_profile: None,
+        login_profile: None,
         expired: why.to_lowercase().contains("expired"),
     };
     let out = match tokio::time::timeout(bound, call).await {
@@ -620,29 +691,345 @@ impl HttpConnector for Capped<SharedHttpConnector> {
 
 /// A web identity token file the SDK would read must be there and a regular file: say which
 /// file is wrong (the SDK does not), and never let a FIFO block the runtime.
-fn check_web_identity_files(cfg: &Config, request: &FetchRequest<'_>) -> Result<(), FetchError> {
-    let identity = request.identity;
-    // (path, whether a missing file is an error now): a profile's own file always; the
-    // variables' file is reached only after environment keys and a profile with credentials,
-    // so while a profile exists only a file that could block is refused early.
-    let mut paths: Vec<(String, bool)> = identity
-        .web_identity_files
-        .iter()
-        .map(|p| (p.clone(), true))
-        .collect();
-    if request.profile.is_none()
-        && identity.source != CredentialSource::EnvKeys
-        && let Some(p) = cfg.identity_var(config::WEB_IDENTITY_TOKEN_FILE)
-        && cfg.identity_var(config::ROLE_ARN).is_some()
-    {
-        paths.push((p.to_owned(), !identity.profile_found()));
+fn check_token_file(path: &str) -> Result<(), FetchError> {
+    match files::read_regular(std::path::Path::new(path), MAX_TOKEN_FILE, true) {
+        Ok(_) => Ok(()),
+        Err(problem) => Err(FetchError::WebIdentityFile {
+            path: path.to_owned(),
+            problem,
+        }),
     }
-    for (path, must_exist) in paths {
-        match files::read_regular(std::path::Path::new(&path), MAX_TOKEN_FILE, true) {
-            Ok(_) => {}
-            Err(ReadError::Missing) if !must_exist => {}
-            Err(problem) => return Err(FetchError::WebIdentityFile { path, problem }),
+}
+
+/// The profiles of the AWS files (as [`profiles::for_the_sdk`] made them), parsed by the SDK, with
+/// `name` selected. A file the SDK cannot parse is named, with the line.
+async fn load_profiles(
+    cfg: &Config,
+    files: &EnvConfigFiles,
+    name: &str,
+) -> Result<ProfileSet, FetchError> {
+    let (fs, env) = (SdkFs::real(), SdkEnv::real());
+    match aws_config::profile::load(&fs, &env, files, Some(name.to_owned().into())).await {
+        Ok(set) => Ok(set),
+        Err(e) => {
+            // Which file: the SDK's message names neither (it was given their text).
+            // "could not parse profile file: error parsing  on line 3: Expected ...": the SDK was
+            // given text, so its message has no path; ours names the file.
+            let text = chain_text(&e);
+            let text = text
+                .split_once("error parsing on ")
+                .map_or(text.as_str(), |(_, rest)| rest)
+                .to_owned();
+            let file = match cfg
+                .aws_credentials_file
+                .as_ref()
+                .zip(cfg.aws_config_file.as_ref())
+            {
+                Some((creds, conf)) => {
+                    let aws_files = AwsFiles::read(cfg, MAX_AWS_FILE_FOR_SDK);
+                    let (_, k) = profiles::for_the_sdk("", &aws_files.credentials);
+                    let only_credentials = EnvConfigFiles::builder()
+                        .with_contents(EnvConfigFileKind::Credentials, k)
+                        .build();
+                    if aws_config::profile::load(&fs, &env, &only_credentials, None)
+                        .await
+                        .is_err()
+                    {
+                        creds.display().to_string()
+                    } else {
+                        conf.display().to_string()
+                    }
+                }
+                None => "an AWS file".to_owned(),
+            };
+            Err(FetchError::Credentials {
+                detail: format!("cannot parse {file}: {text}"),
+                sso_profile: None,
+                login_profile: None,
+                expired: false,
+            })
         }
+    }
+}
+
+/// A profile that assumes a role from other credentials (not with a web identity token).
+fn is_role(p: &Profile) -> bool {
+    p.get("role_arn").is_some() && p.get("web_identity_token_file").is_none()
+}
+
+/// Web identity, if configured, as botocore takes it: each of the token file, the role and the
+/// session name from the variables (unless a mapping's profile is asked for), else from the
+/// profile. A token file without a role is an error, not a reason to go on down the chain.
+fn web_identity(
+    cfg: &Config,
+    use_env: bool,
+    profile: Option<&Profile>,
+) -> Result<Option<StaticConfiguration>, FetchError> {
+    let env = |name: &str| {
+        use_env
+            .then(|| cfg.identity_var(name))
+            .flatten()
+            .map(str::to_owned)
+    };
+    let from_profile = |key: &str| profile.and_then(|p| p.get(key)).map(str::to_owned);
+    let Some(file) =
+        env(config::WEB_IDENTITY_TOKEN_FILE).or_else(|| from_profile("web_identity_token_file"))
+    else {
+        return Ok(None);
+    };
+    let Some(role_arn) = env(config::ROLE_ARN).or_else(|| from_profile("role_arn")) else {
+        return Err(FetchError::Credentials {
+            detail: format!(
+                "a web identity token file is set ({file}) but no role to assume with it: set AWS_ROLE_ARN"
+            ),
+            sso_profile: None,
+            login_profile: None,
+            expired: false,
+        });
+    };
+    check_token_file(&file)?;
+    let session_name = env(config::ROLE_SESSION_NAME)
+        .or_else(|| from_profile("role_session_name"))
+        .unwrap_or_else(|| {
+            // The SDK's own default for the variables' web identity.
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            format!("web-identity-token-{ms}")
+        });
+    Ok(Some(StaticConfiguration {
+        web_identity_token_file: file.into(),
+        role_arn,
+        session_name,
+    }))
+}
+
+/// The configuration the STS clients of a fetch share (no credentials of its own: each call is
+/// given the credentials it is to be signed with).
+async fn sts_config(parts: &SdkParts) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(parts.region.clone())
+        .http_client(parts.http.clone())
+        .timeout_config(parts.timeouts.clone())
+        .profile_files(parts.profile_files.clone())
+        .no_credentials()
+        .load()
+        .await
+}
+
+/// IMDS: one short attempt (docs/contract.md §10: no credentials must fail within about 1 s).
+fn imds_provider(provider_config: &ProviderConfig) -> SharedCredentialsProvider {
+    let imds = imds::Client::builder()
+        .configure(provider_config)
+        .max_attempts(1)
+        .connect_timeout(IMDS_TIMEOUT)
+        .read_timeout(IMDS_TIMEOUT)
+        .operation_attempt_timeout(IMDS_TIMEOUT)
+        .operation_timeout(IMDS_TIMEOUT)
+        .build();
+    SharedCredentialsProvider::new(
+        ImdsCredentialsProvider::builder()
+            .configure(provider_config)
+            .imds_client(imds)
+            .build(),
+    )
+}
+
+/// A profile's role and its source, as the AWS CLI walks them: each `role_arn` is assumed with
+/// the credentials of its `source_profile` (a source profile with keys of its own stops the walk
+/// there) or of its `credential_source`, and with its own `role_session_name`, `external_id` and
+/// `duration_seconds` (which the SDK's profile provider does not send). The base is the SDK's:
+/// its profile provider (web identity, SSO, `aws login`, `credential_process`, keys), static keys,
+/// or the named source.
+async fn role_chain(
+    set: &ProfileSet,
+    start: &str,
+    provider_config: &ProviderConfig,
+    parts: &SdkParts,
+    sdk: &SdkConfig,
+) -> Result<SharedCredentialsProvider, FetchError> {
+    let invalid = |detail: String| FetchError::Credentials {
+        detail,
+        sso_profile: None,
+        login_profile: None,
+        expired: false,
+    };
+    let mut hops: Vec<&Profile> = Vec::new();
+    let mut visited: Vec<&str> = Vec::new();
+    let mut name = start;
+    let base: SharedCredentialsProvider = loop {
+        let Some(p) = set.get_profile(name) else {
+            return Err(invalid(format!(
+                "profile {} names source_profile {name}, which is in neither AWS file",
+                visited.last().unwrap_or(&start)
+            )));
+        };
+        if visited.contains(&name) {
+            return Err(invalid(format!(
+                "the source_profile chain loops: {} -> {name}",
+                visited.join(" -> ")
+            )));
+        }
+        visited.push(name);
+        if visited.len() > 1 && has_static_keys(p) {
+            break static_keys(p).map_err(invalid)?;
+        }
+        if !is_role(p) {
+            if !yields_credentials(p) {
+                return Err(invalid(format!("source profile {name} has no credentials")));
+            }
+            if let Some(file) = p.get("web_identity_token_file") {
+                check_token_file(file)?;
+            }
+            break SharedCredentialsProvider::new(
+                ProfileFileCredentialsProvider::builder()
+                    .configure(provider_config)
+                    .profile_files(parts.profile_files.clone())
+                    .profile_name(name)
+                    .build(),
+            );
+        }
+        hops.push(p);
+        match (p.get("source_profile"), p.get("credential_source")) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(format!(
+                    "profile {name} has both source_profile and credential_source"
+                )));
+            }
+            (None, None) => {
+                return Err(invalid(format!(
+                    "profile {name} has role_arn but neither source_profile nor credential_source"
+                )));
+            }
+            (Some(s), None) if s == name => {
+                // Its own keys assume its role.
+                if !has_static_keys(p) {
+                    return Err(invalid(format!(
+                        "profile {name} is its own source_profile but has no keys"
+                    )));
+                }
+                break static_keys(p).map_err(invalid)?;
+            }
+            (Some(s), None) => name = s,
+            (None, Some(source)) => {
+                break match source {
+                    "Environment" => {
+                        SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new())
+                    }
+                    "EcsContainer" => SharedCredentialsProvider::new(
+                        EcsCredentialsProvider::builder()
+                            .configure(provider_config)
+                            .build(),
+                    ),
+                    "Ec2InstanceMetadata" => imds_provider(provider_config),
+                    other => {
+                        return Err(invalid(format!(
+                            "profile {name}: credential_source {other} is not Environment, EcsContainer or Ec2InstanceMetadata"
+                        )));
+                    }
+                };
+            }
+        }
+    };
+    let mut provider = base;
+    for hop in hops.iter().rev() {
+        let role = hop.get("role_arn").unwrap_or_default();
+        let mut b = AssumeRoleProvider::builder(role).configure(sdk);
+        if let Some(n) = hop.get("role_session_name") {
+            b = b.session_name(n);
+        }
+        if let Some(id) = hop.get("external_id") {
+            b = b.external_id(id);
+        }
+        // As botocore: a value that is not a number is left out.
+        if let Some(secs) = hop
+            .get("duration_seconds")
+            .and_then(|d| d.trim().parse::<u64>().ok())
+        {
+            b = b.session_length(Duration::from_secs(secs));
+        }
+        provider = SharedCredentialsProvider::new(b.build_from_provider(provider).await);
+    }
+    Ok(provider)
+}
+
+/// Whether a profile has (any part of) a static key pair.
+fn has_static_keys(p: &Profile) -> bool {
+    p.get("aws_access_key_id").is_some() || p.get("aws_secret_access_key").is_some()
+}
+
+/// A profile's static keys.
+fn static_keys(p: &Profile) -> Result<SharedCredentialsProvider, String> {
+    match (p.get("aws_access_key_id"), p.get("aws_secret_access_key")) {
+        (Some(id), Some(secret)) => Ok(SharedCredentialsProvider::new(Credentials::new(
+            id,
+            secret,
+            p.get("aws_session_token").map(str::to_owned),
+            None,
+            "ProfileFile",
+        ))),
+        (None, _) => Err(format!("profile {} has no aws_access_key_id", p.name())),
+        (_, None) => Err(format!("profile {} has no aws_secret_access_key", p.name())),
+    }
+}
+
+/// Whether a profile that assumes no role has a credential source of its own.
+fn yields_credentials(p: &Profile) -> bool {
+    [
+        "web_identity_token_file",
+        "sso_session",
+        "sso_start_url",
+        "sso_account_id",
+        "login_session",
+        "credential_process",
+        "aws_access_key_id",
+    ]
+    .iter()
+    .any(|k| p.get(k).is_some())
+}
+
+/// Credentials that can sign: not expired (a `credential_process` may print an `Expiration` that
+/// has passed; botocore refuses them too), and an access key id and session token without
+/// control characters (a line break would panic the signer; botocore's HTTP client refuses it).
+fn usable(c: &Credentials, source: &str) -> Result<(), FetchError> {
+    if let Some(expiry) = c.expiry()
+        && expiry <= std::time::SystemTime::now()
+    {
+        let secs = expiry
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        return Err(FetchError::Credentials {
+            detail: format!(
+                "{source} gave credentials that expired at {}",
+                crate::time::utc_timestamp(secs)
+            ),
+            sso_profile: None,
+            login_profile: None,
+            expired: true,
+        });
+    }
+    for (what, value) in [
+        ("access key id", c.access_key_id()),
+        ("session token", c.session_token().unwrap_or_default()),
+    ] {
+        if value.chars().any(char::is_control) {
+            return Err(FetchError::Credentials {
+                detail: format!(
+                    "the {what} from {source} contains a line break or another control character (is a line below it in an AWS file indented, so that it continues the value?)"
+                ),
+                sso_profile: None,
+                login_profile: None,
+                expired: false,
+            });
+        }
+    }
+    if c.access_key_id().trim().is_empty() {
+        return Err(FetchError::Credentials {
+            detail: format!("the access key id from {source} is empty"),
+            sso_profile: None,
+            login_profile: None,
+            expired: false,
+        });
     }
     Ok(())
 }
@@ -702,14 +1089,27 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
         };
     }
     let sso_profile = match &identity.source {
-        CredentialSource::Profile { name, sso: true } => Some(name.clone()),
+        CredentialSource::Profile {
+            name, sso: true, ..
+        } => Some(name.clone()),
+        _ => None,
+    };
+    // An `aws login` session that is missing, expired or cannot be refreshed: the SDK's login
+    // provider says "Login token" (or names the cached file it could not read).
+    let login_profile = match &identity.source {
+        CredentialSource::Profile { login: Some(p), .. }
+            if text.contains("Login token") || text.contains("login/cache") =>
+        {
+            Some(p.clone())
+        }
         _ => None,
     };
     match e {
-        _ if sso_profile.is_some() => FetchError::Credentials {
+        _ if sso_profile.is_some() || login_profile.is_some() => FetchError::Credentials {
             expired: text.to_lowercase().contains("expired"),
             detail: text,
             sso_profile,
+            login_profile,
         },
         CredentialsError::CredentialsNotLoaded(_) => FetchError::NoCredentials { detail: text },
         CredentialsError::ProviderTimedOut(_) => FetchError::Timeout(text),
@@ -717,6 +1117,7 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
             expired: text.to_lowercase().contains("expired"),
             detail: text,
             sso_profile,
+            login_profile,
         },
     }
 }
@@ -838,6 +1239,33 @@ mod tests {
                 token(bad, None, None),
                 Err(FetchError::BadResponse(_))
             ));
+        }
+    }
+
+    #[test]
+    fn expired_credentials_and_line_breaks_in_keys_are_refused_with_their_source() {
+        let past = std::time::UNIX_EPOCH + Duration::from_secs(1_577_836_800);
+        let expired = Credentials::new("AKID", "s", None, Some(past), "test");
+        let e = usable(&expired, "the credential_process of profile ops").unwrap_err();
+        assert_eq!(
+            crate::error::render(&e),
+            "cannot load AWS credentials: the credential_process of profile ops gave credentials that expired at 2020-01-01T00:00:00Z"
+        );
+        assert!(matches!(e, FetchError::Credentials { expired: true, .. }));
+        let future = std::time::SystemTime::now() + Duration::from_secs(3600);
+        assert!(usable(&Credentials::new("AKID", "s", None, Some(future), "t"), "x").is_ok());
+        assert!(usable(&Credentials::new("AKID", "s", None, None, "t"), "x").is_ok());
+        for (id, token) in [
+            ("AKID\n# note", None),
+            ("AKID", Some("tok\r\nen".to_owned())),
+        ] {
+            let e = usable(&Credentials::new(id, "s", token, None, "t"), "profile p").unwrap_err();
+            let text = crate::error::render(&e);
+            assert!(
+                text.contains("line break") && text.contains("profile p"),
+                "{text}"
+            );
+            assert!(!text.contains("AKID"), "no key in the message: {text}");
         }
     }
 

@@ -20,11 +20,17 @@ pub enum FetchError {
     )]
     NoCredentials { detail: String },
     /// A credential source exists but failed (bad profile, STS error, expired session, ...).
-    /// `sso_profile`: the failing profile logs in through IAM Identity Center.
-    #[error("cannot load AWS credentials: {detail}{}", sso_advice(.sso_profile.as_deref()))]
+    /// `sso_profile`: the failing profile logs in through IAM Identity Center; `login_profile`:
+    /// the profile whose `aws login` session is missing, expired or could not be refreshed.
+    #[error(
+        "cannot load AWS credentials: {detail}{}{}",
+        sso_advice(.sso_profile.as_deref()),
+        login_advice(.login_profile.as_deref())
+    )]
     Credentials {
         detail: String,
         sso_profile: Option<String>,
+        login_profile: Option<String>,
         /// The SDK said the credentials have expired.
         expired: bool,
     },
@@ -94,6 +100,21 @@ fn sso_advice(profile: Option<&str>) -> String {
     profile.map_or_else(String::new, |p| {
         format!("; the SSO session may have expired: run `aws sso login --profile {p}`")
     })
+}
+
+fn login_advice(profile: Option<&str>) -> String {
+    profile.map_or_else(String::new, |p| {
+        format!("; sign in again: run `{}`", login_command(p))
+    })
+}
+
+/// The AWS CLI command that signs `profile` in again.
+pub fn login_command(profile: &str) -> String {
+    if profile == "default" {
+        "aws login".to_owned()
+    } else {
+        format!("aws login --profile {profile}")
+    }
 }
 
 fn service_text(code: &str, message: &str) -> String {

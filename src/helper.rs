@@ -381,7 +381,8 @@ fn fetch(source: &dyn TokenSource, request: &FetchRequest<'_>) -> Result<Token, 
 }
 
 /// `list`: the registries with a cached token usable by the identity that would ask for each
-/// (the default one, or a mapping's profile). With `AWS_REGION` set and no such token in that
+/// (the default one, or a mapping's profile). With a default region (`AWS_REGION`,
+/// `AWS_DEFAULT_REGION` or the profile's: `identity::default_region`) and no such token in that
 /// region, it also asks for the caller's own registry there, as the Go helper does for the legacy
 /// `docker build`, within [`LIST_BUDGET`]; what it can't get, it leaves out (docs/contract.md
 /// §2.2).
@@ -402,7 +403,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
         })
         .map(|e| e.registry)
         .collect();
-    if let Some(region) = &cfg.region {
+    if let Some(region) = &crate::identity::default_region(cfg) {
         let covered = hosts
             .iter()
             .any(|h| matches!(Registry::parse(h), Some(Registry::Private { region: r, .. }) if &r == region));

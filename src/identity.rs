@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{self, Config, SECRET_VARS};
 use crate::digest::hex;
 use crate::files::{self, ReadError};
+use crate::profiles;
 
 /// Largest AWS config/credentials file the identity reads. A bigger one is not hashed in part
 /// (a profile past the limit could change unseen): the run does not use the cache.
@@ -32,9 +33,16 @@ pub enum CredentialSource {
     EnvKeys,
     /// A profile with sections in the AWS config or credentials file (or a file too large to
     /// tell). `sso`: it gets credentials through IAM Identity Center, so its failures usually
-    /// mean "run `aws sso login --profile NAME`".
-    Profile { name: String, sso: bool },
-    /// `AWS_ROLE_ARN` with `AWS_WEB_IDENTITY_TOKEN_FILE` (EKS IRSA).
+    /// mean "run `aws sso login --profile NAME`"; `login`: the profile (it or one of its source
+    /// profiles) whose `aws login` session it uses, so that a missing or expired session means
+    /// "run `aws login`".
+    Profile {
+        name: String,
+        sso: bool,
+        login: Option<String>,
+    },
+    /// `AWS_WEB_IDENTITY_TOKEN_FILE` (with `AWS_ROLE_ARN`, as EKS IRSA sets them; the role may
+    /// also come from the profile).
     WebIdentity { role: String },
     /// The ECS / EKS Pod Identity container credentials endpoint.
     Container,
@@ -103,8 +111,12 @@ impl Identity {
         let mut warnings = Vec::new();
         let mut web_identity_files = Vec::new();
         let source = if has_env_keys && profile_override.is_none() {
-            // Environment keys come first in the chain: the profile cannot matter.
+            // Environment keys come first in the chain: the profile cannot matter, unless one is
+            // named that does not exist (then no keys are used: the fetch fails, as the AWS CLI).
             let _ = writeln!(canon, "env-keys");
+            if let Some(p) = &cfg.profile {
+                let _ = writeln!(canon, "named profile {p}");
+            }
             CredentialSource::EnvKeys
         } else {
             let files = AwsFiles::read(cfg, MAX_AWS_FILE);
@@ -121,15 +133,40 @@ impl Identity {
                     let _ = writeln!(canon, "[{section}] {k}={v}");
                 }
             }
+            // The profile's own keys (both files), as the SDK merges them.
+            let own = |key: &str| {
+                let config_name = if profile == "default" {
+                    "config:default".to_owned()
+                } else {
+                    format!("config:profile {profile}")
+                };
+                [format!("credentials:{profile}"), config_name]
+                    .iter()
+                    .find_map(|s| sections.get(s).and_then(|kv| kv.get(key)).cloned())
+            };
+            let assumes_role =
+                own("role_arn").is_some() && own("web_identity_token_file").is_none();
+            let env_web_identity = profile_override.is_none()
+                && cfg.identity_var(config::WEB_IDENTITY_TOKEN_FILE).is_some();
             // Too large to read: whether the profile exists is the SDK's to say.
             if sections.is_empty() && !files.too_large {
                 fallback_source(cfg)
+            } else if env_web_identity && !assumes_role {
+                // Web identity from the variables comes before the profile's other sources.
+                CredentialSource::WebIdentity {
+                    role: cfg
+                        .identity_var(config::ROLE_ARN)
+                        .map(str::to_owned)
+                        .or_else(|| own("role_arn"))
+                        .unwrap_or_default(),
+                }
             } else {
                 CredentialSource::Profile {
                     name: profile.to_owned(),
                     sso: sections
                         .values()
                         .any(|kv| kv.keys().any(|k| k.starts_with("sso_"))),
+                    login: login_profile(&sections),
                 }
             }
         };
@@ -148,11 +185,24 @@ impl Identity {
     }
 }
 
+/// The profile of `sections` that has an `aws login` session, if any.
+fn login_profile(sections: &Sections) -> Option<String> {
+    sections.iter().find_map(|(section, kv)| {
+        kv.contains_key("login_session").then(|| {
+            let name = section.split_once(':').map_or(section.as_str(), |(_, n)| n);
+            name.strip_prefix("profile ").unwrap_or(name).to_owned()
+        })
+    })
+}
+
 /// The source when no profile applies: the chain's later steps, in its order.
 fn fallback_source(cfg: &Config) -> CredentialSource {
-    if let Some(role) = cfg.identity_var(config::ROLE_ARN) {
+    if cfg.identity_var(config::WEB_IDENTITY_TOKEN_FILE).is_some() {
         CredentialSource::WebIdentity {
-            role: role.to_owned(),
+            role: cfg
+                .identity_var(config::ROLE_ARN)
+                .unwrap_or_default()
+                .to_owned(),
         }
     } else if cfg
         .identity_var(config::CONTAINER_CREDENTIALS_RELATIVE_URI)
@@ -163,6 +213,19 @@ fn fallback_source(cfg: &Config) -> CredentialSource {
     } else {
         CredentialSource::InstanceRole
     }
+}
+
+/// The region of the caller's default registry, as the AWS CLI takes it: `AWS_REGION`, else
+/// `AWS_DEFAULT_REGION`, else the selected profile's `region` (`AWS_DEFAULT_PROFILE`, else
+/// `AWS_PROFILE`, else `default`; a `region` in the credentials file counts, as with botocore).
+pub fn default_region(cfg: &Config) -> Option<String> {
+    if let Some(r) = &cfg.region {
+        return Some(r.clone());
+    }
+    let files = AwsFiles::read(cfg, MAX_AWS_FILE);
+    let (config, credentials) = profiles::for_the_sdk(&files.config, &files.credentials);
+    let profile = cfg.profile.as_deref().unwrap_or("default");
+    profiles::property(&config, &credentials, profile, "region").filter(|r| !r.is_empty())
 }
 
 pub type Sections = BTreeMap<String, BTreeMap<String, String>>;
@@ -213,8 +276,10 @@ impl AwsFiles {
 /// The sections that decide what `profile` yields: the profile in both files, then its
 /// `source_profile` chain and its `sso_session`, keyed "config:profile x", "credentials:x", ...
 fn profile_sections(files: &AwsFiles, profile: &str) -> Sections {
-    let config = parse_ini(&files.config);
-    let creds = parse_ini(&files.credentials);
+    // The text the SDK is given (profiles.rs), so that what is hashed is what it reads.
+    let (config, creds) = profiles::for_the_sdk(&files.config, &files.credentials);
+    let config = parse_ini(&config);
+    let creds = parse_ini(&creds);
     let mut out = Sections::new();
     let mut next = Some(profile.to_owned());
     // A source_profile loop is a configuration error the SDK reports; just stop following it.
@@ -405,7 +470,8 @@ mod tests {
             a.source,
             CredentialSource::Profile {
                 name: "s".into(),
-                sso: true
+                sso: true,
+                login: None,
             }
         );
         write(d.path(), "config", &text.replace("Dev", "Admin"));
@@ -507,6 +573,155 @@ mod tests {
             id.warnings[0].contains("not a regular file"),
             "{:?}",
             id.warnings
+        );
+    }
+
+    #[test]
+    fn the_login_session_and_its_cache_directory_are_part_of_the_identity() {
+        let d = tempfile::tempdir().unwrap();
+        let text = "[profile c]\nlogin_session = arn:aws:iam::123456789012:user/alice\nregion = us-west-2\n";
+        write(d.path(), "config", text);
+        let c = cfg(&[("AWS_PROFILE", "c")], d.path());
+        let a = Identity::of(&c, None);
+        assert_eq!(
+            a.source,
+            CredentialSource::Profile {
+                name: "c".into(),
+                sso: false,
+                login: Some("c".into()),
+            }
+        );
+        write(d.path(), "config", &text.replace("alice", "bob"));
+        assert_ne!(Identity::of(&c, None).id, a.id, "another sign-in");
+        write(d.path(), "config", text);
+        let elsewhere = cfg(
+            &[
+                ("AWS_PROFILE", "c"),
+                ("AWS_LOGIN_CACHE_DIRECTORY", "/other"),
+            ],
+            d.path(),
+        );
+        assert_ne!(
+            Identity::of(&elsewhere, None).id,
+            a.id,
+            "another session cache"
+        );
+        // A role whose source profile signed in: that profile's session.
+        write(
+            d.path(),
+            "config",
+            &format!("[profile r]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = c\n{text}"),
+        );
+        let r = Identity::of(&cfg(&[("AWS_PROFILE", "r")], d.path()), None);
+        assert!(
+            matches!(&r.source, CredentialSource::Profile { login: Some(p), .. } if p == "c"),
+            "{:?}",
+            r.source
+        );
+    }
+
+    #[test]
+    fn aws_default_profile_selects_before_aws_profile() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "credentials",
+            "[a]\naws_access_key_id = A\naws_secret_access_key = S\n[b]\naws_access_key_id = B\naws_secret_access_key = S\n",
+        );
+        let both = Identity::of(
+            &cfg(
+                &[("AWS_PROFILE", "a"), ("AWS_DEFAULT_PROFILE", "b")],
+                d.path(),
+            ),
+            None,
+        );
+        assert_eq!(both.source.to_string(), "profile b");
+        assert_eq!(
+            both.id,
+            Identity::of(&cfg(&[("AWS_DEFAULT_PROFILE", "b")], d.path()), None).id
+        );
+    }
+
+    #[test]
+    fn environment_web_identity_comes_before_the_profiles_keys_but_not_its_role() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "credentials",
+            "[default]\naws_access_key_id = A\naws_secret_access_key = S\n",
+        );
+        let irsa = [
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa"),
+        ];
+        let id = Identity::of(&cfg(&irsa, d.path()), None);
+        assert_eq!(
+            id.source.to_string(),
+            "web identity role arn:aws:iam::1:role/irsa"
+        );
+        write(
+            d.path(),
+            "config",
+            "[default]\nrole_arn = arn:aws:iam::1:role/deploy\nsource_profile = default\n",
+        );
+        let id = Identity::of(&cfg(&irsa, d.path()), None);
+        assert_eq!(id.source.to_string(), "profile default");
+    }
+
+    #[test]
+    fn a_named_profile_is_part_of_an_environment_keys_identity() {
+        let d = tempfile::tempdir().unwrap();
+        let keys = [("AWS_ACCESS_KEY_ID", "A"), ("AWS_SECRET_ACCESS_KEY", "S")];
+        let plain = Identity::of(&cfg(&keys, d.path()), None);
+        let mut named = keys.to_vec();
+        named.push(("AWS_PROFILE", "ghost"));
+        let named = Identity::of(&cfg(&named, d.path()), None);
+        assert_eq!(named.source, CredentialSource::EnvKeys);
+        assert_ne!(plain.id, named.id);
+    }
+
+    #[test]
+    fn indented_keys_are_hashed_as_the_sdk_reads_them() {
+        let d = tempfile::tempdir().unwrap();
+        let text = "[default]\n    aws_access_key_id = A\n      # rotated\n    aws_secret_access_key = S\n";
+        write(d.path(), "credentials", text);
+        let c = cfg(&[], d.path());
+        let a = Identity::of(&c, None);
+        write(d.path(), "credentials", &text.replace("= S", "= T"));
+        assert_ne!(Identity::of(&c, None).id, a.id);
+    }
+
+    #[test]
+    fn the_default_region_is_the_environments_else_the_profiles() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "config",
+            "[default]\nregion = us-east-2\n[profile dev]\nregion = eu-west-1 # home\n",
+        );
+        let region = |vars: &[(&str, &str)]| default_region(&cfg(vars, d.path()));
+        assert_eq!(region(&[]).as_deref(), Some("us-east-2"));
+        assert_eq!(
+            region(&[("AWS_PROFILE", "dev")]).as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region(&[("AWS_PROFILE", "dev"), ("AWS_DEFAULT_REGION", "ap-south-1")]).as_deref(),
+            Some("ap-south-1")
+        );
+        assert_eq!(
+            region(&[
+                ("AWS_REGION", "eu-central-1"),
+                ("AWS_DEFAULT_REGION", "ap-south-1")
+            ])
+            .as_deref(),
+            Some("eu-central-1")
+        );
+        assert_eq!(region(&[("AWS_PROFILE", "ops")]), None);
+        write(d.path(), "credentials", "[dev]\nregion = ca-central-1\n");
+        assert_eq!(
+            region(&[("AWS_PROFILE", "dev")]).as_deref(),
+            Some("ca-central-1")
         );
     }
 

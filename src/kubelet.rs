@@ -547,9 +547,9 @@ fn plan(cfg: &Config, host: &str, role: Option<&WebIdentity>) -> Result<Plan, St
             )
         }
         None => {
-            let region = cfg.region.as_deref().ok_or_else(|| {
+            let region = crate::identity::default_region(cfg).ok_or_else(|| {
                 format!(
-                    "{host} is not an ECR registry and no region is set: set AWS_REGION (the caller's registry there answers for it, as with cloud-provider-aws), or map {host} to a registry in the per-registry settings"
+                    "{host} is not an ECR registry and no region is set: set AWS_REGION or the profile's region (the caller's registry there answers for it, as with cloud-provider-aws), or map {host} to a registry in the per-registry settings"
                 )
             })?;
             (

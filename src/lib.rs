@@ -47,6 +47,7 @@ pub mod helper;
 pub mod identity;
 pub mod kubelet;
 pub mod logging;
+pub mod profiles;
 pub mod protocol;
 pub mod registry;
 pub mod secret;

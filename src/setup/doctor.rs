@@ -268,15 +268,23 @@ fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
         (None, _) if identity.source == CredentialSource::EnvKeys => {
             "environment keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)".into()
         }
-        (None, Some(p)) if identity.profile_found() => format!("profile {p}: from AWS_PROFILE"),
+        (None, Some(p)) if identity.profile_found() => format!("profile {p}: from {}", cfg.profile_var),
         (None, Some(p)) => format!(
-            "PROBLEM: AWS_PROFILE={p}, but no such profile in the AWS config or credentials file"
+            "PROBLEM: {}={p}, but no such profile in the AWS config or credentials file",
+            cfg.profile_var
         ),
         (None, None) if identity.profile_found() => "profile default (AWS_PROFILE unset)".into(),
         (None, None) if identity.source == CredentialSource::InstanceRole => {
             "no keys, profile, web identity or container credentials: only the EC2 instance role is left".into()
         }
         (None, None) => identity.source.to_string(),
+    };
+    let why = match &identity.source {
+        CredentialSource::Profile { login: Some(p), .. } => format!(
+            "{why}; credentials from the aws login session of profile {p} (`{}` renews it)",
+            crate::error::login_command(p)
+        ),
+        _ => why,
     };
     step("identity", why)
 }
@@ -372,6 +380,13 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
             sso_profile: Some(p),
             ..
         } => format!("the SSO session has probably expired: run `aws sso login --profile {p}`"),
+        FetchError::Credentials {
+            login_profile: Some(p),
+            ..
+        } => format!(
+            "the aws login session has expired or is missing: sign in again with `{}`",
+            crate::error::login_command(p)
+        ),
         FetchError::Credentials { expired: true, .. } => {
             "the credentials have expired: refresh them (new keys, `aws sso login`, or re-run what wrote them)".into()
         }

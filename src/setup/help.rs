@@ -14,7 +14,8 @@ pub fn help() -> String {
 Actions:
   get        read a registry host or URL on stdin, print {{\"ServerURL\",\"Username\",\"Secret\"}}
   list       print the registries with a cached token usable by the current AWS identity
-             (with AWS_REGION set, also the caller's own registry there; at most 2 s)
+             (with a region from AWS_REGION, AWS_DEFAULT_REGION or the profile, also the
+             caller's own registry there; at most 2 s)
   store      what `docker login` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE), or
              handed to the fallback store for a host that is not ECR (see below)
   erase      what `docker logout` calls: as store
@@ -78,9 +79,9 @@ Environment:
   AWS_ECR_CREDENTIALS_TIMEOUT   seconds allowed for loading AWS credentials (credential_process,
                                 SSO, STS); default 6, or 120 when run from a terminal
   DOCKER_CONFIG                 Docker's configuration directory, for configure and doctor
-  AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CONFIG_FILE,
-  AWS_SHARED_CREDENTIALS_FILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_REGION,
-  AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_USE_FIPS_ENDPOINT,
+  AWS_DEFAULT_PROFILE, AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+  AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE,
+  AWS_LOGIN_CACHE_DIRECTORY, AWS_REGION, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_USE_FIPS_ENDPOINT,
   AWS_USE_DUALSTACK_ENDPOINT, AWS_MAX_ATTEMPTS, AWS_EC2_METADATA_DISABLED
                                 the standard AWS settings, as the AWS CLI reads them
   AWS_CA_BUNDLE                 PEM file of CAs to trust for the AWS APIs (replaces system roots)

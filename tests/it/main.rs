@@ -7,12 +7,15 @@
 // files.rs.
 #![allow(clippy::disallowed_methods)]
 
+mod aws;
 mod cache;
+mod chain;
 mod doors;
 mod export;
 mod fallback;
 mod hardening;
 mod kubelet;
+mod login;
 mod moto;
 mod network;
 mod protocol;
