@@ -203,6 +203,24 @@ fn a_token_past_half_life_is_refreshed() {
 }
 
 #[test]
+fn the_settings_file_turns_background_refresh_off() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    fs::create_dir_all(env.cache_dir()).unwrap();
+    fs::write(
+        env.cache_dir().join("config.json"),
+        r#"{"backgroundRefresh": false}"#,
+    )
+    .unwrap();
+    let first = env.get(HOST).secret();
+    age_entries(&env, 30_000);
+    // The caller fetches the new token itself, and no refresher is started.
+    assert_ne!(env.get(HOST).secret(), first);
+    assert_eq!(fake.calls(), 2);
+    assert!(!env.log_text().contains("background refresh started"));
+}
+
+#[test]
 fn a_failed_refresh_serves_the_cached_token_only_until_it_expires() {
     let fake = Fake::start();
     let mut env = Env::with_fake(&fake);
