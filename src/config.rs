@@ -176,9 +176,9 @@ pub struct Config {
     pub in_fallback: Option<String>,
     /// [`BACKGROUND_REFRESH`] is not set to turn background refresh off.
     pub background_refresh: bool,
-    /// This program's executable, which a background refresh runs (set by `main`; `None` in
-    /// tests unless they say so, and then every refresh is done in the foreground).
-    pub refresher: Option<PathBuf>,
+    /// Whether a background refresh may start this program's executable (set by `main`; false
+    /// in tests unless they say so, and then every refresh is done in the foreground).
+    pub can_spawn_refresher: bool,
 }
 
 /// How long credentials may take without a terminal: a `credential_process` that hangs, an
@@ -235,7 +235,7 @@ impl Config {
                 let v = v.trim().to_ascii_lowercase();
                 matches!(v.as_str(), "0" | "false" | "off" | "no")
             }),
-            refresher: None,
+            can_spawn_refresher: false,
             settings_file,
             docker_config_file,
             path: get(PATH),

@@ -77,19 +77,27 @@ enum Mode<'a> {
 
 /// Whether a stale entry is refreshed in the background: on unless `AWS_ECR_BACKGROUND_REFRESH`
 /// or the settings file's `"backgroundRefresh"` says otherwise, and possible only when `main`
-/// found this program's executable.
+/// allows it (`Config::can_spawn_refresher`).
 pub fn background_refresh(cfg: &Config, settings: Option<&Settings>) -> bool {
     cfg.background_refresh && settings.and_then(Settings::background_refresh) != Some(false)
 }
 
 /// Starts `__refresh ARGS...` detached; whether it started.
 fn start_refresher(cfg: &Config, args: &[&str]) -> bool {
-    let Some(program) = cfg.refresher.as_deref() else {
+    if !cfg.can_spawn_refresher {
         return false;
+    }
+    // Looked up only now: a hit never pays for it.
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(error = %e, "background refresh not started: this program's path is unknown");
+            return false;
+        }
     };
     let mut all = vec![REFRESH_ACTION];
     all.extend_from_slice(args);
-    match children::spawn_detached(program, &all) {
+    match children::spawn_detached(&program, &all) {
         Ok(pid) => {
             info!(pid, "background refresh started");
             true
@@ -159,7 +167,7 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         web_identity: None,
     };
     let spawn = || start_refresher(cfg, &["get", server_url]);
-    let mode = if background_refresh(cfg, Some(&settings)) && cfg.refresher.is_some() {
+    let mode = if background_refresh(cfg, Some(&settings)) && cfg.can_spawn_refresher {
         Mode::Background(&spawn)
     } else {
         Mode::Foreground
@@ -299,7 +307,7 @@ pub fn get_as(
         }
         Target::Registry(_) => false,
     };
-    let mode = if web_identity.is_none() && cfg.background_refresh && cfg.refresher.is_some() {
+    let mode = if web_identity.is_none() && cfg.background_refresh && cfg.can_spawn_refresher {
         Mode::Background(&spawn)
     } else {
         Mode::Foreground

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     // (config.rs).
     config.interactive = docker_credential_ecr_login::files::has_terminal();
     config.stdout_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    config.refresher = std::env::current_exe().ok();
+    config.can_spawn_refresher = true;
     let now = SystemTime::now();
     logging::init(&config, now);
     let _span = tracing::info_span!("run", pid = std::process::id()).entered();
