@@ -24,44 +24,62 @@ static DETACHED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 /// one, and a terminal's hang-up or ^C does not reach it); on Windows it is a detached process
 /// in a process group of its own, out of this process's job when the job allows it.
 pub fn spawn_detached(program: &Path, args: &[&str]) -> std::io::Result<u32> {
-    use std::process::{Command, Stdio};
-    let command = || {
-        let mut c = Command::new(program);
-        c.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        c
-    };
-    let child = spawn_apart(command)?;
-    let pid = child.id();
+    let pid = spawn_apart(program, args)?;
     if let Ok(mut d) = DETACHED.lock() {
         d.push(pid);
     }
-    // Not waited for: it outlives this process (which exits moments later), and init, or the
-    // subreaper above us, reaps it.
-    drop(child);
     Ok(pid)
 }
 
+/// Unix: `fork`, then in the child `setsid`, `/dev/null` on 0, 1 and 2, every other descriptor
+/// close-on-exec, and `execv`. The parent does not wait for the exec (the standard library's
+/// `Command` does, through a pipe): it answers its client at once. An exec that fails ends the
+/// child with status 127; the claim it leaves lapses (`Store::claim_refresh`).
 #[cfg(unix)]
-fn spawn_apart(
-    command: impl Fn() -> std::process::Command,
-) -> std::io::Result<std::process::Child> {
-    use std::os::unix::process::CommandExt;
-    let mut c = command();
-    // SAFETY: between fork and exec only async-signal-safe calls (setsid, syscall, fcntl,
-    // getrlimit), no allocation.
-    unsafe {
-        c.pre_exec(|| {
-            if libc::setsid() == -1 {
-                return Err(std::io::Error::last_os_error());
+fn spawn_apart(program: &Path, args: &[&str]) -> std::io::Result<u32> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    // The child's failure to exec is not seen here: make it unlikely (an upgrade that replaced
+    // or removed the file leaves this process with a path that no longer names a program).
+    if !program.is_file() {
+        return Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+    }
+    // Everything the child needs is made before the fork: after it, the child may only make
+    // async-signal-safe calls (another thread may hold the allocator's lock).
+    let path = CString::new(program.as_os_str().as_bytes()).map_err(invalid)?;
+    let mut argv_owned = vec![path.clone()];
+    for a in args {
+        argv_owned.push(CString::new(*a).map_err(invalid)?);
+    }
+    let mut argv: Vec<*const libc::c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let null = c"/dev/null";
+    // SAFETY: after fork the child calls only async-signal-safe functions (setsid, open, dup2,
+    // close, fcntl, syscall, getrlimit, execv, _exit) on data made before the fork, then execs
+    // or exits; the parent only reads the result.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => unsafe {
+            libc::setsid();
+            let fd = libc::open(null.as_ptr(), libc::O_RDWR);
+            if fd < 0 {
+                libc::_exit(127);
+            }
+            for target in 0..3 {
+                if fd != target {
+                    libc::dup2(fd, target);
+                }
+            }
+            if fd > 2 {
+                libc::close(fd);
             }
             cloexec_from_3();
-            Ok(())
-        });
+            libc::execv(path.as_ptr(), argv.as_ptr());
+            libc::_exit(127)
+        },
+        pid => Ok(pid as u32),
     }
-    c.spawn()
 }
 
 /// Marks every descriptor from 3 up close-on-exec (descriptors this process inherited without
@@ -100,28 +118,43 @@ fn cloexec_from_3() {
     }
 }
 
+/// Windows: a detached process (no console) in a new process group, stdio on the null device,
+/// no handle of ours inherited (the standard library makes its handles non-inheritable).
 #[cfg(windows)]
-fn spawn_apart(
-    command: impl Fn() -> std::process::Command,
-) -> std::io::Result<std::process::Child> {
+fn spawn_apart(program: &Path, args: &[&str]) -> std::io::Result<u32> {
     use std::os::windows::process::CommandExt;
+    use std::process::{Command, Stdio};
     use windows_sys::Win32::System::Threading::{
         CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS,
+    };
+    let command = || {
+        let mut c = Command::new(program);
+        c.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
     };
     let flags = DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP;
     // Out of our job (which kills its processes when we exit) when the job allows it; a job
     // someone else put us in may not, and then the child stays in it.
-    command()
+    let child = command()
         .creation_flags(flags | CREATE_BREAKAWAY_FROM_JOB)
         .spawn()
-        .or_else(|_| command().creation_flags(flags).spawn())
+        .or_else(|_| command().creation_flags(flags).spawn())?;
+    // Not waited for: it outlives this process.
+    Ok(child.id())
 }
 
 #[cfg(not(any(unix, windows)))]
-fn spawn_apart(
-    command: impl Fn() -> std::process::Command,
-) -> std::io::Result<std::process::Child> {
-    command().spawn()
+fn spawn_apart(program: &Path, args: &[&str]) -> std::io::Result<u32> {
+    let child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    Ok(child.id())
 }
 
 /// Whether `pid` was started by [`spawn_detached`].

@@ -524,13 +524,32 @@ fn past_its_refresh_point_a_get_answers_from_the_cache_and_its_pipes_close_while
     age_entries(&env, 30_000);
     // The refresher's call will reach the fake and wait there until released.
     fake.hold();
-    let mut child = env
-        .command(&["get"])
+    // And a descriptor the client leaked to the helper (no close-on-exec), as some do: made
+    // close-on-exec here, so only this helper gets it (as fd 200, without the flag).
+    let mut fds = [0; 2];
+    // SAFETY: pipe2(2) into a two-int array; both ends are owned below.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::CommandExt;
+    // SAFETY: fds[0] and fds[1] are open and owned by nothing else.
+    let (mut leaked_r, leaked_w) =
+        unsafe { (fs::File::from_raw_fd(fds[0]), fs::File::from_raw_fd(fds[1])) };
+    let w = fds[1];
+    let mut cmd = env.command(&["get"]);
+    // SAFETY: dup2 is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::dup2(w, 200);
+            Ok(())
+        });
+    }
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    drop(leaked_w);
     child
         .stdin
         .take()
@@ -540,10 +559,11 @@ fn past_its_refresh_point_a_get_answers_from_the_cache_and_its_pipes_close_while
     let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
     thread::spawn(move || {
-        // EOF on both pipes: no process holds them any more.
-        let (mut o, mut e) = (String::new(), String::new());
+        // EOF on every pipe: no process holds them any more.
+        let (mut o, mut e, mut l) = (String::new(), String::new(), String::new());
         out.read_to_string(&mut o).unwrap();
         err.read_to_string(&mut e).unwrap();
+        leaked_r.read_to_string(&mut l).unwrap();
         tx.send((o, e)).unwrap();
     });
     let (stdout, stderr) = rx
@@ -553,6 +573,12 @@ fn past_its_refresh_point_a_get_answers_from_the_cache_and_its_pipes_close_while
     let secret: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(secret["Secret"], first.as_str(), "answered from the cache");
     assert_eq!(stderr, "", "the refresher writes nothing to the client");
+    // ... while the refresh is still under way (its claim is there until it ends).
+    let claimed = fs::read_dir(env.cache_dir().join("tokens"))
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".refreshing"));
+    assert!(claimed, "the pipes closed only when the refresh had ended");
     // The refresh is running: its call reached the fake, which has not answered it.
     eventually("the refresher's call", || fake.calls() == 2);
     let old = fetched_at_of_entries(&env);
