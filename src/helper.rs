@@ -412,6 +412,13 @@ fn get_registry(
         None => return fetch(source).map(|(p, _)| (p, Source::Api)),
     };
     let key = Store::key(&identity.id, host);
+    // A hit reads one file and computes nothing more.
+    let cached = store.read(&key, &identity.id, host);
+    if !matches!(mode, Mode::Refresher)
+        && let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now))
+    {
+        return Ok((e.password.clone(), Source::Cache));
+    }
     // The token's scope (a private registry's region, partition and flavour), kept under its own
     // key: one fetch per scope serves every account's registry in it.
     let scope = match request.target {
@@ -469,10 +476,6 @@ fn get_registry(
         }
         Some(copy)
     };
-    let cached = store.read(&key, &identity.id, host);
-    if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
-        return Ok((e.password.clone(), Source::Cache));
-    }
     let cached = read_scoped(cached);
     if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
         return Ok((e.password.clone(), Source::Cache));
