@@ -707,3 +707,67 @@ fn a_refresher_killed_mid_refresh_leaves_the_cache_as_it_was() {
     assert_eq!(snapshot(), before, "the cache is as it was");
     assert_eq!(env.get(HOST).secret(), first);
 }
+
+/// The pids of the refreshers started so far, from the log, in order.
+fn refresher_pids(env: &Env) -> Vec<i32> {
+    env.log_text()
+        .lines()
+        .filter(|l| l.contains("background refresh started"))
+        .filter_map(|l| l.split("started pid=").nth(1))
+        .filter_map(|p| p.split(|c: char| !c.is_ascii_digit()).next())
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn refreshers_killed_while_they_write_leave_whole_entries() {
+    if unix_only("kill(2)") {
+        return;
+    }
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    env.get(HOST).secret();
+    let tokens = env.cache_dir().join("tokens");
+    for round in 0..10 {
+        // Every entry fetched 30 000 s ago: past the refresh point, still valid (whether the
+        // last refresher wrote or not).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        for e in fs::read_dir(&tokens).unwrap().flatten() {
+            if e.file_name().to_string_lossy().ends_with(".json") {
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&fs::read(e.path()).unwrap()).unwrap();
+                v["fetched_at"] = serde_json::json!(now - 30_000);
+                v["expires_at"] = serde_json::json!(now - 30_000 + 43_200);
+                fs::write(e.path(), v.to_string()).unwrap();
+            }
+        }
+        // (A claim left by the last killed refresher would hold off the next for 2 budgets.)
+        let marker = |e: &fs::DirEntry| e.file_name().to_string_lossy().ends_with(".refreshing");
+        for e in fs::read_dir(&tokens).unwrap().flatten().filter(marker) {
+            fs::remove_file(e.path()).unwrap();
+        }
+        let calls = fake.calls();
+        fake.hold();
+        env.get(HOST).secret();
+        eventually("the refresher's call", || fake.calls() > calls);
+        let pid = *refresher_pids(&env).last().expect("a refresher");
+        // Answered, then killed at once: somewhere between reading the answer and writing both
+        // entries (the scope's and the registry's).
+        fake.release();
+        // SAFETY: kill(2) on the refresher's pid, which this test's helper started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        thread::sleep(Duration::from_millis(round * 3));
+        for e in fs::read_dir(&tokens).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".json") {
+                let v: serde_json::Value = serde_json::from_slice(&fs::read(e.path()).unwrap())
+                    .unwrap_or_else(|err| panic!("round {round}: {name} is not whole: {err}"));
+                assert!(v["password"].as_str().is_some_and(|p| p.starts_with("pw-")));
+            }
+        }
+        assert!(env.get(HOST).secret().starts_with("pw-"), "round {round}");
+    }
+}
