@@ -13,6 +13,8 @@
 # The Makefile passes the Windows build's environment (RUSTC, RUSTFLAGS, ...); it is used for the
 # Windows unit tests only: the Linux build of the integration tests gets none of it, so it reuses
 # `make test`'s artifacts. Further arguments go to both test runs (e.g. `-- cache::`).
+# `test.sh build` (make test-windows-build) only compiles the unit tests (cargo test --no-run):
+# check-dist compiles every test before it runs any under emulation.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${WIN_EXE:?WIN_EXE is not set (run through make test-windows)}"
@@ -33,6 +35,16 @@ for v in "${win_vars[@]}"; do
 done
 [ -n "${RUSTC_BOOTSTRAP:-}" ] || { echo "test-windows: no Windows build environment (run through make test-windows)" >&2; exit 1; }
 unset "${win_vars[@]}" SOURCE_DATE_EPOCH
+unit_test() {
+    # shellcheck disable=SC2086 # LOCKED is empty or --locked
+    env "${win_env[@]}" CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/packaging/windows/wine-run.sh" \
+        $CARGO test --release $LOCKED -Zbuild-std=std,panic_abort -Zpanic-abort-tests \
+        --target "$WIN_TARGET" --lib "$@"
+}
+if [ "${1:-}" = build ]; then
+    unit_test --no-run
+    exit
+fi
 
 work=$TARGET_DIR/wine-test
 export WINEPREFIX=$work/prefix WINEDEBUG=-all WIN_SHIM_DIR
@@ -72,10 +84,7 @@ counts() {
 status=0
 echo "test-windows: 1. unit tests ($WIN_TARGET, under Wine)"
 t1=$(date +%s)
-# shellcheck disable=SC2086 # LOCKED is empty or --locked
-env "${win_env[@]}" CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/packaging/windows/wine-run.sh" \
-    $CARGO test --release $LOCKED -Zbuild-std=std,panic_abort -Zpanic-abort-tests \
-    --target "$WIN_TARGET" --lib "$@" 2>&1 | tee "$work/unit.log" || status=1
+unit_test "$@" 2>&1 | tee "$work/unit.log" || status=1
 read -r unit_pass unit_fail unit_ignored < <(counts "$work/unit.log")
 unit_s=$(($(date +%s) - t1))
 
