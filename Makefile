@@ -206,7 +206,7 @@ image:
 		--build-arg SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) -t $(IMAGE) .
 
 # The image built offline by a real dockerd from the static binary, and run (packaging/check-image.sh;
-# root). Also the last step of check-dist.
+# root). Also a step of check-dist.
 check-image: release
 	$(DIST_ENV) packaging/check-image.sh
 
