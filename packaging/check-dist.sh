@@ -415,6 +415,18 @@ start_repro() {
     repro_start=$(date +%s)
     setsid nice -n 19 packaging/check-repro.sh build "$repro_dir" >"$tmp/repro.log" 2>&1 &
     repro_pid=$!
+    # setsid gives it a session of its own, and with the kernel's autogroup scheduling
+    # (sched_autogroup_enabled) CPU is shared between sessions first, whatever the processes' own
+    # nice values: so its session's group gets nice 19 too, once it has one (before, the group
+    # would be ours).
+    local i
+    for i in $(seq 50); do
+        [ "$(ps -o sid= -p "$repro_pid" | tr -d ' ')" = "$repro_pid" ] && break
+        sleep 0.1
+    done
+    if [ "$(ps -o sid= -p "$repro_pid" | tr -d ' ')" = "$repro_pid" ] && [ -w "/proc/$repro_pid/autogroup" ]; then
+        echo 19 >"/proc/$repro_pid/autogroup" || echo "could not lower the second build's autogroup priority"
+    fi
     echo "packaging/check-repro.sh build $repro_dir (pid $repro_pid); its result comes last"
 }
 wait_repro() {
