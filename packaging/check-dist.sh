@@ -436,7 +436,7 @@ wait_repro() {
     repro_pid=""
     cat "$tmp/repro.log"
     [ "$rc" = 0 ] || fail "packaging/check-repro.sh build failed"
-    durations+=("$(printf '%-44s %5d s' "(second build, in the background, ended)" $(($(date +%s) - repro_start)))")
+    durations+=("$(printf '%-44s %5d s' "(second build, from its start in the background)" $(($(date +%s) - repro_start)))")
     packaging/check-repro.sh compare "$repro_dir"
     ok "release rebuilt elsewhere is byte-identical"
 }
