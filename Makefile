@@ -109,9 +109,10 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 # non-PIE binary starts with no dynamic loader, no relocations and fewer page faults (measured:
 # 1.08 ms vs 1.83 ms for the default dynamic PIE, `cat` 0.76 ms). The cost is no ASLR for this
 # short-lived process, as for the Go helper's own static release binaries.
-STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static \
-	--remap-path-prefix=$(CARGO_HOME)=/cargo \
+# The paths a build directory puts into a build, mapped to fixed ones (every target).
+REMAP_FLAGS := --remap-path-prefix=$(CARGO_HOME)=/cargo \
 	--remap-path-prefix=$(CURDIR)=/build --remap-path-prefix=$(TARGET_DIR)=/build/target
+STATIC_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static $(REMAP_FLAGS)
 # -- linux/arm64 (issue 13): aarch64-unknown-linux-gnu, cross-built with Debian's packages only --
 # ARCHES are what deb, rpm and release ship (one SHA256SUMS); ARCHES=x86_64 for the native one
 # alone. `make cross-setup` (packaging/cross-setup.sh, idempotent, root for apt) installs Debian's
@@ -124,13 +125,23 @@ ARCHES ?= x86_64 aarch64
 WINDOWS ?= 1
 CROSS_SYSROOT ?= $(TARGET_DIR)/cross/aarch64-sysroot
 CROSS_LIBDIR := $(CROSS_SYSROOT)/usr/lib/aarch64-linux-gnu
+# RUSTC_BOOTSTRAP=1 (as for Windows) lets the aarch64 unit tests be built with the release
+# profile's panic=abort (-Zpanic-abort-tests, packaging/cross-test.sh), so they link the very
+# dependency artefacts the static binary was built from instead of compiling every crate again
+# with panic=unwind. Of the build scripts here only thiserror's reads it (cfg
+# error_generic_member_access, used only for error types with a Backtrace field: none here).
 ifeq ($(TARGET),aarch64-unknown-linux-gnu)
 STATIC_RUSTFLAGS += -C link-arg=-B$(CROSS_LIBDIR) -C link-arg=-L$(CROSS_LIBDIR)
-CROSS_ENV := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
+CROSS_ENV := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
 	CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 CROSS_SETUP := cross-setup
 endif
+# The build environment of a Linux TARGET, set here once: `make static` and the unit tests of
+# `make test-cross` both use it, so cargo sees the same flags and reuses what the first built.
+# SOURCE_DATE_EPOCH is dropped for cargo: nothing in the binary uses it, but ring's build script
+# reruns whenever it changes (every commit), which would recompile ring and rustls each time.
+STATIC_ENV = env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CROSS_ENV)
 # What the packaging scripts get for one architecture ARCH (x86_64 or aarch64).
 arch_env = ARCH=$(1) STATIC_BIN=$(TARGET_DIR)/$(1)-unknown-linux-gnu/release/$(BIN) \
 	CROSS_SYSROOT=$(CROSS_SYSROOT)
@@ -140,11 +151,8 @@ DIST_ENV := BIN=$(BIN) VERSION=$(VERSION) COMMIT=$(COMMIT) DIST=$(DIST) STATIC_B
 
 .PHONY: static static-all cross-setup test-cross deb rpm release image check-man check-dist check-repro check-image
 
-# SOURCE_DATE_EPOCH is dropped for cargo: nothing in the binary uses it, but ring's build script
-# reruns whenever it changes (every commit), which would recompile ring and rustls each time.
 static: $(CROSS_SETUP)
-	env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CROSS_ENV) \
-		$(CARGO) build --release $(LOCKED) --target $(TARGET)
+	$(STATIC_ENV) $(CARGO) build --release $(LOCKED) --target $(TARGET)
 
 # The static binary for every architecture in ARCHES, each built once.
 static-all:
@@ -153,8 +161,9 @@ static-all:
 cross-setup:
 	CROSS_SYSROOT=$(CROSS_SYSROOT) packaging/cross-setup.sh
 
-# The aarch64 build's tests under qemu-user (packaging/cross-test.sh): its unit tests (release: the
-# debug build is too slow under emulation), and the integration tests, a native harness, against
+# The aarch64 build's tests under qemu-user (packaging/cross-test.sh): its unit tests (in the
+# static binary's build environment and release profile, panic=abort included: the debug build is
+# too slow under emulation, and this way they reuse its dependency artefacts), and the integration tests, a native harness, against
 # the aarch64 static binary, which binfmt_misc hands to qemu (cross-test.sh registers qemu-aarch64
 # there for the run and undoes it afterwards). test-cross-build compiles the aarch64 side only
 # (check-dist overlaps that with its reproducibility build).
@@ -174,8 +183,7 @@ smoke-cross:
 	HELPER=$(TARGET_DIR)/aarch64-unknown-linux-gnu/release/$(BIN) TARGET=aarch64-unknown-linux-gnu \
 		packaging/cross-test.sh smoke
 test-cross-run:
-	env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(STATIC_RUSTFLAGS)" $(CROSS_ENV) \
-		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=qemu-aarch64-static ECR_TESTS_REQUIRE_MOTO=1 \
+	$(STATIC_ENV) CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=qemu-aarch64-static ECR_TESTS_REQUIRE_MOTO=1 \
 		ECR_TESTS_QEMU_USER=1 HELPER=$(TARGET_DIR)/$(TARGET)/release/$(BIN) \
 		CARGO="$(CARGO)" LOCKED="$(LOCKED)" TARGET=$(TARGET) packaging/cross-test.sh $(CROSS_TEST_MODE)
 
@@ -201,7 +209,7 @@ image:
 		--build-arg SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) -t $(IMAGE) .
 
 # The image built offline by a real dockerd from the static binary, and run (packaging/check-image.sh;
-# root). Also the last step of check-dist.
+# root). Also a step of check-dist.
 check-image: release
 	$(DIST_ENV) packaging/check-image.sh
 
@@ -239,16 +247,21 @@ WIN_ENV := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
 # the rlibs' raw-dylib import libraries from the target directory would come out in an order that
 # depends on where the tree is built; with both under the target directory it does not.
 WIN_LIBDIR := $(TARGET_DIR)/windows-lib
-WIN_RUSTFLAGS := -C link-arg=-Wl,--no-insert-timestamp -C link-arg=-L$(WIN_LIBDIR) --remap-path-prefix=$(CARGO_HOME)=/cargo --remap-path-prefix=/usr/src=/rustsrc \
-	--remap-path-prefix=$(CURDIR)=/build --remap-path-prefix=$(TARGET_DIR)=/build/target
-WIN_BUILD := env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(WIN_RUSTFLAGS)" $(WIN_ENV) \
-	$(CARGO) build --release $(LOCKED) -Zbuild-std=std,panic_abort --target $(WIN_TARGET)
+WIN_RUSTFLAGS := -C link-arg=-Wl,--no-insert-timestamp -C link-arg=-L$(WIN_LIBDIR) \
+	--remap-path-prefix=/usr/src=/rustsrc $(REMAP_FLAGS)
+# The Windows build environment, set here once (as STATIC_ENV): `make windows` and the unit tests
+# of `make test-windows` both use it.
+WIN_BUILD_ENV = env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(WIN_RUSTFLAGS)" $(WIN_ENV)
+# The standard library crates built from source. `test` (libtest) is not in the .exe, but a unit
+# test build adds it, and a build-std crate list that differs changes every crate's hash: with it
+# here too, the unit tests reuse the .exe's dependency artefacts instead of compiling them again.
+WIN_BUILD_STD := -Zbuild-std=std,panic_abort,test
 .PHONY: windows windows-setup
 windows-setup:
 	WIN_SHIM_DIR=$(WIN_SHIM_DIR) WIN_LIBDIR=$(WIN_LIBDIR) packaging/windows/setup.sh
 
 windows: windows-setup
-	$(WIN_BUILD)
+	$(WIN_BUILD_ENV) $(CARGO) build --release $(LOCKED) $(WIN_BUILD_STD) --target $(WIN_TARGET)
 
 # The .exe as Docker Desktop runs it, under Wine: get, cache hit, list, version, configure against
 # %USERPROFILE%\.docker\config.json, the trust check (packaging/windows/smoke.sh).
@@ -258,11 +271,15 @@ smoke-windows: windows
 
 # The unit tests under Wine and the integration tests against the .exe, in a temp Wine prefix
 # (packaging/windows/test.sh; it gives the Windows build's environment to the unit tests only).
-.PHONY: test-windows
+# test-windows-build compiles the Windows unit tests only (check-dist does that before the runs).
+.PHONY: test-windows test-windows-build test-windows-run
 test-windows: windows test-deps
-	env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(WIN_RUSTFLAGS)" $(WIN_ENV) \
-		CARGO="$(CARGO)" LOCKED="$(LOCKED)" WIN_TARGET=$(WIN_TARGET) WIN_EXE=$(WIN_EXE) \
-		WIN_SHIM_DIR=$(WIN_SHIM_DIR) TARGET_DIR=$(TARGET_DIR) packaging/windows/test.sh
+	$(MAKE) --no-print-directory test-windows-run
+test-windows-build: windows
+	$(MAKE) --no-print-directory test-windows-run WIN_TEST_MODE=build
+test-windows-run:
+	$(WIN_BUILD_ENV) CARGO="$(CARGO)" LOCKED="$(LOCKED)" WIN_BUILD_STD="$(WIN_BUILD_STD)" WIN_TARGET=$(WIN_TARGET) WIN_EXE=$(WIN_EXE) \
+		WIN_SHIM_DIR=$(WIN_SHIM_DIR) TARGET_DIR=$(TARGET_DIR) packaging/windows/test.sh $(WIN_TEST_MODE)
 
 # CI: builds static, deb, rpm and release once, checks each, then rebuilds the release in a copy
 # of the tree elsewhere and compares hashes.

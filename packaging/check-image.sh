@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make check-image (and the last step of make check-dist): the container image built for real and
+# make check-image (and a step of make check-dist): the container image built for real and
 # checked as a user would use it.
 #
 # The Dockerfile's runtime stage, exactly as written, is built offline by a real dockerd (the one

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # make test-cross: the tests of the aarch64 build, under qemu-user.
-#   1. The unit tests: `cargo test --release --target $TARGET --lib --bins`, the aarch64 test
-#      binaries run by qemu-aarch64-static (the Makefile passes the cross toolchain's environment,
-#      the static RUSTFLAGS (sysroot glibc) and CARGO_TARGET_..._RUNNER).
+#   1. The unit tests: `cargo test --release -Zpanic-abort-tests --target $TARGET --lib --bins`,
+#      the aarch64 test binaries run by qemu-aarch64-static (the Makefile passes the static build's
+#      environment: cross toolchain, RUSTFLAGS (sysroot glibc), RUSTC_BOOTSTRAP=1, and
+#      CARGO_TARGET_..._RUNNER). -Zpanic-abort-tests keeps the release profile's panic=abort, so
+#      the tests link the dependency artefacts `make static` built rather than a second,
+#      panic=unwind copy of every crate (as test-windows does); each test then runs in a child
+#      process of its harness, which binfmt_misc hands to qemu as well. One test at a time: the
+#      harness forks a child per test, and concurrent forks from a multithreaded program under
+#      qemu-user are what deadlocked (below).
 #   2. The integration tests (tests/it) against the aarch64 static binary HELPER (make static
 #      built it; the one packaged and shipped), which the kernel's binfmt_misc hands to qemu: the
 #      harness is the native Linux program `make test` built (ECR_TESTS_HELPER names the helper
@@ -15,9 +21,8 @@
 # it enabled, unmounts what it mounted.
 # Do not set QEMU_LD_PREFIX: with it a test binary spun at 100% CPU forever (TESTING.md).
 # Further arguments go to both cargo test runs (e.g. `-- cache::` to run some tests only).
-# `cross-test.sh build` only compiles the unit tests (cargo test --no-run): check-dist does that
-# while its reproducibility build runs, and runs the tests on an otherwise idle machine afterwards
-# (the concurrency tests' bounds do not survive emulation plus a busy CPU).
+# `cross-test.sh build` only compiles the unit tests (cargo test --no-run): check-dist compiles
+# every test before it runs any under emulation.
 # `cross-test.sh smoke` runs tests/e2e/cross-smoke.sh instead of cargo test, with the same
 # binfmt_misc registration: skopeo pulls from a local registry through the already built aarch64
 # static binary (HELPER), which the kernel hands to qemu (make smoke-cross; builds nothing).
@@ -25,9 +30,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TARGET:=aarch64-unknown-linux-gnu}" "${CARGO:=cargo}" "${LOCKED:=}"
 unset QEMU_LD_PREFIX
-if [ "${1:-}" = build ]; then
+unit_test() {
     # shellcheck disable=SC2086 # LOCKED is empty or --locked
-    exec $CARGO test --release $LOCKED --target "$TARGET" --lib --bins --no-run
+    $CARGO test --release $LOCKED -Zpanic-abort-tests --target "$TARGET" --lib --bins "$@"
+}
+if [ "${1:-}" = build ]; then
+    unit_test --no-run
+    exit
 fi
 : "${HELPER:?HELPER is not set (the aarch64 static binary: run through make test-cross)}"
 [ -x "$HELPER" ] || { echo "cross-test: no $HELPER (make static TARGET=$TARGET)" >&2; exit 1; }
@@ -66,12 +75,11 @@ if [ "${1:-}" = smoke ]; then
 fi
 # The cross build's environment is for step 1 only: the native harness of step 2 is `make test`'s
 # build, which it reuses as it is.
-cross_vars=(RUSTC RUSTDOC RUSTFLAGS ECR_LOGIN_COMMIT CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER
+cross_vars=(RUSTC RUSTDOC RUSTC_BOOTSTRAP RUSTFLAGS ECR_LOGIN_COMMIT CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER
     CC_aarch64_unknown_linux_gnu AR_aarch64_unknown_linux_gnu)
 native() { env "${cross_vars[@]/#/-u}" "$@"; }
 echo "cross-test: 1. unit tests ($TARGET, under qemu)"
-# shellcheck disable=SC2086 # LOCKED is empty or --locked
-$CARGO test --release $LOCKED --target "$TARGET" --lib --bins "$@"
+RUST_TEST_THREADS=1 unit_test "$@"
 unit_s=$(($(date +%s) - start))
 echo "cross-test: 2. integration tests against $HELPER (under qemu through binfmt_misc)"
 t2=$(date +%s)

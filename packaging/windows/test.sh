@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make test-windows (after `make windows` built $WIN_EXE): the tests of the Windows build under
 # Wine, as CI runs them (docs/windows.md):
-#   1. the unit tests, `cargo test --lib` for x86_64-pc-windows-gnu (release, -Zbuild-std, the
-#      release profile's panic=abort kept with -Zpanic-abort-tests, so the standard library and
-#      the dependencies are the .exe build's), each test .exe run under Wine by wine-run.sh;
+#   1. the unit tests, `cargo test --lib` for x86_64-pc-windows-gnu (release, the .exe build's
+#      -Zbuild-std crate list, WIN_BUILD_STD, and the release profile's panic=abort kept with
+#      -Zpanic-abort-tests, so the standard library and the dependencies are the .exe build's,
+#      not compiled again), each test .exe run under Wine by wine-run.sh;
 #   2. the integration tests (tests/it), a Linux program, against $WIN_EXE:
 #      ECR_TESTS_WINDOWS_EXE makes support::Env::command run `wine64 <exe> ...`; tests of
 #      Unix-only mechanisms skip there with a line saying so (support::unix_only); the fallback
@@ -13,11 +14,13 @@
 # The Makefile passes the Windows build's environment (RUSTC, RUSTFLAGS, ...); it is used for the
 # Windows unit tests only: the Linux build of the integration tests gets none of it, so it reuses
 # `make test`'s artifacts. Further arguments go to both test runs (e.g. `-- cache::`).
+# `test.sh build` (make test-windows-build) only compiles the unit tests (cargo test --no-run):
+# check-dist compiles every test before it runs any under emulation.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${WIN_EXE:?WIN_EXE is not set (run through make test-windows)}"
 : "${WIN_SHIM_DIR:?WIN_SHIM_DIR is not set}" "${TARGET_DIR:=$PWD/target}" "${CARGO:=cargo}" "${LOCKED:=}"
-: "${WIN_TARGET:=x86_64-pc-windows-gnu}"
+: "${WIN_TARGET:=x86_64-pc-windows-gnu}" "${WIN_BUILD_STD:=-Zbuild-std=std,panic_abort,test}"
 wine=/usr/lib/wine/wine64 wineserver=/usr/lib/wine/wineserver
 [ -x "$wine" ] || { echo "test-windows: no $wine (make windows-setup)" >&2; exit 1; }
 [ -f "$WIN_EXE" ] || { echo "test-windows: no $WIN_EXE (make windows)" >&2; exit 1; }
@@ -33,6 +36,16 @@ for v in "${win_vars[@]}"; do
 done
 [ -n "${RUSTC_BOOTSTRAP:-}" ] || { echo "test-windows: no Windows build environment (run through make test-windows)" >&2; exit 1; }
 unset "${win_vars[@]}" SOURCE_DATE_EPOCH
+unit_test() {
+    # shellcheck disable=SC2086 # LOCKED is empty or --locked
+    env "${win_env[@]}" CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/packaging/windows/wine-run.sh" \
+        $CARGO test --release $LOCKED "$WIN_BUILD_STD" -Zpanic-abort-tests \
+        --target "$WIN_TARGET" --lib "$@"
+}
+if [ "${1:-}" = build ]; then
+    unit_test --no-run
+    exit
+fi
 
 work=$TARGET_DIR/wine-test
 export WINEPREFIX=$work/prefix WINEDEBUG=-all WIN_SHIM_DIR
@@ -72,10 +85,7 @@ counts() {
 status=0
 echo "test-windows: 1. unit tests ($WIN_TARGET, under Wine)"
 t1=$(date +%s)
-# shellcheck disable=SC2086 # LOCKED is empty or --locked
-env "${win_env[@]}" CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/packaging/windows/wine-run.sh" \
-    $CARGO test --release $LOCKED -Zbuild-std=std,panic_abort -Zpanic-abort-tests \
-    --target "$WIN_TARGET" --lib "$@" 2>&1 | tee "$work/unit.log" || status=1
+unit_test "$@" 2>&1 | tee "$work/unit.log" || status=1
 read -r unit_pass unit_fail unit_ignored < <(counts "$work/unit.log")
 unit_s=$(($(date +%s) - t1))
 
