@@ -14,7 +14,9 @@ use crate::secret::Secret;
 pub const CACHE_DIR: &str = "AWS_ECR_CACHE_DIR";
 /// Any non-empty value disables the cache (as Go: even `false`).
 pub const DISABLE_CACHE: &str = "AWS_ECR_DISABLE_CACHE";
-/// `true` (any case) or `1`: `store`/`erase` succeed without storing anything.
+/// `true` (any case) or `1`: `store`/`erase` succeed silently without storing anything, for
+/// every host; `false` (any case) or `0`: they answer not-implemented, even for ECR hosts (the
+/// behaviour before `store` of an ECR host succeeded by default).
 pub const IGNORE_CREDS_STORAGE: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
 /// Log level: `off`, `error`, `warn`, `info` (default), `debug`, `trace`.
 pub const LOG_LEVEL: &str = "AWS_ECR_LOG_LEVEL";
@@ -134,6 +136,8 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     pub cache_disabled: bool,
     pub ignore_creds_storage: bool,
+    /// [`IGNORE_CREDS_STORAGE`] is `false` (any case) or `0`: the old not-implemented answers.
+    pub refuse_creds_storage: bool,
     pub log_level: LogLevel,
     pub ca_bundle: Option<PathBuf>,
     /// `AWS_CONFIG_FILE` or `~/.aws/config`.
@@ -189,6 +193,8 @@ impl Config {
         };
         let ignore =
             get(IGNORE_CREDS_STORAGE).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        let refuse =
+            get(IGNORE_CREDS_STORAGE).is_some_and(|v| v.eq_ignore_ascii_case("false") || v == "0");
         let log_level = get(LOG_LEVEL)
             .and_then(|v| LogLevel::parse(&v))
             .unwrap_or(LogLevel::Info);
@@ -227,6 +233,7 @@ impl Config {
             cache_dir,
             cache_disabled: get(DISABLE_CACHE).is_some(),
             ignore_creds_storage: ignore,
+            refuse_creds_storage: refuse,
             log_level,
             ca_bundle: get(CA_BUNDLE).and_then(|p| expand_tilde(&p, home.as_deref())),
             aws_config_file: aws_file(CONFIG_FILE, "config"),
@@ -339,6 +346,20 @@ mod tests {
         for v in ["false", "yes", "", "0"] {
             assert!(
                 !config(&[(IGNORE_CREDS_STORAGE, v)]).ignore_creds_storage,
+                "{v}"
+            );
+        }
+        for (v, refuse) in [
+            ("false", true),
+            ("FALSE", true),
+            ("0", true),
+            ("yes", false),
+            ("", false),
+            ("true", false),
+        ] {
+            assert_eq!(
+                config(&[(IGNORE_CREDS_STORAGE, v)]).refuse_creds_storage,
+                refuse,
                 "{v}"
             );
         }

@@ -15,8 +15,9 @@ Actions:
   get        read a registry host or URL on stdin, print {{\"ServerURL\",\"Username\",\"Secret\"}}
   list       print the registries with a cached token usable by the current AWS identity
              (with AWS_REGION set, also the caller's own registry there; at most 2 s)
-  store      what `docker login` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE), or
-             handed to the fallback store for a host that is not ECR (see below)
+  store      what `docker login` calls: for an ECR host (or a key of the per-registry settings)
+             nothing is kept, exit 0, and one stderr line names the AWS identity its tokens
+             come from; another host goes to the fallback store (see below), else not implemented
   erase      what `docker logout` calls: as store
   version    print the version (also -v, --version)
   help       print this help (also -h, --help)
@@ -68,7 +69,8 @@ Fallback store (for credsStore: ecr-login with docker login elsewhere):
 Environment:
   AWS_ECR_CACHE_DIR             cache and log directory (default {home}{sep}.ecr)
   AWS_ECR_DISABLE_CACHE         any non-empty value: never cache tokens
-  AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed without storing anything
+  AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed silently for every host;
+                                false/0: not implemented, even for ECR hosts (the old answer)
   AWS_ECR_LOG_LEVEL             off, error, warn, info (default), debug, trace; logs in <cache dir>/log/
   AWS_ECR_CONFIG                per-registry settings file (default <cache dir>/config.json)
   AWS_ECR_FALLBACK              fallback store for registries that are not ECR: docker-credential-NAME

@@ -200,6 +200,30 @@ c_engine_ctr_login_password() {
     crun ctr -a "$sock" -n ecr-e2e images rm "$ENGINE_IMAGE" || true
 }
 
+# docker login, as the AWS docs have it (`aws ecr get-login-password | docker login ...`), with a
+# real engine: the engine checks the password with the registry, the CLI calls our store, which
+# keeps nothing and says whose tokens come instead; the pull gets them; docker logout calls erase.
+c_engine_login_pull_logout() {
+    ctx engine-login
+    creds_store
+    [ -n "$ENGINE_IMAGE" ] || { fail "no image pushed"; return 1; }
+    eimage_gone "$ENGINE_IMAGE"
+    crun docker-credential-ecr-login login-password "$REG" || { fail "login-password failed"; return 1; }
+    env -i "${CENV[@]}" DOCKER_HOST="unix://$ENGINE_REAL_SOCK" docker login -u AWS --password-stdin "$REG" \
+        <"$C/out" >"$C/login.out" 2>"$C/err" || { fail "docker login failed: $(tail -n 2 "$C/err")"; return 1; }
+    grep -q 'Login Succeeded' "$C/login.out" || fail "no 'Login Succeeded'"
+    helper_err_says "$REG_NAME" "the password was not kept" || fail "the CLI did not show the helper's line: $(cat "$C/err")"
+    helper_err_says "$REG_NAME" "(environment keys)" || fail "the line names no identity"
+    ! grep -qF "$MOTO_PASSWORD" "$C/docker/config.json" "$C/err" || fail "the password landed in config.json or stderr"
+    grep -qs ' store ' "$C"/ecr/log/ecr-login.*.log || fail "docker login did not call our store"
+    edocker pull "$ENGINE_IMAGE" || { fail "docker pull after docker login failed"; return 1; }
+    ours_ran
+    eimage_has "$ENGINE_IMAGE" || fail "no image after the pull"
+    edocker logout "$REG" || fail "docker logout failed: $(tail -n 2 "$C/err")"
+    helper_err_says "$REG_NAME" "nothing to erase" || fail "docker logout did not show the helper's line: $(cat "$C/err")"
+    ! grep -qi 'could not erase\|not implemented' "$C/err" || fail "erase refused: $(cat "$C/err")"
+}
+
 engine_versions() {
     local d c
     d=$(env -i DOCKER_HOST="unix://$ENGINE_REAL_SOCK" docker version --format '{{.Server.Version}}' 2>/dev/null)
@@ -212,7 +236,8 @@ engine_cases() {
         local n
         for n in "engine: docker build FROM scratch + push with credsStore" "engine: control: no helper -> pull refused" \
             "engine: docker pull with credHelpers, the image run" "engine: docker build --pull, legacy builder" \
-            "engine: docker build --pull, BuildKit --network=none" "engine: ctr images pull --user AWS:\$(login-password)"; do
+            "engine: docker build --pull, BuildKit --network=none" "engine: ctr images pull --user AWS:\$(login-password)" \
+            "engine: docker login (nothing kept), pull, logout"; do
             run_case "$n" engine_unavailable
         done
         return
@@ -224,6 +249,7 @@ engine_cases() {
     run_case "engine: docker build --pull, legacy builder" c_engine_build_legacy
     run_case "engine: docker build --pull, BuildKit --network=none" c_engine_build_buildkit
     run_case "engine: ctr images pull --user AWS:\$(login-password)" c_engine_ctr_login_password
+    run_case "engine: docker login (nothing kept), pull, logout" c_engine_login_pull_logout
 }
 
 engine_unavailable() { fail "$ENGINE_WHY"; }
