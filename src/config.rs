@@ -12,6 +12,11 @@ use crate::secret::Secret;
 
 /// Cache directory override. A leading `~` or `~/` expands to the home directory.
 pub const CACHE_DIR: &str = "AWS_ECR_CACHE_DIR";
+/// The XDG base directory for caches: with no `~/.ecr`, the cache is `$XDG_CACHE_HOME/ecr-login`
+/// (only an absolute value counts, as the XDG Base Directory specification says).
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// The directory under `XDG_CACHE_HOME` that is ours.
+pub const XDG_CACHE_NAME: &str = "ecr-login";
 /// Any non-empty value disables the cache (as Go: even `false`).
 pub const DISABLE_CACHE: &str = "AWS_ECR_DISABLE_CACHE";
 /// `true` (any case) or `1`: `store`/`erase` succeed silently without storing anything, for
@@ -189,7 +194,7 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let cache_dir = match get(CACHE_DIR) {
             Some(dir) => expand_tilde(&dir, home.as_deref()),
-            None => home.as_ref().map(|h| h.join(".ecr")),
+            None => default_cache_dir(home.as_deref(), get(XDG_CACHE_HOME).as_deref()),
         };
         let ignore =
             get(IGNORE_CREDS_STORAGE).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
@@ -283,6 +288,22 @@ impl Config {
     }
 }
 
+/// The cache directory without `AWS_ECR_CACHE_DIR` (docs/contract.md §8.1): `~/.ecr` when it is
+/// there (the Go helper's, and ours before XDG), else `$XDG_CACHE_HOME/ecr-login` when that
+/// variable is an absolute path, else `~/.ecr` (created when first needed).
+fn default_cache_dir(home: Option<&Path>, xdg_cache_home: Option<&str>) -> Option<PathBuf> {
+    let dot_ecr = home.map(|h| h.join(".ecr"));
+    let xdg = xdg_cache_home
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .map(|p| p.join(XDG_CACHE_NAME));
+    match (dot_ecr, xdg) {
+        (Some(d), Some(x)) if !crate::files::is_there(&d) => Some(x),
+        (Some(d), _) => Some(d),
+        (None, x) => x,
+    }
+}
+
 /// `~` and `~/x` expand to the home directory (`AWS_ECR_CACHE_DIR=~/.ecr` is common in docs).
 fn expand_tilde(path: &str, home: Option<&Path>) -> Option<PathBuf> {
     if path == "~" {
@@ -325,6 +346,52 @@ mod tests {
             Some(PathBuf::from("/h/.ecr"))
         );
         assert_eq!(config(&[]).cache_dir, None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn xdg_cache_home_is_used_only_without_dot_ecr_and_never_over_the_variable() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().to_str().unwrap();
+        let xdg = tempfile::tempdir().unwrap();
+        let x = xdg.path().to_str().unwrap();
+        let ours = xdg.path().join("ecr-login");
+        // No ~/.ecr: the XDG directory (not created by merely reading the configuration).
+        let cfg = config(&[("HOME", h), (XDG_CACHE_HOME, x)]);
+        assert_eq!(cfg.cache_dir.as_deref(), Some(ours.as_path()));
+        assert_eq!(cfg.settings_file, Some(ours.join("config.json")));
+        assert_eq!(cfg.log_dir(), Some(ours.join("log")));
+        assert!(!ours.exists());
+        // Relative or empty: ignored, as the XDG specification says.
+        for bad in ["relative/cache", ""] {
+            assert_eq!(
+                config(&[("HOME", h), (XDG_CACHE_HOME, bad)]).cache_dir,
+                Some(home.path().join(".ecr")),
+                "{bad}"
+            );
+        }
+        // No home at all: the XDG directory still is one.
+        assert_eq!(
+            config(&[(XDG_CACHE_HOME, x)]).cache_dir.as_deref(),
+            Some(ours.as_path())
+        );
+        // AWS_ECR_CACHE_DIR wins over both.
+        assert_eq!(
+            config(&[("HOME", h), (XDG_CACHE_HOME, x), (CACHE_DIR, "/c")]).cache_dir,
+            Some(PathBuf::from("/c"))
+        );
+        // An existing ~/.ecr (even a dangling link) keeps being used.
+        std::os::unix::fs::symlink("/nonexistent/ecr", home.path().join(".ecr")).unwrap();
+        assert_eq!(
+            config(&[("HOME", h), (XDG_CACHE_HOME, x)]).cache_dir,
+            Some(home.path().join(".ecr"))
+        );
+        std::fs::remove_file(home.path().join(".ecr")).unwrap();
+        std::fs::create_dir(home.path().join(".ecr")).unwrap();
+        assert_eq!(
+            config(&[("HOME", h), (XDG_CACHE_HOME, x)]).cache_dir,
+            Some(home.path().join(".ecr"))
+        );
     }
 
     #[test]

@@ -67,7 +67,8 @@ Fallback store (for credsStore: ecr-login with docker login elsewhere):
   ecr-login (a loop) is refused; an untrusted settings file names no fallback.
 
 Environment:
-  AWS_ECR_CACHE_DIR             cache and log directory (default {home}{sep}.ecr)
+  AWS_ECR_CACHE_DIR             cache and log directory (default {home}{sep}.ecr, or
+                                $XDG_CACHE_HOME{sep}ecr-login when {home}{sep}.ecr does not exist)
   AWS_ECR_DISABLE_CACHE         any non-empty value: never cache tokens
   AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed silently for every host;
                                 false/0: not implemented, even for ECR hosts (the old answer)
