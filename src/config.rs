@@ -34,6 +34,12 @@ pub const CREDENTIALS_TIMEOUT: &str = "AWS_ECR_CREDENTIALS_TIMEOUT";
 /// The role the kubelet's service-account mode assumes when the service account has no
 /// `eks.amazonaws.com/ecr-role-arn` annotation (cloud-provider-aws's variable; `kubelet.rs`).
 pub const ECR_ROLE_ARN: &str = "AWS_ECR_ROLE_ARN";
+/// The auth file podman, skopeo and buildah use instead of their default (containers-auth.json(5)):
+/// `configure --containers` writes its `credHelpers` there.
+pub const REGISTRY_AUTH_FILE: &str = "REGISTRY_AUTH_FILE";
+/// The XDG base directory for configuration (default `~/.config`): containers-auth.json(5) reads
+/// `$XDG_CONFIG_HOME/containers/auth.json`.
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 /// Docker's configuration directory (default `~/.docker`), as the docker CLI reads it.
 pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
 /// The credential store for every registry that is not ECR: `docker-credential-<name>` on
@@ -157,6 +163,15 @@ pub struct Config {
     pub settings_file: Option<PathBuf>,
     /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
     pub docker_config_file: Option<PathBuf>,
+    /// Where `configure --containers` writes `credHelpers` (docs/contract.md §2.5):
+    /// `$REGISTRY_AUTH_FILE`, else `$XDG_CONFIG_HOME/containers/auth.json` (an absolute one),
+    /// else `~/.config/containers/auth.json`.
+    pub containers_auth_file: Option<PathBuf>,
+    /// The user's registries.conf drop-in directory, `~/.config/containers/registries.conf.d`.
+    pub containers_user_conf_d: Option<PathBuf>,
+    /// Whether the process runs as root (`configure --containers --store` then writes the
+    /// system-wide drop-in): set by `main`, false in tests.
+    pub root: bool,
     /// `PATH`, to tell whether Docker can find this helper.
     pub path: Option<String>,
     /// `AWS_REGION`, else `AWS_DEFAULT_REGION`: where `list` looks for the caller's registry.
@@ -215,6 +230,17 @@ impl Config {
             Some(d) => expand_tilde(&d, home.as_deref()).map(|d| d.join("config.json")),
             None => home.as_ref().map(|h| h.join(".docker").join("config.json")),
         };
+        let config_home = get(XDG_CONFIG_HOME)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| home.as_ref().map(|h| h.join(".config")));
+        let containers_auth_file = match get(REGISTRY_AUTH_FILE) {
+            Some(p) => expand_tilde(&p, home.as_deref()),
+            None => config_home.map(|c| c.join("containers").join("auth.json")),
+        };
+        let containers_user_conf_d = home
+            .as_ref()
+            .map(|h| h.join(".config/containers/registries.conf.d"));
         let credentials_timeout = get(CREDENTIALS_TIMEOUT)
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s > 0.0)
@@ -233,6 +259,9 @@ impl Config {
             in_fallback: get(IN_FALLBACK),
             settings_file,
             docker_config_file,
+            containers_auth_file,
+            containers_user_conf_d,
+            root: false,
             path: get(PATH),
             region: get(REGION).or_else(|| get(DEFAULT_REGION)),
             cache_dir,

@@ -720,6 +720,14 @@ pub fn is_there(path: &Path) -> bool {
     }
 }
 
+// ---- issue 23 (configure --containers): whether this process is root.
+
+/// Whether this process runs as root (Unix: effective uid 0; never on Windows): `configure
+/// --containers --store` then writes the system-wide drop-in.
+pub fn is_root() -> bool {
+    sys::is_root()
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

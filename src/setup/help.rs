@@ -3,6 +3,16 @@
 
 use crate::protocol::USAGE;
 
+/// The `configure` part of the help, also what `configure --help` prints.
+pub const CONFIGURE: &str = "  configure [--store [--fallback NAME]] [--dry-run] REGISTRY...
+             add credHelpers entries for REGISTRY... (and with --store set credsStore) in
+             Docker's config.json, keeping everything else; the old file is kept as config.json.bak;
+             --fallback NAME also sets \"fallback\" in the per-registry settings file
+  configure --containers [--store] [--dry-run] [REGISTRY...]
+             the same for podman, skopeo and buildah: credHelpers entries in $REGISTRY_AUTH_FILE,
+             else ~/.config/containers/auth.json; --store: a registries.conf.d drop-in (as root in
+             /etc/containers) with credential-helpers = [\"containers-auth.json\", \"ecr-login\"]";
+
 /// What `-h`, `--help` and `help` print.
 pub fn help() -> String {
     format!(
@@ -27,10 +37,7 @@ Actions:
              when run as ecr-credential-provider; see `kubelet --help` and docs/kubelet.md)
 
 Setup and troubleshooting (for people, not for Docker):
-  configure [--store [--fallback NAME]] [--dry-run] REGISTRY...
-             add credHelpers entries for REGISTRY... (and with --store set credsStore) in
-             Docker's config.json, keeping everything else; the old file is kept as config.json.bak;
-             --fallback NAME also sets \"fallback\" in the per-registry settings file
+{configure}
   doctor [HOST...]
              explain, step by step, what happens for HOST (default: every ECR registry named in
              Docker's config.json): Docker routing, identity, region, cache, a real token fetch
@@ -81,6 +88,8 @@ Environment:
   AWS_ECR_CREDENTIALS_TIMEOUT   seconds allowed for loading AWS credentials (credential_process,
                                 SSO, STS); default 6, or 120 when run from a terminal
   DOCKER_CONFIG                 Docker's configuration directory, for configure and doctor
+  REGISTRY_AUTH_FILE, XDG_CONFIG_HOME
+                                where configure --containers writes credHelpers entries
   AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CONFIG_FILE,
   AWS_SHARED_CREDENTIALS_FILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_REGION,
   AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_USE_FIPS_ENDPOINT,
@@ -95,6 +104,7 @@ them and nobody else can write them ({fix}); otherwise every get asks AWS and sa
 Docker config ({home}{sep}.docker{sep}config.json):
   {{\"credsStore\": \"ecr-login\"}}  or  {{\"credHelpers\": {{\"<registry host>\": \"ecr-login\"}}}}",
         version = env!("CARGO_PKG_VERSION"),
+        configure = CONFIGURE,
         home = if cfg!(windows) { "%USERPROFILE%" } else { "~" },
         sep = std::path::MAIN_SEPARATOR,
         export_mode = if cfg!(windows) { "" } else { " with mode 0600" },

@@ -843,6 +843,62 @@ c_export_skopeo_authfile() {
     unauthorized || fail "no 401 without the file"
 }
 
+# ---------------------------------------------------------------- configure --containers
+# podman and skopeo with nothing configured but what `configure --containers` writes
+# (docs/contract.md §2.5): no Docker config.json, no REGISTRY_AUTH_FILE, no --authfile.
+containers_ctx() {
+    ctx "$1"
+    rm -f "$C/docker/config.json"
+    CENV+=(DOCKER_CONFIG="$C/nodocker")
+    # The image, with explicit credentials (a filtered run has not pushed it).
+    crun skopeo copy --dest-cert-dir "$T/certdir" --dest-creds "AWS:$MOTO_PASSWORD" \
+        "oci:$T/image:v1" "docker://$REG/e2e/hello:v1" || { fail "push with --dest-creds failed: $(tail -n 1 "$C/err")"; return 1; }
+    # The control: nothing configured, the registry says 401.
+    if skopeo_inspect "$REG/e2e/hello:v1"; then fail "inspect succeeded with nothing configured"; return 1; fi
+    unauthorized || { fail "no 401 with nothing configured"; return 1; }
+}
+
+c_containers_cred_helpers() {
+    containers_ctx containers-credhelpers || return 1
+    crun docker-credential-ecr-login configure --containers "$REG" || { fail "configure --containers failed: $(cat "$C/out")"; return 1; }
+    local auth="$C/home/.config/containers/auth.json"
+    grep -qF "\"$REG\": \"ecr-login\"" "$auth" || { fail "no credHelpers entry in $auth"; return 1; }
+    skopeo_inspect "$REG/e2e/hello:v1" || { fail "skopeo inspect failed: $(tail -n 1 "$C/err")"; return 1; }
+    digest_is "$IMAGE_DIGEST" || fail "wrong digest"
+    ours_ran || return 1
+    podman_ pull --cert-dir "$T/certdir" "$REG/e2e/hello:v1" || { fail "podman pull failed: $(tail -n 1 "$C/err")"; return 1; }
+    podman_ image mount "$REG/e2e/hello:v1" || { fail "podman image mount failed"; return 1; }
+    local mnt
+    mnt=$(tail -n1 "$C/out")
+    [ "$(cat "$mnt/hello.txt" 2>/dev/null)" = "$NONCE" ] || fail "pulled image does not hold hello.txt"
+    podman_ image unmount "$REG/e2e/hello:v1" || true
+}
+
+# As root, --store writes the system-wide drop-in; the case removes it again.
+CONTAINERS_DROP_IN=/etc/containers/registries.conf.d/50-ecr-login.conf
+c_containers_store() {
+    [ ! -e "$CONTAINERS_DROP_IN" ] || { fail "$CONTAINERS_DROP_IN exists before the case"; return 1; }
+    containers_ctx containers-store || return 1
+    containers_store_steps
+    rm -f "$CONTAINERS_DROP_IN" "$(dirname "$CONTAINERS_DROP_IN")/.$(basename "$CONTAINERS_DROP_IN").lock"
+}
+containers_store_steps() {
+    crun docker-credential-ecr-login configure --containers --store || { fail "configure --containers --store failed: $(cat "$C/out")"; return 1; }
+    grep -qxF 'credential-helpers = ["containers-auth.json", "ecr-login"]' "$CONTAINERS_DROP_IN" ||
+        { fail "no credential-helpers line in $CONTAINERS_DROP_IN"; return 1; }
+    [ "$(stat -c %a "$CONTAINERS_DROP_IN")" = 644 ] || fail "drop-in mode $(stat -c %a "$CONTAINERS_DROP_IN")"
+    [ ! -e "$C/home/.config/containers/auth.json" ] || fail "--store alone wrote an auth file"
+    skopeo_inspect "$REG/e2e/hello:v1" || { fail "skopeo inspect through the global helper failed: $(tail -n 1 "$C/err")"; return 1; }
+    digest_is "$IMAGE_DIGEST" || fail "wrong digest"
+    ours_ran || return 1
+    podman_ pull --cert-dir "$T/certdir" "$REG/e2e/hello:v1" || { fail "podman pull failed: $(tail -n 1 "$C/err")"; return 1; }
+    # Not ECR: the helper says not found, and the client goes on anonymously.
+    skopeo_inspect "$OPEN/e2e/hello:v1" || fail "anonymous inspect of $OPEN failed: $(tail -n 1 "$C/err")"
+    # Run again: nothing changes.
+    crun docker-credential-ecr-login configure --containers --store || fail "second configure failed"
+    grep -q 'already set' "$C/out" || fail "second configure changed the drop-in: $(cat "$C/out")"
+}
+
 # ---------------------------------------------------------------- main
 main() {
     if [ "$(id -u)" != 0 ]; then
@@ -904,6 +960,8 @@ main() {
     run_case "network: private CA trusted through AWS_CA_BUNDLE" c_net_ca_bundle
     run_case "network: untrusted CA refused, stderr names the certificate" c_net_untrusted_ca
     run_case "export -o FILE (0600) read by skopeo --authfile, no helper configured" c_export_skopeo_authfile
+    run_case "containers: configure --containers HOST: skopeo + podman, nothing else configured" c_containers_cred_helpers
+    run_case "containers: configure --containers --store: registries.conf.d drop-in, skopeo + podman" c_containers_store
     # ---- a real Docker engine (tests/e2e/engine.sh)
     # FILTER "clients": the engine cases (whose image the clients use), then the clients.
     [[ $FILTER != clients* ]] || FILTER=""
