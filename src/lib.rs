@@ -25,7 +25,7 @@
 //! 2. the front doors: `cli` (which action), `protocol` (Docker's wire: stdin, stdout, the exact
 //!    texts), `kubelet` (the kubelet's credential provider protocol) and `setup/` (the commands
 //!    for people: `configure`, `doctor`, `login-password` and `export`, Docker's config.json,
-//!    the help text);
+//!    the containers' auth file and drop-in, the help text);
 //! 3. `helper`: the policy of `get` and `list` (registry, identity, cache, fetch, answer), and
 //!    `fallback`: the store named for registries that are not ECR (docs/contract.md §2.7);
 //! 4. `ecr` (the one door to AWS) and `error` (why a token could not be had);
