@@ -87,13 +87,21 @@ fn export_to_a_device_writes_the_device_and_never_replaces_it() {
     // A FIFO with a reader gets the document; a FIFO nobody reads is one line, never a wait.
     let fifo = env.path().join("fifo");
     mkfifo(&fifo);
-    let reader = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || fs::read_to_string(fifo).unwrap())
+    // The reader is open before the helper runs (non-blocking: there is no writer yet); the
+    // document fits the pipe's buffer, and once the helper has exited the read ends at EOF.
+    let mut reader = {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap()
     };
     let out = env.run(&["export", "-o", &s(&fifo), HOST], b"");
     assert_eq!(out.code, 0, "{out:?}");
-    let got = reader.join().unwrap();
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut got).unwrap();
+    drop(reader);
     assert!(got.starts_with("{\"auths\":{"), "{got:?}");
     assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
     let out = env.run_for(
