@@ -6,7 +6,8 @@
 # `get` against a local fake ECR, failing `get` wall times (bounds.py), and the burst figures of
 # docs/contract.md §10, shared failures (burst.py: 20 / 200 concurrent failing cold gets, ours vs
 # Go), and the kubelet provider (kubelet.py: warm disk cache vs none, as cloud-provider-aws's
-# provider runs). Everything stays on 127.0.0.1; nothing contacts AWS.
+# provider runs), and background refresh and one token per region (refresh.py, section 9).
+# Everything stays on 127.0.0.1; nothing contacts AWS.
 #
 # Needs: cargo (`make build`: the static release binary that make install, the packages and the
 # image ship), python3 (standard library), cc (builds the small
@@ -20,8 +21,12 @@
 # BENCH_BURST=0 (skip the burst section, ~1.5 min with the Go helper), BENCH_BURST_JSON (a path:
 # the burst results as JSON), BENCH_KUBELET=0 (skip section 7, the kubelet provider),
 # BENCH_KUBELET_ROUNDS (100), BENCH_KUBELET_JSON, BENCH_ARM64 (auto, 1, 0: section 8, the arm64
-# binary under qemu; auto runs it when that binary is built, 1 builds it). The burst section alone:
-# python3 bench/burst.py --ours BIN [--go BIN]; the kubelet one: python3 bench/kubelet.py --ours BIN
+# binary under qemu; auto runs it when that binary is built, 1 builds it), BENCH_REFRESH=0 (skip
+# section 9, background refresh and one token per region), BENCH_REFRESH_ROUNDS (100),
+# BENCH_REFRESH_JSON, BENCH_BASELINE (a path: a build of the previous commit, whose warm hit
+# section 9 times beside ours, goal within 5%, and whose cold API calls it counts). The burst
+# section alone: python3 bench/burst.py --ours BIN [--go BIN]; the kubelet one:
+# python3 bench/kubelet.py --ours BIN; the refresh one: python3 bench/refresh.py --ours BIN
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -73,7 +78,7 @@ fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/ecr-bench.XXXXXX")"
 cleanup() {
     local pid_file pid
-    for pid_file in "$work/fake/pid" "$work/burst/fake.pid"; do  # bench.py's, burst.py's fake
+    for pid_file in "$work/fake/pid" "$work/burst/fake.pid" "$work/refresh/fake.pid"; do  # bench.py's, burst.py's, refresh.py's fake
         if [[ -f "$pid_file" ]]; then
             pid="$(cat "$pid_file" 2>/dev/null || true)"
             if [[ "$pid" =~ ^[0-9]+$ ]]; then
@@ -144,4 +149,15 @@ esac
 if [[ "${BENCH_ARM64:-auto}" != 0 && -x "$arm64_bin" ]]; then
     echo
     python3 "$here/cross.py" --arm64 "$arm64_bin" --native "$ours"
+fi
+
+# ---- 9. background refresh (a stale hit at warm-hit speed, the refreshed entry's time to disk, a
+# simulated day) and one token per region (five accounts in two regions, cold: API calls)
+if [[ "${BENCH_REFRESH:-1}" != 0 ]]; then
+    echo
+    refresh_args=(--ours "$ours" --rounds "${BENCH_REFRESH_ROUNDS:-100}" --work "$work/refresh")
+    [[ -n "$go_bin" ]] && refresh_args+=(--go "$go_bin")
+    [[ -n "${BENCH_BASELINE:-}" ]] && refresh_args+=(--baseline "$BENCH_BASELINE")
+    [[ -n "${BENCH_REFRESH_JSON:-}" ]] && refresh_args+=(--json "$BENCH_REFRESH_JSON")
+    python3 "$here/refresh.py" "${refresh_args[@]}"
 fi

@@ -241,6 +241,32 @@ impl Store {
         files::replace_atomic(&self.dir.join(name), body, 0o600)
     }
 
+    /// Claims the background refresh of an entry (`KEY.refreshing`, created exclusively), so a
+    /// burst of `get`s finding it past its refresh point starts one refresher, not one each.
+    /// `false` when another process claimed it less than `stale_after` ago (one claimed longer
+    /// ago belongs to a refresher that died: it is replaced), or when the store is unwritable.
+    pub fn claim_refresh(&self, key: &str, stale_after: Duration) -> bool {
+        if self.create_dir().is_err() {
+            return false;
+        }
+        let path = self.dir.join(format!("{key}.refreshing"));
+        if files::create_new_private(&path).is_ok() {
+            return true;
+        }
+        let old = fs::symlink_metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_some_and(|age| age >= stale_after);
+        old && fs::remove_file(&path).is_ok() && files::create_new_private(&path).is_ok()
+    }
+
+    /// Ends a claim of [`Self::claim_refresh`] (the refresher, when done; or the claimant, when
+    /// no refresher could be started).
+    pub fn end_refresh(&self, key: &str) {
+        let _ = fs::remove_file(self.dir.join(format!("{key}.refreshing")));
+    }
+
     /// Takes the entry's lock for a fetch of at most `budget`. While another process holds it,
     /// polls `ready` (has its outcome appeared?) and waits no longer than the holder's deadline,
     /// which the holder wrote into the lock file (at most `budget` from now if it is unreadable).
@@ -324,7 +350,7 @@ impl Store {
                 read_entry(&path).is_none_or(|entry| !entry.is_usable(now))
             } else if name.ends_with(".fail") {
                 age() > Duration::from_secs(FAILURE_TTL * 2)
-            } else if name.contains(".tmp.") {
+            } else if name.contains(".tmp.") || name.ends_with(".refreshing") {
                 age() > STALE_TEMP
             } else if name.ends_with(".lock") || name.ends_with(".deadline") {
                 age() > STALE_LOCK
@@ -534,6 +560,23 @@ mod tests {
         store.write("old", &entry(1, 2)).unwrap();
         assert_eq!(store.prune(200), 6);
         assert_eq!(store.entries().len(), 1);
+    }
+
+    #[test]
+    fn a_refresh_is_claimed_once_until_ended_or_stale() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::new(d.path());
+        let hour = Duration::from_secs(3600);
+        assert!(store.claim_refresh("k", hour));
+        assert!(
+            !store.claim_refresh("k", hour),
+            "a second claim while the first runs"
+        );
+        assert!(store.claim_refresh("other", hour), "claims are per entry");
+        // A claim older than the bound is a dead refresher's: it is taken over.
+        assert!(store.claim_refresh("k", Duration::ZERO));
+        store.end_refresh("k");
+        assert!(store.claim_refresh("k", hour));
     }
 
     #[test]

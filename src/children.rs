@@ -10,6 +10,161 @@
 //! that kills every process in it when the job's last handle closes, which is when the helper
 //! exits: whatever the credential chain left running ends with the helper, not later.
 
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Processes started by [`spawn_detached`]: a [`Reaper`] spares them (and theirs).
+static DETACHED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Starts `program ARGS...` detached from this process and from whoever started it (a
+/// background refresh, `helper.rs`), and returns without waiting for it. The child holds none of
+/// this process's descriptors: stdin, stdout and stderr are `/dev/null` (so a client reading our
+/// stdout sees it close when we exit), and every other descriptor is closed on exec. On Unix it
+/// runs in a session of its own (no controlling terminal: it can neither prompt nor write to
+/// one, and a terminal's hang-up or ^C does not reach it); on Windows it is a detached process
+/// in a process group of its own, out of this process's job when the job allows it.
+pub fn spawn_detached(program: &Path, args: &[&str]) -> std::io::Result<u32> {
+    let pid = spawn_apart(program, args)?;
+    if let Ok(mut d) = DETACHED.lock() {
+        d.push(pid);
+    }
+    Ok(pid)
+}
+
+/// Unix: `fork`, then in the child `setsid`, `/dev/null` on 0, 1 and 2, every other descriptor
+/// close-on-exec, and `execv`. The parent does not wait for the exec (the standard library's
+/// `Command` does, through a pipe): it answers its client at once. An exec that fails ends the
+/// child with status 127; the claim it leaves lapses (`Store::claim_refresh`).
+#[cfg(unix)]
+fn spawn_apart(program: &Path, args: &[&str]) -> std::io::Result<u32> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    // The child's failure to exec is not seen here: make it unlikely (an upgrade that replaced
+    // or removed the file leaves this process with a path that no longer names a program).
+    if !program.is_file() {
+        return Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+    }
+    // Everything the child needs is made before the fork: after it, the child may only make
+    // async-signal-safe calls (another thread may hold the allocator's lock).
+    let path = CString::new(program.as_os_str().as_bytes()).map_err(invalid)?;
+    let mut argv_owned = vec![path.clone()];
+    for a in args {
+        argv_owned.push(CString::new(*a).map_err(invalid)?);
+    }
+    let mut argv: Vec<*const libc::c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let null = c"/dev/null";
+    // SAFETY: after fork the child calls only async-signal-safe functions (setsid, open, dup2,
+    // close, fcntl, syscall, getrlimit, execv, _exit) on data made before the fork, then execs
+    // or exits; the parent only reads the result.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => unsafe {
+            libc::setsid();
+            let fd = libc::open(null.as_ptr(), libc::O_RDWR);
+            if fd < 0 {
+                libc::_exit(127);
+            }
+            for target in 0..3 {
+                if fd != target {
+                    libc::dup2(fd, target);
+                }
+            }
+            if fd > 2 {
+                libc::close(fd);
+            }
+            cloexec_from_3();
+            libc::execv(path.as_ptr(), argv.as_ptr());
+            libc::_exit(127)
+        },
+        pid => Ok(pid as u32),
+    }
+}
+
+/// Marks every descriptor from 3 up close-on-exec (descriptors this process inherited without
+/// the flag, from a client that leaked them, included). Async-signal-safe.
+#[cfg(unix)]
+fn cloexec_from_3() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags (Linux 5.11+).
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        };
+        if r == 0 {
+            return;
+        }
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid pointer; fcntl on any number is harmless (EBADF).
+    unsafe {
+        let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            i32::try_from(limit.rlim_cur.min(65_536)).unwrap_or(1024)
+        } else {
+            1024
+        };
+        for fd in 3..max {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}
+
+/// Windows: a detached process (no console) in a new process group, stdio on the null device,
+/// no handle of ours inherited (the standard library makes its handles non-inheritable).
+#[cfg(windows)]
+fn spawn_apart(program: &Path, args: &[&str]) -> std::io::Result<u32> {
+    use std::os::windows::process::CommandExt;
+    use std::process::{Command, Stdio};
+    use windows_sys::Win32::System::Threading::{
+        CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS,
+    };
+    let command = || {
+        let mut c = Command::new(program);
+        c.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let flags = DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP;
+    // Out of our job (which kills its processes when we exit) when the job allows it; a job
+    // someone else put us in may not, and then the child stays in it.
+    let child = command()
+        .creation_flags(flags | CREATE_BREAKAWAY_FROM_JOB)
+        .spawn()
+        .or_else(|_| command().creation_flags(flags).spawn())?;
+    // Not waited for: it outlives this process.
+    Ok(child.id())
+}
+
+#[cfg(not(any(unix, windows)))]
+fn spawn_apart(program: &Path, args: &[&str]) -> std::io::Result<u32> {
+    let child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    Ok(child.id())
+}
+
+/// Whether `pid` was started by [`spawn_detached`].
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn is_detached(pid: i32) -> bool {
+    DETACHED
+        .lock()
+        .is_ok_and(|d| d.iter().any(|&p| i64::from(p) == i64::from(pid)))
+}
+
 /// Started before a fetch, finished after it.
 #[derive(Debug)]
 pub struct Reaper {
@@ -108,7 +263,8 @@ fn descendants(root: i32) -> Vec<i32> {
     let mut frontier = vec![root];
     while let Some(p) = frontier.pop() {
         for &(pid, ppid) in &parent_of {
-            if ppid == p && pid != root && !out.contains(&pid) {
+            // A background refresh is not the credential chain's: it outlives us on purpose.
+            if ppid == p && pid != root && !out.contains(&pid) && !is_detached(pid) {
                 out.push(pid);
                 frontier.push(pid);
             }
@@ -139,7 +295,9 @@ fn kill_with_this_process() {
                 return;
             }
             let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
-            info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+            // Breakaway allowed: a background refresh (`spawn_detached`) leaves the job.
+            info.BasicLimitInformation.LimitFlags =
+                JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | JOB_OBJECT_LIMIT_BREAKAWAY_OK;
             let set = SetInformationJobObject(
                 job,
                 JobObjectExtendedLimitInformation,

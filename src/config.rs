@@ -37,6 +37,12 @@ pub const FALLBACK: &str = "AWS_ECR_FALLBACK";
 /// (a store that calls this helper would be a loop; `fallback.rs`). Not for users to set.
 pub const IN_FALLBACK: &str = "AWS_ECR_IN_FALLBACK";
 
+/// `0`, `false`, `off` or `no` (any case): a `get` that finds a token past its refresh point
+/// fetches the new one itself while the client waits, instead of answering from the cache and
+/// refreshing in a detached process (`helper.rs`). The settings file's `"backgroundRefresh":
+/// false` does the same.
+pub const BACKGROUND_REFRESH: &str = "AWS_ECR_BACKGROUND_REFRESH";
+
 /// Standard AWS variables this program reads itself (the SDK reads them too).
 pub const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 pub const SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
@@ -178,6 +184,11 @@ pub struct Config {
     pub fallback: Option<String>,
     /// [`IN_FALLBACK`], if set and non-empty: this run was started by that fallback store.
     pub in_fallback: Option<String>,
+    /// [`BACKGROUND_REFRESH`] is not set to turn background refresh off.
+    pub background_refresh: bool,
+    /// Whether a background refresh may start this program's executable (set by `main`; false
+    /// in tests unless they say so, and then every refresh is done in the foreground).
+    pub can_spawn_refresher: bool,
 }
 
 /// How long credentials may take without a terminal: a `credential_process` that hangs, an
@@ -230,6 +241,11 @@ impl Config {
             kubelet_role_arn: get(ECR_ROLE_ARN),
             fallback: get(FALLBACK),
             in_fallback: get(IN_FALLBACK),
+            background_refresh: !get(BACKGROUND_REFRESH).is_some_and(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                matches!(v.as_str(), "0" | "false" | "off" | "no")
+            }),
+            can_spawn_refresher: false,
             settings_file,
             docker_config_file,
             path: get(PATH),

@@ -1,12 +1,19 @@
 //! The policy of `get` and `list`: registry -> identity -> cache -> fetch -> answer.
 //!
-//! Decides when the cache answers (fresh), when to ask the API (missing or past half-life), what
-//! to hand out when the API fails (a cached token only while it is still valid), and how
-//! concurrent processes share one fetch (the entry lock, then a re-read). It writes nothing to
-//! stdout or stderr: it returns outcomes, and `lib.rs` renders them.
+//! Decides when the cache answers (fresh; or past half-life but still usable, while a detached
+//! process refreshes it), when the caller asks the API (missing or no longer usable, or past
+//! half-life with background refresh off), what to hand out when the API fails (a cached token
+//! only while it is still valid), and how concurrent processes share one fetch (the entry lock,
+//! then a re-read). One private token serves every registry of its scope
+//! ([`Registry::token_scope`]) for one identity: it is kept under the scope, and copied to each
+//! registry's own entry when that registry first asks (so `list` and the kubelet still see
+//! entries by host). It writes nothing to stdout or stderr: it returns outcomes, and `lib.rs`
+//! renders them.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+use crate::children;
 
 use tracing::{info, warn};
 
@@ -17,6 +24,12 @@ use crate::identity::Identity;
 use crate::registry::Registry;
 use crate::secret::Secret;
 use crate::settings::{Loaded, Settings, SettingsError};
+
+/// The internal action of a background refresh: `__refresh get SERVER_URL` (the entry a `get`
+/// would answer `SERVER_URL` with) or `__refresh default REGION` (the kubelet's caller's
+/// registry). Run by this program only, detached (`children::spawn_detached`); the environment
+/// it inherits makes its configuration and identity the parent's.
+pub const REFRESH_ACTION: &str = "__refresh";
 
 /// `list` never takes longer than this, network or not (docs/contract.md §2.2).
 pub const LIST_BUDGET: Duration = Duration::from_secs(2);
@@ -47,6 +60,53 @@ enum Source {
     Api,
     StaleAfterError,
     StaleAfterSharedError,
+    /// Past its refresh point, still usable: answered while a detached process refreshes it.
+    CacheRefreshing,
+}
+
+/// How an entry past its refresh point (still usable) is refreshed.
+enum Mode<'a> {
+    /// By the caller, who waits (background refresh off, or no way to start a refresher).
+    Foreground,
+    /// By a detached refresher this function starts (it returns whether one started); the
+    /// caller is answered from the cache at once.
+    Background(&'a dyn Fn() -> bool),
+    /// This process is the refresher: it fetches as a waiting caller would, then ends its claim.
+    Refresher,
+}
+
+/// Whether a stale entry is refreshed in the background: on unless `AWS_ECR_BACKGROUND_REFRESH`
+/// or the settings file's `"backgroundRefresh"` says otherwise, and possible only when `main`
+/// allows it (`Config::can_spawn_refresher`).
+pub fn background_refresh(cfg: &Config, settings: Option<&Settings>) -> bool {
+    cfg.background_refresh && settings.and_then(Settings::background_refresh) != Some(false)
+}
+
+/// Starts `__refresh ARGS...` detached; whether it started.
+fn start_refresher(cfg: &Config, args: &[&str]) -> bool {
+    if !cfg.can_spawn_refresher {
+        return false;
+    }
+    // Looked up only now: a hit never pays for it.
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(error = %e, "background refresh not started: this program's path is unknown");
+            return false;
+        }
+    };
+    let mut all = vec![REFRESH_ACTION];
+    all.extend_from_slice(args);
+    match children::spawn_detached(&program, &all) {
+        Ok(pid) => {
+            info!(pid, "background refresh started");
+            true
+        }
+        Err(e) => {
+            warn!(error = %e, "background refresh not started: refreshing in the foreground");
+            false
+        }
+    }
 }
 
 pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -> Answer {
@@ -106,7 +166,78 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         budget: ecr::fetch_budget(cfg),
         web_identity: None,
     };
-    answer_for(cfg, &cache, &request, (now, started), source, warnings)
+    let spawn = || start_refresher(cfg, &["get", server_url]);
+    let mode = if background_refresh(cfg, Some(&settings)) && cfg.can_spawn_refresher {
+        Mode::Background(&spawn)
+    } else {
+        Mode::Foreground
+    };
+    answer_for(
+        cfg,
+        &cache,
+        &request,
+        (now, started),
+        source,
+        warnings,
+        mode,
+    )
+}
+
+/// The internal action [`REFRESH_ACTION`]: refreshes one entry as a waiting `get` would (the
+/// same lock, budget, entry or failure record), answers no one, and ends the claim that started
+/// it. `false` on arguments this program does not send.
+pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource) -> bool {
+    let started = Instant::now();
+    let cache = CacheState::of(cfg);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let outcome = match args.as_slice() {
+        ["get", server_url] => {
+            let loaded = Loaded::load(cfg, &cache);
+            let Ok(settings) = loaded.settings else {
+                return false;
+            };
+            let Ok(Some(r)) = resolve_in(cfg, &settings, server_url) else {
+                return false;
+            };
+            let request = FetchRequest {
+                target: Target::Registry(&r.registry),
+                profile: r.profile.as_deref(),
+                identity: &r.identity,
+                budget: ecr::fetch_budget(cfg),
+                web_identity: None,
+            };
+            answer_for(
+                cfg,
+                &cache,
+                &request,
+                (now, started),
+                source,
+                Vec::new(),
+                Mode::Refresher,
+            )
+        }
+        ["default", region] => {
+            let identity = Identity::of(cfg, None);
+            let request = FetchRequest {
+                target: Target::DefaultRegistry { region },
+                profile: None,
+                identity: &identity,
+                budget: ecr::fetch_budget(cfg),
+                web_identity: None,
+            };
+            answer_for(
+                cfg,
+                &cache,
+                &request,
+                (now, started),
+                source,
+                Vec::new(),
+                Mode::Refresher,
+            )
+        }
+        _ => return false,
+    };
+    matches!(outcome.outcome, GetOutcome::Found { .. })
 }
 
 /// The cache-then-fetch policy of one request, logged, as an [`Answer`].
@@ -117,6 +248,7 @@ fn answer_for(
     (now, started): (u64, Instant),
     source: &dyn TokenSource,
     mut warnings: Vec<String>,
+    mode: Mode<'_>,
 ) -> Answer {
     let result = get_registry(
         cfg,
@@ -125,6 +257,7 @@ fn answer_for(
         (now, started),
         source,
         &mut warnings,
+        mode,
     );
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let host = request.target.name();
@@ -163,7 +296,31 @@ pub fn get_as(
         budget: ecr::fetch_budget(cfg),
         web_identity,
     };
-    answer_for(cfg, &cache, &request, (now, started), source, warnings)
+    // A service account's token is the kubelet's, handed over on stdin for this request: it is
+    // not passed on to a refresher, so those entries refresh in the foreground.
+    // (A registry's entries come here only with a service account's token: without one, the
+    // kubelet's door asks `get`.)
+    let spawn = || match target {
+        Target::DefaultRegistry { region } => {
+            let settings = Loaded::load(cfg, &cache).settings.ok();
+            background_refresh(cfg, settings.as_ref()) && start_refresher(cfg, &["default", region])
+        }
+        Target::Registry(_) => false,
+    };
+    let mode = if web_identity.is_none() && cfg.background_refresh && cfg.can_spawn_refresher {
+        Mode::Background(&spawn)
+    } else {
+        Mode::Foreground
+    };
+    answer_for(
+        cfg,
+        &cache,
+        &request,
+        (now, started),
+        source,
+        warnings,
+        mode,
+    )
 }
 
 /// The host a client asked about, for a message: the ECR host if it is one, else its input.
@@ -227,6 +384,7 @@ fn get_registry(
     (now, started): (u64, Instant),
     source: &dyn TokenSource,
     warnings: &mut Vec<String>,
+    mode: Mode<'_>,
 ) -> Result<(Secret<String>, Source), FetchError> {
     let name = request.target.name();
     let host = name.as_str();
@@ -254,6 +412,28 @@ fn get_registry(
         None => return fetch(source).map(|(p, _)| (p, Source::Api)),
     };
     let key = Store::key(&identity.id, host);
+    // A hit reads one file and computes nothing more.
+    let cached = store.read(&key, &identity.id, host);
+    if !matches!(mode, Mode::Refresher)
+        && let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now))
+    {
+        return Ok((e.password.clone(), Source::Cache));
+    }
+    // The token's scope (a private registry's region, partition and flavour), kept under its own
+    // key: one fetch per scope serves every account's registry in it.
+    let scope = match request.target {
+        Target::Registry(r) => r.token_scope(),
+        Target::DefaultRegistry { .. } => host.to_owned(),
+    };
+    let scope_key = (scope != host).then(|| Store::key(&identity.id, &scope));
+    // The fetch (its lock, its refresher) is the scope's.
+    let fetch_key = scope_key.clone().unwrap_or_else(|| key.clone());
+    // The refresher ends the claim that started it, whatever the outcome (after the lock is
+    // released: this is declared first, so dropped last).
+    let _claim = matches!(mode, Mode::Refresher).then(|| Claim {
+        store,
+        key: &fetch_key,
+    });
     // A failure is shared only under the same network settings as well (config.rs), and in the
     // kubelet's service-account mode only among requests carrying the same token: the entry is
     // the service account's, but the claims that name it are not checked here (STS checks the
@@ -276,17 +456,51 @@ fn get_registry(
             .read_failure(&key, &failure_owner, host)
             .filter(|f| f.is_recent(read_at))
     };
-    let cached = store.read(&key, &identity.id, host);
+    // This registry's entry, or the scope's token when that is newer (then copied to this
+    // registry's entry, so the next hit reads one file, and `list` shows this registry).
+    let read_scoped = |own: Option<CacheEntry>| {
+        let Some(scoped) = scope_key
+            .as_ref()
+            .and_then(|k| store.read(k, &identity.id, &scope))
+            .filter(|s| s.is_usable(now))
+            .filter(|s| own.as_ref().is_none_or(|o| s.fetched_at > o.fetched_at))
+        else {
+            return own;
+        };
+        let copy = CacheEntry {
+            registry: host.to_owned(),
+            ..scoped
+        };
+        if let Err(err) = store.write(&key, &copy) {
+            warn!(dir = %store.dir().display(), %err, "cache not written");
+        }
+        Some(copy)
+    };
+    let cached = read_scoped(cached);
     if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
         return Ok((e.password.clone(), Source::Cache));
     }
     if let Some(f) = recent_failure() {
         return shared_failure(cached, f, now);
     }
+    // Past its refresh point, still usable: answer now, refresh in a detached process (one per
+    // entry: the claim; if it cannot start, the caller refreshes as with background refresh off).
+    if let (Mode::Background(spawn), Some(e)) = (&mode, &cached)
+        && e.is_usable(now)
+    {
+        if !store.claim_refresh(&fetch_key, budget.saturating_mul(2)) {
+            info!(host, "get: past its refresh point; a refresh is under way");
+            return Ok((e.password.clone(), Source::CacheRefreshing));
+        }
+        if spawn() {
+            return Ok((e.password.clone(), Source::CacheRefreshing));
+        }
+        store.end_refresh(&fetch_key);
+    }
 
     // Miss or past half-life: one process fetches, the others wait for its outcome.
-    let lock = store.lock(&key, budget, || {
-        fresh(&store.read(&key, &identity.id, host)) || recent_failure().is_some()
+    let lock = store.lock(&fetch_key, budget, || {
+        fresh(&read_scoped(store.read(&key, &identity.id, host))) || recent_failure().is_some()
     });
     let _held = match lock {
         Locked::Held(l) => Some(l),
@@ -299,7 +513,7 @@ fn get_registry(
             None
         }
     };
-    let cached = store.read(&key, &identity.id, host).or(cached);
+    let cached = read_scoped(store.read(&key, &identity.id, host)).or(cached);
     if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
         return Ok((e.password.clone(), Source::CacheAfterWait));
     }
@@ -313,10 +527,20 @@ fn get_registry(
             let entry = expires_at
                 .map(|exp| CacheEntry::new(host, &identity.id, password.clone(), now, exp))
                 .filter(|e| e.is_usable(now));
-            if let Some(entry) = entry
-                && let Err(err) = store.write(&key, &entry)
-            {
-                warn!(dir = %store.dir().display(), %err, "cache not written");
+            if let Some(entry) = entry {
+                // The scope's first, so a registry's entry is never newer than its scope's.
+                let scoped = scope_key.as_ref().map(|k| {
+                    let e = CacheEntry {
+                        registry: scope.clone(),
+                        ..entry.clone()
+                    };
+                    store.write(k, &e)
+                });
+                for result in [scoped.unwrap_or(Ok(())), store.write(&key, &entry)] {
+                    if let Err(err) = result {
+                        warn!(dir = %store.dir().display(), %err, "cache not written");
+                    }
+                }
             }
             store.clear_failure(&key);
             let pruned = store.prune(now);
@@ -342,6 +566,18 @@ fn get_registry(
                 _ => Err(err),
             }
         }
+    }
+}
+
+/// A refresher's claim on an entry (`Store::claim_refresh`), ended when dropped.
+struct Claim<'a> {
+    store: &'a Store,
+    key: &'a str,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.store.end_refresh(self.key);
     }
 }
 
@@ -477,6 +713,8 @@ mod tests {
     struct Fake {
         calls: Cell<u32>,
         answers: RefCell<Vec<Result<(String, u64), FetchError>>>,
+        /// The registry each call was for (whose account goes in `registryIds`).
+        targets: RefCell<Vec<String>>,
     }
 
     impl Fake {
@@ -484,13 +722,15 @@ mod tests {
             Fake {
                 calls: Cell::new(0),
                 answers: RefCell::new(answers),
+                targets: RefCell::new(Vec::new()),
             }
         }
     }
 
     impl TokenSource for Fake {
-        fn fetch(&self, _: &FetchRequest<'_>) -> Result<Token, FetchError> {
+        fn fetch(&self, r: &FetchRequest<'_>) -> Result<Token, FetchError> {
             self.calls.set(self.calls.get() + 1);
+            self.targets.borrow_mut().push(r.target.name());
             self.answers.borrow_mut().remove(0).map(|(p, exp)| Token {
                 password: Secret::new(p),
                 expires_at: Some(exp),
@@ -650,6 +890,209 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(fake.calls.get(), 2);
+    }
+
+    /// `get` of `host` at `now` with background refresh, `spawn` standing for the refresher.
+    fn get_bg(c: &Config, host: &str, now: u64, fake: &Fake, spawn: &dyn Fn() -> bool) -> Answer {
+        let cache = CacheState::of(c);
+        let registry = Registry::parse(host).unwrap();
+        let identity = Identity::of(c, None);
+        let request = FetchRequest {
+            target: Target::Registry(&registry),
+            profile: None,
+            identity: &identity,
+            budget: Duration::from_secs(10),
+            web_identity: None,
+        };
+        let mode = Mode::Background(spawn);
+        answer_for(
+            c,
+            &cache,
+            &request,
+            (now, Instant::now()),
+            fake,
+            Vec::new(),
+            mode,
+        )
+    }
+
+    #[test]
+    fn a_stale_entry_answers_at_once_and_starts_one_refresh() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let fake = Fake::new(vec![
+            Ok(("one".into(), 1000 + 43_200)),
+            Ok(("two".into(), 30_000 + 43_200)),
+        ]);
+        let spawned = Cell::new(0);
+        let spawn = || {
+            spawned.set(spawned.get() + 1);
+            true
+        };
+        assert_eq!(password(get_bg(&c, HOST, 1000, &fake, &spawn)), "one");
+        assert_eq!((fake.calls.get(), spawned.get()), (1, 0), "a miss waits");
+        // Past half-life, still usable: the cached token, no call, one refresher for a burst.
+        for _ in 0..50 {
+            assert_eq!(password(get_bg(&c, HOST, 30_000, &fake, &spawn)), "one");
+        }
+        assert_eq!((fake.calls.get(), spawned.get()), (1, 1));
+        // The refresher: it fetches, writes, and ends its claim.
+        let registry = Registry::parse(HOST).unwrap();
+        let identity = Identity::of(&c, None);
+        let request = FetchRequest {
+            target: Target::Registry(&registry),
+            profile: None,
+            identity: &identity,
+            budget: Duration::from_secs(10),
+            web_identity: None,
+        };
+        let cache = CacheState::of(&c);
+        let r = answer_for(
+            &c,
+            &cache,
+            &request,
+            (30_000, Instant::now()),
+            &fake,
+            Vec::new(),
+            Mode::Refresher,
+        );
+        assert_eq!(password(r), "two");
+        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(password(get_bg(&c, HOST, 30_001, &fake, &spawn)), "two");
+        // Past its refresh point again: the claim was ended, so a new refresher starts.
+        assert_eq!(password(get_bg(&c, HOST, 60_000, &fake, &spawn)), "two");
+        assert_eq!((fake.calls.get(), spawned.get()), (2, 2));
+    }
+
+    #[test]
+    fn an_unusable_entry_makes_the_caller_wait_and_a_refresher_that_cannot_start_too() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let fake = Fake::new(vec![
+            Ok(("one".into(), 1000 + 43_200)),
+            Ok(("two".into(), 50_000 + 43_200)),
+            Ok(("three".into(), 100_000 + 43_200)),
+        ]);
+        let never = || panic!("no refresher for an unusable entry");
+        assert_eq!(password(get_bg(&c, HOST, 1000, &fake, &never)), "one");
+        // Expired: fetched while the caller waits.
+        assert_eq!(password(get_bg(&c, HOST, 50_000, &fake, &never)), "two");
+        // Stale, but no refresher could be started: the caller refreshes.
+        assert_eq!(
+            password(get_bg(&c, HOST, 100_000, &fake, &|| false)),
+            "three"
+        );
+        assert_eq!(fake.calls.get(), 3);
+    }
+
+    #[test]
+    fn a_recent_failure_starts_no_refresher_until_it_lapses() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let fake = Fake::new(vec![Ok(("one".into(), 1000 + 43_200)), denied()]);
+        let spawned = Cell::new(0);
+        let spawn = || {
+            spawned.set(spawned.get() + 1);
+            true
+        };
+        password(get_bg(&c, HOST, 1000, &fake, &spawn));
+        // A refresh failed (foreground here): its record is on disk.
+        assert_eq!(password(get(&c, HOST, 30_000, &fake)), "one");
+        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(password(get_bg(&c, HOST, 30_001, &fake, &spawn)), "one");
+        assert_eq!(
+            spawned.get(),
+            0,
+            "a recent failure record suppresses the refresher"
+        );
+        assert_eq!(
+            password(get_bg(
+                &c,
+                HOST,
+                30_000 + crate::cache::FAILURE_TTL + 1,
+                &fake,
+                &spawn
+            )),
+            "one"
+        );
+        assert_eq!(spawned.get(), 1, "after it lapses a refresher starts");
+    }
+
+    #[test]
+    fn one_token_serves_every_account_of_a_region_and_list_shows_each() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let (a, b) = (HOST, "210987654321.dkr.ecr.us-west-2.amazonaws.com");
+        let (eu, fips) = (
+            "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
+            "210987654321.dkr.ecr-fips.us-west-2.amazonaws.com",
+        );
+        let fake = Fake::new(vec![
+            Ok(("west".into(), 1000 + 43_200)),
+            Ok(("eu".into(), 1000 + 43_200)),
+            Ok(("fips".into(), 1000 + 43_200)),
+            Ok(("west2".into(), 30_000 + 43_200)),
+        ]);
+        assert_eq!(password(get(&c, a, 1000, &fake)), "west");
+        assert_eq!(password(get(&c, b, 1001, &fake)), "west");
+        assert_eq!(password(get(&c, b, 1002, &fake)), "west");
+        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(password(get(&c, eu, 1003, &fake)), "eu");
+        assert_eq!(password(get(&c, fips, 1003, &fake)), "fips");
+        assert_eq!(fake.calls.get(), 3);
+        // registryIds: the account that caused each fetch.
+        assert_eq!(
+            *fake.targets.borrow(),
+            vec![a.to_owned(), eu.to_owned(), fips.to_owned()]
+        );
+        let mut all = vec![a.to_owned(), b.to_owned(), eu.to_owned(), fips.to_owned()];
+        all.sort();
+        assert_eq!(list(&c, 1004, &fake), all);
+        // A refresh for one account serves the others.
+        assert_eq!(password(get(&c, b, 30_000, &fake)), "west2");
+        assert_eq!(password(get(&c, a, 30_001, &fake)), "west2");
+        assert_eq!(fake.calls.get(), 4);
+        // Another identity shares nothing.
+        let mut other = c.clone();
+        other
+            .identity_env
+            .retain(|(n, _)| *n != "AWS_SECRET_ACCESS_KEY");
+        other
+            .identity_env
+            .push(("AWS_SECRET_ACCESS_KEY", Secret::new("t".into())));
+        let fake2 = Fake::new(vec![Ok(("mine".into(), 30_000 + 43_200))]);
+        assert_eq!(password(get(&other, b, 30_002, &fake2)), "mine");
+    }
+
+    #[test]
+    fn an_entry_written_before_shared_tokens_still_answers() {
+        // Entries of earlier versions are per registry, with the same key and format.
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg(d.path());
+        let identity = Identity::of(&c, None);
+        let store = Store::new(d.path().join(".ecr").as_path());
+        let old = CacheEntry::new(
+            HOST,
+            &identity.id,
+            Secret::new("old".into()),
+            1000,
+            1000 + 43_200,
+        );
+        store.write(&Store::key(&identity.id, HOST), &old).unwrap();
+        let fake = Fake::new(vec![Ok(("new".into(), 10_000 + 43_200))]);
+        assert_eq!(password(get(&c, HOST, 1001, &fake)), "old");
+        assert_eq!(fake.calls.get(), 0);
+        // Another account of the region has no token yet: one fetch, then shared.
+        let b = "210987654321.dkr.ecr.us-west-2.amazonaws.com";
+        assert_eq!(password(get(&c, b, 10_000, &fake)), "new");
+        assert_eq!(
+            password(get(&c, HOST, 10_001, &fake)),
+            "old",
+            "its own fresh entry"
+        );
+        // Past its own refresh point, the scope's newer token answers, without a call.
+        assert_eq!(password(get(&c, HOST, 23_000, &fake)), "new");
+        assert_eq!(fake.calls.get(), 1);
     }
 
     #[test]

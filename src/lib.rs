@@ -84,6 +84,17 @@ pub fn run(
     {
         return kubelet::run(rest, cfg, stdin, stdout, stderr, now, source);
     }
+    // A background refresh this program started (helper.rs): no client, nothing to say.
+    if let Some((first, rest)) = args.split_first()
+        && first == helper::REFRESH_ACTION
+    {
+        let done = helper::refresh(cfg, rest, time::unix_now(now), source);
+        return if done {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     let action = match cli::parse_args(args) {
         Ok(a) => a,
         Err(e) => return fail(stdout, &e.to_string()),

@@ -26,7 +26,12 @@ fn main() -> ExitCode {
     } else {
         argv0.file_name()
     };
-    if name.is_some_and(|n| n == kubelet::PROVIDER_NAME) {
+    // A background refresh (`helper.rs`) runs this file with its internal action, whatever the
+    // file is called.
+    let internal = args
+        .first()
+        .is_some_and(|a| a == docker_credential_ecr_login::helper::REFRESH_ACTION);
+    if !internal && name.is_some_and(|n| n == kubelet::PROVIDER_NAME) {
         args.insert(0, kubelet::ACTION.to_owned());
     }
     // The one place the process environment is read (clippy.toml forbids it elsewhere).
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
     // (config.rs).
     config.interactive = docker_credential_ecr_login::files::has_terminal();
     config.stdout_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    config.can_spawn_refresher = true;
     let now = SystemTime::now();
     logging::init(&config, now);
     let _span = tracing::info_span!("run", pid = std::process::id()).entered();

@@ -68,6 +68,19 @@ impl Registry {
         }
     }
 
+    /// The scope of this registry's tokens: every registry of the same partition, region and
+    /// endpoint flavour (FIPS, dual-stack) takes a private token, whatever the account (ECR: a
+    /// token "can be used to access any Amazon ECR registry that the IAM principal has access
+    /// to"). The host with its account replaced by `*`; ECR Public: its host.
+    pub fn token_scope(&self) -> String {
+        match self {
+            Registry::Private { host, account, .. } => {
+                format!("*{}", host.get(account.len()..).unwrap_or_default())
+            }
+            Registry::Public { host } => host.clone(),
+        }
+    }
+
     pub fn is_fips(&self) -> bool {
         matches!(self, Registry::Private { fips: true, .. })
     }
@@ -165,6 +178,33 @@ fn parse_private(host: &str) -> Option<Registry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_scope_is_the_host_without_its_account() {
+        let scope = |h: &str| Registry::parse(h).unwrap().token_scope();
+        assert_eq!(
+            scope("123456789012.dkr.ecr.us-west-2.amazonaws.com"),
+            scope("210987654321.dkr.ecr.us-west-2.amazonaws.com")
+        );
+        assert_eq!(
+            scope("123456789012.dkr.ecr.us-west-2.amazonaws.com"),
+            "*.dkr.ecr.us-west-2.amazonaws.com"
+        );
+        for other in [
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+            "123456789012.dkr.ecr-fips.us-west-2.amazonaws.com",
+            "123456789012.dkr-ecr.us-west-2.on.aws",
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
+        ] {
+            assert_ne!(
+                scope(other),
+                scope("123456789012.dkr.ecr.us-west-2.amazonaws.com")
+            );
+        }
+        assert_eq!(scope("public.ecr.aws"), "public.ecr.aws");
+        // A scope is never a host a client could ask about.
+        assert!(Registry::parse("*.dkr.ecr.us-west-2.amazonaws.com").is_none());
+    }
 
     /// (input, expected: None for "not ECR", or (host, region, fips, dual_stack); region
     /// `us-east-1` with host public.ecr.aws / ecr-public.aws.com means ECR Public)

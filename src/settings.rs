@@ -34,6 +34,9 @@ struct FileFormat {
     /// The credential store for registries that are not ECR (`fallback.rs`).
     #[serde(default)]
     fallback: Option<String>,
+    /// `false`: refresh tokens in the foreground (`helper.rs`; as `AWS_ECR_BACKGROUND_REFRESH=0`).
+    #[serde(default, rename = "backgroundRefresh")]
+    background_refresh: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +52,7 @@ pub struct Settings {
     path: Option<PathBuf>,
     registries: serde_json::Map<String, serde_json::Value>,
     fallback: Option<String>,
+    background_refresh: Option<bool>,
 }
 
 /// What a mapping (or its absence) says about one request.
@@ -127,6 +131,7 @@ impl Settings {
             path: Some(path.to_owned()),
             registries: parsed.registries,
             fallback: parsed.fallback,
+            background_refresh: parsed.background_refresh,
         })
     }
 
@@ -198,6 +203,11 @@ impl Settings {
     /// The top-level `"fallback"`: the credential store named for registries that are not ECR.
     pub fn fallback(&self) -> Option<&str> {
         self.fallback.as_deref()
+    }
+
+    /// The top-level `"backgroundRefresh"`, if present.
+    pub fn background_refresh(&self) -> Option<bool> {
+        self.background_refresh
     }
 
     /// Whether `input` is this helper's to answer: an ECR host by name, or a host the file maps
@@ -334,6 +344,17 @@ mod tests {
         );
         let e = m.resolve("typo.example.com").unwrap_err().to_string();
         assert!(e.contains("profle"), "{e}");
+    }
+
+    #[test]
+    fn background_refresh_is_a_top_level_boolean() {
+        assert_eq!(
+            load(r#"{"backgroundRefresh": false}"#).background_refresh(),
+            Some(false)
+        );
+        assert_eq!(load(FILE).background_refresh(), None);
+        let p = Path::new("s.json");
+        assert!(Settings::from_bytes(p, br#"{"backgroundRefresh": "no"}"#).is_err());
     }
 
     #[test]

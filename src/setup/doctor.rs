@@ -293,6 +293,20 @@ fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
 fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
     let (identity, reg) = (&request.identity, &request.registry);
     let state = CacheState::of(cfg);
+    let loaded = Loaded::load(cfg, &state);
+    let background = helper::background_refresh(cfg, loaded.settings.as_ref().ok());
+    let refresh = if background {
+        "in the background: a get past a token's refresh point answers from the cache at once and a detached process fetches the new token (AWS_ECR_BACKGROUND_REFRESH=0 or \"backgroundRefresh\": false in the settings file turns this off)".to_owned()
+    } else if !cfg.background_refresh {
+        "in the foreground (AWS_ECR_BACKGROUND_REFRESH): a get past a token's refresh point waits for the new token".to_owned()
+    } else {
+        "in the foreground (\"backgroundRefresh\": false in the settings file): a get past a token's refresh point waits for the new token".to_owned()
+    };
+    let next = if background {
+        "the next get answers with it and refreshes it in the background"
+    } else {
+        "the next get refreshes it"
+    };
     let cache = match &state {
         CacheState::Off if cfg.cache_disabled => "disabled (AWS_ECR_DISABLE_CACHE)".to_owned(),
         CacheState::Off => "none: no home directory and no AWS_ECR_CACHE_DIR".to_owned(),
@@ -302,7 +316,17 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
         ),
         CacheState::On(store) => {
             let key = Store::key(&identity.id, reg.host());
+            let scope = reg.token_scope();
+            let shared = || {
+                store
+                    .read(&Store::key(&identity.id, &scope), &identity.id, &scope)
+                    .filter(|e| e.is_usable(now))
+            };
             match store.read(&key, &identity.id, reg.host()) {
+                None if shared().is_some() => format!(
+                    "no token of its own yet: the token of this identity for {scope} (fetched for another registry there) answers the next get, in {}",
+                    store.dir().display()
+                ),
                 None => format!("no token for this identity in {}", store.dir().display()),
                 Some(e) if e.is_fresh(now) => format!(
                     "fresh until {} (then refreshed; valid until {})",
@@ -310,7 +334,7 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
                     utc_timestamp(e.expires_at)
                 ),
                 Some(e) if e.is_usable(now) => format!(
-                    "past half-life: the next get refreshes it (still valid until {})",
+                    "past half-life: {next} (still valid until {})",
                     utc_timestamp(e.expires_at)
                 ),
                 Some(e) if e.is_from_the_future(now) => format!(
@@ -321,8 +345,8 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
             }
         }
     };
-    let mut steps = vec![step("cache", cache)];
-    if let Some(w) = Loaded::load(cfg, &state).warning {
+    let mut steps = vec![step("cache", cache), step("refresh", refresh)];
+    if let Some(w) = loaded.warning {
         steps.push(step("settings", format!("PROBLEM: {w}")));
     }
     steps

@@ -69,6 +69,8 @@ Fallback store (for credsStore: ecr-login with docker login elsewhere):
 Environment:
   AWS_ECR_CACHE_DIR             cache and log directory (default {home}{sep}.ecr)
   AWS_ECR_DISABLE_CACHE         any non-empty value: never cache tokens
+  AWS_ECR_BACKGROUND_REFRESH    0/false/off/no: a token past its refresh point is fetched while the
+                                client waits, instead of by a detached background process
   AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed without storing anything
   AWS_ECR_LOG_LEVEL             off, error, warn, info (default), debug, trace; logs in <cache dir>/log/
   AWS_ECR_CONFIG                per-registry settings file (default <cache dir>/config.json)

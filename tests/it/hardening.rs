@@ -77,10 +77,29 @@ fn entries(env: &Env) -> Vec<PathBuf> {
     v
 }
 
-/// The one entry there is.
+/// Whether the entry at `p` is a token scope's (`*.dkr.ecr.REGION...`: the token shared by every
+/// account of the region) rather than a registry's.
+fn is_scope_entry(p: &Path) -> bool {
+    fs::read_to_string(p).is_ok_and(|t| t.contains("\"registry\":\"*"))
+}
+
+/// The one registry entry there is.
 fn only_entry(env: &Env) -> PathBuf {
-    let e = entries(env);
+    let e: Vec<PathBuf> = entries(env)
+        .into_iter()
+        .filter(|p| !is_scope_entry(p))
+        .collect();
     assert_eq!(e.len(), 1, "one entry: {e:?}");
+    e[0].clone()
+}
+
+/// The one token scope entry there is (whose lock a fetch takes).
+fn scope_entry(env: &Env) -> PathBuf {
+    let e: Vec<PathBuf> = entries(env)
+        .into_iter()
+        .filter(|p| is_scope_entry(p))
+        .collect();
+    assert_eq!(e.len(), 1, "one scope entry: {e:?}");
     e[0].clone()
 }
 
@@ -475,8 +494,11 @@ fn a_dangling_lock_symlink_does_not_create_its_target() {
     let env = Env::with_fake(&fake);
     env.get(HOST).secret();
     let entry = only_entry(&env);
-    let lock = entry.with_extension("lock");
+    // The lock of a fetch is the token scope's.
+    let scope = scope_entry(&env);
+    let lock = scope.with_extension("lock");
     fs::remove_file(&entry).unwrap();
+    fs::remove_file(&scope).unwrap();
     let _ = fs::remove_file(&lock);
     let target = env.path().join("created-by-the-helper");
     symlink(&target, &lock).unwrap();
@@ -608,9 +630,10 @@ fn a_fifo_token_entry_is_a_miss() {
     let fake = Fake::start();
     let env = Env::with_fake(&fake);
     env.get(HOST).secret();
-    let entry = only_entry(&env);
-    fs::remove_file(&entry).unwrap();
-    mkfifo(&entry);
+    for entry in [only_entry(&env), scope_entry(&env)] {
+        fs::remove_file(&entry).unwrap();
+        mkfifo(&entry);
+    }
     let out = env.get_for(HOST, NO_HANG);
     assert_eq!(out.secret(), "pw-AKIDEXAMPLE1-2", "{out:?}");
 }

@@ -334,7 +334,9 @@ fn cache_duration_follows_the_tokens_lifetime() {
 #[test]
 fn a_stale_token_after_a_failed_refresh_is_handed_out_but_not_kept_by_the_kubelet() {
     let fake = Fake::start();
-    let env = Env::with_fake(&fake);
+    let mut env = Env::with_fake(&fake);
+    // The refresh on the caller's path (background: the next test).
+    env.set("AWS_ECR_BACKGROUND_REFRESH", "0");
     golden(&kubelet(&env, &request(HOST)), HOST, "pw-AKIDEXAMPLE1-1");
     // Seven hours later (the entry made older): past our refresh point, still valid for 5 h.
     let tokens = env.cache_dir().join("tokens");
@@ -353,6 +355,59 @@ fn a_stale_token_after_a_failed_refresh_is_handed_out_but_not_kept_by_the_kubele
     // The token still works, but the kubelet must not keep it: ask again at the next pull.
     assert_eq!(golden(&out, HOST, "pw-AKIDEXAMPLE1-1"), 0);
     assert!(out.stdout.contains(r#""cacheDuration":"0s""#));
+    assert_eq!(fake.calls(), 2);
+}
+
+#[test]
+fn past_our_refresh_point_the_kubelet_gets_the_cached_token_at_once_and_does_not_keep_it() {
+    let fake = Fake::start();
+    let env = Env::with_fake(&fake);
+    let dir = tempfile::tempdir().unwrap();
+    // As the kubelet runs it: the refresher it starts is the helper, whatever its name.
+    let link = install_helper(dir.path(), "ecr-credential-provider");
+    let ask = || {
+        let cmd = env.command_of(&link, &["--v=2"]);
+        run_command(cmd, request(HOST).as_bytes(), Duration::from_secs(60))
+    };
+    golden(&ask(), HOST, "pw-AKIDEXAMPLE1-1");
+    let tokens = env.cache_dir().join("tokens");
+    for e in fs::read_dir(&tokens).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "json") {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&fs::read(e.path()).unwrap()).unwrap();
+            for k in ["fetched_at", "expires_at"] {
+                v[k] = (v[k].as_u64().unwrap() - 7 * 3600).into();
+            }
+            fs::write(e.path(), serde_json::to_vec(&v).unwrap()).unwrap();
+        }
+    }
+    // The refresh is held at the fake: the answer cannot have waited for it.
+    fake.hold();
+    let out = ask();
+    assert_eq!(
+        golden(&out, HOST, "pw-AKIDEXAMPLE1-1"),
+        0,
+        "not kept past our refresh point"
+    );
+    let mut n = 0;
+    while fake.calls() < 2 {
+        n += 1;
+        assert!(n < 3000, "the refresher's call never came");
+        thread::sleep(Duration::from_millis(20));
+    }
+    fake.release();
+    let mut n = 0;
+    loop {
+        let out = ask();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        if v["auth"][HOST]["password"] == "pw-AKIDEXAMPLE1-2" {
+            assert!(golden(&out, HOST, "pw-AKIDEXAMPLE1-2") > 0);
+            break;
+        }
+        n += 1;
+        assert!(n < 3000, "the refreshed token never came");
+        thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(fake.calls(), 2);
 }
 

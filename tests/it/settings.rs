@@ -252,6 +252,7 @@ fn doctor_explains_a_working_host() {
         "environment keys",
         "us-west-2 (from the registry host name)",
         "no token for this identity",
+        "refresh   in the background",
         "OK: GetAuthorizationToken answered in",
     ] {
         assert!(
@@ -264,6 +265,24 @@ fn doctor_explains_a_working_host() {
     env.get(HOST).secret();
     let out = doctor(&env, HOST);
     assert!(out.stdout.contains("fresh until"), "{}", out.stdout);
+    // Another account of the region: the region's token answers it.
+    let other = "210987654321.dkr.ecr.us-west-2.amazonaws.com";
+    let out = doctor(&env, other);
+    assert!(
+        out.stdout.contains("no token of its own yet"),
+        "{}",
+        out.stdout
+    );
+    // Background refresh off: doctor says so, and why.
+    env.set("AWS_ECR_BACKGROUND_REFRESH", "0");
+    let out = doctor(&env, HOST);
+    assert!(
+        out.stdout
+            .contains("refresh   in the foreground (AWS_ECR_BACKGROUND_REFRESH)"),
+        "{}",
+        out.stdout
+    );
+    env.unset("AWS_ECR_BACKGROUND_REFRESH");
     // With no HOST: the hosts Docker's config names.
     let all = env.run(&["doctor"], b"");
     assert_eq!(all.code, 0);

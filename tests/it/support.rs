@@ -450,6 +450,8 @@ pub(crate) struct Fake {
 pub(crate) struct Sent {
     bytes: AtomicU64,
     ended: AtomicU64,
+    /// While set ([`Fake::hold`]), every request is recorded and then left unanswered.
+    held: AtomicBool,
 }
 
 impl Fake {
@@ -507,6 +509,15 @@ impl Fake {
 
     pub(crate) fn set_mode(&self, m: Mode) {
         *self.mode.lock().unwrap() = m;
+    }
+
+    /// From now on, requests are recorded but not answered until [`Fake::release`].
+    pub(crate) fn hold(&self) {
+        self.sent.held.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn release(&self) {
+        self.sent.held.store(false, Ordering::SeqCst);
     }
 
     pub(crate) fn calls(&self) -> usize {
@@ -600,6 +611,9 @@ pub(crate) fn serve<S: Read + Write>(
             r.push(req.clone());
             r.len()
         };
+        while sent.held.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(5));
+        }
         let m = mode.lock().unwrap().clone();
         let mut expires_text = None;
         let mut password = format!("pw-{}-{n}", req.access_key);
