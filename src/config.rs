@@ -12,9 +12,16 @@ use crate::secret::Secret;
 
 /// Cache directory override. A leading `~` or `~/` expands to the home directory.
 pub const CACHE_DIR: &str = "AWS_ECR_CACHE_DIR";
+/// The XDG base directory for caches: with no `~/.ecr`, the cache is `$XDG_CACHE_HOME/ecr-login`
+/// (only an absolute value counts, as the XDG Base Directory specification says).
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// The directory under `XDG_CACHE_HOME` that is ours.
+pub const XDG_CACHE_NAME: &str = "ecr-login";
 /// Any non-empty value disables the cache (as Go: even `false`).
 pub const DISABLE_CACHE: &str = "AWS_ECR_DISABLE_CACHE";
-/// `true` (any case) or `1`: `store`/`erase` succeed without storing anything.
+/// `true` (any case) or `1`: `store`/`erase` succeed silently without storing anything, for
+/// every host; `false` (any case) or `0`: they answer not-implemented, even for ECR hosts (the
+/// behaviour before `store` of an ECR host succeeded by default).
 pub const IGNORE_CREDS_STORAGE: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
 /// Log level: `off`, `error`, `warn`, `info` (default), `debug`, `trace`.
 pub const LOG_LEVEL: &str = "AWS_ECR_LOG_LEVEL";
@@ -27,6 +34,12 @@ pub const CREDENTIALS_TIMEOUT: &str = "AWS_ECR_CREDENTIALS_TIMEOUT";
 /// The role the kubelet's service-account mode assumes when the service account has no
 /// `eks.amazonaws.com/ecr-role-arn` annotation (cloud-provider-aws's variable; `kubelet.rs`).
 pub const ECR_ROLE_ARN: &str = "AWS_ECR_ROLE_ARN";
+/// The auth file podman, skopeo and buildah use instead of their default (containers-auth.json(5)):
+/// `configure --containers` writes its `credHelpers` there.
+pub const REGISTRY_AUTH_FILE: &str = "REGISTRY_AUTH_FILE";
+/// The XDG base directory for configuration (default `~/.config`): containers-auth.json(5) reads
+/// `$XDG_CONFIG_HOME/containers/auth.json`.
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 /// Docker's configuration directory (default `~/.docker`), as the docker CLI reads it.
 pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
 /// The credential store for every registry that is not ECR: `docker-credential-<name>` on
@@ -147,6 +160,8 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     pub cache_disabled: bool,
     pub ignore_creds_storage: bool,
+    /// [`IGNORE_CREDS_STORAGE`] is `false` (any case) or `0`: the old not-implemented answers.
+    pub refuse_creds_storage: bool,
     pub log_level: LogLevel,
     pub ca_bundle: Option<PathBuf>,
     /// `AWS_CONFIG_FILE` or `~/.aws/config`.
@@ -163,6 +178,15 @@ pub struct Config {
     pub settings_file: Option<PathBuf>,
     /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
     pub docker_config_file: Option<PathBuf>,
+    /// Where `configure --containers` writes `credHelpers` (docs/contract.md §2.5):
+    /// `$REGISTRY_AUTH_FILE`, else `$XDG_CONFIG_HOME/containers/auth.json` (an absolute one),
+    /// else `~/.config/containers/auth.json`.
+    pub containers_auth_file: Option<PathBuf>,
+    /// The user's registries.conf drop-in directory, `~/.config/containers/registries.conf.d`.
+    pub containers_user_conf_d: Option<PathBuf>,
+    /// Whether the process runs as root (`configure --containers --store` then writes the
+    /// system-wide drop-in): set by `main`, false in tests.
+    pub root: bool,
     /// `PATH`, to tell whether Docker can find this helper.
     pub path: Option<String>,
     /// `AWS_REGION`, else `AWS_DEFAULT_REGION` (the selected profile's `region` comes after
@@ -206,10 +230,12 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let cache_dir = match get(CACHE_DIR) {
             Some(dir) => expand_tilde(&dir, home.as_deref()),
-            None => home.as_ref().map(|h| h.join(".ecr")),
+            None => default_cache_dir(home.as_deref(), get(XDG_CACHE_HOME).as_deref()),
         };
         let ignore =
             get(IGNORE_CREDS_STORAGE).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        let refuse =
+            get(IGNORE_CREDS_STORAGE).is_some_and(|v| v.eq_ignore_ascii_case("false") || v == "0");
         let log_level = get(LOG_LEVEL)
             .and_then(|v| LogLevel::parse(&v))
             .unwrap_or(LogLevel::Info);
@@ -225,6 +251,17 @@ impl Config {
             Some(d) => expand_tilde(&d, home.as_deref()).map(|d| d.join("config.json")),
             None => home.as_ref().map(|h| h.join(".docker").join("config.json")),
         };
+        let config_home = get(XDG_CONFIG_HOME)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| home.as_ref().map(|h| h.join(".config")));
+        let containers_auth_file = match get(REGISTRY_AUTH_FILE) {
+            Some(p) => expand_tilde(&p, home.as_deref()),
+            None => config_home.map(|c| c.join("containers").join("auth.json")),
+        };
+        let containers_user_conf_d = home
+            .as_ref()
+            .map(|h| h.join(".config/containers/registries.conf.d"));
         let credentials_timeout = get(CREDENTIALS_TIMEOUT)
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s > 0.0)
@@ -248,11 +285,15 @@ impl Config {
             can_spawn_refresher: false,
             settings_file,
             docker_config_file,
+            containers_auth_file,
+            containers_user_conf_d,
+            root: false,
             path: get(PATH),
             region: get(REGION).or_else(|| get(DEFAULT_REGION)),
             cache_dir,
             cache_disabled: get(DISABLE_CACHE).is_some(),
             ignore_creds_storage: ignore,
+            refuse_creds_storage: refuse,
             log_level,
             ca_bundle: get(CA_BUNDLE).and_then(|p| expand_tilde(&p, home.as_deref())),
             aws_config_file: aws_file(CONFIG_FILE, "config"),
@@ -307,6 +348,22 @@ impl Config {
     }
 }
 
+/// The cache directory without `AWS_ECR_CACHE_DIR` (docs/contract.md §8.1): `~/.ecr` when it is
+/// there (the Go helper's, and ours before XDG), else `$XDG_CACHE_HOME/ecr-login` when that
+/// variable is an absolute path, else `~/.ecr` (created when first needed).
+fn default_cache_dir(home: Option<&Path>, xdg_cache_home: Option<&str>) -> Option<PathBuf> {
+    let dot_ecr = home.map(|h| h.join(".ecr"));
+    let xdg = xdg_cache_home
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .map(|p| p.join(XDG_CACHE_NAME));
+    match (dot_ecr, xdg) {
+        (Some(d), Some(x)) if !crate::files::is_there(&d) => Some(x),
+        (Some(d), _) => Some(d),
+        (None, x) => x,
+    }
+}
+
 /// `~` and `~/x` expand to the home directory (`AWS_ECR_CACHE_DIR=~/.ecr` is common in docs).
 fn expand_tilde(path: &str, home: Option<&Path>) -> Option<PathBuf> {
     if path == "~" {
@@ -351,6 +408,52 @@ mod tests {
         assert_eq!(config(&[]).cache_dir, None);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn xdg_cache_home_is_used_only_without_dot_ecr_and_never_over_the_variable() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().to_str().unwrap();
+        let xdg = tempfile::tempdir().unwrap();
+        let x = xdg.path().to_str().unwrap();
+        let ours = xdg.path().join("ecr-login");
+        // No ~/.ecr: the XDG directory (not created by merely reading the configuration).
+        let cfg = config(&[("HOME", h), (XDG_CACHE_HOME, x)]);
+        assert_eq!(cfg.cache_dir.as_deref(), Some(ours.as_path()));
+        assert_eq!(cfg.settings_file, Some(ours.join("config.json")));
+        assert_eq!(cfg.log_dir(), Some(ours.join("log")));
+        assert!(!ours.exists());
+        // Relative or empty: ignored, as the XDG specification says.
+        for bad in ["relative/cache", ""] {
+            assert_eq!(
+                config(&[("HOME", h), (XDG_CACHE_HOME, bad)]).cache_dir,
+                Some(home.path().join(".ecr")),
+                "{bad}"
+            );
+        }
+        // No home at all: the XDG directory still is one.
+        assert_eq!(
+            config(&[(XDG_CACHE_HOME, x)]).cache_dir.as_deref(),
+            Some(ours.as_path())
+        );
+        // AWS_ECR_CACHE_DIR wins over both.
+        assert_eq!(
+            config(&[("HOME", h), (XDG_CACHE_HOME, x), (CACHE_DIR, "/c")]).cache_dir,
+            Some(PathBuf::from("/c"))
+        );
+        // An existing ~/.ecr (even a dangling link) keeps being used.
+        std::os::unix::fs::symlink("/nonexistent/ecr", home.path().join(".ecr")).unwrap();
+        assert_eq!(
+            config(&[("HOME", h), (XDG_CACHE_HOME, x)]).cache_dir,
+            Some(home.path().join(".ecr"))
+        );
+        std::fs::remove_file(home.path().join(".ecr")).unwrap();
+        std::fs::create_dir(home.path().join(".ecr")).unwrap();
+        assert_eq!(
+            config(&[("HOME", h), (XDG_CACHE_HOME, x)]).cache_dir,
+            Some(home.path().join(".ecr"))
+        );
+    }
+
     #[test]
     fn disable_cache_is_any_non_empty_value_like_go() {
         assert!(config(&[(DISABLE_CACHE, "false")]).cache_disabled);
@@ -370,6 +473,20 @@ mod tests {
         for v in ["false", "yes", "", "0"] {
             assert!(
                 !config(&[(IGNORE_CREDS_STORAGE, v)]).ignore_creds_storage,
+                "{v}"
+            );
+        }
+        for (v, refuse) in [
+            ("false", true),
+            ("FALSE", true),
+            ("0", true),
+            ("yes", false),
+            ("", false),
+            ("true", false),
+        ] {
+            assert_eq!(
+                config(&[(IGNORE_CREDS_STORAGE, v)]).refuse_creds_storage,
+                refuse,
                 "{v}"
             );
         }

@@ -707,6 +707,27 @@ pub fn lock_for_edit(target: &Path, wait: std::time::Duration) -> io::Result<Edi
     }
 }
 
+// ---- issue 23 (XDG cache): whether a path is there, without following it.
+
+/// Whether something (a file, a directory, a link, even a dangling one) is at `path`: the link
+/// itself is looked at, never followed, and nothing is opened. An error other than "not there"
+/// (a directory on the way that cannot be searched) counts as there: the caller then uses the
+/// path and meets the real problem, instead of silently choosing another directory.
+pub fn is_there(path: &Path) -> bool {
+    match fs::symlink_metadata(path) {
+        Ok(_) => true,
+        Err(e) => e.kind() != io::ErrorKind::NotFound,
+    }
+}
+
+// ---- issue 23 (configure --containers): whether this process is root.
+
+/// Whether this process runs as root (Unix: effective uid 0; never on Windows): `configure
+/// --containers --store` then writes the system-wide drop-in.
+pub fn is_root() -> bool {
+    sys::is_root()
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

@@ -328,6 +328,48 @@ fn input_host(server_url: &str) -> String {
     Registry::parse(server_url).map_or_else(|| server_url.to_owned(), |r| r.host().to_owned())
 }
 
+/// The one stderr line of `store` (`action` "store") or `erase` of a host this helper serves
+/// (docs/contract.md §2.3): nothing is kept, tokens come from the AWS credentials, and whose, so
+/// that someone who logged in with another account's password knows to map the host.
+pub fn not_kept(cfg: &Config, action: &str, server_url: &str) -> String {
+    let host = Registry::parse(server_url).map_or_else(
+        || crate::registry::hostport_of(server_url).to_owned(),
+        |r| r.host().to_owned(),
+    );
+    let host = crate::shown(&host);
+    let what = if action == "store" {
+        "the password was not kept"
+    } else {
+        "nothing to erase"
+    };
+    let from = "this helper gets tokens for this host from the AWS credentials";
+    match resolve(cfg, server_url) {
+        Ok(Some(r)) => {
+            let map = cfg.settings_file.as_ref().map_or_else(String::new, |f| {
+                format!("; for another account's, map the host in {}", f.display())
+            });
+            format!("{host}: {what}: {from} ({}){map}", identity_named(cfg, &r))
+        }
+        Ok(None) => format!("{host}: {what}: {from}"),
+        Err(e) => format!("{host}: {what}: {from}, but {}", crate::error::render(&e)),
+    }
+}
+
+/// The identity of a request in a few words, as `doctor` names it: no secret, no key id.
+pub fn identity_named(cfg: &Config, request: &Request) -> String {
+    use crate::identity::CredentialSource;
+    match (&request.profile, &request.identity.source) {
+        (Some(p), _) => format!(
+            "profile {p}, mapped by {:?}",
+            request.mapping.as_deref().unwrap_or_default()
+        ),
+        (None, CredentialSource::Profile { name, .. }) if cfg.profile.is_some() => {
+            format!("profile {name} from AWS_PROFILE")
+        }
+        (None, source) => source.to_string(),
+    }
+}
+
 /// Who asks for which registry: the outcome of the per-registry settings and the identity.
 #[derive(Debug)]
 pub struct Request {

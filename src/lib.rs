@@ -6,14 +6,16 @@
 //! |-----------|-----------------------|-----------------------------------------------------|------|
 //! | `get`     | registry host or URL  | `{"ServerURL":..,"Username":"AWS","Secret":..}`     | 0    |
 //! | `list`    | ignored               | `{"https://HOST":"AWS",...}` (cached, this identity)| 0    |
-//! | `store`   | credentials JSON      | `not implemented...` (or nothing, see below)        | 1/0  |
-//! | `erase`   | server URL            | `not implemented...` (or nothing, see below)        | 1/0  |
+//! | `store`   | credentials JSON      | nothing for ECR hosts, else `not implemented...`    | 0/1  |
+//! | `erase`   | server URL            | nothing for ECR hosts, else `not implemented...`    | 0/1  |
 //! | `version` | ignored               | `docker-credential-ecr-login VERSION ...`           | 0    |
 //!
 //! Every failure is one line on stdout and exit 1. `credentials not found in native keychain` is
 //! the answer for every host this helper does not serve and every ECR host whose token can't be
-//! had; for the latter, one line on stderr says why. `AWS_ECR_IGNORE_CREDS_STORAGE=true` makes
-//! `store`/`erase` succeed silently. With a fallback store (`AWS_ECR_FALLBACK`, or `"fallback"` in
+//! had; for the latter, one line on stderr says why. `store`/`erase` of an ECR host keep nothing
+//! and succeed with one stderr line naming the identity tokens come from;
+//! `AWS_ECR_IGNORE_CREDS_STORAGE=true` makes them succeed silently for every host, `=false`
+//! answers not-implemented as before. With a fallback store (`AWS_ECR_FALLBACK`, or `"fallback"` in
 //! the settings file), `get`/`store`/`erase` of other hosts run it, and `list` merges its entries.
 //! Environment variables: see `config.rs`.
 //!
@@ -23,7 +25,7 @@
 //! 2. the front doors: `cli` (which action), `protocol` (Docker's wire: stdin, stdout, the exact
 //!    texts), `kubelet` (the kubelet's credential provider protocol) and `setup/` (the commands
 //!    for people: `configure`, `doctor`, `login-password` and `export`, Docker's config.json,
-//!    the help text);
+//!    the containers' auth file and drop-in, the help text);
 //! 3. `helper`: the policy of `get` and `list` (registry, identity, cache, fetch, answer), and
 //!    `fallback`: the store named for registries that are not ECR (docs/contract.md §2.7);
 //! 4. `ecr` (the one door to AWS) and `error` (why a token could not be had);
@@ -272,8 +274,9 @@ impl Fallback {
     }
 }
 
-/// `store`/`erase`: ECR tokens are fetched, never stored (docs/contract.md §2.3); other hosts go
-/// to the fallback store when one is named (§2.7).
+/// `store`/`erase`: ECR tokens are fetched, never stored (docs/contract.md §2.3), so for a host
+/// this helper serves both succeed with one line on stderr; other hosts go to the fallback store
+/// when one is named (§2.7).
 fn storage(
     cfg: &Config,
     action: &str,
@@ -283,6 +286,14 @@ fn storage(
     stderr: &mut dyn Write,
 ) -> ExitCode {
     let fb = Fallback::of(cfg);
+    // Ours by default: nothing to keep, and one line that says whose tokens Docker will get.
+    // `AWS_ECR_IGNORE_CREDS_STORAGE=true` keeps it silent, `=false` the old answers below.
+    let ours = fb.settings.is_ours(server_url);
+    if ours && !cfg.ignore_creds_storage && !cfg.refuse_creds_storage {
+        info!(action, "an ECR host: nothing kept");
+        say(stderr, &helper::not_kept(cfg, action, server_url));
+        return ExitCode::SUCCESS;
+    }
     match fb.route {
         Route::Off => storage_answer(cfg, stdout),
         _ if fb.settings.is_ours(server_url) => {

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
     config.interactive = docker_credential_ecr_login::files::has_terminal();
     config.stdout_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     config.can_spawn_refresher = true;
+    config.root = docker_credential_ecr_login::files::is_root();
     let now = SystemTime::now();
     logging::init(&config, now);
     let _span = tracing::info_span!("run", pid = std::process::id()).entered();

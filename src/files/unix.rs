@@ -188,3 +188,9 @@ pub(super) fn open_device(path: &Path) -> io::Result<fs::File> {
     }
     Ok(file)
 }
+
+/// Whether the effective uid is 0 (files.rs, issue 23).
+pub(super) fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

@@ -5,13 +5,15 @@
 //! `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`). Refuses when Docker could not
 //! find this helper on `PATH`. Returns the lines to print; never touches stdout itself.
 
+use std::path::Path;
+
 use crate::config::Config;
 use crate::fallback;
 use crate::registry;
 use crate::settings::Settings;
 use crate::setup::docker_config::{self, BINARY, DockerConfig, HELPER_NAME};
 
-pub const USAGE: &str = "Usage: docker-credential-ecr-login configure [--store [--fallback NAME]] [--dry-run] [REGISTRY...]";
+pub const USAGE: &str = "Usage: docker-credential-ecr-login configure [--containers] [--store [--fallback NAME]] [--dry-run] [REGISTRY...]";
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Args {
@@ -20,6 +22,10 @@ pub struct Args {
     pub registries: Vec<String>,
     /// `--fallback NAME`: the settings file's `"fallback"` (needs `--store`).
     pub fallback: Option<String>,
+    /// `--containers`: podman, skopeo and buildah instead of Docker (`containers.rs`).
+    pub containers: bool,
+    /// `-h`/`--help`: the usage and the options, nothing done.
+    pub help: bool,
 }
 
 pub fn parse(args: &[String]) -> Result<Args, String> {
@@ -32,6 +38,13 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
         }
         match a.as_str() {
             "--store" => out.store = true,
+            "--containers" => out.containers = true,
+            "-h" | "--help" => {
+                return Ok(Args {
+                    help: true,
+                    ..Args::default()
+                });
+            }
             "--fallback" => match args.next() {
                 Some(name) => out.fallback = Some(name.clone()),
                 None => return Err(format!("--fallback needs a NAME; {USAGE}")),
@@ -46,6 +59,11 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
     if !out.store && out.registries.is_empty() {
         return Err(format!("nothing to configure; {USAGE}"));
     }
+    if out.fallback.is_some() && out.containers {
+        return Err(format!(
+            "--fallback is for Docker's credsStore; with --containers, podman keeps other registries' passwords in its auth files; {USAGE}"
+        ));
+    }
     if out.fallback.is_some() && !out.store {
         return Err(format!(
             "--fallback needs --store: only with credsStore does Docker ask this helper for other registries; {USAGE}"
@@ -59,10 +77,22 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
 /// The edit of `config.json` (and of the settings file, for the fallback) is one locked step:
 /// concurrent runs for different registries all land; see [`docker_config::edit`].
 pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
-    let path = cfg
-        .docker_config_file
-        .as_deref()
-        .ok_or("no home directory and no DOCKER_CONFIG: cannot locate Docker's config.json")?;
+    if args.help {
+        return Ok(vec![
+            USAGE.to_owned(),
+            crate::setup::help::CONFIGURE.to_owned(),
+        ]);
+    }
+    let path = cfg.docker_config_file.as_deref();
+    let path = match path {
+        Some(p) => p,
+        None if args.containers => Path::new(""),
+        None => {
+            return Err(
+                "no home directory and no DOCKER_CONFIG: cannot locate Docker's config.json".into(),
+            );
+        }
+    };
     let Some(found) = docker_config::find_on_path(cfg.path.as_deref()) else {
         if let crate::files::LookPath::Relative(rel) =
             crate::files::look_path(cfg.path.as_deref(), BINARY)
@@ -82,6 +112,14 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
         ));
     };
     let settings = Settings::load(cfg.settings_file.as_deref()).map_err(|e| e.to_string())?;
+    if args.containers {
+        let keys = args
+            .registries
+            .iter()
+            .map(|r| registry_key(r, &settings))
+            .collect::<Result<Vec<_>, _>>()?;
+        return crate::setup::containers::run(cfg, &keys, args.store, args.dry_run, &found);
+    }
     let explicit = match &args.fallback {
         Some(name) => Some(fallback_step(cfg, name, &settings)?),
         None => None,
@@ -358,6 +396,8 @@ mod tests {
                 dry_run: true,
                 registries: vec!["h".into()],
                 fallback: None,
+                containers: false,
+                help: false,
             }
         );
         assert_eq!(
@@ -375,6 +415,16 @@ mod tests {
             Some("pass")
         );
         assert!(args(&["--fallback", "pass"]).is_err());
+        let c = args(&["--containers", "--store"]).unwrap();
+        assert!(c.containers && c.store);
+        assert!(args(&["--containers", "--store", "--fallback", "pass"]).is_err());
+        assert!(args(&["--store", "--help"]).unwrap().help);
+        let cfg = Config::from_pairs(&[]);
+        let help = run(&cfg, &args(&["-h"]).unwrap()).unwrap().join("\n");
+        assert!(
+            help.contains("--containers") && help.contains("--store"),
+            "{help}"
+        );
         assert!(args(&["--store", "--fallback"]).is_err());
         assert!(args(&[]).is_err());
         assert!(args(&["--dry-run"]).is_err());

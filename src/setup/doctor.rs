@@ -309,7 +309,9 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
     };
     let cache = match &state {
         CacheState::Off if cfg.cache_disabled => "disabled (AWS_ECR_DISABLE_CACHE)".to_owned(),
-        CacheState::Off => "none: no home directory and no AWS_ECR_CACHE_DIR".to_owned(),
+        CacheState::Off => {
+            "none: no home directory, no XDG_CACHE_HOME and no AWS_ECR_CACHE_DIR".to_owned()
+        }
         CacheState::Untrusted { dir, reason } => format!(
             "PROBLEM: not using the cache {}: {reason}; every get asks AWS (fix the directory, or set AWS_ECR_CACHE_DIR to a private one)",
             dir.display()

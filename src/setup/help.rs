@@ -3,6 +3,16 @@
 
 use crate::protocol::USAGE;
 
+/// The `configure` part of the help, also what `configure --help` prints.
+pub const CONFIGURE: &str = "  configure [--store [--fallback NAME]] [--dry-run] REGISTRY...
+             add credHelpers entries for REGISTRY... (and with --store set credsStore) in
+             Docker's config.json, keeping everything else; the old file is kept as config.json.bak;
+             --fallback NAME also sets \"fallback\" in the per-registry settings file
+  configure --containers [--store] [--dry-run] [REGISTRY...]
+             the same for podman, skopeo and buildah: credHelpers entries in $REGISTRY_AUTH_FILE,
+             else ~/.config/containers/auth.json; --store: a registries.conf.d drop-in (as root in
+             /etc/containers) with credential-helpers = [\"containers-auth.json\", \"ecr-login\"]";
+
 /// What `-h`, `--help` and `help` print.
 pub fn help() -> String {
     format!(
@@ -16,8 +26,9 @@ Actions:
   list       print the registries with a cached token usable by the current AWS identity
              (with a region from AWS_REGION, AWS_DEFAULT_REGION or the profile, also the
              caller's own registry there; at most 2 s)
-  store      what `docker login` calls: not supported (see AWS_ECR_IGNORE_CREDS_STORAGE), or
-             handed to the fallback store for a host that is not ECR (see below)
+  store      what `docker login` calls: for an ECR host (or a key of the per-registry settings)
+             nothing is kept, exit 0, and one stderr line names the AWS identity its tokens
+             come from; another host goes to the fallback store (see below), else not implemented
   erase      what `docker logout` calls: as store
   version    print the version (also -v, --version)
   help       print this help (also -h, --help)
@@ -27,10 +38,7 @@ Actions:
              when run as ecr-credential-provider; see `kubelet --help` and docs/kubelet.md)
 
 Setup and troubleshooting (for people, not for Docker):
-  configure [--store [--fallback NAME]] [--dry-run] REGISTRY...
-             add credHelpers entries for REGISTRY... (and with --store set credsStore) in
-             Docker's config.json, keeping everything else; the old file is kept as config.json.bak;
-             --fallback NAME also sets \"fallback\" in the per-registry settings file
+{configure}
   doctor [HOST...]
              explain, step by step, what happens for HOST (default: every ECR registry named in
              Docker's config.json): Docker routing, identity, region, cache, a real token fetch
@@ -67,11 +75,13 @@ Fallback store (for credsStore: ecr-login with docker login elsewhere):
   ecr-login (a loop) is refused; an untrusted settings file names no fallback.
 
 Environment:
-  AWS_ECR_CACHE_DIR             cache and log directory (default {home}{sep}.ecr)
+  AWS_ECR_CACHE_DIR             cache and log directory (default {home}{sep}.ecr, or
+                                $XDG_CACHE_HOME{sep}ecr-login when {home}{sep}.ecr does not exist)
   AWS_ECR_DISABLE_CACHE         any non-empty value: never cache tokens
   AWS_ECR_BACKGROUND_REFRESH    0/false/off/no: a token past its refresh point is fetched while the
                                 client waits, instead of by a detached background process
-  AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed without storing anything
+  AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed silently for every host;
+                                false/0: not implemented, even for ECR hosts (the old answer)
   AWS_ECR_LOG_LEVEL             off, error, warn, info (default), debug, trace; logs in <cache dir>/log/
   AWS_ECR_CONFIG                per-registry settings file (default <cache dir>/config.json)
   AWS_ECR_FALLBACK              fallback store for registries that are not ECR: docker-credential-NAME
@@ -81,6 +91,8 @@ Environment:
   AWS_ECR_CREDENTIALS_TIMEOUT   seconds allowed for loading AWS credentials (credential_process,
                                 SSO, STS); default 6, or 120 when run from a terminal
   DOCKER_CONFIG                 Docker's configuration directory, for configure and doctor
+  REGISTRY_AUTH_FILE, XDG_CONFIG_HOME
+                                where configure --containers writes credHelpers entries
   AWS_DEFAULT_PROFILE, AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
   AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE,
   AWS_LOGIN_CACHE_DIRECTORY, AWS_REGION, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_ECR_PUBLIC, AWS_USE_FIPS_ENDPOINT,
@@ -95,6 +107,7 @@ them and nobody else can write them ({fix}); otherwise every get asks AWS and sa
 Docker config ({home}{sep}.docker{sep}config.json):
   {{\"credsStore\": \"ecr-login\"}}  or  {{\"credHelpers\": {{\"<registry host>\": \"ecr-login\"}}}}",
         version = env!("CARGO_PKG_VERSION"),
+        configure = CONFIGURE,
         home = if cfg!(windows) { "%USERPROFILE%" } else { "~" },
         sep = std::path::MAIN_SEPARATOR,
         export_mode = if cfg!(windows) { "" } else { " with mode 0600" },

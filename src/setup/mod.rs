@@ -4,6 +4,7 @@
 //! speaks is `protocol.rs`.
 
 pub mod configure;
+pub mod containers;
 pub mod docker_config;
 pub mod doctor;
 pub mod export;

@@ -200,6 +200,82 @@ c_engine_ctr_login_password() {
     crun ctr -a "$sock" -n ecr-e2e images rm "$ENGINE_IMAGE" || true
 }
 
+# docker login, as the AWS docs have it (`aws ecr get-login-password | docker login ...`), with a
+# real engine: the engine checks the password with the registry, the CLI calls our store, which
+# keeps nothing and says whose tokens come instead; the pull gets them; docker logout calls erase.
+c_engine_login_pull_logout() {
+    ctx engine-login
+    creds_store
+    [ -n "$ENGINE_IMAGE" ] || { fail "no image pushed"; return 1; }
+    eimage_gone "$ENGINE_IMAGE"
+    crun docker-credential-ecr-login login-password "$REG" || { fail "login-password failed"; return 1; }
+    env -i "${CENV[@]}" DOCKER_HOST="unix://$ENGINE_REAL_SOCK" docker login -u AWS --password-stdin "$REG" \
+        <"$C/out" >"$C/login.out" 2>"$C/err" || { fail "docker login failed: $(tail -n 2 "$C/err")"; return 1; }
+    grep -q 'Login Succeeded' "$C/login.out" || fail "no 'Login Succeeded'"
+    helper_err_says "$REG_NAME" "the password was not kept" || fail "the CLI did not show the helper's line: $(cat "$C/err")"
+    helper_err_says "$REG_NAME" "(environment keys)" || fail "the line names no identity"
+    ! grep -qF "$MOTO_PASSWORD" "$C/docker/config.json" "$C/err" || fail "the password landed in config.json or stderr"
+    grep -qs ' store ' "$C"/ecr/log/ecr-login.*.log || fail "docker login did not call our store"
+    edocker pull "$ENGINE_IMAGE" || { fail "docker pull after docker login failed"; return 1; }
+    ours_ran
+    eimage_has "$ENGINE_IMAGE" || fail "no image after the pull"
+    edocker logout "$REG" || fail "docker logout failed: $(tail -n 2 "$C/err")"
+    helper_err_says "$REG_NAME" "nothing to erase" || fail "docker logout did not show the helper's line: $(cat "$C/err")"
+    ! grep -qi 'could not erase\|not implemented' "$C/err" || fail "erase refused: $(cat "$C/err")"
+}
+
+# The README's CI recipes (GitHub Actions, GitLab CI, Buildkite), their shell steps as far as they
+# run without the CI system (tests/e2e/ci_recipes.py): install from a local copy of the release
+# (checksum checked; a wrong sum must stop the install), configure, pull, tag, push with no
+# docker login, and login-password handed to a tool on stdin.
+c_engine_ci_recipes() {
+    ctx engine-ci
+    [ -n "$ENGINE_IMAGE" ] || { fail "no image pushed"; return 1; }
+    rm -f "$C/docker/config.json"
+    local v a rel port name
+    v=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n 1)
+    a=$(uname -m)
+    rel="$T/release"
+    mkdir -p "$rel/v$v" "$C/bin" "$C/work"
+    cp "$(readlink -f "$T/bin/docker-credential-ecr-login")" "$rel/v$v/docker-credential-ecr-login-$v-$a-linux"
+    (cd "$rel/v$v" && sha256sum "docker-credential-ecr-login-$v-$a-linux" >SHA256SUMS)
+    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    e2e_bg release "$PY" -m http.server --bind 127.0.0.1 --directory "$rel" "$port"
+    for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v$v/SHA256SUMS" >/dev/null 2>&1 && break; sleep 0.1; done
+    "$PY" "$E2E_DIR/ci_recipes.py" "$ROOT/README.md" "$C" "http://127.0.0.1:$port" "$C/bin" "$REG" "$ENGINE_IMAGE" ||
+        { fail "cannot extract the recipes from the README"; return 1; }
+    grep -q "v=0.1.0" "$C/github.sh" || { fail "the recipes no longer pin v=0.1.0"; return 1; }
+    for name in github gitlab buildkite; do
+        sed -i "s/v=0.1.0/v=$v/" "$C/$name.sh"
+        rm -f "$C/bin/docker-credential-ecr-login" "$C/docker/config.json" "$C"/work/*
+        (cd "$C/work" && env -i "${CENV[@]}" PATH="$C/bin:$CLIENT_PATH" DOCKER_HOST="unix://$ENGINE_REAL_SOCK" \
+            bash "$C/$name.sh") >"$C/out" 2>"$C/err" || { fail "$name recipe failed: $(tail -n 3 "$C/err" | tr '\n' ' ')"; return 1; }
+        [ -x "$C/bin/docker-credential-ecr-login" ] || { fail "$name: nothing installed"; return 1; }
+        grep -qF "\"$REG\": \"ecr-login\"" "$C/docker/config.json" || { fail "$name: configure wrote no credHelpers entry"; return 1; }
+        grep -q 'Login Succeeded' "$C/out" || fail "$name: the password from login-password was refused"
+        # GitHub's runner takes the ::add-mask:: line off the log; nothing else may show the password.
+        if [ "$name" = github ]; then
+            grep -qxF "::add-mask::$MOTO_PASSWORD" "$C/out" || fail "github: no ::add-mask:: line for the password"
+        fi
+        ! grep -vxF "::add-mask::$MOTO_PASSWORD" "$C/out" | grep -qF "$MOTO_PASSWORD" || fail "$name: the password was printed"
+        ! grep -qF "$MOTO_PASSWORD" "$C/err" "$C/docker/config.json" || fail "$name: the password was printed or stored"
+        edocker20 image inspect "$REG/e2e/ci-$name:e2e" >/dev/null || fail "$name: no tagged image"
+        skopeo_inspect_as "$REG/e2e/ci-$name:e2e" || fail "$name: the pushed image is not in the registry"
+    done
+    # A wrong checksum stops the install before anything is installed.
+    rm -f "$C/bin/docker-credential-ecr-login" "$C"/work/*
+    printf '0%.0s' $(seq 64) >"$C/bad"
+    echo "  docker-credential-ecr-login-$v-$a-linux" >>"$C/bad"
+    cp "$C/bad" "$rel/v$v/SHA256SUMS"
+    if (cd "$C/work" && env -i "${CENV[@]}" PATH="$C/bin:$CLIENT_PATH" DOCKER_HOST="unix://$ENGINE_REAL_SOCK" \
+        bash "$C/github.sh") >"$C/out" 2>"$C/err"; then
+        fail "the recipe installed a binary whose checksum is wrong"
+    fi
+    [ ! -e "$C/bin/docker-credential-ecr-login" ] || fail "a binary with a wrong checksum was installed"
+}
+# skopeo inspect with the registry's own credentials (the e2e's check, not the recipe's).
+skopeo_inspect_as() { crun skopeo inspect --cert-dir "$T/certdir" --creds "AWS:$MOTO_PASSWORD" "docker://$1"; }
+
 engine_versions() {
     local d c
     d=$(env -i DOCKER_HOST="unix://$ENGINE_REAL_SOCK" docker version --format '{{.Server.Version}}' 2>/dev/null)
@@ -212,7 +288,8 @@ engine_cases() {
         local n
         for n in "engine: docker build FROM scratch + push with credsStore" "engine: control: no helper -> pull refused" \
             "engine: docker pull with credHelpers, the image run" "engine: docker build --pull, legacy builder" \
-            "engine: docker build --pull, BuildKit --network=none" "engine: ctr images pull --user AWS:\$(login-password)"; do
+            "engine: docker build --pull, BuildKit --network=none" "engine: ctr images pull --user AWS:\$(login-password)" \
+            "engine: docker login (nothing kept), pull, logout" "engine: the README's CI recipes (GitHub, GitLab, Buildkite)"; do
             run_case "$n" engine_unavailable
         done
         return
@@ -224,6 +301,8 @@ engine_cases() {
     run_case "engine: docker build --pull, legacy builder" c_engine_build_legacy
     run_case "engine: docker build --pull, BuildKit --network=none" c_engine_build_buildkit
     run_case "engine: ctr images pull --user AWS:\$(login-password)" c_engine_ctr_login_password
+    run_case "engine: docker login (nothing kept), pull, logout" c_engine_login_pull_logout
+    run_case "engine: the README's CI recipes (GitHub, GitLab, Buildkite)" c_engine_ci_recipes
 }
 
 engine_unavailable() { fail "$ENGINE_WHY"; }

@@ -429,12 +429,31 @@ c_docker_api_down() {
     helper_err_says "$REG_NAME" "refused" || fail "docker did not show the helper's stderr line"
 }
 
+# docker login to an ECR host succeeds and keeps nothing; the helper's one line names the identity
+# (docs/contract.md §2.3). AWS_ECR_IGNORE_CREDS_STORAGE=false keeps the old not-implemented answer.
 c_docker_login_default() {
     ctx docker-login
+    reg_image || return 1
     creds_store
     printf '%s\n' "$MOTO_PASSWORD" | env -i "${CENV[@]}" DOCKER_HOST="unix://$ENGINE_SOCK" \
+        docker login -u AWS --password-stdin "$REG" >"$C/out" 2>"$C/err" || fail "docker login -u AWS failed"
+    grep -q 'Login Succeeded' "$C/out" || fail "no 'Login Succeeded'"
+    helper_err_says "$REG_NAME" "the password was not kept" || fail "docker did not show the helper's line: $(cat "$C/err")"
+    helper_err_says "$REG_NAME" "(environment keys)" || fail "the line names no identity: $(cat "$C/err")"
+    ! grep -qF "$MOTO_PASSWORD" "$C/docker/config.json" "$C/err" || fail "the password landed in config.json or stderr"
+    [ ! -d "$C/ecr/tokens" ] || [ -z "$(ls -A "$C/ecr/tokens")" ] || fail "store kept something"
+    docker_ pull "$REG/e2e/hello:v1" || fail "docker pull after docker login failed"
+    engine_auth_ok "$REG" || return 1
+    ours_ran
+}
+
+c_docker_login_refused() {
+    ctx docker-login-false
+    creds_store
+    CENV+=(AWS_ECR_IGNORE_CREDS_STORAGE=false)
+    printf '%s\n' "$MOTO_PASSWORD" | env -i "${CENV[@]}" DOCKER_HOST="unix://$ENGINE_SOCK" \
         docker login -u AWS --password-stdin "$REG" >"$C/out" 2>"$C/err" &&
-        fail "docker login succeeded although store is not implemented"
+        fail "docker login succeeded with AWS_ECR_IGNORE_CREDS_STORAGE=false"
     grep -qi 'not implemented' "$C/out" "$C/err" || fail "docker did not show the helper's 'not implemented'"
     ! grep -qF "$MOTO_PASSWORD" "$C/docker/config.json" || fail "the password landed in config.json"
 }
@@ -446,6 +465,7 @@ c_docker_login_ignore() {
     printf '%s\n' "$MOTO_PASSWORD" | env -i "${CENV[@]}" DOCKER_HOST="unix://$ENGINE_SOCK" \
         docker login -u AWS --password-stdin "$REG" >"$C/out" 2>"$C/err" || fail "docker login -u AWS failed"
     grep -q 'Login Succeeded' "$C/out" || fail "no 'Login Succeeded'"
+    ! grep -q 'docker-credential-ecr-login' "$C/err" || fail "the helper was not silent: $(cat "$C/err")"
     docker_ login "$REG" || fail "docker login (credentials from the helper) failed"
     grep -q 'Login Succeeded' "$C/out" || fail "no 'Login Succeeded' (helper credentials)"
     [ "$(engine_last auth.password)" = "$MOTO_PASSWORD" ] || fail "the engine got no token password"
@@ -456,17 +476,18 @@ c_docker_login_ignore() {
 c_docker_logout() {
     ctx docker-logout
     creds_store
-    docker_ logout "$REG"
-    local rc=$?
+    docker_ logout "$REG" || fail "docker logout failed"
     grep -qs ' erase ' "$C"/ecr/log/ecr-login.*.log || fail "docker logout did not call erase"
-    # docker logout reports a failed erase as a warning; the helper must have said not implemented.
-    if [ $rc -eq 0 ] && ! grep -qi 'not implemented' "$C/err" "$C/out"; then
-        grep -qs ' erase .*ignored=false' "$C"/ecr/log/ecr-login.*.log || fail "erase was not refused"
-    fi
+    ! grep -qi 'not implemented\|could not erase' "$C/err" || fail "erase refused: $(cat "$C/err")"
+    helper_err_says "$REG_NAME" "nothing to erase" || fail "docker did not show the helper's line: $(cat "$C/err")"
     CENV+=(AWS_ECR_IGNORE_CREDS_STORAGE=true)
     docker_ logout "$REG" || fail "docker logout failed with AWS_ECR_IGNORE_CREDS_STORAGE=true"
-    ! grep -qi 'not implemented\|could not erase' "$C/err" || fail "erase still refused: $(cat "$C/err")"
+    ! grep -qi 'not implemented\|could not erase\|docker-credential-ecr-login' "$C/err" || fail "erase not silent: $(cat "$C/err")"
     grep -qs ' erase .*ignored=true' "$C"/ecr/log/ecr-login.*.log || fail "erase not ignored"
+    # =false: the old answer (docker logout may not show a failed erase: ask the helper itself).
+    CENV+=(AWS_ECR_IGNORE_CREDS_STORAGE=false)
+    crun_in "$REG" docker-credential-ecr-login erase
+    grep -q '^not implemented' "$C/out" || fail "erase was not refused with =false: $(cat "$C/out")"
 }
 
 # ---------------------------------------------------------------- the fallback store (pass)
@@ -823,6 +844,64 @@ c_export_skopeo_authfile() {
     unauthorized || fail "no 401 without the file"
 }
 
+# ---------------------------------------------------------------- configure --containers
+# podman and skopeo with nothing configured but what `configure --containers` writes
+# (docs/contract.md §2.5): no Docker config.json, no REGISTRY_AUTH_FILE, no --authfile.
+# reg_image: $REG/e2e/hello:v1 pushed with explicit credentials (a filtered run has not pushed it).
+reg_image() {
+    crun skopeo copy --dest-cert-dir "$T/certdir" --dest-creds "AWS:$MOTO_PASSWORD" \
+        "oci:$T/image:v1" "docker://$REG/e2e/hello:v1" || { fail "push with --dest-creds failed: $(tail -n 1 "$C/err")"; return 1; }
+}
+containers_ctx() {
+    ctx "$1"
+    no_helper # an empty Docker config.json (podman insists on DOCKER_CONFIG's file when set)
+    reg_image || return 1
+    # The control: nothing configured, the registry says 401.
+    if skopeo_inspect "$REG/e2e/hello:v1"; then fail "inspect succeeded with nothing configured"; return 1; fi
+    unauthorized || { fail "no 401 with nothing configured"; return 1; }
+}
+
+c_containers_cred_helpers() {
+    containers_ctx ctr-ch || return 1
+    crun docker-credential-ecr-login configure --containers "$REG" || { fail "configure --containers failed: $(cat "$C/out")"; return 1; }
+    local auth="$C/home/.config/containers/auth.json"
+    grep -qF "\"$REG\": \"ecr-login\"" "$auth" || { fail "no credHelpers entry in $auth"; return 1; }
+    skopeo_inspect "$REG/e2e/hello:v1" || { fail "skopeo inspect failed: $(tail -n 1 "$C/err")"; return 1; }
+    digest_is "$IMAGE_DIGEST" || fail "wrong digest"
+    ours_ran || return 1
+    podman_ pull --cert-dir "$T/certdir" "$REG/e2e/hello:v1" || { fail "podman pull failed: $(tail -n 1 "$C/err")"; return 1; }
+    podman_ image mount "$REG/e2e/hello:v1" || { fail "podman image mount failed"; return 1; }
+    local mnt
+    mnt=$(tail -n1 "$C/out")
+    [ "$(cat "$mnt/hello.txt" 2>/dev/null)" = "$NONCE" ] || fail "pulled image does not hold hello.txt"
+    podman_ image unmount "$REG/e2e/hello:v1" || true
+}
+
+# As root, --store writes the system-wide drop-in; the case removes it again.
+CONTAINERS_DROP_IN=/etc/containers/registries.conf.d/50-ecr-login.conf
+c_containers_store() {
+    [ ! -e "$CONTAINERS_DROP_IN" ] || { fail "$CONTAINERS_DROP_IN exists before the case"; return 1; }
+    containers_ctx ctr-st || return 1
+    containers_store_steps
+    rm -f "$CONTAINERS_DROP_IN" "$(dirname "$CONTAINERS_DROP_IN")/.$(basename "$CONTAINERS_DROP_IN").lock"
+}
+containers_store_steps() {
+    crun docker-credential-ecr-login configure --containers --store || { fail "configure --containers --store failed: $(cat "$C/out")"; return 1; }
+    grep -qxF 'credential-helpers = ["containers-auth.json", "ecr-login"]' "$CONTAINERS_DROP_IN" ||
+        { fail "no credential-helpers line in $CONTAINERS_DROP_IN"; return 1; }
+    [ "$(stat -c %a "$CONTAINERS_DROP_IN")" = 644 ] || fail "drop-in mode $(stat -c %a "$CONTAINERS_DROP_IN")"
+    [ ! -e "$C/home/.config/containers/auth.json" ] || fail "--store alone wrote an auth file"
+    skopeo_inspect "$REG/e2e/hello:v1" || { fail "skopeo inspect through the global helper failed: $(tail -n 1 "$C/err")"; return 1; }
+    digest_is "$IMAGE_DIGEST" || fail "wrong digest"
+    ours_ran || return 1
+    podman_ pull --cert-dir "$T/certdir" "$REG/e2e/hello:v1" || { fail "podman pull failed: $(tail -n 1 "$C/err")"; return 1; }
+    # Not ECR: the helper says not found, and the client goes on anonymously.
+    skopeo_inspect "$OPEN/e2e/hello:v1" || fail "anonymous inspect of $OPEN failed: $(tail -n 1 "$C/err")"
+    # Run again: nothing changes.
+    crun docker-credential-ecr-login configure --containers --store || fail "second configure failed"
+    grep -q 'already set' "$C/out" || fail "second configure changed the drop-in: $(cat "$C/out")"
+}
+
 # ---------------------------------------------------------------- main
 main() {
     if [ "$(id -u)" != 0 ]; then
@@ -853,9 +932,10 @@ main() {
     run_case "docker push with credsStore: X-Registry-Auth checked" c_docker_push
     run_case "docker pull of a non-ECR host with credsStore: anonymous" c_docker_non_ecr
     run_case "docker pull, API down: fails, stderr names the cause" c_docker_api_down
-    run_case "docker login without AWS_ECR_IGNORE_CREDS_STORAGE: not implemented" c_docker_login_default
+    run_case "docker login: nothing kept, one line naming the identity, then pull" c_docker_login_default
+    run_case "docker login with AWS_ECR_IGNORE_CREDS_STORAGE=false: not implemented" c_docker_login_refused
     run_case "docker login with AWS_ECR_IGNORE_CREDS_STORAGE=true" c_docker_login_ignore
-    run_case "docker logout with and without AWS_ECR_IGNORE_CREDS_STORAGE" c_docker_logout
+    run_case "docker logout: by default, with =true and with =false" c_docker_logout
     run_case "fallback pass: docker login, pull, ECR pull, list, logout with credsStore" c_fallback_docker_login_pull_logout
     run_case "fallback pass: skopeo through credHelpers" c_fallback_skopeo_credhelpers
     run_case "credentials: static environment keys" c_src_env_keys
@@ -883,6 +963,8 @@ main() {
     run_case "network: private CA trusted through AWS_CA_BUNDLE" c_net_ca_bundle
     run_case "network: untrusted CA refused, stderr names the certificate" c_net_untrusted_ca
     run_case "export -o FILE (0600) read by skopeo --authfile, no helper configured" c_export_skopeo_authfile
+    run_case "containers: configure --containers HOST: skopeo + podman, nothing else configured" c_containers_cred_helpers
+    run_case "containers: configure --containers --store: registries.conf.d drop-in, skopeo + podman" c_containers_store
     # ---- a real Docker engine (tests/e2e/engine.sh)
     # FILTER "clients": the engine cases (whose image the clients use), then the clients.
     [[ $FILTER != clients* ]] || FILTER=""

@@ -771,3 +771,89 @@ fn refreshers_killed_while_they_write_leave_whole_entries() {
         assert!(env.get(HOST).secret().starts_with("pw-"), "round {round}");
     }
 }
+/// docs/contract.md §8.1: with no `~/.ecr`, `$XDG_CACHE_HOME/ecr-login` holds the tokens, the
+/// log and the default settings file; an existing `~/.ecr` keeps them; `AWS_ECR_CACHE_DIR` wins.
+#[test]
+fn xdg_cache_home_is_the_cache_when_there_is_no_dot_ecr() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    let xdg = env.path().join("xdg-cache");
+    env.set("XDG_CACHE_HOME", &xdg.display().to_string());
+    let ours = xdg.join("ecr-login");
+    let first = env.get(HOST).secret();
+    assert_eq!(env.get(HOST).secret(), first, "a cache hit");
+    assert_eq!(fake.calls(), 1);
+    assert!(fs::read_dir(ours.join("tokens")).unwrap().count() > 0);
+    assert_eq!(mode(&xdg), 0o700, "missing parents are created private");
+    assert_eq!(mode(&ours), 0o700);
+    assert!(ours.join("log").is_dir(), "the log is beside the tokens");
+    assert!(!env.path().join(".ecr").exists(), "~/.ecr is not created");
+    // The settings file's default is there too: a custom name mapped in it is served.
+    fs::write(
+        ours.join("config.json"),
+        serde_json::json!({"registries": {"registry.example.com": {"registry": HOST}}}).to_string(),
+    )
+    .unwrap();
+    fs::set_permissions(ours.join("config.json"), fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(env.get("registry.example.com").secret(), first);
+    assert_eq!(
+        env.run(&["list"], b"").stdout,
+        format!("{{\"https://{HOST}\":\"AWS\"}}\n")
+    );
+
+    // AWS_ECR_CACHE_DIR wins over it.
+    let explicit = env.path().join("explicit");
+    env.set("AWS_ECR_CACHE_DIR", &explicit.display().to_string());
+    env.get(HOST).secret();
+    assert!(explicit.join("tokens").is_dir());
+    env.unset("AWS_ECR_CACHE_DIR");
+
+    // An existing ~/.ecr keeps being used (the Go helper's directory, and ours before).
+    fs::create_dir(env.path().join(".ecr")).unwrap();
+    fs::set_permissions(env.path().join(".ecr"), fs::Permissions::from_mode(0o700)).unwrap();
+    let calls = fake.calls();
+    env.get(HOST).secret();
+    assert_eq!(
+        fake.calls(),
+        calls + 1,
+        "a new cache: no hit from the XDG one"
+    );
+    assert!(env.path().join(".ecr/tokens").is_dir());
+    // A relative XDG_CACHE_HOME is ignored, as the XDG specification says.
+    let env2 = {
+        let mut e = Env::with_fake(&fake);
+        e.set("XDG_CACHE_HOME", "relative-cache");
+        e
+    };
+    env2.get(HOST).secret();
+    assert!(env2.path().join(".ecr/tokens").is_dir());
+}
+
+/// A cache directory that cannot be made (a read-only home, here a file on the way, which stops
+/// root too) is no cache, as for `~/.ecr`: tokens still come, every get asks the API.
+#[test]
+fn an_xdg_cache_that_cannot_be_made_degrades_to_no_cache() {
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    let blocker = env.path().join("blocker");
+    fs::write(&blocker, b"").unwrap();
+    env.set("XDG_CACHE_HOME", &blocker.display().to_string());
+    let out = env.get(HOST);
+    assert_eq!(out.secret(), "pw-AKIDEXAMPLE1-1");
+    assert_eq!(out.stderr, "");
+    assert_eq!(env.get(HOST).secret(), "pw-AKIDEXAMPLE1-2");
+    // One the user cannot trust: not used, and one line says why.
+    let mut env = Env::with_fake(&fake);
+    let xdg = env.path().join("shared");
+    fs::create_dir_all(xdg.join("ecr-login")).unwrap();
+    fs::set_permissions(xdg.join("ecr-login"), fs::Permissions::from_mode(0o777)).unwrap();
+    env.set("XDG_CACHE_HOME", &xdg.display().to_string());
+    let out = env.get(HOST);
+    assert!(out.secret().starts_with("pw-"));
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not using the cache") && out.stderr.contains("ecr-login"),
+        "{}",
+        out.stderr
+    );
+}

@@ -179,13 +179,19 @@ fn ecr_hosts_and_mapped_names_never_consult_the_fallback() {
     assert_eq!(v["ServerURL"], "registry.example.com");
     for host in [HOST, "registry.example.com", "public.ecr.aws"] {
         let creds = format!(r#"{{"ServerURL":"https://{host}","Username":"AWS","Secret":"x"}}"#);
+        // Nothing kept, and the one line of docs/contract.md §2.3.
         let out = s.env.run(&["store"], creds.as_bytes());
-        assert_eq!(
-            (out.code, out.stdout.as_str(), out.stderr.as_str()),
-            (0, "", ""),
-            "{host}"
-        );
+        assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{host}");
+        assert_eq!(out.stderr.lines().count(), 1, "{host}: {}", out.stderr);
+        assert!(out.stderr.contains("not kept"), "{host}: {}", out.stderr);
         let out = s.env.run(&["erase"], host.as_bytes());
+        assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{host}");
+        assert_eq!(out.stderr.lines().count(), 1, "{host}: {}", out.stderr);
+        assert!(out.stderr.contains("nothing to erase"), "{out:?}");
+        // Silent with AWS_ECR_IGNORE_CREDS_STORAGE=true, as before.
+        let mut quiet = s.env.command(&["store"]);
+        quiet.env("AWS_ECR_IGNORE_CREDS_STORAGE", "true");
+        let out = run_command(quiet, creds.as_bytes(), std::time::Duration::from_secs(30));
         assert_eq!(
             (out.code, out.stdout.as_str(), out.stderr.as_str()),
             (0, "", ""),

@@ -1,5 +1,7 @@
 //! docs/contract.md §2, §3 and §5: every protocol case, over the real binary.
 
+use std::fs;
+
 use crate::support::*;
 
 #[test]
@@ -121,30 +123,135 @@ fn a_server_error_is_reported_on_stderr_after_retries() {
     assert!(fake.calls() >= 2, "the SDK retries a 500");
 }
 
+/// `docker login` to an ECR host: nothing kept, exit 0, one line naming the identity
+/// (docs/contract.md §2.3).
 #[test]
-fn store_and_erase_say_not_implemented_unless_told_to_ignore() {
-    let env = Env::new();
-    let creds = br#"{"ServerURL":"123456789012.dkr.ecr.us-west-2.amazonaws.com","Username":"AWS","Secret":"x"}"#;
-    let out = env.run(&["store"], creds);
-    assert_eq!(out.code, 1);
+fn store_and_erase_of_ecr_hosts_keep_nothing_and_name_the_identity() {
+    let password = "pw-from-another-account";
+    let creds = |host: &str| {
+        format!(r#"{{"ServerURL":"https://{host}","Username":"AWS","Secret":"{password}"}}"#)
+    };
+    let mut env = Env::new();
+    env.set("AWS_PROFILE", "dev");
+    fs::create_dir_all(env.path().join(".aws")).unwrap();
+    fs::write(
+        env.path().join(".aws/credentials"),
+        format!("[dev]\naws_access_key_id = AKIDDEV\naws_secret_access_key = {SECRET_KEY}\n[prod]\naws_access_key_id = AKIDPROD\naws_secret_access_key = {SECRET_KEY}\n"),
+    )
+    .unwrap();
+    let out = env.run(&["store"], creds(HOST).as_bytes());
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    let settings = env.cache_dir().join("config.json");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "docker-credential-ecr-login: {HOST}: the password was not kept: this helper gets tokens for this host from the AWS credentials (profile dev from AWS_PROFILE); for another account's, map the host in {}\n",
+            settings.display()
+        )
+    );
+    let out = env.run(&["erase"], b"public.ecr.aws\n");
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{out:?}");
+    assert!(
+        out.stderr.starts_with(
+            "docker-credential-ecr-login: public.ecr.aws: nothing to erase: this helper gets tokens for this host from the AWS credentials (profile dev from AWS_PROFILE)"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    // A mapped host names its mapping; a custom name is ours too.
+    fs::create_dir_all(env.cache_dir()).unwrap();
+    fs::write(
+        &settings,
+        serde_json::json!({"registries": {
+            HOST: {"profile": "prod"},
+            "registry.example.com": {"registry": HOST}
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let out = env.run(&["store"], creds(HOST).as_bytes());
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("(profile prod, mapped by \"{HOST}\")")),
+        "{}",
+        out.stderr
+    );
+    let out = env.run(&["store"], creds("registry.example.com").as_bytes());
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.starts_with(
+            "docker-credential-ecr-login: registry.example.com: the password was not kept:"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    // Environment keys: named as such, no key id, no secret.
+    env.unset("AWS_PROFILE")
+        .set("AWS_ACCESS_KEY_ID", "AKIDENVIRONMENT")
+        .set("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .set("AWS_SESSION_TOKEN", "session-token-value");
+    let out = env.run(
+        &["store"],
+        creds("111111111111.dkr.ecr.eu-west-1.amazonaws.com").as_bytes(),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("(environment keys)"), "{}", out.stderr);
+    for secret in [
+        password,
+        "AKIDENVIRONMENT",
+        SECRET_KEY,
+        "session-token-value",
+    ] {
+        assert!(!out.stderr.contains(secret), "{secret}: {}", out.stderr);
+        assert!(!env.log_text().contains(secret), "{secret} in the log");
+    }
+    assert!(!env.cache_dir().join("tokens").exists(), "nothing stored");
+}
+
+#[test]
+fn store_and_erase_of_other_hosts_say_not_implemented_and_false_keeps_the_old_answer() {
+    let ecr = br#"{"ServerURL":"123456789012.dkr.ecr.us-west-2.amazonaws.com","Username":"AWS","Secret":"x"}"#;
+    let other = br#"{"ServerURL":"ghcr.io","Username":"me","Secret":"x"}"#;
+    let mut env = Env::new();
+    let out = env.run(&["store"], other);
+    assert_eq!((out.code, out.stderr.as_str()), (1, ""));
     assert!(out.stdout.starts_with("not implemented"), "{}", out.stdout);
     assert!(out.stdout.contains("AWS_ECR_IGNORE_CREDS_STORAGE=true"));
     assert_eq!(out.stdout.lines().count(), 1);
-    let out = env.run(&["erase"], HOST.as_bytes());
+    let out = env.run(&["erase"], b"ghcr.io");
     assert_eq!(out.code, 1);
     assert!(out.stdout.starts_with("not implemented"));
 
-    for value in ["true", "TRUE", "1"] {
-        let mut env = Env::new();
+    for value in ["false", "FALSE", "0"] {
         env.set("AWS_ECR_IGNORE_CREDS_STORAGE", value);
-        let out = env.run(&["store"], creds);
+        let out = env.run(&["store"], ecr);
+        assert_eq!((out.code, out.stderr.as_str()), (1, ""), "{value}");
+        assert!(out.stdout.starts_with("not implemented"), "{value}");
+        let out = env.run(&["erase"], HOST.as_bytes());
+        assert_eq!(out.code, 1, "{value}");
+        assert!(out.stdout.starts_with("not implemented"), "{value}");
+    }
+
+    for value in ["true", "TRUE", "1"] {
+        env.set("AWS_ECR_IGNORE_CREDS_STORAGE", value);
+        for input in [&ecr[..], &other[..]] {
+            let out = env.run(&["store"], input);
+            assert_eq!(
+                (out.code, out.stdout.as_str(), out.stderr.as_str()),
+                (0, "", ""),
+                "{value}"
+            );
+        }
+        let out = env.run(&["erase"], b"public.ecr.aws");
         assert_eq!(
             (out.code, out.stdout.as_str(), out.stderr.as_str()),
             (0, "", ""),
             "{value}"
         );
-        let out = env.run(&["erase"], b"public.ecr.aws");
-        assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{value}");
         assert!(!env.cache_dir().join("tokens").exists(), "nothing stored");
     }
 }

@@ -2,6 +2,7 @@
 //! real files, and `doctor`.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
 
@@ -418,6 +419,132 @@ fn doctor_names_the_mapping_that_chose_the_profile() {
     let out = doctor(&env, DEV_HOST);
     assert!(
         out.stdout.contains("profile dev: mapping \"210987654321\""),
+        "{}",
+        out.stdout
+    );
+}
+
+/// docs/contract.md §2.5: `configure --containers` writes credHelpers where podman, skopeo and
+/// buildah read them, keeping the rest of the file (`auths` from `podman login`), and leaves
+/// Docker's config.json alone.
+#[test]
+fn configure_containers_writes_the_containers_auth_file() {
+    let (mut env, docker) = docker_env();
+    let auth = env.path().join(".config/containers/auth.json");
+    fs::create_dir_all(auth.parent().unwrap()).unwrap();
+    let original = json!({"auths": {"quay.io": {"auth": "dXNlcjpwYXNz"}}, "credHelpers": {"gcr.io": "gcloud"}});
+    fs::write(&auth, serde_json::to_string(&original).unwrap()).unwrap();
+    let out = env.run(&["configure", "--containers", HOST, "public.ecr.aws"], b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .starts_with("podman, skopeo and buildah will run "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("wrote {}", auth.display())),
+        "{}",
+        out.stdout
+    );
+    let v: Value = serde_json::from_slice(&fs::read(&auth).unwrap()).unwrap();
+    assert_eq!(v["auths"], original["auths"]);
+    assert_eq!(
+        v["credHelpers"],
+        json!({"gcr.io": "gcloud", HOST: "ecr-login", "public.ecr.aws": "ecr-login"})
+    );
+    assert!(!docker.exists(), "Docker's config.json is not touched");
+    let again = env.run(&["configure", "--containers", HOST], b"");
+    assert!(again.stdout.contains("is already"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("nothing to change"),
+        "{}",
+        again.stdout
+    );
+
+    // $XDG_CONFIG_HOME, then $REGISTRY_AUTH_FILE, as containers-auth.json(5) reads them.
+    let xdg = env.path().join("xdg-config");
+    env.set("XDG_CONFIG_HOME", &xdg.display().to_string());
+    assert_eq!(env.run(&["configure", "--containers", HOST], b"").code, 0);
+    let v: Value =
+        serde_json::from_slice(&fs::read(xdg.join("containers/auth.json")).unwrap()).unwrap();
+    assert_eq!(v["credHelpers"][HOST], "ecr-login");
+    let file = env.path().join("my-auth.json");
+    env.set("REGISTRY_AUTH_FILE", &file.display().to_string());
+    let out = env.run(&["configure", "--containers", "--dry-run", HOST], b"");
+    assert!(
+        out.stdout.contains("would set credHelpers"),
+        "{}",
+        out.stdout
+    );
+    assert!(!file.exists(), "a dry run writes nothing");
+    assert_eq!(env.run(&["configure", "--containers", HOST], b"").code, 0);
+    let v: Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+    assert_eq!(v["credHelpers"][HOST], "ecr-login");
+    assert_eq!(
+        fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // Refusals: a host that is not ours, a broken file (never overwritten), --fallback.
+    let out = env.run(&["configure", "--containers", "docker.io"], b"");
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("not an ECR registry"), "{}", out.stdout);
+    fs::write(&file, "{broken").unwrap();
+    let out = env.run(&["configure", "--containers", HOST], b"");
+    assert_eq!(out.code, 1);
+    assert_eq!(fs::read_to_string(&file).unwrap(), "{broken");
+    let out = env.run(
+        &["configure", "--containers", "--store", "--fallback", "pass"],
+        b"",
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("--fallback is for Docker"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Concurrent `configure --containers` runs for different registries all land (the edit lock).
+#[test]
+fn concurrent_configure_containers_runs_lose_nothing() {
+    let (env, _) = docker_env();
+    let hosts: Vec<String> = (0..8)
+        .map(|i| format!("1234567890{i:02}.dkr.ecr.us-east-1.amazonaws.com"))
+        .collect();
+    let children: Vec<_> = hosts
+        .iter()
+        .map(|h| {
+            env.command(&["configure", "--containers", h])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let auth = env.path().join(".config/containers/auth.json");
+    let v: Value = serde_json::from_slice(&fs::read(auth).unwrap()).unwrap();
+    for h in &hosts {
+        assert_eq!(v["credHelpers"][h], "ecr-login", "{h} lost");
+    }
+}
+
+/// `--containers --store` names the drop-in (a dry run: as root the real one is system-wide, and
+/// the e2e suite writes it).
+#[test]
+fn configure_containers_store_names_the_drop_in() {
+    let (env, _) = docker_env();
+    let out = env.run(&["configure", "--containers", "--store", "--dry-run"], b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "would set credential-helpers = [\"containers-auth.json\", \"ecr-login\"] in "
+        ) && out.stdout.contains("registries.conf.d/50-ecr-login.conf"),
         "{}",
         out.stdout
     );
