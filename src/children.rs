@@ -119,14 +119,31 @@ fn cloexec_from_3() {
 }
 
 /// Windows: a detached process (no console) in a new process group, stdio on the null device,
-/// no handle of ours inherited (the standard library makes its handles non-inheritable).
+/// no handle of ours inherited. The standard library makes its own handles non-inheritable, but
+/// the standard handles this process was given (the client's pipes) came to it inheritable, and
+/// `CreateProcess` hands every inheritable handle to the child: the refresher would hold the
+/// client's stdout open, and Docker or the kubelet would wait for the refresh. So they are made
+/// non-inheritable first (this process only answers and exits after this).
 #[cfg(windows)]
 fn spawn_apart(program: &Path, args: &[&str]) -> std::io::Result<u32> {
+    use std::os::windows::io::AsRawHandle;
     use std::os::windows::process::CommandExt;
     use std::process::{Command, Stdio};
+    use windows_sys::Win32::Foundation::{HANDLE_FLAG_INHERIT, SetHandleInformation};
     use windows_sys::Win32::System::Threading::{
         CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS,
     };
+    for handle in [
+        std::io::stdin().as_raw_handle(),
+        std::io::stdout().as_raw_handle(),
+        std::io::stderr().as_raw_handle(),
+    ] {
+        if !handle.is_null() {
+            // SAFETY: clears a flag of a handle this process holds (a stale or pseudo handle
+            // only makes the call fail, which changes nothing).
+            unsafe { SetHandleInformation(handle, HANDLE_FLAG_INHERIT, 0) };
+        }
+    }
     let command = || {
         let mut c = Command::new(program);
         c.args(args)

@@ -399,7 +399,8 @@ fn past_our_refresh_point_the_kubelet_gets_the_cached_token_at_once_and_does_not
     let mut n = 0;
     loop {
         let out = ask();
-        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
         if v["auth"][HOST]["password"] == "pw-AKIDEXAMPLE1-2" {
             assert!(golden(&out, HOST, "pw-AKIDEXAMPLE1-2") > 0);
             break;
