@@ -165,7 +165,8 @@ apt_get update >"$tmp/update.log" 2>&1 || { cat "$tmp/update.log"; fail "apt-get
 grep -q '^W:' "$tmp/update.log" && { cat "$tmp/update.log"; fail "apt-get update warned"; }
 apt_get install -y --no-install-recommends "$GO_PKG" >"$tmp/go.log" 2>&1 || { cat "$tmp/go.log"; fail "apt-get install $GO_PKG"; }
 installed "$GO_PKG" || fail "$GO_PKG is not installed"
-[ -z "$go_marker" ] || [ "$(/usr/bin/$BIN)" = "$go_marker (the Go helper)" ] || fail "/usr/bin/$BIN is not the Go helper's"
+[ "$(dpkg -S "/usr/bin/$BIN" | cut -d: -f1)" = "$GO_PKG" ] || fail "/usr/bin/$BIN belongs to $(dpkg -S "/usr/bin/$BIN")"
+[ -z "$go_marker" ] || [ "$("/usr/bin/$BIN")" = "$go_marker (the Go helper)" ] || fail "/usr/bin/$BIN is not the Go helper's"
 ok "apt-get install $GO_PKG: /usr/bin/$BIN is the Go helper's"
 
 apt_get install -y "$BIN" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "apt-get install $BIN"; }
@@ -191,7 +192,7 @@ apt_get install -y --no-install-recommends "$GO_PKG" >"$tmp/back.log" 2>&1 || { 
 installed "$GO_PKG" || fail "$GO_PKG is not installed after the way back"
 installed "$BIN" && fail "$BIN is still installed after apt-get install $GO_PKG"
 [ "$(dpkg -S "/usr/bin/$BIN" | cut -d: -f1)" = "$GO_PKG" ] || fail "/usr/bin/$BIN belongs to $(dpkg -S "/usr/bin/$BIN")"
-[ -z "$go_marker" ] || [ "$(/usr/bin/$BIN)" = "$go_marker (the Go helper)" ] || fail "/usr/bin/$BIN is not the Go helper's after the way back"
+[ -z "$go_marker" ] || [ "$("/usr/bin/$BIN")" = "$go_marker (the Go helper)" ] || fail "/usr/bin/$BIN is not the Go helper's after the way back"
 dpkg --purge "$GO_PKG" >/dev/null
 [ -e "/usr/bin/$BIN" ] && fail "/usr/bin/$BIN left after purging both packages"
 ok "the way back: apt-get install $GO_PKG removes $BIN and restores its /usr/bin/$BIN; purged, nothing left"
@@ -206,7 +207,7 @@ dnf_run() {
 }
 mkdir -p "$tmp/repos.d" "$tmp/repos-wrong.d"
 cp "$www/ecr/rpm/$BIN.repo" "$tmp/repos.d/"
-grep -qx 'gpgcheck=1' "$tmp/repos.d/$BIN.repo" && grep -qx 'repo_gpgcheck=1' "$tmp/repos.d/$BIN.repo" || fail "the .repo file does not check signatures"
+{ grep -qx 'gpgcheck=1' "$tmp/repos.d/$BIN.repo" && grep -qx 'repo_gpgcheck=1' "$tmp/repos.d/$BIN.repo"; } || fail "the .repo file does not check signatures"
 cp "$tmp/other.asc" "$www/other.asc"
 sed "s|^gpgkey=.*|gpgkey=$url/other.asc|" "$www/ecr/rpm/$BIN.repo" >"$tmp/repos-wrong.d/$BIN.repo"
 if dnf_run "$tmp/dnfroot-wrong" "$tmp/repos-wrong.d" install "$BIN" >"$tmp/dnf-wrong.log" 2>&1; then
