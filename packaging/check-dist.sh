@@ -413,10 +413,12 @@ check_release() {
 check_sign() {
     step "signatures and provenance (minisign)"
     packaging/sign.sh check
+    ok "provenance checked; it and SHA256SUMS signed and verified (throw-away key); tampering fails"
 }
 check_repo() {
     step "apt and dnf repositories (make repo)"
     packaging/check-repo.sh
+    ok "apt: install, upgrade, the Go helper's package replaced and back; dnf: install, upgrade"
 }
 # check-dist all: the second build of every target (packaging/check-repro.sh build: a copy of the
 # tree elsewhere, its own target directory) starts before the first and runs beside every other
