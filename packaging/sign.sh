@@ -14,8 +14,8 @@
 #                                   a tampered SHA256SUMS, a tampered statement and a signature
 #                                   by another key must fail. Removes what it signed afterwards:
 #                                   signatures by a throw-away key must not reach a release.
-# The trusted comment (signed too) names the file, version and commit, so a signature cannot be
-# moved to another release's file of the same name unnoticed by a reader of `minisign -V`.
+# The trusted comment (signed too) names the version and commit: `minisign -V` prints it, so an
+# older release's files, served with their own valid signatures, show their version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BIN:=docker-credential-ecr-login}" "${DIST:=dist}" "${VERSION:?VERSION is not set (run through make)}"
@@ -33,12 +33,14 @@ need_minisign() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends minisign >/dev/null
 }
 
-# sign_file KEY FILE: FILE.minisig, with a trusted comment naming it.
-sign_file() {
-    local key=$1 file=$2
-    minisign -S -s "$key" -m "$file" -x "$file.minisig" \
-        -t "$(basename "$file") $BIN $VERSION${COMMIT:+ commit $COMMIT}" ||
-        fail "minisign could not sign $file with $key"
+# sign_files KEY FILE...: FILE.minisig for each, in one minisign run (one password prompt), with
+# a trusted comment naming the release.
+sign_files() {
+    local key=$1
+    shift
+    rm -f "${@/%/.minisig}"
+    minisign -S -s "$key" -t "$BIN $VERSION${COMMIT:+ commit $COMMIT}: SHA256SUMS and provenance" -m "$@" ||
+        fail "minisign could not sign $* with $key"
 }
 verify_all() {
     local pub=$1 f
@@ -58,8 +60,7 @@ sign)
     [ -f "$key" ] || fail "no secret key $key (set MINISIGN_KEY to the project's secret key file)"
     [ -f "$SUMS" ] || fail "no $SUMS (make release first)"
     [ -f "$PROVENANCE" ] || fail "no $PROVENANCE (make provenance)"
-    sign_file "$key" "$SUMS"
-    sign_file "$key" "$PROVENANCE"
+    sign_files "$key" "$SUMS" "$PROVENANCE"
     echo "sign: $SUMS.minisig $PROVENANCE.minisig"
     [ -z "${MINISIGN_PUB:-}" ] || verify_all "$MINISIGN_PUB"
     ;;
@@ -76,8 +77,7 @@ check)
     python3 packaging/provenance.py "$PROVENANCE"
     python3 packaging/provenance.py check "$PROVENANCE"
     minisign -G -W -p "$tmp/ci.pub" -s "$tmp/ci.key" >/dev/null
-    sign_file "$tmp/ci.key" "$SUMS"
-    sign_file "$tmp/ci.key" "$PROVENANCE"
+    sign_files "$tmp/ci.key" "$SUMS" "$PROVENANCE"
     echo "sign: signed with a throw-away key ($(sed -n 2p "$tmp/ci.pub"))"
     minisign -Vm "$SUMS" -p "$tmp/ci.pub"
     verify_all "$tmp/ci.pub"
