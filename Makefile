@@ -14,6 +14,10 @@
 #   make smoke-cross        skopeo pulls from a local registry through the built arm64 helper (qemu)
 #   make test-windows       its unit and integration tests under Wine
 #   make image             the FROM scratch container image (Dockerfile), labelled with VERSION
+#   make sign               dist/'s provenance statement, then minisign signatures of it and of
+#                           SHA256SUMS (MINISIGN_KEY: the secret key); make verify MINISIGN_PUB=key
+#   make repo               signed apt and dnf repositories in dist/repo from dist/'s packages
+#                           (REPO_GPG_KEY: the gpg key to sign with; REPO_URL: where they are served)
 #   make check-dist         CI checks of all of the above (installs lintian, rpm, ... when missing)
 
 PREFIX ?= /usr/local
@@ -285,6 +289,21 @@ test-windows-run:
 # of the tree elsewhere and compares hashes.
 check-dist:
 	$(DIST_ENV) packaging/check-dist.sh all
+
+# ---- Signatures, provenance, apt and dnf repositories (issue 24; docs/security.md, README) ----
+# They take dist/ as make release, deb and rpm left it (build nothing): packaging/provenance.py,
+# packaging/sign.sh, packaging/repo.sh; CI: packaging/sign.sh check, packaging/check-repo.sh.
+PROVENANCE := $(DIST)/$(BIN)-$(VERSION).intoto.json
+SIGN_ENV = $(DIST_ENV) PROVENANCE=$(PROVENANCE) BUILD_COMMAND='make release deb rpm ARCHES="$(ARCHES)" WINDOWS=$(WINDOWS)'
+.PHONY: provenance sign verify repo
+provenance:
+	$(SIGN_ENV) python3 packaging/provenance.py $(PROVENANCE)
+sign: provenance
+	$(SIGN_ENV) packaging/sign.sh sign
+verify:
+	$(SIGN_ENV) packaging/sign.sh verify $(MINISIGN_PUB)
+repo:
+	$(DIST_ENV) packaging/repo.sh
 
 check-repro: release
 	$(DIST_ENV) packaging/check-repro.sh

