@@ -31,11 +31,86 @@ pub fn spawn_detached(program: &Path, args: &[&str]) -> std::io::Result<u32> {
     Ok(pid)
 }
 
-/// Unix: `fork`, then in the child `setsid`, `/dev/null` on 0, 1 and 2, every other descriptor
-/// close-on-exec, and `execv`. The parent does not wait for the exec (the standard library's
-/// `Command` does, through a pipe): it answers its client at once. An exec that fails ends the
-/// child with status 127; the claim it leaves lapses (`Store::claim_refresh`).
-#[cfg(unix)]
+/// Linux (glibc): `posix_spawn` with a new session (`POSIX_SPAWN_SETSID`), `/dev/null` on 0, 1
+/// and 2, and every other descriptor closed (`addclosefrom_np`). glibc runs the child on this
+/// process's memory until it execs (`CLONE_VFORK`), so the client's pipes are let go before this
+/// returns: a forked child would hold them until the scheduler ran it, and the client, reading to
+/// end of file, would wait that long (milliseconds on a busy machine). A failed exec is reported
+/// here, and the caller refreshes in the foreground.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn spawn_apart(program: &Path, args: &[&str]) -> std::io::Result<u32> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    unsafe extern "C" {
+        static environ: *const *mut libc::c_char;
+    }
+    let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    let path = CString::new(program.as_os_str().as_bytes()).map_err(invalid)?;
+    let mut argv_owned = vec![path.clone()];
+    for a in args {
+        argv_owned.push(CString::new(*a).map_err(invalid)?);
+    }
+    let mut argv: Vec<*mut libc::c_char> =
+        argv_owned.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    argv.push(std::ptr::null_mut());
+    let fail = |rc: libc::c_int| std::io::Error::from_raw_os_error(rc);
+    // SAFETY: the file actions and attributes are initialised before use and destroyed after;
+    // every pointer handed to posix_spawn (path, argv, environ) stays valid for the call.
+    unsafe {
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        let rc = libc::posix_spawn_file_actions_init(&mut actions);
+        if rc != 0 {
+            return Err(fail(rc));
+        }
+        let rc = libc::posix_spawnattr_init(&mut attr);
+        if rc != 0 {
+            libc::posix_spawn_file_actions_destroy(&mut actions);
+            return Err(fail(rc));
+        }
+        let mut rc = libc::posix_spawn_file_actions_addopen(
+            &mut actions,
+            0,
+            c"/dev/null".as_ptr(),
+            libc::O_RDWR,
+            0,
+        );
+        for target in [1, 2] {
+            if rc == 0 {
+                rc = libc::posix_spawn_file_actions_adddup2(&mut actions, 0, target);
+            }
+        }
+        if rc == 0 {
+            rc = libc::posix_spawn_file_actions_addclosefrom_np(&mut actions, 3);
+        }
+        if rc == 0 {
+            rc = libc::posix_spawnattr_setflags(&mut attr, libc::POSIX_SPAWN_SETSID as _);
+        }
+        let mut pid: libc::pid_t = 0;
+        if rc == 0 {
+            rc = libc::posix_spawn(
+                &mut pid,
+                path.as_ptr(),
+                &actions,
+                &attr,
+                argv.as_ptr(),
+                environ,
+            );
+        }
+        libc::posix_spawnattr_destroy(&mut attr);
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        if rc != 0 {
+            return Err(fail(rc));
+        }
+        Ok(pid as u32)
+    }
+}
+
+/// Other Unix: `fork`, then in the child `setsid`, `/dev/null` on 0, 1 and 2, every other
+/// descriptor close-on-exec, and `execv`. The parent does not wait for the exec (the standard
+/// library's `Command` does, through a pipe): it answers its client at once. An exec that fails
+/// ends the child with status 127; the claim it leaves lapses (`Store::claim_refresh`).
+#[cfg(all(unix, not(all(target_os = "linux", target_env = "gnu"))))]
 fn spawn_apart(program: &Path, args: &[&str]) -> std::io::Result<u32> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
@@ -84,7 +159,7 @@ fn spawn_apart(program: &Path, args: &[&str]) -> std::io::Result<u32> {
 
 /// Marks every descriptor from 3 up close-on-exec (descriptors this process inherited without
 /// the flag, from a client that leaked them, included). Async-signal-safe.
-#[cfg(unix)]
+#[cfg(all(unix, not(all(target_os = "linux", target_env = "gnu"))))]
 fn cloexec_from_3() {
     #[cfg(target_os = "linux")]
     {
