@@ -22,6 +22,8 @@
 #   smoke_cross  (ARCHES has aarch64) make smoke-cross (tests/e2e/cross-smoke.sh): skopeo pulls from
 #            a local registry through the static arm64 binary under qemu-user (binfmt_misc), the
 #            second pull from its cache; reuses the binary static-all built
+#   supply_chain  packaging/check-supply-chain.sh: the crate list cargo auditable embedded in each
+#            binary is Cargo.lock's, every artefact in SHA256SUMS has its CycloneDX SBOM, cargo deny
 #   windows  (WINDOWS=1, the default) the Windows zip's files and the .exe's imports (in the release
 #            step); make smoke-windows and make test-windows: the .exe under Wine
 # Every architecture in ARCHES (x86_64 aarch64 by default) is checked: the aarch64 binary, from
@@ -30,7 +32,7 @@
 # `all` builds each target once (static-all, windows, then their tests) and reuses it for every
 # check; it compiles every test before it runs any under emulation, and prints each step's
 # duration at the end (also when a step fails).
-# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross|smoke_cross|image_index|windows
+# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross|smoke_cross|image_index|windows|supply_chain
 #        (run through make)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -441,6 +443,13 @@ wait_repro() {
     ok "release rebuilt elsewhere is byte-identical"
 }
 
+# Supply chain (issue 24): the embedded crate lists, the SBOMs, cargo deny (packaging/check-supply-chain.sh).
+check_supply_chain() {
+    step "supply chain: cargo auditable lists, SBOMs, cargo deny"
+    packaging/check-supply-chain.sh
+    ok "every binary's embedded crate list is Cargo.lock's; every artefact has its SBOM; cargo deny passes"
+}
+
 # The linux/amd64 + linux/arm64 OCI image index: pushed to a local registry, pulled back per platform.
 check_image_index() {
     foreign_arches | grep -qx aarch64 || return 0
@@ -548,7 +557,7 @@ man)
     command -v groff >/dev/null && command -v man >/dev/null || need_apt groff groff man man-db
     check_man
     ;;
-static | deb | rpm | docker | release | cross | smoke_cross | image_index | windows)
+static | deb | rpm | docker | release | cross | smoke_cross | image_index | windows | supply_chain)
     deps
     "check_$what"
     ;;
@@ -562,6 +571,7 @@ all)
     timed docker check_docker
     timed "image index" check_image_index
     timed "release: build Windows, tarballs, zip" check_release all
+    timed "supply chain: auditable, SBOMs, cargo deny" check_supply_chain
     timed "cross: compile aarch64 tests" check_cross_build
     timed "windows: compile unit tests" check_windows_build
     timed "cross: aarch64 tests + smoke under qemu" check_cross
