@@ -83,3 +83,5 @@ cmp -s "$tmp/image.cdx.json" "$tmp/image-pulled.cdx.json" || fail "the SBOM read
 python3 packaging/check-sbom.py --image "$tmp/image-pulled.cdx.json" "$tmp/index.json" "$amd64" "$arm64" ||
     fail "image SBOM"
 echo "ok - the image's SBOM: an OCI artifact whose subject is the index $index, pushed and read back"
+# The other path of oci-sbom.py, a registry with the referrers API (an in-memory one).
+python3 packaging/test-oci-sbom.py

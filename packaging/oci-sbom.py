@@ -24,6 +24,7 @@ import hashlib
 import json
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 OCI = "application/vnd.oci."
@@ -115,7 +116,8 @@ def push(reg, index, sbom):
 
 def pull(reg, index):
     subject = digest_of(index)
-    body, _ = reg.get(f"/referrers/{subject}?artifactType={CYCLONEDX}", INDEX)
+    # Quoted: a bare "+" in a query string is a space.
+    body, _ = reg.get(f"/referrers/{subject}?artifactType={urllib.parse.quote(CYCLONEDX, safe='')}", INDEX)
     how = "referrers API"
     if body is None:
         tag = subject.replace(":", "-")
