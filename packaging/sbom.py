@@ -31,6 +31,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import tomllib
 import uuid
 
@@ -163,7 +164,6 @@ class Bom:
 
     def write(self, out, subject, serial_seed):
         epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
-        import time
         ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
         deps = [{"ref": ref, "dependsOn": sorted(self.depends.get(ref, ()))}
                 for ref in sorted(set(self.components) | set(self.depends) | {subject["bom-ref"]})]
