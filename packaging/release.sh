@@ -57,8 +57,9 @@ if [ "${1:-}" = windows ]; then
     rm -f "$DIST/$name.zip" "$DIST/$name.exe" "$DIST/$name".*.cdx.json "$DIST/SHA256SUMS"
     python3 packaging/windows/zip.py "$DIST/$name.zip" "$SOURCE_DATE_EPOCH" "$stage/$name"
     install -m 0755 "$WIN_EXE" "$DIST/$name.exe"
-    python3 packaging/sbom.py "$DIST/$name.zip" "x86_64-pc-windows-gnu=$WIN_EXE"
-    python3 packaging/sbom.py "$DIST/$name.exe" "x86_64-pc-windows-gnu=$WIN_EXE"
+    # The .exe records no rustc version: the SBOMs take make windows's rustc's (Makefile WIN_ENV).
+    SBOM_RUSTC=/usr/bin/rustc python3 packaging/sbom.py "$DIST/$name.zip" "x86_64-pc-windows-gnu=$WIN_EXE"
+    SBOM_RUSTC=/usr/bin/rustc python3 packaging/sbom.py "$DIST/$name.exe" "x86_64-pc-windows-gnu=$WIN_EXE"
     exit 0
 fi
 . packaging/common.sh

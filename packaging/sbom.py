@@ -18,7 +18,7 @@ What each SBOM lists, and from where:
     dependencies (build scripts, proc macros) are listed with scope "excluded": they ran during
     the build, and are not in the binary;
   - what else is in it: the Rust standard library (the version of the rustc that built it, read
-    from the binary's .comment section), glibc for the static Linux binaries (linked in
+    from the binary's .comment section; for the .exe, which has none, `$SBOM_RUSTC -V`), glibc for the static Linux binaries (linked in
     statically; the Debian source version the build linked, as Built-Using says), Debian's
     ca-certificates for the image;
   - the artefact itself (metadata.component), with its SHA-256, and the binary in it.
@@ -147,6 +147,11 @@ class Bom:
             self.depends.setdefault(ref, set()).update(refs[i] for i in p.get("dependencies", []))
         # Linked in, but not crates.
         rust = rustc_version(path)
+        if not rust and os.environ.get("SBOM_RUSTC"):
+            # The .exe records no rustc version (no .comment section in PE): the version of the
+            # rustc that built it, SBOM_RUSTC (release.sh windows: make windows's /usr/bin/rustc).
+            out = subprocess.run([os.environ["SBOM_RUSTC"], "-V"], capture_output=True, text=True)
+            rust = out.stdout.split()[1] if out.returncode == 0 and out.stdout.startswith("rustc ") else None
         if rust:
             ref = f"pkg:generic/rust-std@{rust}?target={target}"
             self.add({"type": "library", "bom-ref": ref, "name": "rust-std", "version": rust,
