@@ -30,6 +30,9 @@ ARG SOURCE_DATE_EPOCH=0
 WORKDIR /build
 COPY Cargo.toml Cargo.lock Makefile ./
 COPY src ./src
+# make static builds with `cargo auditable build` (the crate list embedded in the binary);
+# cargo-tools.sh installs cargo-auditable from crates.io first.
+COPY packaging/cargo-tools.sh ./packaging/
 RUN make static COMMIT="${COMMIT}" SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH}" \
     && install -D -m 0755 target/x86_64-unknown-linux-gnu/release/docker-credential-ecr-login \
         /out/docker-credential-ecr-login \

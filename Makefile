@@ -19,6 +19,8 @@
 #   make repo               signed apt and dnf repositories in dist/repo from dist/'s packages
 #                           (REPO_GPG_KEY: the gpg key to sign with; REPO_URL: where they are served)
 #   make check-dist         CI checks of all of the above (installs lintian, rpm, ... when missing)
+#   make audit              cargo deny (deny.toml) offline against the RustSec snapshot; release
+#                           binaries carry their crate list (cargo auditable), dist/ holds SBOMs
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -155,12 +157,19 @@ DIST_ENV := BIN=$(BIN) VERSION=$(VERSION) COMMIT=$(COMMIT) DIST=$(DIST) STATIC_B
 
 .PHONY: static static-all cross-setup test-cross deb rpm release image check-man check-dist check-repro check-image
 
-static: $(CROSS_SETUP)
-	$(STATIC_ENV) $(CARGO) build --release $(LOCKED) --target $(TARGET)
+# `cargo auditable build` (issue 24): the same build, with the crate list embedded in the binary
+# (a .dep-v0 section) for cargo audit, Syft, Trivy and Grype; packaging/check-auditable.sh reads
+# it back. cargo-tools installs cargo-auditable once per machine.
+static: $(CROSS_SETUP) cargo-tools
+	$(STATIC_ENV) $(CARGO) auditable build --release $(LOCKED) --target $(TARGET)
 
 # The static binary for every architecture in ARCHES, each built once.
 static-all:
 	$(foreach a,$(ARCHES),$(MAKE) --no-print-directory static TARGET=$(a)-unknown-linux-gnu &&) true
+
+.PHONY: cargo-tools
+cargo-tools:
+	@packaging/cargo-tools.sh auditable
 
 cross-setup:
 	CROSS_SYSROOT=$(CROSS_SYSROOT) packaging/cross-setup.sh
@@ -222,11 +231,17 @@ check-image: release
 # packaging/oci-index.py; `skopeo copy --all oci:$(DIST)/image-oci:$(VERSION) docker://...` pushes
 # it. check-image-index pushes it to a local registry and pulls each platform back (check-dist runs it).
 .PHONY: image-index check-image-index
+# It also writes the index's SBOM, $(DIST)/$(BIN)-$(VERSION)-image.cdx.json (packaging/sbom.py;
+# README, "Verifying a release": attach it to the pushed index with oras attach).
 image-index: static-all
 	rm -rf $(DIST)/image-oci
-	python3 packaging/oci-index.py $(DIST)/image-oci $(VERSION) "$(COMMIT)" $(SOURCE_DATE_EPOCH) \
+	idx=$$(python3 packaging/oci-index.py $(DIST)/image-oci $(VERSION) "$(COMMIT)" $(SOURCE_DATE_EPOCH) \
 		amd64=$(TARGET_DIR)/x86_64-unknown-linux-gnu/release/$(BIN) \
-		arm64=$(TARGET_DIR)/aarch64-unknown-linux-gnu/release/$(BIN)
+		arm64=$(TARGET_DIR)/aarch64-unknown-linux-gnu/release/$(BIN)) && echo "$$idx" && \
+	$(DIST_ENV) python3 packaging/sbom.py --image $(DIST)/$(BIN)-$(VERSION)-image.cdx.json \
+		"$(DIST)/image-oci/blobs/sha256/$${idx#sha256:}" \
+		x86_64-unknown-linux-gnu=$(TARGET_DIR)/x86_64-unknown-linux-gnu/release/$(BIN) \
+		aarch64-unknown-linux-gnu=$(TARGET_DIR)/aarch64-unknown-linux-gnu/release/$(BIN)
 
 check-image-index: static-all
 	$(DIST_ENV) packaging/check-image-index.sh
@@ -264,8 +279,8 @@ WIN_BUILD_STD := -Zbuild-std=std,panic_abort,test
 windows-setup:
 	WIN_SHIM_DIR=$(WIN_SHIM_DIR) WIN_LIBDIR=$(WIN_LIBDIR) packaging/windows/setup.sh
 
-windows: windows-setup
-	$(WIN_BUILD_ENV) $(CARGO) build --release $(LOCKED) $(WIN_BUILD_STD) --target $(WIN_TARGET)
+windows: windows-setup cargo-tools
+	$(WIN_BUILD_ENV) $(CARGO) auditable build --release $(LOCKED) $(WIN_BUILD_STD) --target $(WIN_TARGET)
 
 # The .exe as Docker Desktop runs it, under Wine: get, cache hit, list, version, configure against
 # %USERPROFILE%\.docker\config.json, the trust check (packaging/windows/smoke.sh).
@@ -304,6 +319,17 @@ verify:
 	$(SIGN_ENV) packaging/sign.sh verify $(MINISIGN_PUB)
 repo:
 	$(DIST_ENV) packaging/repo.sh
+# Supply chain (issue 24; docs/security.md): `make audit` runs cargo deny (deny.toml: licences,
+# bans, sources, advisories) offline against the RustSec snapshot (packaging/audit.sh says where
+# it looks: ADVISORY_DB, else ../shared/advisory-db). check-supply-chain checks what release put
+# in $(DIST): the crate lists embedded by cargo auditable against Cargo.lock, every artefact's
+# SBOM, and audit (check-dist runs it).
+.PHONY: audit check-supply-chain
+audit:
+	TARGET_DIR=$(TARGET_DIR) packaging/audit.sh
+
+check-supply-chain:
+	$(DIST_ENV) packaging/check-supply-chain.sh
 
 check-repro: release
 	$(DIST_ENV) packaging/check-repro.sh

@@ -26,6 +26,8 @@
 #   smoke_cross  (ARCHES has aarch64) make smoke-cross (tests/e2e/cross-smoke.sh): skopeo pulls from
 #            a local registry through the static arm64 binary under qemu-user (binfmt_misc), the
 #            second pull from its cache; reuses the binary static-all built
+#   supply_chain  packaging/check-supply-chain.sh: the crate list cargo auditable embedded in each
+#            binary is Cargo.lock's, every artefact in SHA256SUMS has its CycloneDX SBOM, cargo deny
 #   windows  (WINDOWS=1, the default) the Windows zip's files and the .exe's imports (in the release
 #            step); make smoke-windows and make test-windows: the .exe under Wine
 # Every architecture in ARCHES (x86_64 aarch64 by default) is checked: the aarch64 binary, from
@@ -34,7 +36,7 @@
 # `all` builds each target once (static-all, windows, then their tests) and reuses it for every
 # check; it compiles every test before it runs any under emulation, and prints each step's
 # duration at the end (also when a step fails).
-# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross|smoke_cross|image_index|windows|sign|repo
+# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross|smoke_cross|image_index|windows|supply_chain|sign|repo
 #        (run through make)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -112,6 +114,7 @@ cleanup() {
     [ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null || true
     # A background reproducibility build still running (a check failed): its whole process group.
     [ -n "$repro_pid" ] && kill -- "-$repro_pid" 2>/dev/null && wait "$repro_pid" 2>/dev/null || true
+    [ -n "$tools_pid" ] && kill -- "-$tools_pid" 2>/dev/null && wait "$tools_pid" 2>/dev/null || true
     [ -z "$repro_dir" ] || rm -rf "$repro_dir"
     rm -rf "$tmp"
     [ "$rc" = 0 ] || summary
@@ -458,6 +461,33 @@ wait_repro() {
     ok "release rebuilt elsewhere is byte-identical"
 }
 
+# Supply chain (issue 24): the embedded crate lists, the SBOMs, cargo deny (packaging/check-supply-chain.sh).
+# `all` installs cargo-deny (minutes of compiling, once per machine) in the background from the
+# start, beside the builds, at the lowest priority, and waits for it here.
+tools_pid=""
+start_tools() {
+    command -v cargo-deny >/dev/null 2>&1 && return 0
+    step "cargo-deny: installed in the background (nice 19)"
+    setsid nice -n 19 packaging/cargo-tools.sh deny >"$tmp/tools.log" 2>&1 &
+    tools_pid=$!
+    sleep 0.2
+    [ -w "/proc/$tools_pid/autogroup" ] && echo 19 >"/proc/$tools_pid/autogroup" 2>/dev/null || true
+}
+wait_tools() {
+    [ -n "$tools_pid" ] || return 0
+    local rc=0
+    wait "$tools_pid" || rc=$?
+    tools_pid=""
+    cat "$tmp/tools.log"
+    [ "$rc" = 0 ] || fail "packaging/cargo-tools.sh deny failed"
+}
+check_supply_chain() {
+    step "supply chain: cargo auditable lists, SBOMs, cargo deny"
+    wait_tools
+    packaging/check-supply-chain.sh
+    ok "every binary's embedded crate list is Cargo.lock's; every artefact has its SBOM; cargo deny passes"
+}
+
 # The linux/amd64 + linux/arm64 OCI image index: pushed to a local registry, pulled back per platform.
 check_image_index() {
     foreign_arches | grep -qx aarch64 || return 0
@@ -565,13 +595,14 @@ man)
     command -v groff >/dev/null && command -v man >/dev/null || need_apt groff groff man man-db
     check_man
     ;;
-static | deb | rpm | docker | release | cross | smoke_cross | image_index | windows | sign | repo)
+static | deb | rpm | docker | release | cross | smoke_cross | image_index | windows | supply_chain | sign | repo)
     deps
     "check_$what"
     ;;
 all)
     timed "setup: tools, cross and Windows toolchains" setup
     start_repro
+    start_tools
     timed "static: build x86_64 + aarch64, check" check_static
     timed man check_man
     timed deb check_deb
@@ -585,6 +616,7 @@ all)
     timed "windows: compile unit tests" check_windows_build
     timed "cross: aarch64 tests + smoke under qemu" check_cross
     timed "windows: smoke + tests under Wine" check_windows
+    timed "supply chain: auditable, SBOMs, cargo deny" check_supply_chain
     step image
     timed image packaging/check-image.sh
     passed=$((passed + 1))

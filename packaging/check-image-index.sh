@@ -5,7 +5,8 @@
 # HTTP, its storage in a temporary directory), then pulled back per platform (--override-arch) and
 # checked: the index lists both platforms, each pulled image's binary is that architecture's
 # static binary byte for byte and runs (the arm64 one under qemu-aarch64-static), the config has
-# the Dockerfile's user, entrypoint and version label. Stops the registry and removes everything.
+# the Dockerfile's user, entrypoint and version label; then the image's SBOM is attached to the
+# index as an OCI 1.1 artifact and read back (below). Stops the registry and removes everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BIN:=docker-credential-ecr-login}" "${VERSION:?}" "${COMMIT:=}" "${SOURCE_DATE_EPOCH:?}" "${TARGET_DIR:=$PWD/target}"
@@ -69,3 +70,18 @@ for arch in amd64 arm64; do
         fail "$arch image: kubelet provider link"
     echo "ok - pulled linux/$arch: $(jq -r .architecture "$cfg") config, user 65532, the $arch static binary ($v${runner:+ under $runner})"
 done
+
+# The image's SBOM (issue 24): packaging/sbom.py --image, attached to the index as an OCI 1.1
+# artifact (subject = the index; the referrers tag sha256-<hex> where the registry has no
+# referrers API: Debian's docker-registry has none), then found again from the index digest as a
+# client finds it (packaging/oci-sbom.py), byte for byte, and checked (packaging/check-sbom.py).
+python3 packaging/sbom.py --image "$tmp/image.cdx.json" "$tmp/index.json" \
+    x86_64-unknown-linux-gnu="$amd64" aarch64-unknown-linux-gnu="$arm64"
+python3 packaging/oci-sbom.py push "127.0.0.1:$port" "$BIN" "$tmp/index.json" "$tmp/image.cdx.json"
+python3 packaging/oci-sbom.py pull "127.0.0.1:$port" "$BIN" "$tmp/index.json" "$tmp/image-pulled.cdx.json"
+cmp -s "$tmp/image.cdx.json" "$tmp/image-pulled.cdx.json" || fail "the SBOM read back is not the one pushed"
+python3 packaging/check-sbom.py --image "$tmp/image-pulled.cdx.json" "$tmp/index.json" "$amd64" "$arm64" ||
+    fail "image SBOM"
+echo "ok - the image's SBOM: an OCI artifact whose subject is the index $index, pushed and read back"
+# The other path of oci-sbom.py, a registry with the referrers API (an in-memory one).
+python3 packaging/test-oci-sbom.py

@@ -3,7 +3,9 @@
 # <bin>-<version>-<arch>-linux.tar.gz (binary, LICENSE, README, CHANGELOG, man page, migration
 # notes, kubelet guide, third-party licences, the ecr-credential-provider link), for the ARCH
 # given (x86_64 or aarch64); `release.sh sums` then writes one SHA256SUMS over those of every
-# architecture in ARCHES and the Windows zip (`release.sh windows`; WINDOWS=0 leaves it out).
+# architecture in ARCHES and the Windows zip (`release.sh windows`; WINDOWS=0 leaves it out), the
+# .deb and .rpm packages when they are in $DIST, and each of those files' CycloneDX SBOM
+# (<file>.cdx.json, packaging/sbom.py; docs/security.md).
 # The tarball is reproducible: sorted entries, root-owned, mtimes at SOURCE_DATE_EPOCH (the commit
 # time), no PAX atime/ctime, gzip without name or time stamp.
 set -euo pipefail
@@ -18,6 +20,20 @@ if [ "${1:-}" = sums ]; then
     if [ "${WINDOWS:-1}" = 1 ]; then
         files+=("$BIN-$VERSION-x86_64-windows.exe" "$BIN-$VERSION-x86_64-windows.zip")
     fi
+    # The .deb and .rpm of each architecture too, when make deb / make rpm made them (make
+    # release alone does not; a package without its SBOM is from before SBOMs, and left out),
+    # and every artefact's CycloneDX SBOM (packaging/sbom.py).
+    for a in $ARCHES; do
+        case $a in x86_64) d=amd64 ;; *) d=arm64 ;; esac
+        for f in "$DIST/${BIN}_$VERSION-"*"_$d.deb" "$DIST/$BIN-$VERSION-"*".$a.rpm"; do
+            [ -f "$f" ] || continue
+            if [ -f "$f.cdx.json" ]; then files+=("${f##*/}"); else echo "release: $f has no SBOM: not listed" >&2; fi
+        done
+    done
+    for f in "${files[@]}"; do
+        [ -f "$DIST/$f.cdx.json" ] || { echo "release: no SBOM $DIST/$f.cdx.json" >&2; exit 1; }
+        files+=("$f.cdx.json")
+    done
     (cd "$DIST" && sha256sum "${files[@]}" >SHA256SUMS)
     cat "$DIST/SHA256SUMS"
     exit 0
@@ -38,9 +54,12 @@ if [ "${1:-}" = windows ]; then
     cp docs/windows.md "$stage/$name/WINDOWS.md"
     python3 packaging/third-party.py x86_64-pc-windows-gnu >"$stage/$name/THIRD-PARTY.txt"
     mkdir -p "$DIST"
-    rm -f "$DIST/$name.zip" "$DIST/$name.exe" "$DIST/SHA256SUMS"
+    rm -f "$DIST/$name.zip" "$DIST/$name.exe" "$DIST/$name".*.cdx.json "$DIST/SHA256SUMS"
     python3 packaging/windows/zip.py "$DIST/$name.zip" "$SOURCE_DATE_EPOCH" "$stage/$name"
     install -m 0755 "$WIN_EXE" "$DIST/$name.exe"
+    # The .exe records no rustc version: the SBOMs take make windows's rustc's (Makefile WIN_ENV).
+    SBOM_RUSTC=/usr/bin/rustc python3 packaging/sbom.py "$DIST/$name.zip" "x86_64-pc-windows-gnu=$WIN_EXE"
+    SBOM_RUSTC=/usr/bin/rustc python3 packaging/sbom.py "$DIST/$name.exe" "x86_64-pc-windows-gnu=$WIN_EXE"
     exit 0
 fi
 . packaging/common.sh
@@ -61,10 +80,13 @@ chmod 0644 "$dir/THIRD-PARTY.txt"
 clamp_mtimes "$dir"
 
 mkdir -p "$DIST"
-rm -f "$DIST/$name" "$DIST/$name.tar.gz" "$DIST/SHA256SUMS"
+rm -f "$DIST/$name" "$DIST/$name.tar.gz" "$DIST/$name"*.cdx.json "$DIST/SHA256SUMS"
 tar --create --sort=name --format=posix \
     --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
     --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
     -C "$stage" "$name" | gzip -9n >"$DIST/$name.tar.gz"
 install -m 0755 "$STATIC_BIN" "$DIST/$name"
+# The CycloneDX SBOMs of the tarball and of the binary (packaging/sbom.py).
+python3 packaging/sbom.py "$DIST/$name.tar.gz" "$ARCH-unknown-linux-gnu=$STATIC_BIN"
+python3 packaging/sbom.py "$DIST/$name" "$ARCH-unknown-linux-gnu=$STATIC_BIN"
 echo "$DIST/$name.tar.gz"

@@ -77,4 +77,5 @@ chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"
 clamp_mtimes "$root"
 mkdir -p "$DIST"
 dpkg-deb --root-owner-group -Zxz --build "$root" "$DEB" >/dev/null
+python3 packaging/sbom.py "$DEB" "$ARCH-unknown-linux-gnu=$STATIC_BIN" # its CycloneDX SBOM
 echo "$DEB"

@@ -33,4 +33,5 @@ rpmbuild -bb --quiet --target "$RPM_ARCH-linux" \
     packaging/rpm/$BIN.spec
 rpm_file=$BIN-$VERSION-$RELEASE.$RPM_ARCH.rpm
 mv "$top/RPMS/$rpm_file" "$DIST/$rpm_file"
+python3 packaging/sbom.py "$DIST/$rpm_file" "$ARCH-unknown-linux-gnu=$STATIC_BIN" # its CycloneDX SBOM
 echo "$DIST/$rpm_file"

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""The crate list `cargo auditable build` embeds in a binary, read back and checked (issue 24).
+
+    packaging/auditable.py list BINARY            the embedded packages, one "name version kind" a line
+    packaging/auditable.py check BINARY TARGET    fails (exit 1, one line on stderr) unless the
+                                                  embedded list is exactly what Cargo.lock
+                                                  resolves for TARGET
+
+cargo-auditable (crates.io) writes the dependency tree as zlib-compressed JSON into a `.dep-v0`
+section: ELF for Linux, PE/COFF for the Windows .exe. This reads that section with the standard
+library only (no cargo-audit to install), so the check is independent of the tool that wrote it.
+
+`check` compares the embedded list with two things:
+  - Cargo.lock: every embedded package, by name, version and source (crates.io or this
+    repository), is a package of Cargo.lock;
+  - the packages of Cargo.lock the build uses for TARGET: from `cargo metadata --locked
+    --filter-platform TARGET`, every package reachable from this crate through normal and
+    build dependencies (never dev ones). Those reached from it through normal dependencies, not
+    through a proc macro, are "runtime" (linked in), the others "build" (build scripts' and proc
+    macros' crates), as cargo-auditable marks them; names, versions and kinds must match one for
+    one.
+"""
+import json
+import struct
+import subprocess
+import sys
+import tomllib
+import zlib
+
+SECTION = b".dep-v0"
+CRATES_IO = "registry+https://github.com/rust-lang/crates.io-index"
+
+
+class Error(Exception):
+    pass
+
+
+def elf_section(data):
+    if data[4] != 2 or data[5] != 1:
+        raise Error("only 64-bit little-endian ELF is read")
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+
+    def header(i):
+        name, _type, _flags, _addr, offset, size = struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
+        return name, offset, size
+
+    _, str_off, _ = header(shstrndx)
+    for i in range(shnum):
+        name, offset, size = header(i)
+        end = data.index(b"\0", str_off + name)
+        if data[str_off + name:end] == SECTION:
+            return data[offset:offset + size]
+    return None
+
+
+def pe_section(data):
+    pe, = struct.unpack_from("<I", data, 0x3C)
+    if data[pe:pe + 4] != b"PE\0\0":
+        raise Error("not a PE file")
+    nsections, = struct.unpack_from("<H", data, pe + 6)
+    opt_size, = struct.unpack_from("<H", data, pe + 20)
+    table = pe + 24 + opt_size
+    for i in range(nsections):
+        name, vsize, _vaddr, raw_size, raw_ptr = struct.unpack_from("<8sIIII", data, table + 40 * i)
+        if name.rstrip(b"\0") == SECTION:
+            return data[raw_ptr:raw_ptr + min(vsize, raw_size)]
+    return None
+
+
+def embedded(path):
+    """The JSON cargo-auditable embedded in the binary at PATH (dict), or Error."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] == b"\x7fELF":
+        raw = elf_section(data)
+    elif data[:2] == b"MZ":
+        raw = pe_section(data)
+    else:
+        raise Error("neither ELF nor PE")
+    if raw is None:
+        raise Error("no .dep-v0 section: not built with `cargo auditable build`")
+    try:
+        # decompressobj: PE sections are padded past the zlib stream's end.
+        return json.loads(zlib.decompressobj().decompress(raw))
+    except (zlib.error, ValueError) as e:
+        raise Error(f"the .dep-v0 section does not hold zlib-compressed JSON: {e}") from None
+
+
+def packages(info):
+    """{(name, version): (source, kind)} of the embedded list; kind is runtime or build."""
+    out = {}
+    for p in info["packages"]:
+        out[(p["name"], p["version"])] = (p.get("source", "crates.io"), p.get("kind", "runtime"))
+    return out
+
+
+def expected(target, root_dir="."):
+    """{(name, version): (source, kind)} of what Cargo.lock resolves for TARGET (see module doc)."""
+    meta = json.loads(subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--locked", "--filter-platform", target],
+        check=True, capture_output=True, text=True, cwd=root_dir).stdout)
+    pkgs = {p["id"]: p for p in meta["packages"]}
+    nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
+    root = meta["resolve"]["root"]
+    # Two walks: all = normal and build edges, from every package (build scripts' dependencies,
+    # proc macros); runtime = normal edges from the root, not into proc macros.
+    def walk(kinds):
+        seen, todo = set(), [root]
+        while todo:
+            pid = todo.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            for dep in nodes[pid]["deps"]:
+                if any(k["kind"] in kinds for k in dep["dep_kinds"]):
+                    todo.append(dep["pkg"])
+        return seen
+    # A proc macro runs in the compiler: it and what only it uses are build-time, not linked in.
+    # As cargo-auditable 0.7 decides it: a package whose one target is a proc macro (a proc
+    # macro crate that also lists tests or examples, displaydoc for one, stays "runtime").
+    macros = {pid for pid, p in pkgs.items()
+              if len(p["targets"]) == 1 and p["targets"][0]["kind"] == ["proc-macro"]}
+
+    def runtime_walk():
+        seen, todo = set(), [root]
+        while todo:
+            pid = todo.pop()
+            if pid in seen or pid in macros:
+                continue
+            seen.add(pid)
+            for dep in nodes[pid]["deps"]:
+                if any(k["kind"] is None for k in dep["dep_kinds"]):
+                    todo.append(dep["pkg"])
+        return seen
+    runtime = runtime_walk()
+    out = {}
+    for pid in walk({None, "build"}):
+        p = pkgs[pid]
+        source = "crates.io" if p["source"] == CRATES_IO else p["source"] or "local"
+        out[(p["name"], p["version"])] = (source, "runtime" if pid in runtime else "build")
+    return out
+
+
+def lock_packages(root_dir="."):
+    with open(f"{root_dir}/Cargo.lock", "rb") as f:
+        lock = tomllib.load(f)
+    out = set()
+    for p in lock["package"]:
+        source = p.get("source")
+        out.add((p["name"], p["version"], "crates.io" if source == CRATES_IO else source or "local"))
+    return out
+
+
+def check(path, target):
+    got = packages(embedded(path))
+    lock = lock_packages()
+    for (name, version), (source, _) in sorted(got.items()):
+        if (name, version, source) not in lock:
+            raise Error(f"embeds {name} {version} ({source}), which Cargo.lock does not have")
+    want = expected(target)
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    if missing or extra:
+        raise Error(f"embedded list differs from Cargo.lock for {target}: missing "
+                    f"{[' '.join(k) for k in missing]}, extra {[' '.join(k) for k in extra]}")
+    for key in sorted(want):
+        if got[key] != want[key]:
+            raise Error(f"{' '.join(key)}: embedded as {got[key]}, Cargo.lock gives {want[key]}")
+    runtime = sum(1 for _, kind in got.values() if kind == "runtime")
+    return f"{len(got)} packages ({runtime} runtime, {len(got) - runtime} build), all as Cargo.lock resolves them for {target}"
+
+
+def main():
+    try:
+        if len(sys.argv) == 3 and sys.argv[1] == "list":
+            for (name, version), (_, kind) in sorted(packages(embedded(sys.argv[2])).items()):
+                print(name, version, kind)
+        elif len(sys.argv) == 4 and sys.argv[1] == "check":
+            print(f"{sys.argv[2]}: {check(sys.argv[2], sys.argv[3])}")
+        else:
+            print(__doc__.strip().splitlines()[2:4], file=sys.stderr)
+            sys.exit(2)
+    except (Error, OSError, subprocess.CalledProcessError) as e:
+        print(f"auditable: {sys.argv[2]}: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
