@@ -49,6 +49,7 @@ use crate::identity::{AwsFiles, CredentialSource, Identity};
 use crate::profiles;
 use crate::registry::Registry;
 use crate::secret::Secret;
+use crate::settings::Role;
 
 /// User-Agent product token (docs/contract.md §5: Go intends to send one and never does).
 pub const USER_AGENT: &str = concat!("docker-credential-ecr-login/", env!("CARGO_PKG_VERSION"));
@@ -119,6 +120,8 @@ pub struct FetchRequest<'a> {
     pub target: Target<'a>,
     /// A mapping's profile (it alone serves the request), or `None` for the default chain.
     pub profile: Option<&'a str>,
+    /// A mapping's role, assumed with the credentials of `profile` (else the default chain).
+    pub role: Option<&'a Role>,
     /// Whose token it is (says what a credential failure means).
     pub identity: &'a Identity,
     /// Give up after this long.
@@ -237,7 +240,20 @@ impl Aws<'_> {
             Some(role) => {
                 assume_web_identity(role, &parts, self.config.credentials_bound()).await?
             }
-            None => self.credentials(request, &provider_config, &parts).await?,
+            None => {
+                let started = std::time::Instant::now();
+                let base = self.credentials(request, &provider_config, &parts).await?;
+                match request.role {
+                    Some(role) => {
+                        let left = self
+                            .config
+                            .credentials_bound()
+                            .saturating_sub(started.elapsed());
+                        assume_role(role, base, request.identity, &parts, left).await?
+                    }
+                    None => base,
+                }
+            }
         };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
@@ -404,12 +420,14 @@ impl Aws<'_> {
                 });
             }
         };
+        // For a per-registry role: what assumes it.
+        let base = request.identity.source.base();
         let process = profile.is_some_and(|p| p.get("credential_process").is_some())
-            && matches!(request.identity.source, CredentialSource::Profile { .. });
+            && matches!(base, CredentialSource::Profile { .. });
         let source = if process {
             format!("the credential_process of profile {name}")
         } else {
-            request.identity.source.to_string()
+            base.to_string()
         };
         usable(&credentials, &source)?;
         Ok(credentials)
@@ -581,6 +599,58 @@ async fn assume_web_identity(
         None,
         "AssumeRoleWithWebIdentity",
     ))
+}
+
+/// A per-registry role (docs/contract.md §7), assumed as the AWS CLI assumes a profile's
+/// `role_arn`: `AssumeRole` signed with `base`, with the entry's session name, external id and
+/// duration, at STS in the entry's region (else the registry's), by the SDK's provider.
+async fn assume_role(
+    role: &Role,
+    base: Credentials,
+    identity: &Identity,
+    parts: &SdkParts,
+    bound: Duration,
+) -> Result<Credentials, FetchError> {
+    let region = role
+        .region
+        .as_ref()
+        .map_or_else(|| parts.region.clone(), |r| Region::new(r.clone()));
+    let sdk = sts_config_in(parts, region).await;
+    let mut b = AssumeRoleProvider::builder(&role.arn).configure(&sdk);
+    if let Some(n) = &role.session_name {
+        b = b.session_name(n);
+    }
+    if let Some(id) = &role.external_id {
+        b = b.external_id(id);
+    }
+    if let Some(secs) = role.duration_seconds {
+        b = b.session_length(Duration::from_secs(secs));
+    }
+    let provider = b.build_from_provider(base).await;
+    let from = match &identity.source {
+        CredentialSource::Role { from, .. } => from.to_string(),
+        other => other.to_string(),
+    };
+    let failed = |why: String| FetchError::Credentials {
+        expired: why.to_lowercase().contains("expired"),
+        detail: format!(
+            "failed to assume role {} with the credentials of {from}: {why}",
+            crate::shown(&role.arn)
+        ),
+        sso_profile: None,
+        login_profile: None,
+    };
+    let credentials = match tokio::time::timeout(bound, provider.provide_credentials()).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return Err(failed(chain_text(&e))),
+        Err(_) => {
+            return Err(FetchError::CredentialsTimeout {
+                secs: fmt_secs(bound),
+            });
+        }
+    };
+    usable(&credentials, &format!("role {}", crate::shown(&role.arn)))?;
+    Ok(credentials)
 }
 
 fn add_user_agent(req: &mut aws_smithy_runtime_api::http::Request) {
@@ -807,8 +877,13 @@ fn web_identity(
 /// The configuration the STS clients of a fetch share (no credentials of its own: each call is
 /// given the credentials it is to be signed with).
 async fn sts_config(parts: &SdkParts) -> SdkConfig {
+    sts_config_in(parts, parts.region.clone()).await
+}
+
+/// [`sts_config`] with STS in `region`.
+async fn sts_config_in(parts: &SdkParts, region: Region) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .region(parts.region.clone())
+        .region(region)
         .http_client(parts.http.clone())
         .timeout_config(parts.timeouts.clone())
         .profile_files(parts.profile_files.clone())
@@ -1068,6 +1143,8 @@ fn check_pem_bundle(pem: &[u8]) -> Result<(), String> {
 /// "log in again".
 fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
     let text = chain_text(e);
+    // For a per-registry role: the credentials that assume it failed.
+    let source = identity.source.base();
     // The SDK reports a failed `credential_process` as "... exited with code <status>. Stderr:
     // <its stderr>". The stderr is the process's own business (and may carry a secret): it is
     // passed through, not made part of our line or the log.
@@ -1081,14 +1158,14 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
             stderr: Secret::new(stderr.to_owned()),
         };
     }
-    if identity.source == CredentialSource::InstanceRole {
+    if *source == CredentialSource::InstanceRole {
         return FetchError::NoCredentials {
             detail: format!(
                 "no keys in the environment, no profile, no web identity, no container credentials, and instance metadata: {text}"
             ),
         };
     }
-    let sso_profile = match &identity.source {
+    let sso_profile = match source {
         CredentialSource::Profile {
             name, sso: true, ..
         } => Some(name.clone()),
@@ -1096,7 +1173,7 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
     };
     // An `aws login` session that is missing, expired or cannot be refreshed: the SDK's login
     // provider says "Login token" (or names the cached file it could not read).
-    let login_profile = match &identity.source {
+    let login_profile = match source {
         CredentialSource::Profile { login: Some(p), .. }
             if text.contains("Login token") || text.contains("login/cache") =>
         {

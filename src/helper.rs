@@ -23,7 +23,7 @@ use crate::ecr::{self, FetchError, FetchRequest, Target, Token, TokenSource};
 use crate::identity::Identity;
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::settings::{Loaded, Settings, SettingsError};
+use crate::settings::{KeyKind, Loaded, Role, Settings, SettingsError};
 
 /// The internal action of a background refresh: `__refresh get SERVER_URL` (the entry a `get`
 /// would answer `SERVER_URL` with) or `__refresh default REGION` (the kubelet's caller's
@@ -152,6 +152,7 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
     let Request {
         registry,
         profile,
+        role,
         identity,
         ..
     } = resolved;
@@ -162,6 +163,7 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
     let request = FetchRequest {
         target: Target::Registry(&registry),
         profile: profile.as_deref(),
+        role: role.as_ref(),
         identity: &identity,
         budget: ecr::fetch_budget(cfg),
         web_identity: None,
@@ -202,6 +204,7 @@ pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource
             let request = FetchRequest {
                 target: Target::Registry(&r.registry),
                 profile: r.profile.as_deref(),
+                role: r.role.as_ref(),
                 identity: &r.identity,
                 budget: ecr::fetch_budget(cfg),
                 web_identity: None,
@@ -221,6 +224,7 @@ pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource
             let request = FetchRequest {
                 target: Target::DefaultRegistry { region },
                 profile: None,
+                role: None,
                 identity: &identity,
                 budget: ecr::fetch_budget(cfg),
                 web_identity: None,
@@ -292,6 +296,7 @@ pub fn get_as(
     let request = FetchRequest {
         target,
         profile: None,
+        role: None,
         identity,
         budget: ecr::fetch_budget(cfg),
         web_identity,
@@ -358,11 +363,10 @@ pub fn not_kept(cfg: &Config, action: &str, server_url: &str) -> String {
 /// The identity of a request in a few words, as `doctor` names it: no secret, no key id.
 pub fn identity_named(cfg: &Config, request: &Request) -> String {
     use crate::identity::CredentialSource;
+    let key = request.mapping.as_deref().unwrap_or_default();
     match (&request.profile, &request.identity.source) {
-        (Some(p), _) => format!(
-            "profile {p}, mapped by {:?}",
-            request.mapping.as_deref().unwrap_or_default()
-        ),
+        (_, source @ CredentialSource::Role { .. }) => format!("{source}, mapped by {key:?}"),
+        (Some(p), _) => format!("profile {p}, mapped by {key:?}"),
         (None, CredentialSource::Profile { name, .. }) if cfg.profile.is_some() => {
             format!("profile {name} from AWS_PROFILE")
         }
@@ -374,10 +378,18 @@ pub fn identity_named(cfg: &Config, request: &Request) -> String {
 #[derive(Debug)]
 pub struct Request {
     pub registry: Registry,
-    /// A profile named by a mapping (it wins over `AWS_PROFILE` and environment keys).
+    /// A profile named by a mapping (its `profile`, or its role's `source_profile`): it wins over
+    /// `AWS_PROFILE` and environment keys.
     pub profile: Option<String>,
+    /// A role named by a mapping, assumed with the credentials of `profile` (else the default
+    /// chain).
+    pub role: Option<Role>,
     /// The key of the per-registry mapping that applied, if any.
     pub mapping: Option<String>,
+    /// How that key named the host.
+    pub kind: Option<KeyKind>,
+    /// Keys that name the host too but lost to `mapping`.
+    pub outranked: Vec<String>,
     pub identity: Identity,
 }
 
@@ -398,22 +410,36 @@ fn resolve_in(
     let Some(resolved) = settings.resolve(server_url)? else {
         return Ok(None);
     };
-    let identity = Identity::of(cfg, resolved.profile.as_deref());
-    if let Some(p) = &resolved.profile
+    let (identity, profile, which) = match &resolved.role {
+        Some(role) => (
+            Identity::of_role(cfg, role),
+            role.source_profile.clone(),
+            "source_profile",
+        ),
+        None => (
+            Identity::of(cfg, resolved.profile.as_deref()),
+            resolved.profile.clone(),
+            "profile",
+        ),
+    };
+    if let Some(p) = &profile
         && !identity.profile_found()
     {
         return Err(FetchError::Settings(SettingsError {
             path: settings.path().map(Path::to_path_buf).unwrap_or_default(),
             key: resolved.key.clone(),
             problem: format!(
-                "unknown profile {p:?}: no such section in the AWS config or credentials file"
+                "\"{which}\": unknown profile {p:?}: no such section in the AWS config or credentials file"
             ),
         }));
     }
     Ok(Some(Request {
         registry: resolved.registry,
-        profile: resolved.profile,
+        profile,
+        role: resolved.role,
         mapping: resolved.key,
+        kind: resolved.kind,
+        outranked: resolved.outranked,
         identity,
     }))
 }
@@ -712,6 +738,7 @@ fn default_registry(
     let request = FetchRequest {
         target: Target::DefaultRegistry { region },
         profile: None,
+        role: None,
         identity: &default_identity,
         budget: LIST_BUDGET,
         web_identity: None,
@@ -942,6 +969,7 @@ mod tests {
         let request = FetchRequest {
             target: Target::Registry(&registry),
             profile: None,
+            role: None,
             identity: &identity,
             budget: Duration::from_secs(10),
             web_identity: None,
@@ -984,6 +1012,7 @@ mod tests {
         let request = FetchRequest {
             target: Target::Registry(&registry),
             profile: None,
+            role: None,
             identity: &identity,
             budget: Duration::from_secs(10),
             web_identity: None,

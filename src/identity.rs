@@ -18,6 +18,7 @@ use crate::config::{self, Config, SECRET_VARS};
 use crate::digest::hex;
 use crate::files::{self, ReadError};
 use crate::profiles;
+use crate::settings::Role;
 
 /// Largest AWS config/credentials file the identity reads. A bigger one is not hashed in part
 /// (a profile past the limit could change unseen): the run does not use the cache.
@@ -51,6 +52,22 @@ pub enum CredentialSource {
     /// The kubelet's service-account mode: the role assumed with a pod's service account token
     /// (`kubelet.rs`), `subject` being the account the token names.
     ServiceAccount { subject: String, role: String },
+    /// A per-registry `role_arn`, assumed with the credentials of `from` (its `source_profile`,
+    /// else the default chain).
+    Role {
+        arn: String,
+        from: Box<CredentialSource>,
+    },
+}
+
+impl CredentialSource {
+    /// The source whose credentials are used first: for a role, what assumes it.
+    pub fn base(&self) -> &CredentialSource {
+        match self {
+            CredentialSource::Role { from, .. } => from.base(),
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for CredentialSource {
@@ -64,6 +81,7 @@ impl fmt::Display for CredentialSource {
             CredentialSource::ServiceAccount { subject, role } => {
                 write!(f, "service account {subject} as {role}")
             }
+            CredentialSource::Role { arn, from } => write!(f, "role {arn} from {from}"),
         }
     }
 }
@@ -179,9 +197,40 @@ impl Identity {
         }
     }
 
-    /// Whether the selected profile has sections in the AWS files.
+    /// The identity of a per-registry role: the role, its session name, external id and
+    /// duration (each changes the session STS issues), and the identity of the credentials that
+    /// assume it (`source_profile`, else the default chain). The STS region is not part of it, as
+    /// a profile's `region` is not.
+    pub fn of_role(cfg: &Config, role: &Role) -> Identity {
+        let from = Identity::of(cfg, role.source_profile.as_deref());
+        let mut canon = String::new();
+        let _ = writeln!(canon, "role {}", role.arn);
+        if let Some(id) = &role.external_id {
+            let _ = writeln!(canon, "external_id sha256:{}", hex(&Sha256::digest(id)));
+        }
+        if let Some(n) = &role.session_name {
+            let _ = writeln!(canon, "role_session_name {n}");
+        }
+        if let Some(d) = role.duration_seconds {
+            let _ = writeln!(canon, "duration_seconds {d}");
+        }
+        let _ = writeln!(canon, "from {}", from.id);
+        Identity {
+            id: hex(&Sha256::digest(canon.as_bytes())),
+            source: CredentialSource::Role {
+                arn: role.arn.clone(),
+                from: Box::new(from.source),
+            },
+            cacheable: from.cacheable,
+            warnings: from.warnings,
+            web_identity_files: from.web_identity_files,
+        }
+    }
+
+    /// Whether the selected profile has sections in the AWS files (for a role: the profile that
+    /// assumes it).
     pub fn profile_found(&self) -> bool {
-        matches!(self.source, CredentialSource::Profile { .. })
+        matches!(self.source.base(), CredentialSource::Profile { .. })
     }
 }
 

@@ -87,6 +87,7 @@ fn check(
         }
         Ok(request) => {
             steps.push(registry_step(input, &request.registry));
+            steps.push(mapping_step(cfg, &request));
             steps.push(identity_step(cfg, &request));
             steps.push(step(
                 "region",
@@ -253,6 +254,31 @@ fn registry_step(input: &str, reg: &Registry) -> Step {
     }
 }
 
+/// Which entry of the per-registry settings applies, how its key names the host, and the keys
+/// it won over.
+fn mapping_step(cfg: &Config, request: &helper::Request) -> Step {
+    let file = cfg.settings_file.as_ref().map_or_else(
+        || "the per-registry settings".to_owned(),
+        |p| p.display().to_string(),
+    );
+    let Some(key) = &request.mapping else {
+        return step(
+            "settings",
+            format!("no entry in {file} names this host: the default credential chain"),
+        );
+    };
+    let kind = request.kind.map_or_else(String::new, |k| format!(" ({k})"));
+    let mut text = format!("entry {key:?}{kind} in {file}");
+    if !request.outranked.is_empty() {
+        let others: Vec<String> = request.outranked.iter().map(|k| format!("{k:?}")).collect();
+        text.push_str(&format!(
+            "; it wins over {} (exact host, then account id, then the most specific pattern)",
+            others.join(", ")
+        ));
+    }
+    step("settings", text)
+}
+
 /// Which identity asks, and why that one.
 fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
     let settings_file = cfg
@@ -260,26 +286,41 @@ fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
         .as_ref()
         .map_or_else(String::new, |p| p.display().to_string());
     let identity = &request.identity;
-    let why = match (&request.profile, cfg.profile.as_deref()) {
-        (Some(p), _) => {
-            let key = request.mapping.as_deref().unwrap_or_default();
-            format!("profile {p}: mapping {key:?} in {settings_file} (wins over AWS_PROFILE and environment keys)")
+    let key = request.mapping.as_deref().unwrap_or_default();
+    let why = match (&request.role, &request.profile) {
+        (Some(role), _) => {
+            let mut opts = Vec::new();
+            if let Some(n) = &role.session_name {
+                opts.push(format!("session name {n}"));
+            }
+            if role.external_id.is_some() {
+                opts.push("external id set".to_owned());
+            }
+            if let Some(d) = role.duration_seconds {
+                opts.push(format!("duration {d} s"));
+            }
+            opts.push(format!(
+                "STS in {}",
+                role.region
+                    .as_deref()
+                    .unwrap_or_else(|| request.registry.region())
+            ));
+            let from = match &request.profile {
+                Some(p) => format!("profile {p} (its source_profile)"),
+                None => format!("the default chain: {}", chain_why(cfg, identity)),
+            };
+            format!(
+                "role {} ({}): mapping {key:?} in {settings_file} (wins over AWS_PROFILE and environment keys); assumed with the credentials of {from}",
+                role.arn,
+                opts.join(", ")
+            )
         }
-        (None, _) if identity.source == CredentialSource::EnvKeys => {
-            "environment keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)".into()
-        }
-        (None, Some(p)) if identity.profile_found() => format!("profile {p}: from {}", cfg.profile_var),
         (None, Some(p)) => format!(
-            "PROBLEM: {}={p}, but no such profile in the AWS config or credentials file",
-            cfg.profile_var
+            "profile {p}: mapping {key:?} in {settings_file} (wins over AWS_PROFILE and environment keys)"
         ),
-        (None, None) if identity.profile_found() => "profile default (AWS_PROFILE unset)".into(),
-        (None, None) if identity.source == CredentialSource::InstanceRole => {
-            "no keys, profile, web identity or container credentials: only the EC2 instance role is left".into()
-        }
-        (None, None) => identity.source.to_string(),
+        (None, None) => chain_why(cfg, identity),
     };
-    let why = match &identity.source {
+    let why = match identity.source.base() {
         CredentialSource::Profile { login: Some(p), .. } => format!(
             "{why}; credentials from the aws login session of profile {p} (`{}` renews it)",
             crate::error::login_command(p)
@@ -287,6 +328,26 @@ fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
         _ => why,
     };
     step("identity", why)
+}
+
+/// Which source of the default credential chain answers, and why.
+fn chain_why(cfg: &Config, identity: &crate::identity::Identity) -> String {
+    let source = identity.source.base();
+    match cfg.profile.as_deref() {
+        _ if *source == CredentialSource::EnvKeys => {
+            "environment keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)".into()
+        }
+        Some(p) if identity.profile_found() => format!("profile {p}: from {}", cfg.profile_var),
+        Some(p) => format!(
+            "PROBLEM: {}={p}, but no such profile in the AWS config or credentials file",
+            cfg.profile_var
+        ),
+        None if identity.profile_found() => "profile default (AWS_PROFILE unset)".into(),
+        None if *source == CredentialSource::InstanceRole => {
+            "no keys, profile, web identity or container credentials: only the EC2 instance role is left".into()
+        }
+        None => source.to_string(),
+    }
 }
 
 /// 3. The cache: trusted or not, and what it holds for this identity; the settings file.
@@ -364,6 +425,7 @@ fn token_steps(
     let result = source.fetch(&FetchRequest {
         target: Target::Registry(&request.registry),
         profile: request.profile.as_deref(),
+        role: request.role.as_ref(),
         identity: &request.identity,
         budget: ecr::fetch_budget(cfg),
         web_identity: None,
@@ -459,6 +521,8 @@ fn known_hosts(cfg: &Config, docker: Option<&DockerConfig>) -> Vec<String> {
         candidates.extend(
             m.keys()
                 .filter(|k| !k.bytes().all(|b| b.is_ascii_digit()))
+                // A pattern names no host to check.
+                .filter(|k| crate::settings::key_kind(k) != crate::settings::KeyKind::Pattern)
                 .map(str::to_owned),
         );
     }
