@@ -374,13 +374,14 @@ impl Settings {
             _ => None,
         };
         // Every key that names the host, in precedence order.
-        let mut candidates: Vec<(&String, &serde_json::Value, KeyKind)> = Vec::new();
-        candidates.extend(
-            self.registries
-                .iter()
-                .filter(|(k, _)| key_kind(k) != KeyKind::Pattern && k.eq_ignore_ascii_case(host))
-                .map(|(k, v)| (k, v, KeyKind::Host)),
-        );
+        let mut candidates: Vec<(&String, &serde_json::Value, KeyKind)> = self
+            .registries
+            .iter()
+            .filter(|(k, _)| key_kind(k) != KeyKind::Pattern && k.eq_ignore_ascii_case(host))
+            .map(|(k, v)| (k, v, KeyKind::Host))
+            .collect();
+        // Keys that differ only in letter case: the one that sorts first (byte order).
+        candidates.sort_by(|a, b| a.0.cmp(b.0));
         if let Some((k, v)) = account.and_then(|a| self.registries.get_key_value(a)) {
             candidates.push((k, v, KeyKind::Account));
         }

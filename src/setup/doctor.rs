@@ -446,9 +446,26 @@ fn token_steps(
         }
         Err(e) => {
             let profile = request.profile.as_deref().or(cfg.profile.as_deref());
+            let hint = match (&request.role, &e) {
+                (Some(_), FetchError::Credentials { detail, .. })
+                    if detail.starts_with("failed to assume role")
+                        && detail.contains("dispatch failure") =>
+                {
+                    "STS is unreachable: check the network, HTTPS_PROXY / NO_PROXY and AWS_ENDPOINT_URL_STS (the entry's \"region\" chooses the STS endpoint)".to_owned()
+                }
+                (Some(role), FetchError::Credentials { detail, .. })
+                    if detail.starts_with("failed to assume role") =>
+                {
+                    format!(
+                        "STS did not let these credentials assume {}: check that the role exists, that its trust policy allows sts:AssumeRole by them (with this external_id, if the policy asks for one), and that duration_seconds is within the role's maximum session duration",
+                        role.arn
+                    )
+                }
+                _ => hint(&e, profile),
+            };
             let steps = vec![
                 step("token", format!("FAILED after {ms} ms: {}", render(&e))),
-                step("hint", hint(&e, profile)),
+                step("hint", hint),
             ];
             (steps, false)
         }

@@ -448,3 +448,29 @@ fn a_role_sts_refuses_is_one_line_naming_the_role_and_its_source() {
     );
     assert!(fake.calls_to("ecr").is_empty());
 }
+
+#[test]
+fn a_role_sts_denies_is_one_line_and_doctor_points_at_the_trust_policy() {
+    let fake = FakeAws::start();
+    let env = env_for(&fake);
+    let denied = format!("arn:aws:iam::123456789012:role/{DENIED_ROLE}-pull");
+    write_settings(&env, json!({HOST: {"role_arn": denied}}));
+    let line = one_line(&env.get(HOST));
+    assert!(
+        line.contains(&format!(
+            "failed to assume role {denied} with the credentials of environment keys"
+        )) && line.contains("AccessDenied"),
+        "{line}"
+    );
+    assert_eq!(fake.calls_to("sts").len(), 1);
+    assert!(fake.calls_to("ecr").is_empty());
+    let out = env.run(&["doctor", HOST], b"");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains(&format!(
+            "hint      STS did not let these credentials assume {denied}: check that the role exists, that its trust policy allows sts:AssumeRole"
+        )),
+        "{}",
+        out.stdout
+    );
+}
