@@ -509,6 +509,96 @@ mod tests {
     }
 
     #[test]
+    fn a_registrys_role_is_its_own_identity() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "credentials",
+            "[base]\naws_access_key_id = A\naws_secret_access_key = S\n[other]\naws_access_key_id = B\naws_secret_access_key = S\n",
+        );
+        let c = cfg(
+            &[("AWS_ACCESS_KEY_ID", "E"), ("AWS_SECRET_ACCESS_KEY", "S")],
+            d.path(),
+        );
+        let role = Role {
+            arn: "arn:aws:iam::123456789012:role/a".into(),
+            external_id: None,
+            session_name: None,
+            duration_seconds: None,
+            region: None,
+            source_profile: None,
+        };
+        let a = Identity::of_role(&c, &role);
+        assert_eq!(
+            a.source.to_string(),
+            "role arn:aws:iam::123456789012:role/a from environment keys"
+        );
+        assert_eq!(a.source.base(), &CredentialSource::EnvKeys);
+        assert_ne!(a.id, Identity::of(&c, None).id, "not the chain's own");
+        assert_eq!(Identity::of_role(&c, &role), a, "stable");
+        let differs = |r: Role| assert_ne!(Identity::of_role(&c, &r).id, a.id, "{r:?}");
+        differs(Role {
+            arn: "arn:aws:iam::123456789012:role/b".into(),
+            ..role.clone()
+        });
+        differs(Role {
+            external_id: Some("x1".into()),
+            ..role.clone()
+        });
+        differs(Role {
+            session_name: Some("s1".into()),
+            ..role.clone()
+        });
+        differs(Role {
+            duration_seconds: Some(900),
+            ..role.clone()
+        });
+        differs(Role {
+            source_profile: Some("base".into()),
+            ..role.clone()
+        });
+        let base = Identity::of_role(
+            &c,
+            &Role {
+                source_profile: Some("base".into()),
+                ..role.clone()
+            },
+        );
+        assert_ne!(
+            Identity::of_role(
+                &c,
+                &Role {
+                    source_profile: Some("other".into()),
+                    ..role.clone()
+                }
+            )
+            .id,
+            base.id
+        );
+        assert!(base.profile_found());
+        assert_eq!(
+            Identity::of_role(
+                &c,
+                &Role {
+                    region: Some("eu-west-1".into()),
+                    ..role.clone()
+                }
+            )
+            .id,
+            a.id,
+            "the STS region is not identity"
+        );
+        let secret = Identity::of_role(
+            &c,
+            &Role {
+                external_id: Some("ext-secret".into()),
+                ..role
+            },
+        );
+        assert!(!secret.source.to_string().contains("ext-secret"));
+    }
+
+    #[test]
     fn sso_session_account_and_role_are_part_of_the_identity() {
         let d = tempfile::tempdir().unwrap();
         let text = "[profile s]\nsso_session = corp\nsso_account_id = 111111111111\nsso_role_name = Dev\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n";

@@ -710,6 +710,154 @@ mod tests {
     }
 
     #[test]
+    fn patterns_match_whole_labels_and_rank_by_literal_labels_from_the_left() {
+        let p = |k: &str| Pattern::parse(k).unwrap();
+        let region = p("*.dkr.ecr.eu-west-1.amazonaws.com");
+        let account = p("123456789012.dkr.ecr.*.amazonaws.com");
+        let custom = p("*.registry.example.com");
+        assert!(region.matches("123456789012.dkr.ecr.eu-west-1.amazonaws.com"));
+        assert!(region.matches("123456789012.DKR.ECR.EU-WEST-1.amazonaws.com"));
+        assert!(!region.matches("123456789012.dkr.ecr.eu-west-2.amazonaws.com"));
+        assert!(!region.matches("dkr.ecr.eu-west-1.amazonaws.com"));
+        assert!(!region.matches(".dkr.ecr.eu-west-1.amazonaws.com"));
+        assert!(!region.matches("a.b.dkr.ecr.eu-west-1.amazonaws.com"));
+        assert!(account.matches("123456789012.dkr.ecr.ap-southeast-1.amazonaws.com"));
+        assert!(!account.matches("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com"));
+        assert!(custom.matches("team.registry.example.com"));
+        assert!(!custom.matches("registry.example.com"));
+        assert!(!custom.matches("a.b.registry.example.com"));
+        // The account (leftmost) spelled out beats the region spelled out, whatever the region's
+        // length; fewer `*` labels beat more; then byte order.
+        assert!(account.rank() < region.rank());
+        assert!(account.rank() < p("*.dkr.ecr.ap-southeast-1.amazonaws.com").rank());
+        assert!(region.rank() < p("*.*.ecr.eu-west-1.amazonaws.com").rank());
+        assert!(
+            p("*.b.c.x").rank() < p("a.*.*.x").rank(),
+            "fewer stars first"
+        );
+        assert!(
+            p("a.*.c.x").rank() < p("*.b.c.x").rank(),
+            "then the leftmost literal"
+        );
+        assert!(p("*.Example.com").rank() < p("*.example.com").rank());
+        for bad in [
+            "1234*.dkr.ecr.eu-west-1.amazonaws.com",
+            "*",
+            "*.*",
+            "*..com",
+            "*.example.com:5000",
+            "https://*.example.com",
+            "*.exa mple.com",
+        ] {
+            assert!(Pattern::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_bad_pattern_key_fails_the_file_naming_the_key() {
+        let e = Settings::from_bytes(
+            Path::new("s.json"),
+            br#"{"registries": {"ecr-*.example.com": {"profile": "p"}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("s.json: registries.\"ecr-*.example.com\": a \"*\" in a pattern"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn precedence_is_exact_host_then_account_then_pattern_then_nothing() {
+        let m = load(
+            r#"{"registries": {
+            "*.dkr.ecr.us-east-1.amazonaws.com": {"profile": "region"},
+            "111111111111.dkr.ecr.*.amazonaws.com": {"profile": "acctpat"},
+            "111111111111": {"profile": "account"},
+            "111111111111.dkr.ecr.us-east-1.amazonaws.com": {"profile": "exact"},
+            "*.example.com": {"profile": "no-registry"},
+            "*.registry.example.com": {"registry": "222222222222.dkr.ecr.eu-west-1.amazonaws.com"}
+        }}"#,
+        );
+        let r = m
+            .resolve("111111111111.dkr.ecr.us-east-1.amazonaws.com")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (r.profile.as_deref(), r.kind, r.outranked.len()),
+            (Some("exact"), Some(KeyKind::Host), 3)
+        );
+        assert_eq!(
+            r.outranked,
+            [
+                "111111111111",
+                "111111111111.dkr.ecr.*.amazonaws.com",
+                "*.dkr.ecr.us-east-1.amazonaws.com"
+            ]
+        );
+        assert_eq!(
+            profile(&m, "111111111111.dkr.ecr.us-west-2.amazonaws.com").as_deref(),
+            Some("account")
+        );
+        let r = m
+            .resolve("333333333333.dkr.ecr.us-east-1.amazonaws.com")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (r.profile.as_deref(), r.kind),
+            (Some("region"), Some(KeyKind::Pattern))
+        );
+        assert_eq!(
+            profile(&m, "333333333333.dkr.ecr.us-west-2.amazonaws.com"),
+            None
+        );
+        // A custom name through a pattern with "registry"; a pattern without one does not make
+        // a host that is not ECR ours.
+        let r = m.resolve("team.registry.example.com").unwrap().unwrap();
+        assert_eq!(
+            r.registry.host(),
+            "222222222222.dkr.ecr.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(m.resolve("ghcr.example.com").unwrap(), None);
+        assert!(!m.is_ours("ghcr.example.com"));
+        assert!(m.is_ours("team.registry.example.com"));
+    }
+
+    #[test]
+    fn a_role_entry_and_its_options() {
+        let m = load(
+            r#"{"registries": {"123456789012": {"role_arn": "arn:aws-us-gov:iam::123456789012:role/path/to/pull", "external_id": "ext:1/2", "role_session_name": "me@ci", "duration_seconds": 43200, "region": "us-gov-west-1", "source_profile": "base"}}}"#,
+        );
+        let r = m
+            .resolve("123456789012.dkr.ecr.us-gov-west-1.amazonaws.com")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.profile, None);
+        assert_eq!(
+            r.role,
+            Some(Role {
+                arn: "arn:aws-us-gov:iam::123456789012:role/path/to/pull".into(),
+                external_id: Some("ext:1/2".into()),
+                session_name: Some("me@ci".into()),
+                duration_seconds: Some(43200),
+                region: Some("us-gov-west-1".into()),
+                source_profile: Some("base".into()),
+            })
+        );
+        for arn in [
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role//x",
+            "arn:aws:iam:us-east-1:123456789012:role/x",
+            "arn:aws:sts::123456789012:role/x",
+            "arn:aws:iam::123456789012:role/x y",
+            "arn:aws:iam::1234567890123:role/x",
+        ] {
+            assert!(check_role_arn(arn).is_err(), "{arn}");
+        }
+        assert!(check_role_arn("arn:aws-cn:iam::123456789012:role/a+b=c,d.e@f-g_h").is_ok());
+    }
+
+    #[test]
     fn background_refresh_is_a_top_level_boolean() {
         assert_eq!(
             load(r#"{"backgroundRefresh": false}"#).background_refresh(),
