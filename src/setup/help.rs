@@ -61,9 +61,13 @@ For tools that cannot run a credential helper (ctr, crictl, Nomad, Kubernetes, C
 
 Per-registry settings ($AWS_ECR_CONFIG, else config.json in the cache directory):
   {{\"registries\": {{\"<host>\": {{\"profile\": \"prod\"}},  \"<12-digit account id>\": {{\"profile\": \"dev\"}},
-                  \"<custom host>\": {{\"registry\": \"<ECR registry host>\", \"profile\": \"...\"}}}}}}
-  exact host first, then account id, then the default credential chain; a mapping's profile wins
-  over AWS_PROFILE and environment keys
+                  \"<custom host>\": {{\"registry\": \"<ECR registry host>\", \"profile\": \"...\"}},
+                  \"*.dkr.ecr.eu-west-1.amazonaws.com\": {{\"role_arn\": \"arn:aws:iam::<account>:role/<name>\"}}}}}}
+  a role takes external_id, role_session_name, duration_seconds (900..43200), region (of STS)
+  and source_profile (else the default chain assumes it); a key may be a pattern whose \"*\"
+  labels each match one label; exact host first, then account id, then the pattern with the
+  fewest \"*\" (then the leftmost label spelled out; then byte order), then the default
+  credential chain; a mapping's profile or role wins over AWS_PROFILE and environment keys
   {{\"fallback\": \"pass\"}} at the top level names the fallback store (AWS_ECR_FALLBACK wins)
 
 Fallback store (for credsStore: ecr-login with docker login elsewhere):
