@@ -262,6 +262,13 @@ fn mapping_step(cfg: &Config, request: &helper::Request) -> Step {
         |p| p.display().to_string(),
     );
     let Some(key) = &request.mapping else {
+        // A settings file that is not trusted is not read: say so here, not "no entry".
+        if let Some(w) = Loaded::load(cfg, &CacheState::of(cfg)).warning {
+            return step(
+                "settings",
+                format!("PROBLEM: {w}; so no entry applies: the default credential chain"),
+            );
+        }
         return step(
             "settings",
             format!("no entry in {file} names this host: the default credential chain"),
@@ -350,7 +357,7 @@ fn chain_why(cfg: &Config, identity: &crate::identity::Identity) -> String {
     }
 }
 
-/// 3. The cache: trusted or not, and what it holds for this identity; the settings file.
+/// 3. The cache: trusted or not, and what it holds for this identity.
 fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
     let (identity, reg) = (&request.identity, &request.registry);
     let state = CacheState::of(cfg);
@@ -408,11 +415,8 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
             }
         }
     };
-    let mut steps = vec![step("cache", cache), step("refresh", refresh)];
-    if let Some(w) = loaded.warning {
-        steps.push(step("settings", format!("PROBLEM: {w}")));
-    }
-    steps
+    // An untrusted settings file is the `settings` line's (mapping_step).
+    vec![step("cache", cache), step("refresh", refresh)]
 }
 
 /// 4. A real fetch (never cached by doctor), with a hint when it fails.
