@@ -474,3 +474,107 @@ fn a_role_sts_denies_is_one_line_and_doctor_points_at_the_trust_policy() {
         out.stdout
     );
 }
+
+/// botocore (the library under the AWS CLI) resolving profile `r` with the environment given as
+/// JSON: the access key id it ends with.
+const BOTOCORE_PROFILE: &str = r#"
+import json, os, sys
+import botocore.session
+env = json.loads(sys.argv[1])
+os.environ.clear()
+os.environ.update(env)
+creds = botocore.session.Session(profile="r").get_credentials().get_frozen_credentials()
+print(creds.access_key)
+"#;
+
+/// An STS call as compared with botocore's: the parameters (a default session name as
+/// "(default)": botocore's and the SDK's differ, docs/contract.md §6), the signer and the region.
+fn sts_seen(c: &Call) -> String {
+    let mut params = c.params.clone();
+    if let Some(n) = params.get_mut("RoleSessionName")
+        && (n.starts_with("botocore-session-") || n.starts_with("assume-role-provider-"))
+    {
+        *n = "(default)".into();
+    }
+    format!("{params:?} signer={} region={}", c.signer, c.region)
+}
+
+#[test]
+fn a_registrys_role_is_assumed_as_botocore_assumes_the_same_profile_role() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import botocore.session"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        #[allow(clippy::disallowed_methods)]
+        let required = std::env::var_os("ECR_TESTS_REQUIRE_MOTO").is_some();
+        assert!(!required, "botocore is not installed");
+        eprintln!("skipped: botocore is not installed (python3 -m pip install 'botocore[crt]')");
+        return;
+    }
+    // (the settings entry's role keys, the same keys in botocore's profile `r`)
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"role_arn": ROLE_A, "source_profile": "base"}),
+            "role_arn = arn:aws:iam::123456789012:role/pull-a\nsource_profile = base\n",
+        ),
+        (
+            json!({"role_arn": ROLE_B, "source_profile": "base", "external_id": "ext-1234",
+                   "role_session_name": "ci-pull", "duration_seconds": 7200}),
+            "role_arn = arn:aws:iam::210987654321:role/team/pull-b\nsource_profile = base\nexternal_id = ext-1234\nrole_session_name = ci-pull\nduration_seconds = 7200\n",
+        ),
+        // Without source_profile the default chain (here: environment keys) assumes the role;
+        // botocore's profile says so with credential_source.
+        (
+            json!({"role_arn": ROLE_A, "duration_seconds": 900}),
+            "role_arn = arn:aws:iam::123456789012:role/pull-a\ncredential_source = Environment\nduration_seconds = 900\n",
+        ),
+    ];
+    for (entry, profile) in cases {
+        let ours = FakeAws::start();
+        let env = env_for(&ours);
+        write_settings(&env, json!({ HOST: entry }));
+        env.get(HOST).secret();
+
+        let theirs = FakeAws::start();
+        let boto_env = env_for(&theirs);
+        let config = boto_env.path().join(".aws/config");
+        fs::write(
+            &config,
+            format!("[profile r]\nregion = us-west-2\n{profile}"),
+        )
+        .unwrap();
+        let mut vars: serde_json::Map<String, Value> = boto_env
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect();
+        vars.insert(
+            "AWS_CONFIG_FILE".into(),
+            config.display().to_string().into(),
+        );
+        vars.insert(
+            "AWS_SHARED_CREDENTIALS_FILE".into(),
+            boto_env
+                .path()
+                .join(".aws/credentials")
+                .display()
+                .to_string()
+                .into(),
+        );
+        let out = std::process::Command::new("python3")
+            .args(["-c", BOTOCORE_PROFILE, &Value::Object(vars).to_string()])
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "botocore: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let boto_key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+
+        let seen = |f: &FakeAws| f.calls_to("sts").iter().map(sts_seen).collect::<Vec<_>>();
+        assert_eq!(seen(&ours).len(), 1, "{:?}", ours.calls());
+        assert_eq!(seen(&ours), seen(&theirs), "{entry}");
+        assert_eq!(ours.calls_to("ecr")[0].signer, boto_key, "{entry}");
+    }
+}
