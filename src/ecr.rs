@@ -642,7 +642,7 @@ async fn assume_role(
     };
     let credentials = match tokio::time::timeout(bound, provider.provide_credentials()).await {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(failed(chain_text(&e))),
+        Ok(Err(e)) => return Err(failed(sts_refusal(&e).unwrap_or_else(|| chain_text(&e)))),
         Err(_) => {
             return Err(FetchError::CredentialsTimeout {
                 secs: fmt_secs(bound),
@@ -651,6 +651,25 @@ async fn assume_role(
     };
     usable(&credentials, &format!("role {}", crate::shown(&role.arn)))?;
     Ok(credentials)
+}
+
+/// STS's own answer to `AssumeRole` inside a provider's error (`AccessDenied: User: ... is not
+/// authorized ...`), as the ECR API's errors are told, rather than the SDK's debug text.
+fn sts_refusal(e: &CredentialsError) -> Option<String> {
+    type AssumeRoleFailure =
+        SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError, HttpResponse>;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(se) = err.downcast_ref::<AssumeRoleFailure>() {
+            return match sdk_error(se) {
+                FetchError::Service { code, message } if message.is_empty() => Some(code),
+                FetchError::Service { code, message } => Some(format!("{code}: {message}")),
+                _ => None,
+            };
+        }
+        cur = err.source();
+    }
+    None
 }
 
 fn add_user_agent(req: &mut aws_smithy_runtime_api::http::Request) {

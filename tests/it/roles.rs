@@ -459,7 +459,9 @@ fn a_role_sts_denies_is_one_line_and_doctor_points_at_the_trust_policy() {
     assert!(
         line.contains(&format!(
             "failed to assume role {denied} with the credentials of environment keys"
-        )) && line.contains("AccessDenied"),
+        )) && line.ends_with(&format!(
+            ": AccessDenied: User: AKIDENV is not authorized to perform: sts:AssumeRole on resource: {denied}"
+        )),
         "{line}"
     );
     assert_eq!(fake.calls_to("sts").len(), 1);
