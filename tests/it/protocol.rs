@@ -147,7 +147,7 @@ fn store_and_erase_of_ecr_hosts_keep_nothing_and_name_the_identity() {
         out.stderr,
         format!(
             "docker-credential-ecr-login: {HOST}: the password was not kept: this helper gets tokens for this host from the AWS credentials (profile dev from AWS_PROFILE); for another account's, map the host in {}\n",
-            settings.display()
+            shown(&settings)
         )
     );
     let out = env.run(&["erase"], b"public.ecr.aws\n");
