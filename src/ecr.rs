@@ -566,7 +566,7 @@ async fn assume_web_identity(
     let failed = |why: String| FetchError::Credentials {
         detail: format!(
             "failed to assume role {}: {why}",
-            crate::shown(&role.role_arn)
+            crate::text::shown(&role.role_arn)
         ),
         sso_profile: None,
         login_profile: None,
@@ -635,7 +635,7 @@ async fn assume_role(
         expired: why.to_lowercase().contains("expired"),
         detail: format!(
             "failed to assume role {} with the credentials of {from}: {why}",
-            crate::shown(&role.arn)
+            crate::text::shown(&role.arn)
         ),
         sso_profile: None,
         login_profile: None,
@@ -649,7 +649,10 @@ async fn assume_role(
             });
         }
     };
-    usable(&credentials, &format!("role {}", crate::shown(&role.arn)))?;
+    usable(
+        &credentials,
+        &format!("role {}", crate::text::shown(&role.arn)),
+    )?;
     Ok(credentials)
 }
 
@@ -1315,6 +1318,10 @@ fn one_line(s: &str) -> String {
         s
     }
 }
+
+/// The one fake token source, for unit tests and the fuzz targets.
+#[cfg(any(test, fuzzing))]
+pub mod fake;
 
 #[cfg(test)]
 mod tests {

@@ -341,7 +341,7 @@ pub fn not_kept(cfg: &Config, action: &str, server_url: &str) -> String {
         || crate::registry::hostport_of(server_url).to_owned(),
         |r| r.host().to_owned(),
     );
-    let host = crate::shown(&host);
+    let host = crate::text::shown(&host);
     let what = if action == "store" {
         "the password was not kept"
     } else {
@@ -775,39 +775,12 @@ fn default_registry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::{Cell, RefCell};
 
     const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 
-    struct Fake {
-        calls: Cell<u32>,
-        answers: RefCell<Vec<Result<(String, u64), FetchError>>>,
-        /// The registry each call was for (whose account goes in `registryIds`).
-        targets: RefCell<Vec<String>>,
-    }
+    use std::cell::Cell;
 
-    impl Fake {
-        fn new(answers: Vec<Result<(String, u64), FetchError>>) -> Fake {
-            Fake {
-                calls: Cell::new(0),
-                answers: RefCell::new(answers),
-                targets: RefCell::new(Vec::new()),
-            }
-        }
-    }
-
-    impl TokenSource for Fake {
-        fn fetch(&self, r: &FetchRequest<'_>) -> Result<Token, FetchError> {
-            self.calls.set(self.calls.get() + 1);
-            self.targets.borrow_mut().push(r.target.name());
-            self.answers.borrow_mut().remove(0).map(|(p, exp)| Token {
-                password: Secret::new(p),
-                expires_at: Some(exp),
-                proxy_endpoint: None,
-                warnings: Vec::new(),
-            })
-        }
-    }
+    type Fake = crate::ecr::fake::FakeSource;
 
     fn cfg(dir: &std::path::Path) -> Config {
         let home = dir.display().to_string();
@@ -836,15 +809,15 @@ mod tests {
     fn fresh_hit_makes_no_call_and_half_life_triggers_a_refresh() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![
+        let fake = Fake::scripted(vec![
             Ok(("one".into(), 1000 + 100)),
             Ok(("two".into(), 2000)),
         ]);
         assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
         assert_eq!(password(get(&c, HOST, 1049, &fake)), "one");
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
         assert_eq!(password(get(&c, HOST, 1050, &fake)), "two");
-        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(fake.calls(), 2);
     }
 
     #[test]
@@ -853,17 +826,17 @@ mod tests {
         // the later one: its entry says fetched at 1001, the waiter's clock says 1000.
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![Ok(("one".into(), 1001 + 43_200))]);
+        let fake = Fake::scripted(vec![Ok(("one".into(), 1001 + 43_200))]);
         assert_eq!(password(get(&c, HOST, 1001, &fake)), "one");
         assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
     }
 
     #[test]
     fn failed_refresh_serves_the_cached_token_only_while_it_is_valid() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![Ok(("one".into(), 1100)), denied(), denied()]);
+        let fake = Fake::scripted(vec![Ok(("one".into(), 1100)), denied(), denied()]);
         assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
         assert_eq!(password(get(&c, HOST, 1060, &fake)), "one");
         assert!(matches!(
@@ -878,19 +851,19 @@ mod tests {
     #[test]
     fn non_ecr_hosts_never_reach_the_source() {
         let d = tempfile::tempdir().unwrap();
-        let fake = Fake::new(vec![]);
+        let fake = Fake::scripted(vec![]);
         assert!(matches!(
             get(&cfg(d.path()), "index.docker.io", 1, &fake).outcome,
             GetOutcome::NotEcr
         ));
-        assert_eq!(fake.calls.get(), 0);
+        assert_eq!(fake.calls(), 0);
     }
 
     #[test]
     fn a_failure_is_shared_for_a_few_seconds_with_the_same_identity_only() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![denied(), Ok(("other".into(), 9000)), denied()]);
+        let fake = Fake::scripted(vec![denied(), Ok(("other".into(), 9000)), denied()]);
         let first = get(&c, HOST, 1000, &fake).outcome;
         let GetOutcome::Unavailable { error: e, .. } = first else {
             panic!("{first:?}")
@@ -901,7 +874,7 @@ mod tests {
             GetOutcome::Unavailable { error: e, .. } => assert_eq!(e.to_string(), cause),
             other => panic!("{other:?}"),
         }
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
         // Another identity asks for itself.
         let mut other = c.clone();
         other
@@ -911,7 +884,7 @@ mod tests {
             .identity_env
             .push(("AWS_SECRET_ACCESS_KEY", Secret::new("t".into())));
         assert_eq!(password(get(&other, HOST, 1001, &fake)), "other");
-        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(fake.calls(), 2);
         // After the record's time, the API is asked again.
         let late = get(&c, HOST, 1000 + crate::cache::FAILURE_TTL, &fake).outcome;
         assert!(matches!(
@@ -921,7 +894,7 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(fake.calls.get(), 3);
+        assert_eq!(fake.calls(), 3);
     }
 
     #[test]
@@ -937,7 +910,7 @@ mod tests {
             token: Secret::new(token.into()),
         };
         let (forged, real) = (with("forged"), with("real"));
-        let fake = Fake::new(vec![denied(), Ok(("real".into(), 9000))]);
+        let fake = Fake::scripted(vec![denied(), Ok(("real".into(), 9000))]);
         let ask = |w: &crate::ecr::WebIdentity, now| {
             get_as(
                 &c,
@@ -952,13 +925,13 @@ mod tests {
         assert!(matches!(ask(&forged, 1000), GetOutcome::Unavailable { .. }));
         // The same token within the burst: the recorded failure answers.
         assert!(matches!(ask(&forged, 1001), GetOutcome::Unavailable { .. }));
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
         // Another token naming the same account is not answered by the forged one's failure.
         match ask(&real, 1001) {
             GetOutcome::Found { password } => assert_eq!(password.expose(), "real"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(fake.calls(), 2);
     }
 
     /// `get` of `host` at `now` with background refresh, `spawn` standing for the refresher.
@@ -990,7 +963,7 @@ mod tests {
     fn a_stale_entry_answers_at_once_and_starts_one_refresh() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![
+        let fake = Fake::scripted(vec![
             Ok(("one".into(), 1000 + 43_200)),
             Ok(("two".into(), 30_000 + 43_200)),
         ]);
@@ -1000,12 +973,12 @@ mod tests {
             true
         };
         assert_eq!(password(get_bg(&c, HOST, 1000, &fake, &spawn)), "one");
-        assert_eq!((fake.calls.get(), spawned.get()), (1, 0), "a miss waits");
+        assert_eq!((fake.calls(), spawned.get()), (1, 0), "a miss waits");
         // Past half-life, still usable: the cached token, no call, one refresher for a burst.
         for _ in 0..50 {
             assert_eq!(password(get_bg(&c, HOST, 30_000, &fake, &spawn)), "one");
         }
-        assert_eq!((fake.calls.get(), spawned.get()), (1, 1));
+        assert_eq!((fake.calls(), spawned.get()), (1, 1));
         // The refresher: it fetches, writes, and ends its claim.
         let registry = Registry::parse(HOST).unwrap();
         let identity = Identity::of(&c, None);
@@ -1028,18 +1001,18 @@ mod tests {
             Mode::Refresher,
         );
         assert_eq!(password(r), "two");
-        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(fake.calls(), 2);
         assert_eq!(password(get_bg(&c, HOST, 30_001, &fake, &spawn)), "two");
         // Past its refresh point again: the claim was ended, so a new refresher starts.
         assert_eq!(password(get_bg(&c, HOST, 60_000, &fake, &spawn)), "two");
-        assert_eq!((fake.calls.get(), spawned.get()), (2, 2));
+        assert_eq!((fake.calls(), spawned.get()), (2, 2));
     }
 
     #[test]
     fn an_unusable_entry_makes_the_caller_wait_and_a_refresher_that_cannot_start_too() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![
+        let fake = Fake::scripted(vec![
             Ok(("one".into(), 1000 + 43_200)),
             Ok(("two".into(), 50_000 + 43_200)),
             Ok(("three".into(), 100_000 + 43_200)),
@@ -1053,14 +1026,14 @@ mod tests {
             password(get_bg(&c, HOST, 100_000, &fake, &|| false)),
             "three"
         );
-        assert_eq!(fake.calls.get(), 3);
+        assert_eq!(fake.calls(), 3);
     }
 
     #[test]
     fn a_recent_failure_starts_no_refresher_until_it_lapses() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![Ok(("one".into(), 1000 + 43_200)), denied()]);
+        let fake = Fake::scripted(vec![Ok(("one".into(), 1000 + 43_200)), denied()]);
         let spawned = Cell::new(0);
         let spawn = || {
             spawned.set(spawned.get() + 1);
@@ -1069,7 +1042,7 @@ mod tests {
         password(get_bg(&c, HOST, 1000, &fake, &spawn));
         // A refresh failed (foreground here): its record is on disk.
         assert_eq!(password(get(&c, HOST, 30_000, &fake)), "one");
-        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(fake.calls(), 2);
         assert_eq!(password(get_bg(&c, HOST, 30_001, &fake, &spawn)), "one");
         assert_eq!(
             spawned.get(),
@@ -1098,7 +1071,7 @@ mod tests {
             "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
             "210987654321.dkr.ecr-fips.us-west-2.amazonaws.com",
         );
-        let fake = Fake::new(vec![
+        let fake = Fake::scripted(vec![
             Ok(("west".into(), 1000 + 43_200)),
             Ok(("eu".into(), 1000 + 43_200)),
             Ok(("fips".into(), 1000 + 43_200)),
@@ -1107,10 +1080,10 @@ mod tests {
         assert_eq!(password(get(&c, a, 1000, &fake)), "west");
         assert_eq!(password(get(&c, b, 1001, &fake)), "west");
         assert_eq!(password(get(&c, b, 1002, &fake)), "west");
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
         assert_eq!(password(get(&c, eu, 1003, &fake)), "eu");
         assert_eq!(password(get(&c, fips, 1003, &fake)), "fips");
-        assert_eq!(fake.calls.get(), 3);
+        assert_eq!(fake.calls(), 3);
         // registryIds: the account that caused each fetch.
         assert_eq!(
             *fake.targets.borrow(),
@@ -1122,7 +1095,7 @@ mod tests {
         // A refresh for one account serves the others.
         assert_eq!(password(get(&c, b, 30_000, &fake)), "west2");
         assert_eq!(password(get(&c, a, 30_001, &fake)), "west2");
-        assert_eq!(fake.calls.get(), 4);
+        assert_eq!(fake.calls(), 4);
         // Another identity shares nothing.
         let mut other = c.clone();
         other
@@ -1131,7 +1104,7 @@ mod tests {
         other
             .identity_env
             .push(("AWS_SECRET_ACCESS_KEY", Secret::new("t".into())));
-        let fake2 = Fake::new(vec![Ok(("mine".into(), 30_000 + 43_200))]);
+        let fake2 = Fake::scripted(vec![Ok(("mine".into(), 30_000 + 43_200))]);
         assert_eq!(password(get(&other, b, 30_002, &fake2)), "mine");
     }
 
@@ -1150,9 +1123,9 @@ mod tests {
             1000 + 43_200,
         );
         store.write(&Store::key(&identity.id, HOST), &old).unwrap();
-        let fake = Fake::new(vec![Ok(("new".into(), 10_000 + 43_200))]);
+        let fake = Fake::scripted(vec![Ok(("new".into(), 10_000 + 43_200))]);
         assert_eq!(password(get(&c, HOST, 1001, &fake)), "old");
-        assert_eq!(fake.calls.get(), 0);
+        assert_eq!(fake.calls(), 0);
         // Another account of the region has no token yet: one fetch, then shared.
         let b = "210987654321.dkr.ecr.us-west-2.amazonaws.com";
         assert_eq!(password(get(&c, b, 10_000, &fake)), "new");
@@ -1163,14 +1136,14 @@ mod tests {
         );
         // Past its own refresh point, the scope's newer token answers, without a call.
         assert_eq!(password(get(&c, HOST, 23_000, &fake)), "new");
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
     }
 
     #[test]
     fn list_shows_only_this_identitys_usable_entries() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![Ok(("one".into(), 5000))]);
+        let fake = Fake::scripted(vec![Ok(("one".into(), 5000))]);
         password(get(&c, HOST, 1000, &fake));
         assert_eq!(list(&c, 1000, &fake), vec![HOST.to_owned()]);
         assert!(list(&c, 5000, &fake).is_empty());

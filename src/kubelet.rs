@@ -83,9 +83,9 @@ pub enum RequestError {
     BadImage(String),
 }
 
-/// An untrusted value as a message quotes it: Debug-quoted, then cut ([`crate::shown`]).
+/// An untrusted value as a message quotes it: Debug-quoted, then cut ([`crate::text::shown`]).
 fn quoted(s: &str) -> String {
-    crate::shown(&format!("{s:?}"))
+    crate::text::shown(&format!("{s:?}"))
 }
 
 impl fmt::Display for RequestError {
@@ -308,7 +308,7 @@ pub fn service_account_identity(cfg: &Config, role_arn: &str, token: &str) -> Id
                 sub,
                 uid
             ]),
-            crate::shown(&sub),
+            crate::text::shown(&sub),
         ),
         None => (
             serde_json::json!([
@@ -323,7 +323,7 @@ pub fn service_account_identity(cfg: &Config, role_arn: &str, token: &str) -> Id
     identity.id = sha256_hex(canon.to_string().as_bytes());
     identity.source = CredentialSource::ServiceAccount {
         subject,
-        role: crate::shown(role_arn),
+        role: crate::text::shown(role_arn),
     };
     identity.web_identity_files.clear();
     identity
@@ -412,7 +412,7 @@ pub fn run(
         }
         Err(why) => {
             // Bounded whatever the request held (its values are cut where they are quoted).
-            let why = crate::printable_cut(&why, crate::MAX_LINE);
+            let why = crate::text::printable_cut(&why, crate::text::MAX_LINE);
             info!(error = %why, "kubelet: no credentials");
             let _ = writeln!(stderr, "{PROVIDER_NAME}: {why}");
             ExitCode::FAILURE
@@ -478,7 +478,7 @@ fn answer(
         ),
     };
     for w in &answer.warnings {
-        let w = crate::printable_cut(w, crate::MAX_LINE);
+        let w = crate::text::printable_cut(w, crate::text::MAX_LINE);
         let _ = writeln!(stderr, "{PROVIDER_NAME}: {w}");
     }
     let password = match answer.outcome {
@@ -844,7 +844,7 @@ mod tests {
             .source
             .to_string();
         assert!(
-            summary.len() < 2 * crate::MAX_SHOWN + 100,
+            summary.len() < 2 * crate::text::MAX_SHOWN + 100,
             "{}",
             summary.len()
         );
@@ -852,7 +852,7 @@ mod tests {
 
     /// One kubelet request through [`run`], answered by the fuzz fake.
     fn kubelet(cfg: &Config, request: &str) -> (ExitCode, String, String, usize) {
-        let source = crate::fuzzing::FakeSource::new(Some(Some(43_200)), 1_800_000_000);
+        let source = crate::ecr::fake::FakeSource::new(Some(Some(43_200)), 1_800_000_000);
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let code = run(
             &[],
@@ -917,7 +917,7 @@ mod tests {
         let long = "r".repeat(MAX_ROLE_ARN + 1);
         let request = parse_request(sa_request("t", Some(&long)).as_bytes()).unwrap();
         let err = service_account_role(&cfg, &request).unwrap_err();
-        assert!(err.len() < 2 * crate::MAX_SHOWN, "{err}");
+        assert!(err.len() < 2 * crate::text::MAX_SHOWN, "{err}");
     }
 
     #[test]
@@ -933,7 +933,11 @@ mod tests {
             let (code, _, err, asked) = kubelet(&cfg, &request);
             assert_eq!((code, asked), (ExitCode::FAILURE, 0));
             assert_eq!(err.lines().count(), 1);
-            assert!(err.len() < 2 * crate::MAX_SHOWN, "{} bytes", err.len());
+            assert!(
+                err.len() < 2 * crate::text::MAX_SHOWN,
+                "{} bytes",
+                err.len()
+            );
         }
     }
 

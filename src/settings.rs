@@ -101,7 +101,7 @@ impl Entry {
                 other => {
                     return Err(format!(
                         "unknown key {:?} (expected one of {})",
-                        crate::shown(other),
+                        crate::text::shown(other),
                         ENTRY_KEYS.join(", ")
                     ));
                 }
@@ -528,7 +528,7 @@ fn check_entry(entry: &Entry) -> Result<Option<Role>, String> {
     {
         return Err(format!(
             "\"role_session_name\": {:?} is not 2 to 64 letters, digits and _+=,.@- (as STS requires)",
-            crate::shown(n)
+            crate::text::shown(n)
         ));
     }
     if let Some(r) = &entry.region
@@ -540,7 +540,7 @@ fn check_entry(entry: &Entry) -> Result<Option<Role>, String> {
     {
         return Err(format!(
             "\"region\": {:?} is not a region name such as \"us-east-1\"",
-            crate::shown(r)
+            crate::text::shown(r)
         ));
     }
     Ok(Some(Role {
@@ -558,7 +558,7 @@ fn check_role_arn(arn: &str) -> Result<(), String> {
     let bad = || {
         Err(format!(
             "\"role_arn\": {:?} is not a role ARN such as \"arn:aws:iam::123456789012:role/NAME\"",
-            crate::shown(arn)
+            crate::text::shown(arn)
         ))
     };
     let parts: Vec<&str> = arn.splitn(6, ':').collect();

@@ -72,7 +72,7 @@ pub fn run(args: &[String]) -> (Vec<String>, bool) {
     {
         Ok(p) => p,
         Err(e) => {
-            lines.push(format!("kubelet   {file}: {}", crate::printable(&e)));
+            lines.push(format!("kubelet   {file}: {}", crate::text::printable(&e)));
             return (lines, false);
         }
     };
@@ -84,7 +84,7 @@ pub fn run(args: &[String]) -> (Vec<String>, bool) {
             let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
             lines.push(format!(
                 "kubelet   {file}: no provider named {PROVIDER_NAME:?} (providers: {}); the kubelet runs the file named like the provider",
-                crate::printable(&names.join(", "))
+                crate::text::printable(&names.join(", "))
             ));
         }
         Some(p) => {
@@ -101,7 +101,7 @@ pub fn run(args: &[String]) -> (Vec<String>, bool) {
                 ok = false;
                 lines.push(format!(
                     "apiVersion {:?}: must be {API_VERSION}",
-                    crate::printable(&p.api_version)
+                    crate::text::printable(&p.api_version)
                 ));
             }
         }
@@ -149,7 +149,7 @@ pub fn run(args: &[String]) -> (Vec<String>, bool) {
                 )
             }
         };
-        lines.push(crate::printable(&line));
+        lines.push(crate::text::printable(&line));
     }
     (lines, ok)
 }

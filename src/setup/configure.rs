@@ -236,7 +236,7 @@ fn previous_store_step(
     settings: &Settings,
     lines: &mut Vec<String>,
 ) -> Result<Option<FallbackStep>, String> {
-    let shown = crate::printable(prev);
+    let shown = crate::text::printable(prev);
     if let Some(current) = settings.fallback() {
         if current != prev {
             lines.push(format!(

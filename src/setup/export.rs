@@ -18,7 +18,8 @@ use crate::config::Config;
 use crate::ecr::TokenSource;
 use crate::helper::{self, GetOutcome};
 use crate::secret::Secret;
-use crate::{error, files, printable, registry};
+use crate::text::printable;
+use crate::{error, files, registry};
 
 pub const LOGIN_PASSWORD_USAGE: &str =
     "Usage: docker-credential-ecr-login login-password [--force] HOST";
