@@ -38,8 +38,6 @@ use crate::identity::{CredentialSource, Identity};
 use crate::registry::{self, Registry};
 use crate::secret::Secret;
 
-pub mod doctor;
-
 /// The file name the kubelet runs (its `CredentialProviderConfig` names the provider so).
 pub const PROVIDER_NAME: &str = "ecr-credential-provider";
 /// The subcommand of `docker-credential-ecr-login` that is this door.

@@ -585,6 +585,43 @@ fn check_role_arn(arn: &str) -> Result<(), String> {
     if ok { Ok(()) } else { bad() }
 }
 
+/// Sets the top-level `"fallback"` of the settings file `file` to `name` as one locked step
+/// (read again, set, replace atomically), every other key kept as it was written; the file's
+/// owner and mode kept, 0600 when new, its directory 0700. `wait`: how long to wait for another
+/// editor's lock.
+pub fn write_fallback(file: &Path, name: &str, wait: std::time::Duration) -> Result<(), String> {
+    let shown = file.display();
+    let target = match files::output(file) {
+        files::Output::File(t) => t,
+        files::Output::Device => return Err(format!("{shown}: not a regular file: not edited")),
+        files::Output::Refused(why) => return Err(format!("{shown}: {why}: not edited")),
+    };
+    if let Some(dir) = target.parent() {
+        files::create_dir_for_user(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let lock = files::lock_for_edit(&target, wait)
+        .map_err(|e| format!("{shown}: cannot lock it for editing: {e}"))?;
+    lock.remove_leftovers(&target);
+    // Every other key as written (serde_json's RawValue).
+    type Raw = Box<serde_json::value::RawValue>;
+    let mut root = match files::read_regular(&target, 1 << 20, true) {
+        Ok(text) if text.iter().all(u8::is_ascii_whitespace) => indexmap::IndexMap::new(),
+        Ok(text) => match serde_json::from_slice::<indexmap::IndexMap<String, Raw>>(&text) {
+            Ok(m) => m,
+            Err(_) => return Err(format!("{shown}: not a JSON object: not edited")),
+        },
+        Err(ReadError::Missing) => indexmap::IndexMap::new(),
+        Err(e) => return Err(format!("{shown}: {e}")),
+    };
+    let name = serde_json::value::to_raw_value(name).map_err(|e| e.to_string())?;
+    root.insert("fallback".into(), name);
+    let mut text = serde_json::to_vec_pretty(&root).map_err(|e| e.to_string())?;
+    text.push(b'\n');
+    files::replace_keeping(&target, &text, files::Keep::of(&target, 0o600))
+        .map_err(|e| format!("{}: cannot write: {e}", target.display()))?;
+    Ok(())
+}
+
 /// The per-registry settings of this run, and why they were not read if they were not.
 #[derive(Debug)]
 pub struct Loaded {

@@ -322,44 +322,14 @@ fn fallback_step(cfg: &Config, name: &str, settings: &Settings) -> Result<Fallba
     })
 }
 
-/// Sets `"fallback"` in the settings file as one locked step (read again, set, replace
-/// atomically), every other key kept as it was; the file's owner and mode kept, 0600 when new,
-/// its directory 0700. `Ok(Some(line))` when it wrote.
+/// Sets `"fallback"` in the settings file (settings.rs owns its file). `Ok(Some(line))` when it
+/// wrote.
 fn write_fallback(step: &FallbackStep) -> Result<Option<String>, String> {
-    use crate::files;
     if !step.change {
         return Ok(None);
     }
-    let shown = step.file.display();
-    let target = match files::output(&step.file) {
-        files::Output::File(t) => t,
-        files::Output::Device => return Err(format!("{shown}: not a regular file: not edited")),
-        files::Output::Refused(why) => return Err(format!("{shown}: {why}: not edited")),
-    };
-    if let Some(dir) = target.parent() {
-        files::create_dir_for_user(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let lock = files::lock_for_edit(&target, docker_config::EDIT_WAIT)
-        .map_err(|e| format!("{shown}: cannot lock it for editing: {e}"))?;
-    lock.remove_leftovers(&target);
-    // Every other key as written (serde_json's RawValue).
-    type Raw = Box<serde_json::value::RawValue>;
-    let mut root = match files::read_regular(&target, 1 << 20, true) {
-        Ok(text) if text.iter().all(u8::is_ascii_whitespace) => indexmap::IndexMap::new(),
-        Ok(text) => match serde_json::from_slice::<indexmap::IndexMap<String, Raw>>(&text) {
-            Ok(m) => m,
-            Err(_) => return Err(format!("{shown}: not a JSON object: not edited")),
-        },
-        Err(files::ReadError::Missing) => indexmap::IndexMap::new(),
-        Err(e) => return Err(format!("{shown}: {e}")),
-    };
-    let name = serde_json::value::to_raw_value(&step.name).map_err(|e| e.to_string())?;
-    root.insert("fallback".into(), name);
-    let mut text = serde_json::to_vec_pretty(&root).map_err(|e| e.to_string())?;
-    text.push(b'\n');
-    files::replace_keeping(&target, &text, files::Keep::of(&target, 0o600))
-        .map_err(|e| format!("{}: cannot write: {e}", target.display()))?;
-    Ok(Some(format!("wrote {shown}")))
+    crate::settings::write_fallback(&step.file, &step.name, docker_config::EDIT_WAIT)?;
+    Ok(Some(format!("wrote {}", step.file.display())))
 }
 
 /// The `credHelpers` key for what the user typed: host[:port] without scheme or path, accepted

@@ -6,6 +6,8 @@
 //! cache state, then a real token fetch with its timing and the AWS error with a hint. It reads,
 //! it never writes (no cache update), and it never prints a secret.
 
+pub mod kubelet;
+
 use std::time::Instant;
 
 use crate::cache::CacheState;

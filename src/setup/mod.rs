@@ -9,6 +9,7 @@ pub mod docker_config;
 pub mod doctor;
 pub mod export;
 pub mod help;
+pub mod yaml;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,8 +38,8 @@ pub fn run(
             }
         }
         // The kubelet's configuration: `doctor --kubelet-config FILE [IMAGE...]`.
-        Action::Doctor(args) if crate::kubelet::doctor::wanted(args) => {
-            let (lines, good) = crate::kubelet::doctor::run(args);
+        Action::Doctor(args) if doctor::kubelet::wanted(args) => {
+            let (lines, good) = doctor::kubelet::run(args);
             report(stdout, &lines, good)
         }
         Action::Doctor(hosts) => {
