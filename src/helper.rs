@@ -17,7 +17,7 @@ use crate::children;
 
 use tracing::{info, warn};
 
-use crate::cache::{CacheEntry, CacheState, Failure, Locked, Store};
+use crate::cache::{CacheEntry, CacheState, EntryKey, Failure, Locked, Store};
 use crate::config::Config;
 use crate::ecr::{self, FetchError, FetchRequest, Target, Token, TokenSource};
 use crate::identity::Identity;
@@ -110,7 +110,7 @@ fn start_refresher(cfg: &Config, args: &[&str]) -> bool {
 }
 
 pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -> Answer {
-    let started = Instant::now();
+    let clock = Clock::new(now);
     let cache = CacheState::of(cfg);
     let loaded = Loaded::load(cfg, &cache);
     let mut warnings: Vec<String> = Vec::new();
@@ -174,22 +174,14 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
     } else {
         Mode::Foreground
     };
-    answer_for(
-        cfg,
-        &cache,
-        &request,
-        (now, started),
-        source,
-        warnings,
-        mode,
-    )
+    answer_for(cfg, &cache, &request, clock, source, warnings, mode)
 }
 
 /// The internal action [`REFRESH_ACTION`]: refreshes one entry as a waiting `get` would (the
 /// same lock, budget, entry or failure record), answers no one, and ends the claim that started
 /// it. `false` on arguments this program does not send.
 pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource) -> bool {
-    let started = Instant::now();
+    let clock = Clock::new(now);
     let cache = CacheState::of(cfg);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let outcome = match args.as_slice() {
@@ -213,7 +205,7 @@ pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource
                 cfg,
                 &cache,
                 &request,
-                (now, started),
+                clock,
                 source,
                 Vec::new(),
                 Mode::Refresher,
@@ -233,7 +225,7 @@ pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource
                 cfg,
                 &cache,
                 &request,
-                (now, started),
+                clock,
                 source,
                 Vec::new(),
                 Mode::Refresher,
@@ -249,7 +241,7 @@ fn answer_for(
     cfg: &Config,
     cache: &CacheState,
     request: &FetchRequest<'_>,
-    (now, started): (u64, Instant),
+    clock: Clock,
     source: &dyn TokenSource,
     mut warnings: Vec<String>,
     mode: Mode<'_>,
@@ -258,12 +250,12 @@ fn answer_for(
         cfg,
         cache.store(),
         request,
-        (now, started),
+        clock,
         source,
         &mut warnings,
         mode,
     );
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let ms = clock.started.elapsed().as_secs_f64() * 1000.0;
     let host = request.target.name();
     let identity = &request.identity.source;
     let outcome = match result {
@@ -290,7 +282,7 @@ pub fn get_as(
     now: u64,
     source: &dyn TokenSource,
 ) -> Answer {
-    let started = Instant::now();
+    let clock = Clock::new(now);
     let cache = CacheState::of(cfg);
     let warnings: Vec<String> = cache.warning().into_iter().collect();
     let request = FetchRequest {
@@ -317,15 +309,7 @@ pub fn get_as(
     } else {
         Mode::Foreground
     };
-    answer_for(
-        cfg,
-        &cache,
-        &request,
-        (now, started),
-        source,
-        warnings,
-        mode,
-    )
+    answer_for(cfg, &cache, &request, clock, source, warnings, mode)
 }
 
 /// The host a client asked about, for a message: the ECR host if it is one, else its input.
@@ -444,191 +428,88 @@ fn resolve_in(
     }))
 }
 
-/// The cache-then-fetch policy for one request (see the module comment).
+/// The clock of one request: the time it started (epoch seconds, as `main` read it) and the
+/// instant, so that a record read or written later is dated later.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    now: u64,
+    started: Instant,
+}
+
+impl Clock {
+    fn new(now: u64) -> Clock {
+        Clock {
+            now,
+            started: Instant::now(),
+        }
+    }
+
+    /// `now` plus the whole seconds this request has taken so far.
+    fn later(&self) -> u64 {
+        self.now.saturating_add(self.started.elapsed().as_secs())
+    }
+}
+
+/// The cache-then-fetch policy for one request (see the module comment), in its steps: a hit,
+/// a shared failure, a background refresh, the lock, a re-read, the fetch, the record.
 fn get_registry(
     cfg: &Config,
     store: Option<&Store>,
     request: &FetchRequest<'_>,
-    (now, started): (u64, Instant),
+    clock: Clock,
     source: &dyn TokenSource,
     warnings: &mut Vec<String>,
     mode: Mode<'_>,
 ) -> Result<(Secret<String>, Source), FetchError> {
-    let name = request.target.name();
-    let host = name.as_str();
-    let (identity, budget) = (request.identity, request.budget);
-    let mut fetch = |source: &dyn TokenSource| {
-        let r = fetch(source, request);
-        r.map(|t| {
-            for n in t.warnings {
-                if !warnings.contains(&n) {
-                    warnings.push(n);
-                }
-            }
-            (t.password, t.expires_at)
-        })
+    let now = clock.now;
+    let Some(store) = usable_store(store, request) else {
+        return fetch_noting(source, request, warnings).map(|(p, _)| (p, Source::Api));
     };
-    let store = match store {
-        Some(s) if identity.cacheable => s,
-        Some(_) => {
-            info!(
-                host,
-                "cache not used: an AWS config or credentials file is too large to identify"
-            );
-            return fetch(source).map(|(p, _)| (p, Source::Api));
-        }
-        None => return fetch(source).map(|(p, _)| (p, Source::Api)),
-    };
-    let key = Store::key(&identity.id, host);
+    let slot = Slot::new(cfg, store, request, clock);
     // A hit reads one file and computes nothing more.
-    let cached = store.read(&key, &identity.id, host);
+    let cached = store.read(&slot.key);
     if !matches!(mode, Mode::Refresher)
         && let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now))
     {
         return Ok((e.password.clone(), Source::Cache));
     }
-    // The token's scope (a private registry's region, partition and flavour), kept under its own
-    // key: one fetch per scope serves every account's registry in it.
-    let scope = match request.target {
-        Target::Registry(r) => r.token_scope(),
-        Target::DefaultRegistry { .. } => host.to_owned(),
-    };
-    let scope_key = (scope != host).then(|| Store::key(&identity.id, &scope));
-    // The fetch (its lock, its refresher) is the scope's.
-    let fetch_key = scope_key.clone().unwrap_or_else(|| key.clone());
     // The refresher ends the claim that started it, whatever the outcome (after the lock is
     // released: this is declared first, so dropped last).
     let _claim = matches!(mode, Mode::Refresher).then(|| Claim {
         store,
-        key: &fetch_key,
+        key: slot.fetch_key(),
     });
-    // A failure is shared only under the same network settings as well (config.rs), and in the
-    // kubelet's service-account mode only among requests carrying the same token: the entry is
-    // the service account's, but the claims that name it are not checked here (STS checks the
-    // token), so a forged token's failure must not answer for the real account's pulls.
-    let mut failure_owner = format!(
-        "{}:{}",
-        identity.id,
-        crate::digest::sha256_hex(cfg.fetch_context.as_bytes())
-    );
-    if let Some(w) = request.web_identity {
-        failure_owner.push(':');
-        failure_owner.push_str(&crate::digest::sha256_hex(w.token.expose().as_bytes()));
-    }
-    let fresh = |e: &Option<CacheEntry>| e.as_ref().is_some_and(|e| e.is_fresh(now));
-    // A failure record's age is taken at the time it is read (a waiter reads one recorded
-    // after it started), so one dated in the future answers for no more than its few seconds.
-    let recent_failure = || {
-        let read_at = now.saturating_add(started.elapsed().as_secs());
-        store
-            .read_failure(&key, &failure_owner, host)
-            .filter(|f| f.is_recent(read_at))
-    };
-    // This registry's entry, or the scope's token when that is newer (then copied to this
-    // registry's entry, so the next hit reads one file, and `list` shows this registry).
-    let read_scoped = |own: Option<CacheEntry>| {
-        let Some(scoped) = scope_key
-            .as_ref()
-            .and_then(|k| store.read(k, &identity.id, &scope))
-            .filter(|s| s.is_usable(now))
-            .filter(|s| own.as_ref().is_none_or(|o| s.fetched_at > o.fetched_at))
-        else {
-            return own;
-        };
-        let copy = CacheEntry {
-            registry: host.to_owned(),
-            ..scoped
-        };
-        if let Err(err) = store.write(&key, &copy) {
-            warn!(dir = %store.dir().display(), %err, "cache not written");
-        }
-        Some(copy)
-    };
-    let cached = read_scoped(cached);
+    let cached = slot.with_scope(cached);
     if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
         return Ok((e.password.clone(), Source::Cache));
     }
-    if let Some(f) = recent_failure() {
+    if let Some(f) = slot.recent_failure() {
         return shared_failure(cached, f, now);
     }
-    // Past its refresh point, still usable: answer now, refresh in a detached process (one per
-    // entry: the claim; if it cannot start, the caller refreshes as with background refresh off).
-    if let (Mode::Background(spawn), Some(e)) = (&mode, &cached)
-        && e.is_usable(now)
-    {
-        if !store.claim_refresh(&fetch_key, budget.saturating_mul(2)) {
-            info!(host, "get: past its refresh point; a refresh is under way");
-            return Ok((e.password.clone(), Source::CacheRefreshing));
-        }
-        if spawn() {
-            return Ok((e.password.clone(), Source::CacheRefreshing));
-        }
-        store.end_refresh(&fetch_key);
+    if let Some(answer) = slot.refresh_in_background(&mode, cached.as_ref(), request.budget) {
+        return Ok(answer);
     }
-
-    // Miss or past half-life: one process fetches, the others wait for its outcome.
-    let lock = store.lock(&fetch_key, budget, || {
-        fresh(&read_scoped(store.read(&key, &identity.id, host))) || recent_failure().is_some()
-    });
-    let _held = match lock {
-        Locked::Held(l) => Some(l),
-        Locked::Ready => None,
-        Locked::Unlocked => {
-            warn!(
-                host,
-                "entry lock not taken (unwritable cache, or a holder past its deadline): fetching without it"
-            );
-            None
-        }
-    };
-    let cached = read_scoped(store.read(&key, &identity.id, host)).or(cached);
+    // Miss or past half-life: one process fetches, the others wait for its outcome. The lock
+    // (if held) is released when this function returns, after the outcome is written.
+    let _held = slot.lock(request.budget);
+    let cached = slot.with_scope(store.read(&slot.key)).or(cached);
     if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
         return Ok((e.password.clone(), Source::CacheAfterWait));
     }
-    if let Some(f) = recent_failure() {
+    if let Some(f) = slot.recent_failure() {
         return shared_failure(cached, f, now);
     }
-    // The lock (if held) is released when this function returns, after the outcome is written.
-    match fetch(source) {
+    match fetch_noting(source, request, warnings) {
         Ok((password, expires_at)) => {
-            // A token that arrives already expired (or nearly) is handed out but not kept.
-            let entry = expires_at
-                .map(|exp| CacheEntry::new(host, &identity.id, password.clone(), now, exp))
-                .filter(|e| e.is_usable(now));
-            if let Some(entry) = entry {
-                // The scope's first, so a registry's entry is never newer than its scope's.
-                let scoped = scope_key.as_ref().map(|k| {
-                    let e = CacheEntry {
-                        registry: scope.clone(),
-                        ..entry.clone()
-                    };
-                    store.write(k, &e)
-                });
-                for result in [scoped.unwrap_or(Ok(())), store.write(&key, &entry)] {
-                    if let Err(err) = result {
-                        warn!(dir = %store.dir().display(), %err, "cache not written");
-                    }
-                }
-            }
-            store.clear_failure(&key);
-            let pruned = store.prune(now);
-            if pruned > 0 {
-                info!(pruned, "cache: removed expired or damaged entries");
-            }
+            slot.record(&password, expires_at);
             Ok((password, Source::Api))
         }
         Err(err) => {
-            // Shared with the processes waiting for this fetch, and any arriving soon after.
-            let at = now.saturating_add(started.elapsed().as_secs());
-            let cause = crate::error::render(&err);
-            let record = Failure::new(host, &failure_owner, cause, at);
-            if let Err(e) = store.write_failure(&key, &record) {
-                warn!(%e, "failure record not written");
-            }
+            slot.record_failure(&err);
             match cached {
                 // Better than Go: a stale token only while the registry would still accept it.
                 Some(e) if e.is_usable(now) => {
-                    warn!(host, err = %crate::error::render(&err), expires_at = e.expires_at, "refresh failed; using cached token");
+                    warn!(host = slot.host(), err = %crate::error::render(&err), expires_at = e.expires_at, "refresh failed; using cached token");
                     Ok((e.password, Source::StaleAfterError))
                 }
                 _ => Err(err),
@@ -637,10 +518,220 @@ fn get_registry(
     }
 }
 
+/// The store, if this request's tokens may be kept in it.
+fn usable_store<'a>(store: Option<&'a Store>, request: &FetchRequest<'_>) -> Option<&'a Store> {
+    let store = store?;
+    if !request.identity.cacheable {
+        info!(
+            host = request.target.name(),
+            "cache not used: an AWS config or credentials file is too large to identify"
+        );
+        return None;
+    }
+    Some(store)
+}
+
+/// A fetch, its warnings added to `warnings` (each once).
+fn fetch_noting(
+    source: &dyn TokenSource,
+    request: &FetchRequest<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<(Secret<String>, Option<u64>), FetchError> {
+    fetch(source, request).map(|t| {
+        for n in t.warnings {
+            if !warnings.contains(&n) {
+                warnings.push(n);
+            }
+        }
+        (t.password, t.expires_at)
+    })
+}
+
+/// One request's place in the store: its registry's entry, its token scope's (a private
+/// registry's region, partition and flavour, kept under its own key: one fetch per scope serves
+/// every account's registry in it), and who may share its failures.
+struct Slot<'a> {
+    store: &'a Store,
+    identity: &'a str,
+    key: EntryKey,
+    /// The scope's entry, when the scope is not the registry itself.
+    scope_key: Option<EntryKey>,
+    /// A failure is shared only under the same network settings as well (config.rs), and in the
+    /// kubelet's service-account mode only among requests carrying the same token: the entry is
+    /// the service account's, but the claims that name it are not checked here (STS checks the
+    /// token), so a forged token's failure must not answer for the real account's pulls.
+    failure_owner: String,
+    clock: Clock,
+}
+
+impl<'a> Slot<'a> {
+    fn new(cfg: &Config, store: &'a Store, request: &FetchRequest<'a>, clock: Clock) -> Slot<'a> {
+        let identity = request.identity.id.as_str();
+        let host = request.target.name();
+        let scope = match request.target {
+            Target::Registry(r) => r.token_scope(),
+            Target::DefaultRegistry { .. } => host.clone(),
+        };
+        let scope_key = (scope != host).then(|| EntryKey::new(identity, &scope));
+        let mut failure_owner = format!(
+            "{identity}:{}",
+            crate::digest::sha256_hex(cfg.fetch_context.as_bytes())
+        );
+        if let Some(w) = request.web_identity {
+            failure_owner.push(':');
+            failure_owner.push_str(&crate::digest::sha256_hex(w.token.expose().as_bytes()));
+        }
+        Slot {
+            store,
+            identity,
+            key: EntryKey::new(identity, &host),
+            scope_key,
+            failure_owner,
+            clock,
+        }
+    }
+
+    fn host(&self) -> &str {
+        self.key.registry()
+    }
+
+    /// The fetch (its lock, its refresher) is the scope's.
+    fn fetch_key(&self) -> &EntryKey {
+        self.scope_key.as_ref().unwrap_or(&self.key)
+    }
+
+    /// This registry's entry `own`, or the scope's token when that is newer (then copied to this
+    /// registry's entry, so the next hit reads one file, and `list` shows this registry).
+    fn with_scope(&self, own: Option<CacheEntry>) -> Option<CacheEntry> {
+        let now = self.clock.now;
+        let Some(scoped) = self
+            .scope_key
+            .as_ref()
+            .and_then(|k| self.store.read(k))
+            .filter(|s| s.is_usable(now))
+            .filter(|s| own.as_ref().is_none_or(|o| s.fetched_at > o.fetched_at))
+        else {
+            return own;
+        };
+        let copy = CacheEntry {
+            registry: self.host().to_owned(),
+            ..scoped
+        };
+        if let Err(err) = self.store.write(&self.key, &copy) {
+            warn!(dir = %self.store.dir().display(), %err, "cache not written");
+        }
+        Some(copy)
+    }
+
+    /// A failure another process recorded moments ago. Its age is taken at the time it is read
+    /// (a waiter reads one recorded after it started), so one dated in the future answers for
+    /// no more than its few seconds.
+    fn recent_failure(&self) -> Option<Failure> {
+        let read_at = self.clock.later();
+        self.store
+            .read_failure(&self.key, &self.failure_owner)
+            .filter(|f| f.is_recent(read_at))
+    }
+
+    /// Past its refresh point, still usable: answer now, refresh in a detached process (one per
+    /// entry: the claim; if it cannot start, the caller refreshes as with background refresh
+    /// off, and `None` is returned).
+    fn refresh_in_background(
+        &self,
+        mode: &Mode<'_>,
+        cached: Option<&CacheEntry>,
+        budget: Duration,
+    ) -> Option<(Secret<String>, Source)> {
+        let (Mode::Background(spawn), Some(e)) = (mode, cached) else {
+            return None;
+        };
+        if !e.is_usable(self.clock.now) {
+            return None;
+        }
+        if !self
+            .store
+            .claim_refresh(self.fetch_key(), budget.saturating_mul(2))
+        {
+            info!(
+                host = self.host(),
+                "get: past its refresh point; a refresh is under way"
+            );
+            return Some((e.password.clone(), Source::CacheRefreshing));
+        }
+        if spawn() {
+            return Some((e.password.clone(), Source::CacheRefreshing));
+        }
+        self.store.end_refresh(self.fetch_key());
+        None
+    }
+
+    /// The fetch's lock, waiting while another process holds it until its outcome (an entry
+    /// or a failure record) appears.
+    fn lock(&self, budget: Duration) -> Option<crate::cache::EntryLock> {
+        let now = self.clock.now;
+        let ready = || {
+            let e = self.with_scope(self.store.read(&self.key));
+            e.is_some_and(|e| e.is_fresh(now)) || self.recent_failure().is_some()
+        };
+        match self.store.lock(self.fetch_key(), budget, ready) {
+            Locked::Held(l) => Some(l),
+            Locked::Ready => None,
+            Locked::Unlocked => {
+                warn!(
+                    host = self.host(),
+                    "entry lock not taken (unwritable cache, or a holder past its deadline): fetching without it"
+                );
+                None
+            }
+        }
+    }
+
+    /// Keeps a fetched token (the scope's entry first, so a registry's entry is never newer
+    /// than its scope's), forgets the failure record, prunes. A token that arrives already
+    /// expired (or nearly) is handed out but not kept.
+    fn record(&self, password: &Secret<String>, expires_at: Option<u64>) {
+        let now = self.clock.now;
+        let entry = expires_at
+            .map(|exp| CacheEntry::new(self.host(), self.identity, password.clone(), now, exp))
+            .filter(|e| e.is_usable(now));
+        if let Some(entry) = entry {
+            let scoped = self.scope_key.as_ref().map(|k| {
+                let e = CacheEntry {
+                    registry: k.registry().to_owned(),
+                    ..entry.clone()
+                };
+                self.store.write(k, &e)
+            });
+            for result in [
+                scoped.unwrap_or(Ok(())),
+                self.store.write(&self.key, &entry),
+            ] {
+                if let Err(err) = result {
+                    warn!(dir = %self.store.dir().display(), %err, "cache not written");
+                }
+            }
+        }
+        self.store.clear_failure(&self.key);
+        let pruned = self.store.prune(now);
+        if pruned > 0 {
+            info!(pruned, "cache: removed expired or damaged entries");
+        }
+    }
+
+    /// Shares a failed fetch with the processes waiting for it, and any arriving soon after.
+    fn record_failure(&self, err: &FetchError) {
+        let cause = crate::error::render(err);
+        let record = Failure::new(self.host(), &self.failure_owner, cause, self.clock.later());
+        if let Err(e) = self.store.write_failure(&self.key, &record) {
+            warn!(%e, "failure record not written");
+        }
+    }
+}
+
 /// A refresher's claim on an entry (`Store::claim_refresh`), ended when dropped.
 struct Claim<'a> {
     store: &'a Store,
-    key: &'a str,
+    key: &'a EntryKey,
 }
 
 impl Drop for Claim<'_> {
@@ -761,7 +852,7 @@ fn default_registry(
     if let (Some(store), Some(exp)) = (store, token.expires_at) {
         let entry = CacheEntry::new(host, &identity.id, token.password, now, exp);
         if entry.is_usable(now) {
-            let _ = store.write(&Store::key(&identity.id, host), &entry);
+            let _ = store.write(&EntryKey::new(&identity.id, host), &entry);
         }
     }
     info!(
@@ -952,7 +1043,7 @@ mod tests {
             c,
             &cache,
             &request,
-            (now, Instant::now()),
+            Clock::new(now),
             fake,
             Vec::new(),
             mode,
@@ -995,7 +1086,7 @@ mod tests {
             &c,
             &cache,
             &request,
-            (30_000, Instant::now()),
+            Clock::new(30_000),
             &fake,
             Vec::new(),
             Mode::Refresher,
@@ -1122,7 +1213,9 @@ mod tests {
             1000,
             1000 + 43_200,
         );
-        store.write(&Store::key(&identity.id, HOST), &old).unwrap();
+        store
+            .write(&EntryKey::new(&identity.id, HOST), &old)
+            .unwrap();
         let fake = Fake::scripted(vec![Ok(("new".into(), 10_000 + 43_200))]);
         assert_eq!(password(get(&c, HOST, 1001, &fake)), "old");
         assert_eq!(fake.calls(), 0);

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use tracing::info;
 
 use crate::cache::CacheState;
-use crate::cache::{CacheEntry, Store};
+use crate::cache::{CacheEntry, EntryKey};
 use crate::config::Config;
 use crate::digest::sha256_hex;
 use crate::ecr::{FetchError, FetchRequest, Target, Token, TokenSource, WebIdentity};
@@ -597,11 +597,7 @@ fn cached_refresh_in(cfg: &Config, plan: &Plan, password: &Secret<String>, now: 
     let host = plan.target().name();
     let host = host.as_str();
     store
-        .read(
-            &Store::key(&plan.identity.id, host),
-            &plan.identity.id,
-            host,
-        )
+        .read(&EntryKey::new(&plan.identity.id, host))
         .filter(|e| e.password == *password)
         .map_or(0, |e| refresh_in(e.fetched_at, e.expires_at, now))
 }

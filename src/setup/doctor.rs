@@ -11,7 +11,7 @@ pub mod kubelet;
 use std::time::Instant;
 
 use crate::cache::CacheState;
-use crate::cache::Store;
+use crate::cache::EntryKey;
 use crate::config::Config;
 use crate::ecr::{self, FetchError, FetchRequest, Target, TokenSource};
 use crate::error::render;
@@ -387,14 +387,14 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
             dir.display()
         ),
         CacheState::On(store) => {
-            let key = Store::key(&identity.id, reg.host());
+            let key = EntryKey::new(&identity.id, reg.host());
             let scope = reg.token_scope();
             let shared = || {
                 store
-                    .read(&Store::key(&identity.id, &scope), &identity.id, &scope)
+                    .read(&EntryKey::new(&identity.id, &scope))
                     .filter(|e| e.is_usable(now))
             };
-            match store.read(&key, &identity.id, reg.host()) {
+            match store.read(&key) {
                 None if shared().is_some() => format!(
                     "no token of its own yet: the token of this identity for {scope} (fetched for another registry there) answers the next get, in {}",
                     store.dir().display()
