@@ -402,39 +402,17 @@ impl Store {
         files::create_private_dir_one(&self.dir)
     }
 
-    /// Writes the lock holder's deadline where waiters read it: into the lock file itself on
-    /// Unix, where the lock is advisory.
-    #[cfg(not(windows))]
-    fn write_deadline(&self, _key: &str, file: &File, deadline: &str) {
-        use std::os::unix::fs::FileExt;
-        let _ = file.write_all_at(deadline.as_bytes(), 0);
-        let _ = file.set_len(deadline.len() as u64);
-    }
-
-    /// ... and beside it on Windows (`KEY.deadline`), where the lock covers the lock file's bytes
-    /// and no other process may read them.
-    #[cfg(windows)]
-    fn write_deadline(&self, key: &str, _file: &File, deadline: &str) {
-        let _ = files::replace_atomic(
-            &self.dir.join(format!("{key}.deadline")),
-            deadline.as_bytes(),
-            0o600,
-        );
+    /// Writes the lock holder's deadline where waiters read it (`files::write_lock_note`: the
+    /// lock file itself on Unix, `KEY.deadline` beside it on Windows).
+    fn write_deadline(&self, key: &str, file: &File, deadline: &str) {
+        let beside = self.dir.join(format!("{key}.deadline"));
+        files::write_lock_note(file, &beside, deadline.as_bytes());
     }
 
     /// The deadline a lock holder wrote (Unix milliseconds).
-    #[cfg(not(windows))]
-    fn holder_deadline(&self, _key: &str, file: &File) -> Option<u64> {
-        use std::os::unix::fs::FileExt;
-        let mut buf = [0u8; 32];
-        let n = file.read_at(&mut buf, 0).ok()?;
-        parse_deadline(&buf[..n])
-    }
-
-    #[cfg(windows)]
-    fn holder_deadline(&self, key: &str, _file: &File) -> Option<u64> {
-        let path = self.dir.join(format!("{key}.deadline"));
-        parse_deadline(&files::read_regular(&path, 64, false).ok()?)
+    fn holder_deadline(&self, key: &str, file: &File) -> Option<u64> {
+        let beside = self.dir.join(format!("{key}.deadline"));
+        parse_deadline(&files::read_lock_note(file, &beside)?)
     }
 }
 

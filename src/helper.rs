@@ -1039,15 +1039,7 @@ mod tests {
             web_identity: None,
         };
         let mode = Mode::Background(spawn);
-        answer_for(
-            c,
-            &cache,
-            &request,
-            Clock::new(now),
-            fake,
-            Vec::new(),
-            mode,
-        )
+        answer_for(c, &cache, &request, Clock::new(now), fake, Vec::new(), mode)
     }
 
     #[test]
