@@ -305,46 +305,13 @@ impl Aws<'_> {
         if profile.is_none()
             && let Some(p) = explicit
         {
-            // As the AWS CLI: a profile asked for by name must exist, even when environment keys
-            // would answer first.
-            return Err(FetchError::Credentials {
-                detail: format!(
-                    "{} names profile {p}, which is in neither the AWS config file nor the credentials file",
-                    if mapped.is_some() {
-                        "the per-registry settings"
-                    } else {
-                        cfg.profile_var
-                    }
-                ),
-                sso_profile: None,
-                login_profile: None,
-                expired: false,
-            });
+            return Err(missing_profile(cfg, mapped.is_some(), p));
         }
         let mut chain: Option<CredentialsProviderChain> = None;
-        let mut add = |name: &'static str, p: SharedCredentialsProvider| {
-            chain = Some(match chain.take() {
-                None => CredentialsProviderChain::first_try(name, p),
-                Some(c) => c.or_else(name, p),
-            });
-        };
+        let mut add = |name, p| link(&mut chain, name, p);
         // Environment keys answer first: nothing after them is built (a broken profile or web
-        // identity must not fail a fetch that never reaches it). A key id without its secret is
-        // an error, as with the AWS CLI, not a reason to go on down the chain.
-        let key_id = cfg.identity_var(config::ACCESS_KEY_ID).is_some();
-        let secret = cfg
-            .identity_env
-            .iter()
-            .any(|(n, _)| *n == config::SECRET_ACCESS_KEY);
-        let env_keys = mapped.is_none() && key_id && secret;
-        if mapped.is_none() && key_id && !secret {
-            return Err(FetchError::Credentials {
-                detail: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into(),
-                sso_profile: None,
-                login_profile: None,
-                expired: false,
-            });
-        }
+        // identity must not fail a fetch that never reaches it).
+        let env_keys = mapped.is_none() && env_keys(cfg)?;
         if mapped.is_none() {
             add(
                 "Environment",
@@ -367,40 +334,28 @@ impl Aws<'_> {
                     web_identity(cfg, mapped.is_none(), profile)?
                 };
                 if let Some(web) = web {
-                    add(
-                        "WebIdentityToken",
-                        SharedCredentialsProvider::new(
-                            WebIdentityTokenCredentialsProvider::builder()
-                                .configure(provider_config)
-                                .static_configuration(web)
-                                .build(),
-                        ),
-                    );
+                    let p = WebIdentityTokenCredentialsProvider::builder()
+                        .configure(provider_config)
+                        .static_configuration(web)
+                        .build();
+                    add("WebIdentityToken", SharedCredentialsProvider::new(p));
                 }
                 if profile.is_some() {
                     // SSO, keys, `aws login`, `credential_process`: the SDK's profile provider.
-                    add(
-                        "Profile",
-                        SharedCredentialsProvider::new(
-                            ProfileFileCredentialsProvider::builder()
-                                .configure(provider_config)
-                                .profile_files(parts.profile_files.clone())
-                                .profile_name(name)
-                                .build(),
-                        ),
-                    );
+                    let p = ProfileFileCredentialsProvider::builder()
+                        .configure(provider_config)
+                        .profile_files(parts.profile_files.clone())
+                        .profile_name(name)
+                        .build();
+                    add("Profile", SharedCredentialsProvider::new(p));
                 }
             }
         }
         if mapped.is_none() && !env_keys {
-            add(
-                "EcsContainer",
-                SharedCredentialsProvider::new(
-                    EcsCredentialsProvider::builder()
-                        .configure(provider_config)
-                        .build(),
-                ),
-            );
+            let ecs = EcsCredentialsProvider::builder()
+                .configure(provider_config)
+                .build();
+            add("EcsContainer", SharedCredentialsProvider::new(ecs));
             add("Ec2InstanceMetadata", imds_provider(provider_config));
         }
         let Some(chain) = chain else {
@@ -410,26 +365,9 @@ impl Aws<'_> {
                 detail: format!("profile {name} yields no credentials"),
             });
         };
-        let bound = cfg.credentials_bound();
-        let credentials = match tokio::time::timeout(bound, chain.provide_credentials()).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(credentials_error(&e, request.identity)),
-            Err(_) => {
-                return Err(FetchError::CredentialsTimeout {
-                    secs: fmt_secs(bound),
-                });
-            }
-        };
-        // For a per-registry role: what assumes it.
-        let base = request.identity.source.base();
-        let process = profile.is_some_and(|p| p.get("credential_process").is_some())
-            && matches!(base, CredentialSource::Profile { .. });
-        let source = if process {
-            format!("the credential_process of profile {name}")
-        } else {
-            base.to_string()
-        };
-        usable(&credentials, &source)?;
+        let credentials = provide_within(cfg.credentials_bound(), &chain, request.identity).await?;
+        let process = profile.is_some_and(|p| p.get("credential_process").is_some());
+        usable(&credentials, &source_text(request.identity, process, name))?;
         Ok(credentials)
     }
 
@@ -945,12 +883,6 @@ async fn role_chain(
     parts: &SdkParts,
     sdk: &SdkConfig,
 ) -> Result<SharedCredentialsProvider, FetchError> {
-    let invalid = |detail: String| FetchError::Credentials {
-        detail,
-        sso_profile: None,
-        login_profile: None,
-        expired: false,
-    };
     let mut hops: Vec<&Profile> = Vec::new();
     let mut visited: Vec<&str> = Vec::new();
     let mut name = start;
@@ -1008,46 +940,73 @@ async fn role_chain(
                 break static_keys(p).map_err(invalid)?;
             }
             (Some(s), None) => name = s,
-            (None, Some(source)) => {
-                break match source {
-                    "Environment" => {
-                        SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new())
-                    }
-                    "EcsContainer" => SharedCredentialsProvider::new(
-                        EcsCredentialsProvider::builder()
-                            .configure(provider_config)
-                            .build(),
-                    ),
-                    "Ec2InstanceMetadata" => imds_provider(provider_config),
-                    other => {
-                        return Err(invalid(format!(
-                            "profile {name}: credential_source {other} is not Environment, EcsContainer or Ec2InstanceMetadata"
-                        )));
-                    }
-                };
-            }
+            (None, Some(source)) => break credential_source(name, source, provider_config)?,
         }
     };
     let mut provider = base;
     for hop in hops.iter().rev() {
-        let role = hop.get("role_arn").unwrap_or_default();
-        let mut b = AssumeRoleProvider::builder(role).configure(sdk);
-        if let Some(n) = hop.get("role_session_name") {
-            b = b.session_name(n);
-        }
-        if let Some(id) = hop.get("external_id") {
-            b = b.external_id(id);
-        }
-        // As botocore: a value that is not a number is left out.
-        if let Some(secs) = hop
-            .get("duration_seconds")
-            .and_then(|d| d.trim().parse::<u64>().ok())
-        {
-            b = b.session_length(Duration::from_secs(secs));
-        }
-        provider = SharedCredentialsProvider::new(b.build_from_provider(provider).await);
+        provider = assume_hop(hop, provider, sdk).await;
     }
     Ok(provider)
+}
+
+/// A profile's configuration that is not valid, as a credentials failure.
+fn invalid(detail: String) -> FetchError {
+    FetchError::Credentials {
+        detail,
+        sso_profile: None,
+        login_profile: None,
+        expired: false,
+    }
+}
+
+/// The provider a profile's `credential_source` names.
+fn credential_source(
+    name: &str,
+    source: &str,
+    provider_config: &ProviderConfig,
+) -> Result<SharedCredentialsProvider, FetchError> {
+    Ok(match source {
+        "Environment" => {
+            SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new())
+        }
+        "EcsContainer" => SharedCredentialsProvider::new(
+            EcsCredentialsProvider::builder()
+                .configure(provider_config)
+                .build(),
+        ),
+        "Ec2InstanceMetadata" => imds_provider(provider_config),
+        other => {
+            return Err(invalid(format!(
+                "profile {name}: credential_source {other} is not Environment, EcsContainer or Ec2InstanceMetadata"
+            )));
+        }
+    })
+}
+
+/// One hop of a role chain: `hop`'s role assumed with the credentials of `provider`, with the
+/// hop's own `role_session_name`, `external_id` and `duration_seconds`.
+async fn assume_hop(
+    hop: &Profile,
+    provider: SharedCredentialsProvider,
+    sdk: &SdkConfig,
+) -> SharedCredentialsProvider {
+    let role = hop.get("role_arn").unwrap_or_default();
+    let mut b = AssumeRoleProvider::builder(role).configure(sdk);
+    if let Some(n) = hop.get("role_session_name") {
+        b = b.session_name(n);
+    }
+    if let Some(id) = hop.get("external_id") {
+        b = b.external_id(id);
+    }
+    // As botocore: a value that is not a number is left out.
+    if let Some(secs) = hop
+        .get("duration_seconds")
+        .and_then(|d| d.trim().parse::<u64>().ok())
+    {
+        b = b.session_length(Duration::from_secs(secs));
+    }
+    SharedCredentialsProvider::new(b.build_from_provider(provider).await)
 }
 
 /// Whether a profile has (any part of) a static key pair.
@@ -1157,6 +1116,81 @@ fn check_pem_bundle(pem: &[u8]) -> Result<(), String> {
             .map_err(|e| format!("unusable certificate ({e})"))?;
     }
     Ok(())
+}
+
+/// Adds the provider `p` named `name` to the end of `chain`.
+fn link(
+    chain: &mut Option<CredentialsProviderChain>,
+    name: &'static str,
+    p: SharedCredentialsProvider,
+) {
+    *chain = Some(match chain.take() {
+        None => CredentialsProviderChain::first_try(name, p),
+        Some(c) => c.or_else(name, p),
+    });
+}
+
+/// Where the credentials came from, for a message about them: for a per-registry role, what
+/// assumes it; a profile's `credential_process` (`process`) by name.
+fn source_text(identity: &Identity, process: bool, profile: &str) -> String {
+    let base = identity.source.base();
+    if process && matches!(base, CredentialSource::Profile { .. }) {
+        format!("the credential_process of profile {profile}")
+    } else {
+        base.to_string()
+    }
+}
+
+/// As the AWS CLI: a profile asked for by name (`mapped`: by the per-registry settings) must
+/// exist, even when environment keys would answer first.
+fn missing_profile(cfg: &Config, mapped: bool, name: &str) -> FetchError {
+    FetchError::Credentials {
+        detail: format!(
+            "{} names profile {name}, which is in neither the AWS config file nor the credentials file",
+            if mapped {
+                "the per-registry settings"
+            } else {
+                cfg.profile_var
+            }
+        ),
+        sso_profile: None,
+        login_profile: None,
+        expired: false,
+    }
+}
+
+/// Whether the environment holds keys. A key id without its secret is an error, as with the
+/// AWS CLI, not a reason to go on down the chain.
+fn env_keys(cfg: &Config) -> Result<bool, FetchError> {
+    let key_id = cfg.identity_var(config::ACCESS_KEY_ID).is_some();
+    let secret = cfg
+        .identity_env
+        .iter()
+        .any(|(n, _)| *n == config::SECRET_ACCESS_KEY);
+    if key_id && !secret {
+        return Err(FetchError::Credentials {
+            detail: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into(),
+            sso_profile: None,
+            login_profile: None,
+            expired: false,
+        });
+    }
+    Ok(key_id && secret)
+}
+
+/// The chain's credentials within `bound`.
+async fn provide_within(
+    bound: Duration,
+    chain: &CredentialsProviderChain,
+    identity: &Identity,
+) -> Result<Credentials, FetchError> {
+    match tokio::time::timeout(bound, chain.provide_credentials()).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(credentials_error(&e, identity)),
+        Err(_) => Err(FetchError::CredentialsTimeout {
+            secs: fmt_secs(bound),
+        }),
+    }
 }
 
 /// Says what a credential failure means for this identity: with nothing configured but the

@@ -104,19 +104,7 @@ impl Identity {
     /// The identity of the current configuration. `profile_override` (a per-registry mapping)
     /// wins over `AWS_PROFILE`.
     pub fn of(cfg: &Config, profile_override: Option<&str>) -> Identity {
-        let mut canon = String::new();
-        for (name, value) in &cfg.identity_env {
-            if *name == config::PROFILE {
-                // Part of the identity as the selected profile, below (a mapping may override it).
-                continue;
-            }
-            let v = value.expose();
-            if SECRET_VARS.contains(name) {
-                let _ = writeln!(canon, "env {name} sha256:{}", hex(&Sha256::digest(v)));
-            } else {
-                let _ = writeln!(canon, "env {name}={v}");
-            }
-        }
+        let mut canon = canonical_env(cfg);
         let has_env_keys = cfg.identity_var(config::ACCESS_KEY_ID).is_some()
             && cfg
                 .identity_env
@@ -151,42 +139,7 @@ impl Identity {
                     let _ = writeln!(canon, "[{section}] {k}={v}");
                 }
             }
-            // The profile's own keys (both files), as the SDK merges them.
-            let own = |key: &str| {
-                let config_name = if profile == "default" {
-                    "config:default".to_owned()
-                } else {
-                    format!("config:profile {profile}")
-                };
-                [format!("credentials:{profile}"), config_name]
-                    .iter()
-                    .find_map(|s| sections.get(s).and_then(|kv| kv.get(key)).cloned())
-            };
-            let assumes_role =
-                own("role_arn").is_some() && own("web_identity_token_file").is_none();
-            let env_web_identity = profile_override.is_none()
-                && cfg.identity_var(config::WEB_IDENTITY_TOKEN_FILE).is_some();
-            // Too large to read: whether the profile exists is the SDK's to say.
-            if sections.is_empty() && !files.too_large {
-                fallback_source(cfg)
-            } else if env_web_identity && !assumes_role {
-                // Web identity from the variables comes before the profile's other sources.
-                CredentialSource::WebIdentity {
-                    role: cfg
-                        .identity_var(config::ROLE_ARN)
-                        .map(str::to_owned)
-                        .or_else(|| own("role_arn"))
-                        .unwrap_or_default(),
-                }
-            } else {
-                CredentialSource::Profile {
-                    name: profile.to_owned(),
-                    sso: sections
-                        .values()
-                        .any(|kv| kv.keys().any(|k| k.starts_with("sso_"))),
-                    login: login_profile(&sections),
-                }
-            }
+            profile_source(cfg, profile, profile_override, &sections, files.too_large)
         };
         Identity {
             id: hex(&Sha256::digest(canon.as_bytes())),
@@ -231,6 +184,70 @@ impl Identity {
     /// assumes it).
     pub fn profile_found(&self) -> bool {
         matches!(self.source.base(), CredentialSource::Profile { .. })
+    }
+}
+
+/// The identity's environment part: every identity variable but the profile (a mapping may
+/// override that), secrets hashed.
+fn canonical_env(cfg: &Config) -> String {
+    let mut canon = String::new();
+    for (name, value) in &cfg.identity_env {
+        if *name == config::PROFILE {
+            // Part of the identity as the selected profile, below (a mapping may override it).
+            continue;
+        }
+        let v = value.expose();
+        if SECRET_VARS.contains(name) {
+            let _ = writeln!(canon, "env {name} sha256:{}", hex(&Sha256::digest(v)));
+        } else {
+            let _ = writeln!(canon, "env {name}={v}");
+        }
+    }
+    canon
+}
+
+/// Where the keys of `profile` come from, given its sections of the AWS files.
+fn profile_source(
+    cfg: &Config,
+    profile: &str,
+    profile_override: Option<&str>,
+    sections: &Sections,
+    too_large: bool,
+) -> CredentialSource {
+    // The profile's own keys (both files), as the SDK merges them.
+    let own = |key: &str| {
+        let config_name = if profile == "default" {
+            "config:default".to_owned()
+        } else {
+            format!("config:profile {profile}")
+        };
+        [format!("credentials:{profile}"), config_name]
+            .iter()
+            .find_map(|s| sections.get(s).and_then(|kv| kv.get(key)).cloned())
+    };
+    let assumes_role = own("role_arn").is_some() && own("web_identity_token_file").is_none();
+    let env_web_identity =
+        profile_override.is_none() && cfg.identity_var(config::WEB_IDENTITY_TOKEN_FILE).is_some();
+    // Too large to read: whether the profile exists is the SDK's to say.
+    if sections.is_empty() && !too_large {
+        fallback_source(cfg)
+    } else if env_web_identity && !assumes_role {
+        // Web identity from the variables comes before the profile's other sources.
+        CredentialSource::WebIdentity {
+            role: cfg
+                .identity_var(config::ROLE_ARN)
+                .map(str::to_owned)
+                .or_else(|| own("role_arn"))
+                .unwrap_or_default(),
+        }
+    } else {
+        CredentialSource::Profile {
+            name: profile.to_owned(),
+            sso: sections
+                .values()
+                .any(|kv| kv.keys().any(|k| k.starts_with("sso_"))),
+            login: login_profile(sections),
+        }
     }
 }
 
@@ -508,17 +525,16 @@ mod tests {
         assert_eq!(Identity::of(&c, Some("base")).id, other.id, "override wins");
     }
 
-    #[test]
-    fn a_registrys_role_is_its_own_identity() {
-        let d = tempfile::tempdir().unwrap();
+    /// Keys in the credentials file, environment keys, and a role with nothing but its ARN.
+    fn role_world(d: &Path) -> (Config, Role) {
         write(
-            d.path(),
+            d,
             "credentials",
             "[base]\naws_access_key_id = A\naws_secret_access_key = S\n[other]\naws_access_key_id = B\naws_secret_access_key = S\n",
         );
         let c = cfg(
             &[("AWS_ACCESS_KEY_ID", "E"), ("AWS_SECRET_ACCESS_KEY", "S")],
-            d.path(),
+            d,
         );
         let role = Role {
             arn: "arn:aws:iam::123456789012:role/a".into(),
@@ -528,6 +544,13 @@ mod tests {
             region: None,
             source_profile: None,
         };
+        (c, role)
+    }
+
+    #[test]
+    fn a_registrys_role_is_its_own_identity() {
+        let d = tempfile::tempdir().unwrap();
+        let (c, role) = role_world(d.path());
         let a = Identity::of_role(&c, &role);
         assert_eq!(
             a.source.to_string(),
@@ -536,6 +559,13 @@ mod tests {
         assert_eq!(a.source.base(), &CredentialSource::EnvKeys);
         assert_ne!(a.id, Identity::of(&c, None).id, "not the chain's own");
         assert_eq!(Identity::of_role(&c, &role), a, "stable");
+    }
+
+    #[test]
+    fn every_part_of_a_role_but_its_sts_region_is_identity() {
+        let d = tempfile::tempdir().unwrap();
+        let (c, role) = role_world(d.path());
+        let a = Identity::of_role(&c, &role);
         let differs = |r: Role| assert_ne!(Identity::of_role(&c, &r).id, a.id, "{r:?}");
         differs(Role {
             arn: "arn:aws:iam::123456789012:role/b".into(),

@@ -505,7 +505,20 @@ fn check_entry(entry: &Entry) -> Result<Option<Role>, String> {
             DURATION_RANGE.end()
         ));
     }
-    // STS's own limits, so that a typo is this line rather than an STS error at fetch time.
+    check_sts_limits(entry)?;
+    Ok(Some(Role {
+        arn: arn.clone(),
+        external_id: entry.external_id.clone(),
+        session_name: entry.role_session_name.clone(),
+        duration_seconds: entry.duration_seconds,
+        region: entry.region.clone(),
+        source_profile: entry.source_profile.clone(),
+    }))
+}
+
+/// STS's own limits on a role's options, so that a typo is this line rather than an STS error at
+/// fetch time.
+fn check_sts_limits(entry: &Entry) -> Result<(), String> {
     if let Some(id) = &entry.external_id
         && !(2..=1224).contains(&id.len())
     {
@@ -543,14 +556,7 @@ fn check_entry(entry: &Entry) -> Result<Option<Role>, String> {
             crate::text::shown(r)
         ));
     }
-    Ok(Some(Role {
-        arn: arn.clone(),
-        external_id: entry.external_id.clone(),
-        session_name: entry.role_session_name.clone(),
-        duration_seconds: entry.duration_seconds,
-        region: entry.region.clone(),
-        source_profile: entry.source_profile.clone(),
-    }))
+    Ok(())
 }
 
 /// An IAM role ARN: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.

@@ -93,24 +93,7 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
             );
         }
     };
-    let Some(found) = docker_config::find_on_path(cfg.path.as_deref()) else {
-        if let crate::files::LookPath::Relative(rel) =
-            crate::files::look_path(cfg.path.as_deref(), BINARY)
-        {
-            return Err(format!(
-                "PATH finds {BINARY} as {}, relative to the current directory, and Docker refuses to run such a program; put its directory on PATH as an absolute path, then run configure again",
-                rel.display()
-            ));
-        }
-        let how = if cfg!(windows) {
-            "put it in a directory on PATH (System Properties, Environment Variables) and open a new terminal"
-        } else {
-            "install it (make install) or add its directory to PATH"
-        };
-        return Err(format!(
-            "{BINARY} is not on PATH, so Docker could not run it; {how}, then run configure again"
-        ));
-    };
+    let found = this_program(cfg)?;
     let settings = Settings::load(cfg.settings_file.as_deref()).map_err(|e| e.to_string())?;
     if args.containers {
         let keys = args
@@ -160,8 +143,37 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
         docker_config::edit(path, plan)?
     };
     lines.extend(edit.lines);
-    lines.push(match saved {
-        _ if !edit.changed => format!("{}: nothing to change", path.display()),
+    lines.push(saved_line(path, &saved, edit.changed));
+    Ok(lines)
+}
+
+/// This program as Docker will find it on PATH, or the line that says why Docker cannot.
+fn this_program(cfg: &Config) -> Result<std::path::PathBuf, String> {
+    if let Some(found) = docker_config::find_on_path(cfg.path.as_deref()) {
+        return Ok(found);
+    }
+    if let crate::files::LookPath::Relative(rel) =
+        crate::files::look_path(cfg.path.as_deref(), BINARY)
+    {
+        return Err(format!(
+            "PATH finds {BINARY} as {}, relative to the current directory, and Docker refuses to run such a program; put its directory on PATH as an absolute path, then run configure again",
+            rel.display()
+        ));
+    }
+    let how = if cfg!(windows) {
+        "put it in a directory on PATH (System Properties, Environment Variables) and open a new terminal"
+    } else {
+        "install it (make install) or add its directory to PATH"
+    };
+    Err(format!(
+        "{BINARY} is not on PATH, so Docker could not run it; {how}, then run configure again"
+    ))
+}
+
+/// The last line of a run: what became of config.json.
+fn saved_line(path: &Path, saved: &docker_config::Saved, changed: bool) -> String {
+    match saved {
+        _ if !changed => format!("{}: nothing to change", path.display()),
         docker_config::Saved::Unchanged => format!("dry run: {} not written", path.display()),
         docker_config::Saved::Wrote { backup: Some(b) } => format!(
             "wrote {} (previous version: {})",
@@ -169,8 +181,7 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
             b.display()
         ),
         docker_config::Saved::Wrote { backup: None } => format!("wrote {}", path.display()),
-    });
-    Ok(lines)
+    }
 }
 
 /// What one run changes in `config.json`, and says about it.

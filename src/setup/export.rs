@@ -147,14 +147,20 @@ pub fn parse_export(args: &[String]) -> Result<ExportArgs, String> {
     if out.hosts.is_empty() {
         return Err(format!("export needs at least one HOST; {EXPORT_USAGE}"));
     }
-    if out.format == Format::KubeSecret {
-        if !is_dns_subdomain(&out.name) {
+    check_names(&out)?;
+    Ok(out)
+}
+
+/// The Secret's name and namespace: valid Kubernetes names, and given only for a Secret.
+fn check_names(args: &ExportArgs) -> Result<(), String> {
+    if args.format == Format::KubeSecret {
+        if !is_dns_subdomain(&args.name) {
             return Err(format!(
                 "--name {}: a Secret's name is lowercase letters, digits, '-' and '.' (at most 253)",
-                printable(&format!("{:?}", out.name))
+                printable(&format!("{:?}", args.name))
             ));
         }
-        if let Some(ns) = &out.namespace
+        if let Some(ns) = &args.namespace
             && !is_dns_label(ns)
         {
             return Err(format!(
@@ -162,12 +168,12 @@ pub fn parse_export(args: &[String]) -> Result<ExportArgs, String> {
                 printable(&format!("{ns:?}"))
             ));
         }
-    } else if out.name != DEFAULT_SECRET_NAME || out.namespace.is_some() {
+    } else if args.name != DEFAULT_SECRET_NAME || args.namespace.is_some() {
         return Err(format!(
             "--name and --namespace are for --format kube-secret; {EXPORT_USAGE}"
         ));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// `login-password`: the password for one registry on stdout, newline-terminated (what
