@@ -95,8 +95,7 @@ impl CacheEntry {
     /// fresh. An entry much further ahead comes from a clock set back, and is not (it would pin a
     /// token for as long as the clock is off).
     pub fn is_fresh(&self, now: u64) -> bool {
-        let half = self.expires_at.saturating_sub(self.fetched_at) / 2;
-        now < self.fetched_at + half && self.is_usable(now)
+        is_fresh(self.fetched_at, self.expires_at, now)
     }
 
     /// Still accepted by the registry, with a margin so a pull that starts now can finish
@@ -104,14 +103,41 @@ impl CacheEntry {
     /// future than `FUTURE_TOLERANCE` (60 s) comes from a clock set back (or was planted) and is
     /// never usable: it is served neither after a failed refresh nor listed.
     pub fn is_usable(&self, now: u64) -> bool {
-        let margin = (self.expires_at.saturating_sub(self.fetched_at) / 10).min(60);
-        !self.is_from_the_future(now) && now.saturating_add(margin) < self.expires_at
+        is_usable(self.fetched_at, self.expires_at, now)
     }
 
     /// Fetched further in the future than a waiter's start can explain (see [`Self::is_fresh`]).
     pub fn is_from_the_future(&self, now: u64) -> bool {
-        self.fetched_at > now.saturating_add(FUTURE_TOLERANCE)
+        is_from_the_future(self.fetched_at, now)
     }
+}
+
+/// [`CacheEntry::is_fresh`] of a token fetched at `fetched_at` that expires at `expires_at`.
+fn is_fresh(fetched_at: u64, expires_at: u64, now: u64) -> bool {
+    let half = expires_at.saturating_sub(fetched_at) / 2;
+    now < fetched_at + half && is_usable(fetched_at, expires_at, now)
+}
+
+/// [`CacheEntry::is_usable`] of a token fetched at `fetched_at` that expires at `expires_at`.
+fn is_usable(fetched_at: u64, expires_at: u64, now: u64) -> bool {
+    let margin = (expires_at.saturating_sub(fetched_at) / 10).min(60);
+    !is_from_the_future(fetched_at, now) && now.saturating_add(margin) < expires_at
+}
+
+/// [`CacheEntry::is_from_the_future`] of a token fetched at `fetched_at`.
+fn is_from_the_future(fetched_at: u64, now: u64) -> bool {
+    fetched_at > now.saturating_add(FUTURE_TOLERANCE)
+}
+
+/// Seconds from `now` until the refresh point of a token fetched at `fetched_at` that expires at
+/// `expires_at` (half its life, clamped as an entry clamps it); 0 when past it.
+pub fn refresh_in(fetched_at: u64, expires_at: u64, now: u64) -> u64 {
+    let expires_at = expires_at.min(fetched_at.saturating_add(MAX_LIFETIME));
+    if !is_fresh(fetched_at, expires_at, now) {
+        return 0;
+    }
+    let half = expires_at.saturating_sub(fetched_at) / 2;
+    (fetched_at + half).saturating_sub(now)
 }
 
 /// A failed fetch, shared with the processes that waited for it (see the module comment).
@@ -667,5 +693,16 @@ mod tests {
         assert!(store.read_failure(&k, "other").is_none());
         store.clear_failure(&k);
         assert!(store.read_failure(&k, "i").is_none());
+    }
+
+    #[test]
+    fn cache_duration_is_the_time_to_our_refresh_point() {
+        assert_eq!(refresh_in(1000, 1000 + 43_200, 1000), 21_600);
+        assert_eq!(refresh_in(1000, 1000 + 43_200, 1030), 21_570);
+        assert_eq!(refresh_in(1000, 1000 + 43_200, 1000 + 21_600), 0);
+        // Clamped to ECR's 12 hours, as the cache clamps it.
+        assert_eq!(refresh_in(1000, 1000 + 10 * 43_200, 1000), 21_600);
+        // Already expired.
+        assert_eq!(refresh_in(1000, 900, 1000), 0);
     }
 }

@@ -62,12 +62,12 @@ fn get(
         let _ = writeln!(stderr, "docker-credential-ecr-login: {}", printable(w));
     }
     match answer.outcome {
-        GetOutcome::Found { password } => ok(protocol::write_credentials(
+        GetOutcome::Found(found) => ok(protocol::write_credentials(
             stdout,
             &Credentials {
                 server_url: &server_url,
                 username: "AWS",
-                secret: &password,
+                secret: &found.password,
             },
         )),
         // Not ours: the fallback store's, if one is named (docs/contract.md §2.7).

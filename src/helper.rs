@@ -37,7 +37,7 @@ pub const LIST_BUDGET: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub enum GetOutcome {
     /// Answer with these credentials.
-    Found { password: Secret<String> },
+    Found(Found),
     /// Not an ECR host: not-found, silently.
     NotEcr,
     /// An ECR host (or a custom name for one) whose token cannot be had: not-found, and this
@@ -52,9 +52,9 @@ pub struct Answer {
     pub warnings: Vec<String>,
 }
 
-/// How a found token was obtained (for the log).
+/// Where a token handed out came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
+pub enum Served {
     Cache,
     CacheAfterWait,
     Api,
@@ -62,6 +62,47 @@ enum Source {
     StaleAfterSharedError,
     /// Past its refresh point, still usable: answered while a detached process refreshes it.
     CacheRefreshing,
+}
+
+/// A token handed out, with what every door needs to know about it.
+#[derive(Debug)]
+pub struct Found {
+    pub password: Secret<String>,
+    /// When it was fetched (epoch seconds): this request's time for a token from AWS, the entry's
+    /// for a token from the cache.
+    pub fetched_at: u64,
+    /// When it expires (epoch seconds), if AWS said.
+    pub expires_at: Option<u64>,
+    pub served: Served,
+}
+
+impl Found {
+    /// The token of a cache entry.
+    fn cached(e: &CacheEntry, served: Served) -> Found {
+        Found {
+            password: e.password.clone(),
+            fetched_at: e.fetched_at,
+            expires_at: Some(e.expires_at),
+            served,
+        }
+    }
+
+    /// A token from AWS, fetched at `now`.
+    fn fetched(password: Secret<String>, now: u64, expires_at: Option<u64>) -> Found {
+        Found {
+            password,
+            fetched_at: now,
+            expires_at,
+            served: Served::Api,
+        }
+    }
+
+    /// Seconds from `now` until its refresh point (half its life; 0 when past it, or when AWS
+    /// gave no expiry).
+    pub fn refresh_in(&self, now: u64) -> u64 {
+        self.expires_at
+            .map_or(0, |exp| crate::cache::refresh_in(self.fetched_at, exp, now))
+    }
 }
 
 /// How an entry past its refresh point (still usable) is refreshed.
@@ -259,9 +300,9 @@ fn answer_for(
     let host = request.target.name();
     let identity = &request.identity.source;
     let outcome = match result {
-        Ok((password, how)) => {
-            info!(host, %identity, source = ?how, ms, "get: token");
-            GetOutcome::Found { password }
+        Ok(found) => {
+            info!(host, %identity, source = ?found.served, ms, "get: token");
+            GetOutcome::Found(found)
         }
         Err(e) => {
             warn!(host, %identity, error = %crate::error::render(&e), ms, "get: no token");
@@ -460,10 +501,10 @@ fn get_registry(
     source: &dyn TokenSource,
     warnings: &mut Vec<String>,
     mode: Mode<'_>,
-) -> Result<(Secret<String>, Source), FetchError> {
+) -> Result<Found, FetchError> {
     let now = clock.now;
     let Some(store) = usable_store(store, request) else {
-        return fetch_noting(source, request, warnings).map(|(p, _)| (p, Source::Api));
+        return fetch_noting(source, request, warnings).map(|(p, exp)| Found::fetched(p, now, exp));
     };
     let slot = Slot::new(cfg, store, request, clock);
     // A hit reads one file and computes nothing more.
@@ -471,7 +512,7 @@ fn get_registry(
     if !matches!(mode, Mode::Refresher)
         && let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now))
     {
-        return Ok((e.password.clone(), Source::Cache));
+        return Ok(Found::cached(e, Served::Cache));
     }
     // The refresher ends the claim that started it, whatever the outcome (after the lock is
     // released: this is declared first, so dropped last).
@@ -481,7 +522,7 @@ fn get_registry(
     });
     let cached = slot.with_scope(cached);
     if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
-        return Ok((e.password.clone(), Source::Cache));
+        return Ok(Found::cached(e, Served::Cache));
     }
     if let Some(f) = slot.recent_failure() {
         return shared_failure(cached, f, now);
@@ -494,7 +535,7 @@ fn get_registry(
     let _held = slot.lock(request.budget);
     let cached = slot.with_scope(store.read(&slot.key)).or(cached);
     if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
-        return Ok((e.password.clone(), Source::CacheAfterWait));
+        return Ok(Found::cached(e, Served::CacheAfterWait));
     }
     if let Some(f) = slot.recent_failure() {
         return shared_failure(cached, f, now);
@@ -502,7 +543,7 @@ fn get_registry(
     match fetch_noting(source, request, warnings) {
         Ok((password, expires_at)) => {
             slot.record(&password, expires_at);
-            Ok((password, Source::Api))
+            Ok(Found::fetched(password, now, expires_at))
         }
         Err(err) => {
             slot.record_failure(&err);
@@ -510,7 +551,7 @@ fn get_registry(
                 // Better than Go: a stale token only while the registry would still accept it.
                 Some(e) if e.is_usable(now) => {
                     warn!(host = slot.host(), err = %crate::error::render(&err), expires_at = e.expires_at, "refresh failed; using cached token");
-                    Ok((e.password, Source::StaleAfterError))
+                    Ok(Found::cached(&e, Served::StaleAfterError))
                 }
                 _ => Err(err),
             }
@@ -641,7 +682,7 @@ impl<'a> Slot<'a> {
         mode: &Mode<'_>,
         cached: Option<&CacheEntry>,
         budget: Duration,
-    ) -> Option<(Secret<String>, Source)> {
+    ) -> Option<Found> {
         let (Mode::Background(spawn), Some(e)) = (mode, cached) else {
             return None;
         };
@@ -656,10 +697,10 @@ impl<'a> Slot<'a> {
                 host = self.host(),
                 "get: past its refresh point; a refresh is under way"
             );
-            return Some((e.password.clone(), Source::CacheRefreshing));
+            return Some(Found::cached(e, Served::CacheRefreshing));
         }
         if spawn() {
-            return Some((e.password.clone(), Source::CacheRefreshing));
+            return Some(Found::cached(e, Served::CacheRefreshing));
         }
         self.store.end_refresh(self.fetch_key());
         None
@@ -745,9 +786,9 @@ fn shared_failure(
     cached: Option<CacheEntry>,
     failure: Failure,
     now: u64,
-) -> Result<(Secret<String>, Source), FetchError> {
+) -> Result<Found, FetchError> {
     match cached {
-        Some(e) if e.is_usable(now) => Ok((e.password, Source::StaleAfterSharedError)),
+        Some(e) if e.is_usable(now) => Ok(Found::cached(&e, Served::StaleAfterSharedError)),
         _ => {
             info!(
                 age = now.saturating_sub(failure.recorded_at),
@@ -891,7 +932,7 @@ mod tests {
 
     fn password(a: Answer) -> String {
         match a.outcome {
-            GetOutcome::Found { password } => password.expose().clone(),
+            GetOutcome::Found(found) => found.password.expose().clone(),
             other => panic!("{other:?}"),
         }
     }
@@ -1019,7 +1060,7 @@ mod tests {
         assert_eq!(fake.calls(), 1);
         // Another token naming the same account is not answered by the forged one's failure.
         match ask(&real, 1001) {
-            GetOutcome::Found { password } => assert_eq!(password.expose(), "real"),
+            GetOutcome::Found(found) => assert_eq!(found.password.expose(), "real"),
             other => panic!("{other:?}"),
         }
         assert_eq!(fake.calls(), 2);

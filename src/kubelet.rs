@@ -16,7 +16,6 @@
 //! kubelet's memory cache expires when our disk cache would fetch anew. This module parses the
 //! wire and renders the answer; the policy stays in `helper.rs`, AWS in `ecr.rs`.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Read, Write};
@@ -27,11 +26,9 @@ use base64::Engine as _;
 use serde::Deserialize;
 use tracing::info;
 
-use crate::cache::CacheState;
-use crate::cache::{CacheEntry, EntryKey};
 use crate::config::Config;
 use crate::digest::sha256_hex;
-use crate::ecr::{FetchError, FetchRequest, Target, Token, TokenSource, WebIdentity};
+use crate::ecr::{Target, TokenSource, WebIdentity};
 use crate::error::render;
 use crate::helper::{self, GetOutcome};
 use crate::identity::{CredentialSource, Identity};
@@ -238,17 +235,6 @@ pub fn render_response(host: &str, password: &Secret<String>, cache_secs: u64) -
     out
 }
 
-/// Seconds from `now` until the refresh point of a token fetched at `fetched_at` that expires at
-/// `expires_at` (half its life, clamped as the cache clamps it); 0 when past it.
-pub fn refresh_in(fetched_at: u64, expires_at: u64, now: u64) -> u64 {
-    let entry = CacheEntry::new("", "", Secret::new(String::new()), fetched_at, expires_at);
-    if !entry.is_fresh(now) {
-        return 0;
-    }
-    let half = entry.expires_at.saturating_sub(entry.fetched_at) / 2;
-    (entry.fetched_at + half).saturating_sub(now)
-}
-
 /// The service account a token names: its JWT payload's claims, read without checking the
 /// signature (this only keys the cache; STS checks the token itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,24 +311,6 @@ pub fn service_account_identity(cfg: &Config, role_arn: &str, token: &str) -> Id
     };
     identity.web_identity_files.clear();
     identity
-}
-
-/// The token source of one request: the expiry of a token actually fetched is noted for
-/// `cacheDuration`.
-struct Route<'a> {
-    inner: &'a dyn TokenSource,
-    /// `Some(expires_at)` once a fetch succeeded.
-    fetched: Cell<Option<Option<u64>>>,
-}
-
-impl TokenSource for Route<'_> {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<Token, FetchError> {
-        let result = self.inner.fetch(request);
-        if let Ok(t) = &result {
-            self.fetched.set(Some(t.expires_at));
-        }
-        result
-    }
 }
 
 /// What the kubelet asked for, decided: whose token, for which registry.
@@ -460,40 +428,32 @@ fn answer(
         service_account = role.is_some(),
         "kubelet: request"
     );
-    let route = Route {
-        inner: source,
-        fetched: Cell::new(None),
-    };
     let answer = match &plan.get_url {
-        Some(url) => helper::get(cfg, url, now, &route),
+        Some(url) => helper::get(cfg, url, now, source),
         None => helper::get_as(
             cfg,
             plan.target(),
             &plan.identity,
             role.as_ref(),
             now,
-            &route,
+            source,
         ),
     };
     for w in &answer.warnings {
         let w = crate::text::printable_cut(w, crate::text::MAX_LINE);
         let _ = writeln!(stderr, "{PROVIDER_NAME}: {w}");
     }
-    let password = match answer.outcome {
-        GetOutcome::Found { password } => password,
+    let found = match answer.outcome {
+        GetOutcome::Found(found) => found,
         GetOutcome::NotEcr => return Err(format!("{}: not an ECR registry", plan.label)),
         GetOutcome::Unavailable { error: why, .. } => {
             crate::error::pass_through_child_stderr(&why, stderr);
             return Err(format!("{}: {}", plan.label, render(&why)));
         }
     };
-    let cache_secs = match route.fetched.get() {
-        Some(Some(expires_at)) => refresh_in(now, expires_at, now),
-        Some(None) => 0,
-        // A cache hit (or a stale token after a failed refresh): the entry says when it refreshes.
-        None => cached_refresh_in(cfg, &plan, &password, now),
-    };
-    Ok(render_response(host, &password, cache_secs))
+    // `cacheDuration`: until our own refresh point, whether the token was fetched now or cached.
+    let cache_secs = found.refresh_in(now);
+    Ok(render_response(host, &found.password, cache_secs))
 }
 
 /// The role a request with a service account token assumes: the service account's annotation if
@@ -586,20 +546,6 @@ impl Plan {
             },
         }
     }
-}
-
-/// The refresh point of the cache entry that answered, if it is the one handed out.
-fn cached_refresh_in(cfg: &Config, plan: &Plan, password: &Secret<String>, now: u64) -> u64 {
-    let cache = CacheState::of(cfg);
-    let Some(store) = cache.store() else {
-        return 0;
-    };
-    let host = plan.target().name();
-    let host = host.as_str();
-    store
-        .read(&EntryKey::new(&plan.identity.id, host))
-        .filter(|e| e.password == *password)
-        .map_or(0, |e| refresh_in(e.fetched_at, e.expires_at, now))
 }
 
 #[cfg(test)]
@@ -712,17 +658,6 @@ mod tests {
         let mut s = String::new();
         go_json_string("a<b>&\"\\\n\u{1}\u{2028}é", &mut s);
         assert_eq!(s, "\"a\\u003cb\\u003e\\u0026\\\"\\\\\\n\\u0001\\u2028é\"");
-    }
-
-    #[test]
-    fn cache_duration_is_the_time_to_our_refresh_point() {
-        assert_eq!(refresh_in(1000, 1000 + 43_200, 1000), 21_600);
-        assert_eq!(refresh_in(1000, 1000 + 43_200, 1030), 21_570);
-        assert_eq!(refresh_in(1000, 1000 + 43_200, 1000 + 21_600), 0);
-        // Clamped to ECR's 12 hours, as the cache clamps it.
-        assert_eq!(refresh_in(1000, 1000 + 10 * 43_200, 1000), 21_600);
-        // Already expired.
-        assert_eq!(refresh_in(1000, 900, 1000), 0);
     }
 
     fn jwt(claims: &str) -> String {

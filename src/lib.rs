@@ -34,7 +34,7 @@
 //! 4. `ecr` (the one door to AWS) and `error` (why a token could not be had);
 //! 5. `settings` (per-registry settings), `identity`, `logging`, `children`;
 //! 6. `cache` (entries, locks, failure records, whether the cache is used);
-//! 7. `config`, `files`, `registry`, `digest`, `time`;
+//! 7. `config`, `files`, `registry`, `digest`, `time`, `profiles` (the AWS files' profile syntax);
 //! 8. `secret`, `text` (untrusted text made safe for a terminal and bounded).
 //!
 //! The behaviour all of them implement is in docs/contract.md.

@@ -318,7 +318,7 @@ fn token(
         say(stderr, w);
     }
     match answer.outcome {
-        GetOutcome::Found { password } => Some(password),
+        GetOutcome::Found(found) => Some(found.password),
         GetOutcome::NotEcr => {
             say(
                 stderr,
