@@ -9,7 +9,7 @@ use tracing::info;
 
 use crate::config::Config;
 use crate::ecr::TokenSource;
-use crate::fallback::{self, Fallback, Route, Storage};
+use crate::fallback::{self, Fallback, Handoff, Storage};
 use crate::helper::{self, GetOutcome};
 use crate::protocol::{self, Credentials, fail, ok};
 use crate::text::printable;
@@ -71,13 +71,13 @@ fn get(
             },
         )),
         // Not ours: the fallback store's, if one is named (docs/contract.md §2.7).
-        GetOutcome::NotEcr => match Fallback::of(cfg).route {
-            Route::Off => fail(stdout, protocol::NOT_FOUND),
-            Route::Broken(line) => {
+        GetOutcome::NotEcr => match Fallback::of(cfg).handoff {
+            Handoff::Off => fail(stdout, protocol::NOT_FOUND),
+            Handoff::Broken(line) => {
                 say(stderr, &line);
                 fail(stdout, protocol::NOT_FOUND)
             }
-            Route::Ready(program) => {
+            Handoff::Ready(program) => {
                 let input = input.unwrap_or_default();
                 delegate(&program, "get", &input, stdout, stderr)
             }
@@ -194,13 +194,13 @@ fn list_answer(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> std::io::Result<()> {
-    match Fallback::of(cfg).route {
-        Route::Off => protocol::write_list(stdout, hosts),
-        Route::Broken(line) => {
+    match Fallback::of(cfg).handoff {
+        Handoff::Off => protocol::write_list(stdout, hosts),
+        Handoff::Broken(line) => {
             say(stderr, &line);
             protocol::write_list(stdout, hosts)
         }
-        Route::Ready(program) => match fallback::list(&program) {
+        Handoff::Ready(program) => match fallback::list(&program) {
             Ok(theirs) => {
                 info!(count = theirs.len(), "list: fallback entries");
                 protocol::write_merged_list(stdout, hosts, &theirs)

@@ -279,11 +279,11 @@ pub fn list(program: &Path) -> Result<BTreeMap<String, String>, String> {
 /// hosts stay ours.
 pub struct Fallback {
     pub settings: Settings,
-    pub route: Route,
+    pub handoff: Handoff,
 }
 
 /// Where a host this helper does not serve goes.
-pub enum Route {
+pub enum Handoff {
     /// No fallback named: today's behaviour.
     Off,
     /// Named, but unusable: the line that says why.
@@ -297,19 +297,19 @@ impl Fallback {
         let loaded = crate::settings::Loaded::load(cfg, &crate::cache::CacheState::of(cfg));
         // A settings file that is untrusted or unreadable names no fallback (docs/security.md).
         let settings = loaded.settings.ok();
-        let route = match choose(cfg, settings.as_ref()) {
-            Choice::Off => Route::Off,
+        let handoff = match choose(cfg, settings.as_ref()) {
+            Choice::Off => Handoff::Off,
             Choice::Named { name, origin } => match find(cfg.path.as_deref(), &name, &origin) {
                 Ok(program) => match loop_refusal(cfg, &program) {
-                    Some(line) => Route::Broken(line),
-                    None => Route::Ready(program),
+                    Some(line) => Handoff::Broken(line),
+                    None => Handoff::Ready(program),
                 },
-                Err(line) => Route::Broken(line),
+                Err(line) => Handoff::Broken(line),
             },
         };
         Fallback {
             settings: settings.unwrap_or_default(),
-            route,
+            handoff,
         }
     }
 }
@@ -339,15 +339,15 @@ pub fn storage(cfg: &Config, action: &str, server_url: &str) -> Storage {
         info!(action, "an ECR host: nothing kept");
         return Storage::NothingKept;
     }
-    match fb.route {
-        Route::Off if cfg.ignore_creds_storage => Storage::Silent,
-        Route::Off => Storage::NotImplemented,
+    match fb.handoff {
+        Handoff::Off if cfg.ignore_creds_storage => Storage::Silent,
+        Handoff::Off => Storage::NotImplemented,
         _ if ours => {
             info!(action, "an ECR host with a fallback store: nothing stored");
             Storage::Silent
         }
-        Route::Broken(line) => Storage::Broken(line),
-        Route::Ready(program) => Storage::Delegate(program),
+        Handoff::Broken(line) => Storage::Broken(line),
+        Handoff::Ready(program) => Storage::Delegate(program),
     }
 }
 

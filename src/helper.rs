@@ -190,7 +190,7 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
     };
     warnings.extend(cache.warning());
     warnings.extend(loaded.warning);
-    let Request {
+    let Caller {
         registry,
         profile,
         role,
@@ -386,7 +386,7 @@ pub fn not_kept(cfg: &Config, action: &str, server_url: &str) -> String {
 }
 
 /// The identity of a request in a few words, as `doctor` names it: no secret, no key id.
-pub fn identity_named(cfg: &Config, request: &Request) -> String {
+pub fn identity_named(cfg: &Config, request: &Caller) -> String {
     use crate::identity::CredentialSource;
     let key = request.mapping.as_deref().unwrap_or_default();
     match (&request.profile, &request.identity.source) {
@@ -401,7 +401,7 @@ pub fn identity_named(cfg: &Config, request: &Request) -> String {
 
 /// Who asks for which registry: the outcome of the per-registry settings and the identity.
 #[derive(Debug)]
-pub struct Request {
+pub struct Caller {
     pub registry: Registry,
     /// A profile named by a mapping (its `profile`, or its role's `source_profile`): it wins over
     /// `AWS_PROFILE` and environment keys.
@@ -419,7 +419,7 @@ pub struct Request {
 }
 
 /// Applies the per-registry settings to what the client sent. `Ok(None)`: not ours to answer.
-pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Request>, FetchError> {
+pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Caller>, FetchError> {
     let cache = CacheState::of(cfg);
     let settings = Loaded::load(cfg, &cache).settings?;
     resolve_in(cfg, &settings, server_url)
@@ -431,7 +431,7 @@ fn resolve_in(
     cfg: &Config,
     settings: &Settings,
     server_url: &str,
-) -> Result<Option<Request>, FetchError> {
+) -> Result<Option<Caller>, FetchError> {
     let Some(resolved) = settings.resolve(server_url)? else {
         return Ok(None);
     };
@@ -458,7 +458,7 @@ fn resolve_in(
             ),
         }));
     }
-    Ok(Some(Request {
+    Ok(Some(Caller {
         registry: resolved.registry,
         profile,
         role: resolved.role,

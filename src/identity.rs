@@ -230,7 +230,7 @@ fn profile_source(
         profile_override.is_none() && cfg.identity_var(config::WEB_IDENTITY_TOKEN_FILE).is_some();
     // Too large to read: whether the profile exists is the SDK's to say.
     if sections.is_empty() && !too_large {
-        fallback_source(cfg)
+        default_chain_source(cfg)
     } else if env_web_identity && !assumes_role {
         // Web identity from the variables comes before the profile's other sources.
         CredentialSource::WebIdentity {
@@ -262,7 +262,7 @@ fn login_profile(sections: &Sections) -> Option<String> {
 }
 
 /// The source when no profile applies: the chain's later steps, in its order.
-fn fallback_source(cfg: &Config) -> CredentialSource {
+fn default_chain_source(cfg: &Config) -> CredentialSource {
     if cfg.identity_var(config::WEB_IDENTITY_TOKEN_FILE).is_some() {
         CredentialSource::WebIdentity {
             role: cfg

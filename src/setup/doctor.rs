@@ -168,7 +168,7 @@ fn path_step(cfg: &Config) -> Step {
 
 /// Step 2, the host and the per-registry settings: the request, or the steps that end the report and
 /// whether they end it well (a host that is not ECR, served by a fallback store).
-fn resolve_step(cfg: &Config, input: &str) -> Result<helper::Request, (Vec<Step>, bool)> {
+fn resolve_step(cfg: &Config, input: &str) -> Result<helper::Caller, (Vec<Step>, bool)> {
     match helper::resolve(cfg, input) {
         Ok(Some(r)) => Ok(r),
         Ok(None) => Err(not_ours_steps(cfg)),
@@ -258,7 +258,7 @@ fn registry_step(input: &str, reg: &Registry) -> Step {
 
 /// Which entry of the per-registry settings applies, how its key names the host, and the keys
 /// it won over.
-fn mapping_step(cfg: &Config, request: &helper::Request) -> Step {
+fn mapping_step(cfg: &Config, request: &helper::Caller) -> Step {
     let file = cfg.settings_file.as_ref().map_or_else(
         || "the per-registry settings".to_owned(),
         |p| p.display().to_string(),
@@ -289,7 +289,7 @@ fn mapping_step(cfg: &Config, request: &helper::Request) -> Step {
 }
 
 /// Which identity asks, and why that one.
-fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
+fn identity_step(cfg: &Config, request: &helper::Caller) -> Step {
     let settings_file = cfg
         .settings_file
         .as_ref()
@@ -360,7 +360,7 @@ fn chain_why(cfg: &Config, identity: &crate::identity::Identity) -> String {
 }
 
 /// 3. The cache: trusted or not, and what it holds for this identity.
-fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
+fn cache_steps(cfg: &Config, request: &helper::Caller, now: u64) -> Vec<Step> {
     let (identity, reg) = (&request.identity, &request.registry);
     let state = CacheState::of(cfg);
     let loaded = Loaded::load(cfg, &state);
@@ -424,7 +424,7 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
 /// 4. A real fetch (never cached by doctor), with a hint when it fails.
 fn token_steps(
     cfg: &Config,
-    request: &helper::Request,
+    request: &helper::Caller,
     source: &dyn TokenSource,
 ) -> (Vec<Step>, bool) {
     let started = Instant::now();

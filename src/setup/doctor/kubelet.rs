@@ -43,15 +43,15 @@ pub fn wanted(args: &[String]) -> bool {
 }
 
 /// What `doctor --kubelet-config` was asked.
-struct Request {
+struct Check {
     file: String,
     bin_dir: PathBuf,
     images: Vec<String>,
 }
 
-impl Request {
+impl Check {
     /// `None`: no `--kubelet-config FILE` (or a `--bin-dir` without its directory).
-    fn parse(args: &[String]) -> Option<Request> {
+    fn parse(args: &[String]) -> Option<Check> {
         let mut file = None;
         let mut bin_dir = PathBuf::from(DEFAULT_BIN_DIR);
         let mut images = Vec::new();
@@ -66,7 +66,7 @@ impl Request {
                 other => images.push(other.to_owned()),
             }
         }
-        Some(Request {
+        Some(Check {
             file: file?,
             bin_dir,
             images,
@@ -76,7 +76,7 @@ impl Request {
 
 /// Runs the check; the lines to print and whether every image is ours.
 pub fn run(args: &[String]) -> (Vec<String>, bool) {
-    let Some(req) = Request::parse(args) else {
+    let Some(req) = Check::parse(args) else {
         let usage = "usage: docker-credential-ecr-login doctor --kubelet-config FILE [--bin-dir DIR] [IMAGE...]";
         return (vec![usage.to_owned()], false);
     };
