@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use tracing::info;
 
 use crate::config::Config;
+use crate::context::Context;
 use crate::ecr::TokenSource;
 use crate::fallback::{self, Fallback, Handoff, Storage};
 use crate::helper::{self, GetOutcome};
@@ -29,12 +30,13 @@ pub fn run(
         Action::Get => get(cfg, stdin, stdout, stderr, now, source),
         Action::List => {
             // stdin is not read: Docker sends `unused`, and a pipe left open must not hang us.
-            let hosts = helper::list(cfg, now, source);
+            let ctx = Context::new(cfg, now);
+            let hosts = helper::list_in(&ctx, source);
             info!(count = hosts.len(), "list");
-            ok(list_answer(cfg, &hosts, stdout, stderr))
+            ok(list_answer(&ctx, &hosts, stdout, stderr))
         }
-        Action::Store => store(cfg, stdin, stdout, stderr),
-        Action::Erase => erase(cfg, stdin, stdout, stderr),
+        Action::Store => store(cfg, stdin, stdout, stderr, now),
+        Action::Erase => erase(cfg, stdin, stdout, stderr, now),
         Action::Version => ok(protocol::write_line(stdout, &protocol::version())),
         _ => fail(stdout, protocol::USAGE),
     }
@@ -57,7 +59,8 @@ fn get(
     if server_url.is_empty() {
         return fail(stdout, protocol::NO_SERVER_URL);
     }
-    let answer = helper::get(cfg, &server_url, now, source);
+    let ctx = Context::new(cfg, now);
+    let answer = helper::get_in(&ctx, &server_url, source);
     for w in &answer.warnings {
         let _ = writeln!(stderr, "docker-credential-ecr-login: {}", printable(w));
     }
@@ -71,7 +74,7 @@ fn get(
             },
         )),
         // Not ours: the fallback store's, if one is named (docs/contract.md §2.7).
-        GetOutcome::NotEcr => match Fallback::of(cfg).handoff {
+        GetOutcome::NotEcr => match Fallback::of(&ctx).handoff {
             Handoff::Off => fail(stdout, protocol::NOT_FOUND),
             Handoff::Broken(line) => {
                 say(stderr, &line);
@@ -101,6 +104,7 @@ fn store(
     stdin: &mut dyn Read,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
+    now: u64,
 ) -> ExitCode {
     let mut input = Vec::new();
     if let Err(e) = stdin.take(protocol::MAX_INPUT + 1).read_to_end(&mut input) {
@@ -110,7 +114,14 @@ fn store(
         Err(e) => fail(stdout, &e),
         Ok(req) => {
             info!(server = %req.server_url, ignored = cfg.ignore_creds_storage, "store");
-            storage(cfg, "store", &req.server_url, &input, stdout, stderr)
+            storage(
+                &Context::new(cfg, now),
+                "store",
+                &req.server_url,
+                &input,
+                stdout,
+                stderr,
+            )
         }
     }
 }
@@ -121,6 +132,7 @@ fn erase(
     stdin: &mut dyn Read,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
+    now: u64,
 ) -> ExitCode {
     let input = protocol::read_input(stdin);
     match input.as_deref().and_then(protocol::server_url_of) {
@@ -129,23 +141,30 @@ fn erase(
         Some(url) => {
             info!(server = %url, ignored = cfg.ignore_creds_storage, "erase");
             let input = input.unwrap_or_default();
-            storage(cfg, "erase", &url, &input, stdout, stderr)
+            storage(
+                &Context::new(cfg, now),
+                "erase",
+                &url,
+                &input,
+                stdout,
+                stderr,
+            )
         }
     }
 }
 
 /// `store`/`erase` answered as [`fallback::storage`] decides (docs/contract.md §2.3, §2.7).
 fn storage(
-    cfg: &Config,
+    ctx: &Context<'_>,
     action: &str,
     server_url: &str,
     input: &[u8],
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> ExitCode {
-    match fallback::storage(cfg, action, server_url) {
+    match fallback::storage(ctx, action, server_url) {
         Storage::NothingKept => {
-            say(stderr, &helper::not_kept(cfg, action, server_url));
+            say(stderr, &helper::not_kept(ctx, action, server_url));
             ExitCode::SUCCESS
         }
         Storage::Silent => ExitCode::SUCCESS,
@@ -189,12 +208,12 @@ fn delegate(
 /// `list` with the fallback store's entries merged in (ours win); a failing fallback costs only
 /// its entries and one stderr line.
 fn list_answer(
-    cfg: &Config,
+    ctx: &Context<'_>,
     hosts: &[String],
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> std::io::Result<()> {
-    match Fallback::of(cfg).handoff {
+    match Fallback::of(ctx).handoff {
         Handoff::Off => protocol::write_list(stdout, hosts),
         Handoff::Broken(line) => {
             say(stderr, &line);

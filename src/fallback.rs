@@ -28,6 +28,7 @@ use std::time::Duration;
 use tracing::info;
 
 use crate::config::{self, Config};
+use crate::context::Context;
 use crate::files::LookPath;
 use crate::settings::Settings;
 
@@ -293,10 +294,10 @@ pub enum Handoff {
 }
 
 impl Fallback {
-    pub fn of(cfg: &Config) -> Fallback {
-        let loaded = crate::settings::Loaded::load(cfg, &crate::cache::CacheState::of(cfg));
+    pub fn of(ctx: &Context<'_>) -> Fallback {
+        let cfg = ctx.cfg;
         // A settings file that is untrusted or unreadable names no fallback (docs/security.md).
-        let settings = loaded.settings.ok();
+        let settings = ctx.settings.settings.as_ref().ok().cloned();
         let handoff = match choose(cfg, settings.as_ref()) {
             Choice::Off => Handoff::Off,
             Choice::Named { name, origin } => match find(cfg.path.as_deref(), &name, &origin) {
@@ -330,8 +331,9 @@ pub enum Storage {
 
 /// ECR tokens are fetched, never stored, so `store`/`erase` of a host this helper serves keep
 /// nothing; other hosts go to the fallback store when one is named.
-pub fn storage(cfg: &Config, action: &str, server_url: &str) -> Storage {
-    let fb = Fallback::of(cfg);
+pub fn storage(ctx: &Context<'_>, action: &str, server_url: &str) -> Storage {
+    let cfg = ctx.cfg;
+    let fb = Fallback::of(ctx);
     // Ours by default: nothing to keep, and one line that says whose tokens Docker will get.
     // `AWS_ECR_IGNORE_CREDS_STORAGE=true` keeps it silent, `=false` the old answers below.
     let ours = fb.settings.is_ours(server_url);

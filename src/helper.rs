@@ -19,6 +19,7 @@ use tracing::{info, warn};
 
 use crate::cache::{CacheEntry, CacheState, EntryKey, Failure, Locked, Store};
 use crate::config::Config;
+use crate::context::Context;
 use crate::ecr::{self, FetchError, FetchRequest, Target, Token, TokenSource};
 use crate::identity::Identity;
 use crate::registry::Registry;
@@ -151,12 +152,16 @@ fn start_refresher(cfg: &Config, args: &[&str]) -> bool {
 }
 
 pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -> Answer {
-    let clock = Clock::new(now);
-    let cache = CacheState::of(cfg);
-    let loaded = Loaded::load(cfg, &cache);
+    get_in(&Context::new(cfg, now), server_url, source)
+}
+
+/// [`get`] within a run's [`Context`] (its cache state and settings, read once).
+pub fn get_in(ctx: &Context<'_>, server_url: &str, source: &dyn TokenSource) -> Answer {
+    let (cfg, cache, loaded) = (ctx.cfg, &ctx.cache, &ctx.settings);
+    let clock = Clock::new(ctx.now);
     let mut warnings: Vec<String> = Vec::new();
     let answer = |outcome, warnings| Answer { outcome, warnings };
-    let settings = match loaded.settings {
+    let settings = match &loaded.settings {
         Ok(m) => m,
         // A broken settings file is no business of hosts that are not ECR (custom names
         // included: they cannot be told from other registries without the file).
@@ -170,13 +175,13 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
             return answer(
                 GetOutcome::Unavailable {
                     host,
-                    error: FetchError::Settings(e),
+                    error: FetchError::Settings(e.clone()),
                 },
                 warnings,
             );
         }
     };
-    let resolved = match resolve_in(cfg, &settings, server_url) {
+    let resolved = match resolve_in(cfg, settings, server_url) {
         Ok(Some(r)) => r,
         Ok(None) => {
             info!(input_len = server_url.len(), "get: not an ECR host");
@@ -189,7 +194,7 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         }
     };
     warnings.extend(cache.warning());
-    warnings.extend(loaded.warning);
+    warnings.extend(loaded.warning.clone());
     let Caller {
         registry,
         profile,
@@ -210,12 +215,12 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
         web_identity: None,
     };
     let spawn = || start_refresher(cfg, &["get", server_url]);
-    let mode = if background_refresh(cfg, Some(&settings)) && cfg.can_spawn_refresher {
+    let mode = if background_refresh(cfg, Some(settings)) && cfg.can_spawn_refresher {
         Mode::Background(&spawn)
     } else {
         Mode::Foreground
     };
-    answer_for(cfg, &cache, &request, clock, source, warnings, mode)
+    answer_for(cfg, cache, &request, clock, source, warnings, mode)
 }
 
 /// The internal action [`REFRESH_ACTION`]: refreshes one entry as a waiting `get` would (the
@@ -361,7 +366,8 @@ fn input_host(server_url: &str) -> String {
 /// The one stderr line of `store` (`action` "store") or `erase` of a host this helper serves
 /// (docs/contract.md §2.3): nothing is kept, tokens come from the AWS credentials, and whose, so
 /// that someone who logged in with another account's password knows to map the host.
-pub fn not_kept(cfg: &Config, action: &str, server_url: &str) -> String {
+pub fn not_kept(ctx: &Context<'_>, action: &str, server_url: &str) -> String {
+    let cfg = ctx.cfg;
     let host = Registry::parse(server_url).map_or_else(
         || crate::registry::hostport_of(server_url).to_owned(),
         |r| r.host().to_owned(),
@@ -373,7 +379,13 @@ pub fn not_kept(cfg: &Config, action: &str, server_url: &str) -> String {
         "nothing to erase"
     };
     let from = "this helper gets tokens for this host from the AWS credentials";
-    match resolve(cfg, server_url) {
+    let resolved = ctx
+        .settings
+        .settings
+        .clone()
+        .map_err(FetchError::from)
+        .and_then(|settings| resolve_in(cfg, &settings, server_url));
+    match resolved {
         Ok(Some(r)) => {
             let map = cfg.settings_file.as_ref().map_or_else(String::new, |f| {
                 format!("; for another account's, map the host in {}", f.display())
@@ -823,10 +835,15 @@ fn fetch(source: &dyn TokenSource, request: &FetchRequest<'_>) -> Result<Token, 
 /// `docker build`, within [`LIST_BUDGET`]; what it can't get, it leaves out (docs/contract.md
 /// §2.2).
 pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
-    let cache = CacheState::of(cfg);
-    let store = cache.store().cloned();
+    list_in(&Context::new(cfg, now), source)
+}
+
+/// [`list`] within a run's [`Context`] (its cache state and settings, read once).
+pub fn list_in(ctx: &Context<'_>, source: &dyn TokenSource) -> Vec<String> {
+    let (cfg, now) = (ctx.cfg, ctx.now);
+    let store = ctx.cache.store().cloned();
     // With a broken settings file no entry's owner can be told (every get fails too): list nothing.
-    let Ok(settings) = Loaded::load(cfg, &cache).settings else {
+    let Ok(settings) = &ctx.settings.settings else {
         return Vec::new();
     };
     let mut hosts: Vec<String> = store
@@ -834,7 +851,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
         .flat_map(Store::entries)
         .filter(|e| e.is_usable(now))
         .filter(|e| {
-            matches!(resolve_in(cfg, &settings, &e.registry), Ok(Some(r))
+            matches!(resolve_in(cfg, settings, &e.registry), Ok(Some(r))
                 if r.identity.id == e.identity && r.registry.host() == e.registry)
         })
         .map(|e| e.registry)
@@ -844,8 +861,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
             .iter()
             .any(|h| matches!(Registry::parse(h), Some(Registry::Private { region: r, .. }) if &r == region));
         if !covered
-            && let Some(host) =
-                default_registry(cfg, &settings, region, now, store.as_ref(), source)
+            && let Some(host) = default_registry(cfg, settings, region, now, store.as_ref(), source)
         {
             hosts.push(host);
         }

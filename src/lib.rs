@@ -32,7 +32,8 @@
 //!    `fallback`: the store named for registries that are not ECR and what `store`/`erase` come
 //!    to (docs/contract.md §2.7);
 //! 4. `ecr` (the one door to AWS) and `error` (why a token could not be had);
-//! 5. `settings` (per-registry settings), `identity`, `logging`, `children`;
+//! 5. `settings` (per-registry settings), `identity`, `logging`, `children`, `context` (what one
+//!    run reads once: configuration, clock, cache state, settings);
 //! 6. `cache` (entries, locks, failure records, whether the cache is used);
 //! 7. `config`, `files`, `registry`, `digest`, `time`, `profiles` (the AWS files' profile syntax);
 //! 8. `secret`, `text` (untrusted text made safe for a terminal and bounded).
@@ -43,6 +44,7 @@ pub mod cache;
 pub mod children;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod digest;
 pub mod docker;
 pub mod ecr;
