@@ -321,15 +321,14 @@ fn answer_for(
 /// and identity another door decided: the kubelet's hosts that are not ECR (the caller's default
 /// registry) and its service-account tokens (an identity per service account, a role to assume).
 pub fn get_as(
-    cfg: &Config,
+    ctx: &Context<'_>,
     target: Target<'_>,
     identity: &Identity,
     web_identity: Option<&crate::ecr::WebIdentity>,
-    now: u64,
     source: &dyn TokenSource,
 ) -> Answer {
-    let clock = Clock::new(now);
-    let cache = CacheState::of(cfg);
+    let (cfg, cache) = (ctx.cfg, &ctx.cache);
+    let clock = Clock::new(ctx.now);
     let warnings: Vec<String> = cache.warning().into_iter().collect();
     let request = FetchRequest {
         target,
@@ -345,8 +344,8 @@ pub fn get_as(
     // kubelet's door asks `get`.)
     let spawn = || match target {
         Target::DefaultRegistry { region } => {
-            let settings = Loaded::load(cfg, &cache).settings.ok();
-            background_refresh(cfg, settings.as_ref()) && start_refresher(cfg, &["default", region])
+            let settings = ctx.settings.settings.as_ref().ok();
+            background_refresh(cfg, settings) && start_refresher(cfg, &["default", region])
         }
         Target::Registry(_) => false,
     };
@@ -355,7 +354,7 @@ pub fn get_as(
     } else {
         Mode::Foreground
     };
-    answer_for(cfg, &cache, &request, clock, source, warnings, mode)
+    answer_for(cfg, cache, &request, clock, source, warnings, mode)
 }
 
 /// The host a client asked about, for a message: the ECR host if it is one, else its input.
@@ -379,13 +378,7 @@ pub fn not_kept(ctx: &Context<'_>, action: &str, server_url: &str) -> String {
         "nothing to erase"
     };
     let from = "this helper gets tokens for this host from the AWS credentials";
-    let resolved = ctx
-        .settings
-        .settings
-        .clone()
-        .map_err(FetchError::from)
-        .and_then(|settings| resolve_in(cfg, &settings, server_url));
-    match resolved {
+    match resolve_for(ctx, server_url) {
         Ok(Some(r)) => {
             let map = cfg.settings_file.as_ref().map_or_else(String::new, |f| {
                 format!("; for another account's, map the host in {}", f.display())
@@ -435,6 +428,14 @@ pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Caller>, FetchEr
     let cache = CacheState::of(cfg);
     let settings = Loaded::load(cfg, &cache).settings?;
     resolve_in(cfg, &settings, server_url)
+}
+
+/// [`resolve`] with the settings a run's [`Context`] read.
+pub fn resolve_for(ctx: &Context<'_>, server_url: &str) -> Result<Option<Caller>, FetchError> {
+    match &ctx.settings.settings {
+        Ok(settings) => resolve_in(ctx.cfg, settings, server_url),
+        Err(e) => Err(FetchError::from(e.clone())),
+    }
 }
 
 /// [`resolve`] with the per-registry settings already loaded (for `list`, which resolves each
@@ -1061,11 +1062,10 @@ mod tests {
         let fake = Fake::scripted(vec![denied(), Ok(("real".into(), 9000))]);
         let ask = |w: &crate::ecr::WebIdentity, now| {
             get_as(
-                &c,
+                &Context::new(&c, now),
                 Target::Registry(&registry),
                 &identity,
                 Some(w),
-                now,
                 &fake,
             )
             .outcome

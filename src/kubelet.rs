@@ -27,6 +27,7 @@ use serde::Deserialize;
 use tracing::info;
 
 use crate::config::Config;
+use crate::context::Context;
 use crate::digest::sha256_hex;
 use crate::ecr::{Target, TokenSource, WebIdentity};
 use crate::error::render;
@@ -420,7 +421,8 @@ fn answer(
         }),
         None => None,
     };
-    let plan = plan(cfg, host, role.as_ref())?;
+    let ctx = Context::new(cfg, now);
+    let plan = plan(&ctx, host, role.as_ref())?;
     info!(
         host,
         registry = plan.target().name(),
@@ -429,15 +431,8 @@ fn answer(
         "kubelet: request"
     );
     let answer = match &plan.get_url {
-        Some(url) => helper::get(cfg, url, now, source),
-        None => helper::get_as(
-            cfg,
-            plan.target(),
-            &plan.identity,
-            role.as_ref(),
-            now,
-            source,
-        ),
+        Some(url) => helper::get_in(&ctx, url, source),
+        None => helper::get_as(&ctx, plan.target(), &plan.identity, role.as_ref(), source),
     };
     for w in &answer.warnings {
         let w = crate::text::printable_cut(w, crate::text::MAX_LINE);
@@ -486,8 +481,9 @@ fn service_account_role(cfg: &Config, request: &Request) -> Result<String, Strin
 }
 
 /// Decides the registry and the identity of a request.
-fn plan(cfg: &Config, host: &str, role: Option<&WebIdentity>) -> Result<Plan, String> {
-    let resolved = helper::resolve(cfg, host).map_err(|e| format!("{host}: {e}"))?;
+fn plan(ctx: &Context<'_>, host: &str, role: Option<&WebIdentity>) -> Result<Plan, String> {
+    let cfg = ctx.cfg;
+    let resolved = helper::resolve_for(ctx, host).map_err(|e| format!("{host}: {e}"))?;
     let (registry, region, identity, get_url, label) = match resolved {
         Some(r) => {
             let label = if r.registry.host() == host {
