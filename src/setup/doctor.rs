@@ -13,13 +13,13 @@ use std::time::Instant;
 use crate::cache::CacheState;
 use crate::cache::EntryKey;
 use crate::config::Config;
+use crate::context::Context;
 use crate::ecr::{self, FetchError, FetchRequest, Target, TokenSource};
 use crate::error::render;
 use crate::fallback;
 use crate::helper;
 use crate::identity::CredentialSource;
 use crate::registry::{self, Registry};
-use crate::settings::Loaded;
 use crate::setup::docker_config::{self, DockerConfig, HELPER_NAME, Route};
 use crate::time::utc_timestamp;
 
@@ -30,10 +30,12 @@ pub struct Report {
 }
 
 pub fn run(cfg: &Config, hosts: &[String], now: u64, source: &dyn TokenSource) -> Report {
+    // It never writes: one context (cache state, settings) serves every host.
+    let ctx = Context::new(cfg, now);
     let docker = cfg.docker_config_file.as_deref().map(DockerConfig::load);
     let mut lines = Vec::new();
     let hosts = if hosts.is_empty() {
-        let found = known_hosts(cfg, docker.as_ref().and_then(|d| d.as_ref().ok()));
+        let found = known_hosts(&ctx, docker.as_ref().and_then(|d| d.as_ref().ok()));
         if found.is_empty() {
             lines.push(
                 "no ECR registry named in Docker's config.json or the per-registry settings; run `docker-credential-ecr-login doctor HOST`"
@@ -50,7 +52,7 @@ pub fn run(cfg: &Config, hosts: &[String], now: u64, source: &dyn TokenSource) -
         if i > 0 {
             lines.push(String::new());
         }
-        ok &= check(cfg, host, docker.as_ref(), now, source, &mut lines);
+        ok &= check(&ctx, host, docker.as_ref(), source, &mut lines);
     }
     Report { lines, ok }
 }
@@ -70,26 +72,26 @@ fn step(label: &'static str, text: impl Into<String>) -> Step {
 
 /// Every step for one host; true if a token was had.
 fn check(
-    cfg: &Config,
+    ctx: &Context<'_>,
     input: &str,
     docker: Option<&Result<DockerConfig, String>>,
-    now: u64,
     source: &dyn TokenSource,
     out: &mut Vec<String>,
 ) -> bool {
+    let cfg = ctx.cfg;
     let mut steps = vec![
         step("doctor", input),
         docker_step(docker, registry::hostport_of(input)),
         path_step(cfg),
     ];
-    let ok = match resolve_step(cfg, input) {
+    let ok = match resolve_step(ctx, input) {
         Err((last, ok)) => {
             steps.extend(last);
             ok
         }
         Ok(request) => {
             steps.push(registry_step(input, &request.registry));
-            steps.push(mapping_step(cfg, &request));
+            steps.push(mapping_step(ctx, &request));
             steps.push(identity_step(cfg, &request));
             steps.push(step(
                 "region",
@@ -98,7 +100,7 @@ fn check(
                     request.registry.region()
                 ),
             ));
-            steps.extend(cache_steps(cfg, &request, now));
+            steps.extend(cache_steps(ctx, &request));
             let (fetched, ok) = token_steps(cfg, &request, source);
             steps.extend(fetched);
             ok
@@ -168,10 +170,10 @@ fn path_step(cfg: &Config) -> Step {
 
 /// Step 2, the host and the per-registry settings: the request, or the steps that end the report and
 /// whether they end it well (a host that is not ECR, served by a fallback store).
-fn resolve_step(cfg: &Config, input: &str) -> Result<helper::Caller, (Vec<Step>, bool)> {
-    match helper::resolve(cfg, input) {
+fn resolve_step(ctx: &Context<'_>, input: &str) -> Result<helper::Caller, (Vec<Step>, bool)> {
+    match helper::resolve_for(ctx, input) {
         Ok(Some(r)) => Ok(r),
-        Ok(None) => Err(not_ours_steps(cfg)),
+        Ok(None) => Err(not_ours_steps(ctx)),
         Err(e) => Err((
             vec![
                 step("settings", format!("PROBLEM: {}", render(&e))),
@@ -183,8 +185,8 @@ fn resolve_step(cfg: &Config, input: &str) -> Result<helper::Caller, (Vec<Step>,
 }
 
 /// A host that is not ECR: where its credentials come from (the fallback store, or nowhere).
-fn not_ours_steps(cfg: &Config) -> (Vec<Step>, bool) {
-    let loaded = Loaded::load(cfg, &CacheState::of(cfg));
+fn not_ours_steps(ctx: &Context<'_>) -> (Vec<Step>, bool) {
+    let (cfg, loaded) = (ctx.cfg, &ctx.settings);
     let settings = loaded.settings.as_ref().ok();
     let mut steps = vec![];
     if let Some(w) = &loaded.warning {
@@ -258,14 +260,15 @@ fn registry_step(input: &str, reg: &Registry) -> Step {
 
 /// Which entry of the per-registry settings applies, how its key names the host, and the keys
 /// it won over.
-fn mapping_step(cfg: &Config, request: &helper::Caller) -> Step {
+fn mapping_step(ctx: &Context<'_>, request: &helper::Caller) -> Step {
+    let cfg = ctx.cfg;
     let file = cfg.settings_file.as_ref().map_or_else(
         || "the per-registry settings".to_owned(),
         |p| p.display().to_string(),
     );
     let Some(key) = &request.mapping else {
         // A settings file that is not trusted is not read: say so here, not "no entry".
-        if let Some(w) = Loaded::load(cfg, &CacheState::of(cfg)).warning {
+        if let Some(w) = ctx.settings.warning.clone() {
             return step(
                 "settings",
                 format!("PROBLEM: {w}; so no entry applies: the default credential chain"),
@@ -360,10 +363,10 @@ fn chain_why(cfg: &Config, identity: &crate::identity::Identity) -> String {
 }
 
 /// 3. The cache: trusted or not, and what it holds for this identity.
-fn cache_steps(cfg: &Config, request: &helper::Caller, now: u64) -> Vec<Step> {
+fn cache_steps(ctx: &Context<'_>, request: &helper::Caller) -> Vec<Step> {
+    let (cfg, now) = (ctx.cfg, ctx.now);
     let (identity, reg) = (&request.identity, &request.registry);
-    let state = CacheState::of(cfg);
-    let loaded = Loaded::load(cfg, &state);
+    let (state, loaded) = (&ctx.cache, &ctx.settings);
     let background = helper::background_refresh(cfg, loaded.settings.as_ref().ok());
     let refresh = if background {
         "in the background: a get past a token's refresh point answers from the cache at once and a detached process fetches the new token (AWS_ECR_BACKGROUND_REFRESH=0 or \"backgroundRefresh\": false in the settings file turns this off)".to_owned()
@@ -377,7 +380,7 @@ fn cache_steps(cfg: &Config, request: &helper::Caller, now: u64) -> Vec<Step> {
     } else {
         "the next get refreshes it"
     };
-    let cache = match &state {
+    let cache = match state {
         CacheState::Off if cfg.cache_disabled => "disabled (AWS_ECR_DISABLE_CACHE)".to_owned(),
         CacheState::Off => {
             "none: no home directory, no XDG_CACHE_HOME and no AWS_ECR_CACHE_DIR".to_owned()
@@ -534,13 +537,13 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
 
 /// With no HOST: every registry Docker's config or the per-registry settings name that this
 /// helper would serve.
-fn known_hosts(cfg: &Config, docker: Option<&DockerConfig>) -> Vec<String> {
+fn known_hosts(ctx: &Context<'_>, docker: Option<&DockerConfig>) -> Vec<String> {
     let mut candidates: Vec<String> = Vec::new();
     if let Some(d) = docker {
         candidates.extend(d.cred_helpers().into_iter().map(|(k, _)| k));
         candidates.extend(d.auths());
     }
-    if let Ok(m) = Loaded::load(cfg, &CacheState::of(cfg)).settings {
+    if let Ok(m) = &ctx.settings.settings {
         candidates.extend(
             m.keys()
                 .filter(|k| !k.bytes().all(|b| b.is_ascii_digit()))
@@ -552,7 +555,7 @@ fn known_hosts(cfg: &Config, docker: Option<&DockerConfig>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for c in candidates {
         let c = registry::hostport_of(&c).to_owned();
-        if matches!(helper::resolve(cfg, &c), Ok(Some(_)) | Err(_)) && !out.contains(&c) {
+        if matches!(helper::resolve_for(ctx, &c), Ok(Some(_)) | Err(_)) && !out.contains(&c) {
             out.push(c);
         }
     }
