@@ -423,14 +423,8 @@ pub struct Caller {
     pub identity: Identity,
 }
 
-/// Applies the per-registry settings to what the client sent. `Ok(None)`: not ours to answer.
-pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Caller>, FetchError> {
-    let cache = CacheState::of(cfg);
-    let settings = Loaded::load(cfg, &cache).settings?;
-    resolve_in(cfg, &settings, server_url)
-}
-
-/// [`resolve`] with the settings a run's [`Context`] read.
+/// Who asks for `server_url`, as the per-registry settings a run's [`Context`] read and the
+/// identity decide; `None` for a host that is not ECR (nor a mapped custom name).
 pub fn resolve_for(ctx: &Context<'_>, server_url: &str) -> Result<Option<Caller>, FetchError> {
     match &ctx.settings.settings {
         Ok(settings) => resolve_in(ctx.cfg, settings, server_url),
@@ -438,7 +432,7 @@ pub fn resolve_for(ctx: &Context<'_>, server_url: &str) -> Result<Option<Caller>
     }
 }
 
-/// [`resolve`] with the per-registry settings already loaded (for `list`, which resolves each
+/// [`resolve_for`] with the per-registry settings already loaded (for `list`, which resolves each
 /// cached entry).
 fn resolve_in(
     cfg: &Config,

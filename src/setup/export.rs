@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use base64::Engine as _;
 
 use crate::config::Config;
+use crate::context::Context;
 use crate::ecr::TokenSource;
 use crate::helper::{self, GetOutcome};
 use crate::secret::Secret;
@@ -193,7 +194,7 @@ pub fn login_password(
     if cfg.stdout_terminal && !args.force {
         return fail(stderr, REFUSE_TERMINAL);
     }
-    let Some(password) = token(cfg, &args.host, now, source, stderr) else {
+    let Some(password) = token(&Context::new(cfg, now), &args.host, source, stderr) else {
         return ExitCode::FAILURE;
     };
     let mut body = password.expose().as_bytes().to_vec();
@@ -226,8 +227,9 @@ pub fn export(
     };
     let mut found = Vec::new();
     let mut missing = false;
+    let ctx = Context::new(cfg, now);
     for host in &args.hosts {
-        match token(cfg, host, now, source, stderr) {
+        match token(&ctx, host, source, stderr) {
             Some(p) => found.push((registry::hostport_of(host).to_owned(), p)),
             None => missing = true,
         }
@@ -307,13 +309,12 @@ fn destination(path: &std::path::Path, force: bool) -> Result<Dest, String> {
 
 /// The token for `host` through `get`'s policy; `None` after one stderr line saying why.
 fn token(
-    cfg: &Config,
+    ctx: &Context<'_>,
     host: &str,
-    now: u64,
     source: &dyn TokenSource,
     stderr: &mut dyn Write,
 ) -> Option<Secret<String>> {
-    let answer = helper::get(cfg, host, now, source);
+    let answer = helper::get_in(ctx, host, source);
     for w in &answer.warnings {
         say(stderr, w);
     }
