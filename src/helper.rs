@@ -157,51 +157,76 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
 
 /// [`get`] within a run's [`Context`] (its cache state and settings, read once).
 pub fn get_in(ctx: &Context<'_>, server_url: &str, source: &dyn TokenSource) -> Answer {
-    let (cfg, cache, loaded) = (ctx.cfg, &ctx.cache, &ctx.settings);
+    let (cfg, loaded) = (ctx.cfg, &ctx.settings);
     let clock = Clock::new(ctx.now);
-    let mut warnings: Vec<String> = Vec::new();
-    let answer = |outcome, warnings| Answer { outcome, warnings };
+    // A request that is not resolved has no warnings to show.
+    let answer = |outcome| Answer {
+        outcome,
+        warnings: Vec::new(),
+    };
     let settings = match &loaded.settings {
         Ok(m) => m,
         // A broken settings file is no business of hosts that are not ECR (custom names
         // included: they cannot be told from other registries without the file).
         Err(_) if Registry::parse(server_url).is_none() => {
             info!(input_len = server_url.len(), "get: not an ECR host");
-            return answer(GetOutcome::NotEcr, warnings);
+            return answer(GetOutcome::NotEcr);
         }
         Err(e) => {
             warn!(error = %e, "get: per-registry settings");
             let host = input_host(server_url);
-            return answer(
-                GetOutcome::Unavailable {
-                    host,
-                    error: FetchError::Settings(e.clone()),
-                },
-                warnings,
-            );
+            return answer(GetOutcome::Unavailable {
+                host,
+                error: FetchError::Settings(e.clone()),
+            });
         }
     };
     let resolved = match resolve_in(cfg, settings, server_url) {
         Ok(Some(r)) => r,
         Ok(None) => {
             info!(input_len = server_url.len(), "get: not an ECR host");
-            return answer(GetOutcome::NotEcr, warnings);
+            return answer(GetOutcome::NotEcr);
         }
         Err(e) => {
             warn!(error = %e, "get: per-registry settings");
             let host = input_host(server_url);
-            return answer(GetOutcome::Unavailable { host, error: e }, warnings);
+            return answer(GetOutcome::Unavailable { host, error: e });
         }
     };
+    get_for(ctx, resolved, server_url, clock, source)
+}
+
+/// [`get_in`] for a caller already resolved (the kubelet's door resolves to plan its answer):
+/// the identity is not worked out again.
+pub fn get_resolved(
+    ctx: &Context<'_>,
+    caller: Caller,
+    server_url: &str,
+    source: &dyn TokenSource,
+) -> Answer {
+    get_for(ctx, caller, server_url, Clock::new(ctx.now), source)
+}
+
+/// The policy of [`get`] once the caller is known.
+fn get_for(
+    ctx: &Context<'_>,
+    caller: Caller,
+    server_url: &str,
+    clock: Clock,
+    source: &dyn TokenSource,
+) -> Answer {
+    let (cfg, cache) = (ctx.cfg, &ctx.cache);
+    let settings = ctx.settings.settings.as_ref().ok();
+    let mut warnings: Vec<String> = Vec::new();
     warnings.extend(cache.warning());
-    warnings.extend(loaded.warning.clone());
+    warnings.extend(ctx.settings.warning.clone());
     let Caller {
         registry,
         profile,
         role,
         identity,
         ..
-    } = resolved;
+    } = caller;
     warnings.extend(identity.warnings.iter().cloned());
     if let Some(w) = cache.warning() {
         warn!(%w, "cache not used");
@@ -215,7 +240,7 @@ pub fn get_in(ctx: &Context<'_>, server_url: &str, source: &dyn TokenSource) -> 
         web_identity: None,
     };
     let spawn = || start_refresher(cfg, &["get", server_url]);
-    let mode = if background_refresh(cfg, Some(settings)) && cfg.can_spawn_refresher {
+    let mode = if background_refresh(cfg, settings) && cfg.can_spawn_refresher {
         Mode::Background(&spawn)
     } else {
         Mode::Foreground

@@ -321,8 +321,9 @@ struct Plan {
     region: String,
     /// The identity that owns the cached token.
     identity: Identity,
-    /// `Some`: the request goes through `helper::get` as the Docker door's would.
-    get_url: Option<String>,
+    /// `Some`: the request goes through `helper::get`'s policy as the Docker door's would, for
+    /// this server URL and its caller (resolved once, here).
+    get: Option<(String, helper::Caller)>,
     /// What stderr calls the target when it fails.
     label: String,
 }
@@ -422,7 +423,7 @@ fn answer(
         None => None,
     };
     let ctx = Context::new(cfg, now);
-    let plan = plan(&ctx, host, role.as_ref())?;
+    let mut plan = plan(&ctx, host, role.as_ref())?;
     info!(
         host,
         registry = plan.target().name(),
@@ -430,8 +431,8 @@ fn answer(
         service_account = role.is_some(),
         "kubelet: request"
     );
-    let answer = match &plan.get_url {
-        Some(url) => helper::get_in(&ctx, url, source),
+    let answer = match plan.get.take() {
+        Some((url, caller)) => helper::get_resolved(&ctx, caller, &url, source),
         None => helper::get_as(&ctx, plan.target(), &plan.identity, role.as_ref(), source),
     };
     for w in &answer.warnings {
@@ -484,7 +485,7 @@ fn service_account_role(cfg: &Config, request: &Request) -> Result<String, Strin
 fn plan(ctx: &Context<'_>, host: &str, role: Option<&WebIdentity>) -> Result<Plan, String> {
     let cfg = ctx.cfg;
     let resolved = helper::resolve_for(ctx, host).map_err(|e| format!("{host}: {e}"))?;
-    let (registry, region, identity, get_url, label) = match resolved {
+    let (registry, region, identity, get, label) = match resolved {
         Some(r) => {
             let label = if r.registry.host() == host {
                 host.to_owned()
@@ -493,10 +494,10 @@ fn plan(ctx: &Context<'_>, host: &str, role: Option<&WebIdentity>) -> Result<Pla
             };
             let region = r.registry.region().to_owned();
             (
-                Some(r.registry),
+                Some(r.registry.clone()),
                 region,
-                r.identity,
-                Some(host.to_owned()),
+                r.identity.clone(),
+                Some((host.to_owned(), r)),
                 label,
             )
         }
@@ -520,14 +521,14 @@ fn plan(ctx: &Context<'_>, host: &str, role: Option<&WebIdentity>) -> Result<Pla
             registry,
             region,
             identity,
-            get_url,
+            get,
             label,
         },
         Some(role) => Plan {
             identity: service_account_identity(cfg, &role.role_arn, role.token.expose()),
             registry,
             region,
-            get_url: None,
+            get: None,
             label,
         },
     })
