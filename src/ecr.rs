@@ -215,7 +215,11 @@ impl Aws<'_> {
             .build();
         // The SDK gets the AWS files as we read them (regular files only, never a FIFO that
         // would block the runtime), not their paths, and as the AWS CLI reads them (profiles.rs).
-        let aws_files = AwsFiles::read(self.config, MAX_AWS_FILE_FOR_SDK);
+        // The bytes the identity covers, when it read them; else read now, with the SDK's limit.
+        let aws_files = match &request.identity.files {
+            Some(files) => files.expose().clone(),
+            None => AwsFiles::read(self.config, MAX_AWS_FILE_FOR_SDK),
+        };
         if aws_files.too_large {
             return Err(FetchError::AwsFileTooLarge(MAX_AWS_FILE_FOR_SDK));
         }

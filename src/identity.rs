@@ -18,6 +18,7 @@ use crate::config::{self, Config, SECRET_VARS};
 use crate::digest::hex;
 use crate::files::{self, ReadError};
 use crate::profiles;
+use crate::secret::Secret;
 use crate::settings::Role;
 
 /// Largest AWS config/credentials file the identity reads. A bigger one is not hashed in part
@@ -98,6 +99,10 @@ pub struct Identity {
     pub warnings: Vec<String>,
     /// `web_identity_token_file` values of the selected profile's sections.
     pub web_identity_files: Vec<String>,
+    /// The AWS files as this identity read them, so that the SDK is given the very bytes the
+    /// identity covers; `None` when they were not read (environment keys) or were too large to
+    /// identify (then the fetch reads them itself).
+    pub files: Option<Secret<AwsFiles>>,
 }
 
 impl Identity {
@@ -116,6 +121,7 @@ impl Identity {
         let mut cacheable = true;
         let mut warnings = Vec::new();
         let mut web_identity_files = Vec::new();
+        let mut read = None;
         let source = if has_env_keys && profile_override.is_none() {
             // Environment keys come first in the chain: the profile cannot matter, unless one is
             // named that does not exist (then no keys are used: the fetch fails, as the AWS CLI).
@@ -139,7 +145,9 @@ impl Identity {
                     let _ = writeln!(canon, "[{section}] {k}={v}");
                 }
             }
-            profile_source(cfg, profile, profile_override, &sections, files.too_large)
+            let source = profile_source(cfg, profile, profile_override, &sections, files.too_large);
+            read = (!files.too_large).then(|| Secret::new(files));
+            source
         };
         Identity {
             id: hex(&Sha256::digest(canon.as_bytes())),
@@ -147,6 +155,7 @@ impl Identity {
             cacheable,
             warnings,
             web_identity_files,
+            files: read,
         }
     }
 
@@ -177,6 +186,7 @@ impl Identity {
             cacheable: from.cacheable,
             warnings: from.warnings,
             web_identity_files: from.web_identity_files,
+            files: from.files,
         }
     }
 
@@ -300,7 +310,7 @@ pub type Sections = BTreeMap<String, BTreeMap<String, String>>;
 /// are regular files (a FIFO there must not block: it counts as absent, with a warning; the
 /// null device is an empty file, without one). The SDK
 /// is handed the same text (`ecr.rs`), so what the identity hashed is what selects credentials.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AwsFiles {
     pub config: String,
     pub credentials: String,
@@ -688,6 +698,33 @@ mod tests {
             "[default]\naws_access_key_id = A\naws_secret_access_key = S\n",
         );
         assert!(Identity::of(&cfg(&[], d.path()), None).cacheable);
+    }
+
+    #[test]
+    fn the_identity_keeps_the_bytes_it_hashed_for_the_sdk() {
+        let d = tempfile::tempdir().unwrap();
+        let text = "[default]\naws_access_key_id = A\naws_secret_access_key = S\n";
+        write(d.path(), "credentials", text);
+        let id = Identity::of(&cfg(&[], d.path()), None);
+        let files = id.files.as_ref().expect("the files it read");
+        assert_eq!(files.expose().credentials, text);
+        // Changed afterwards: the fetch is still given what the identity covers.
+        write(
+            d.path(),
+            "credentials",
+            "[default]\naws_access_key_id = B\n",
+        );
+        assert_eq!(id.files.unwrap().expose().credentials, text);
+        // Environment keys: the files are not part of the identity, nor kept.
+        let env = cfg(
+            &[("AWS_ACCESS_KEY_ID", "E"), ("AWS_SECRET_ACCESS_KEY", "S")],
+            d.path(),
+        );
+        assert!(Identity::of(&env, None).files.is_none());
+        // Too large to hash: not kept either (the fetch reads them with its own limit).
+        let filler = "# filler\n".repeat((MAX_AWS_FILE as usize / 9) + 10);
+        write(d.path(), "credentials", &format!("{filler}{text}"));
+        assert!(Identity::of(&cfg(&[], d.path()), None).files.is_none());
     }
 
     #[cfg(unix)]
