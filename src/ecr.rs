@@ -213,22 +213,8 @@ impl Aws<'_> {
             .operation_attempt_timeout(READ_TIMEOUT)
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
-        // The SDK gets the AWS files as we read them (regular files only, never a FIFO that
-        // would block the runtime), not their paths, and as the AWS CLI reads them (profiles.rs).
-        // The bytes the identity covers, when it read them; else read now, with the SDK's limit.
-        let aws_files = match &request.identity.files {
-            Some(files) => files.expose().clone(),
-            None => AwsFiles::read(self.config, MAX_AWS_FILE_FOR_SDK),
-        };
-        if aws_files.too_large {
-            return Err(FetchError::AwsFileTooLarge(MAX_AWS_FILE_FOR_SDK));
-        }
-        let (config_text, credentials_text) =
-            profiles::for_the_sdk(&aws_files.config, &aws_files.credentials);
-        let profile_files = EnvConfigFiles::builder()
-            .with_contents(EnvConfigFileKind::Config, config_text)
-            .with_contents(EnvConfigFileKind::Credentials, credentials_text)
-            .build();
+        let aws_files = self.aws_files(request.identity)?;
+        let profile_files = sdk_profile_files(&aws_files);
         let provider_config = ProviderConfig::default()
             .with_http_client(http.clone())
             .with_region(Some(region.clone()))
@@ -285,6 +271,20 @@ impl Aws<'_> {
         };
         token.warnings = aws_files.warnings;
         Ok(token)
+    }
+
+    /// The AWS files for the SDK as we read them (regular files only, never a FIFO that would
+    /// block the runtime), not their paths: the bytes the identity covers, when it read them;
+    /// else read now, with the SDK's limit.
+    fn aws_files(&self, identity: &Identity) -> Result<AwsFiles, FetchError> {
+        let aws_files = match &identity.files {
+            Some(files) => files.expose().clone(),
+            None => AwsFiles::read(self.config, MAX_AWS_FILE_FOR_SDK),
+        };
+        if aws_files.too_large {
+            return Err(FetchError::AwsFileTooLarge(MAX_AWS_FILE_FOR_SDK));
+        }
+        Ok(aws_files)
     }
 
     /// Resolves credentials on their own, within the credentials bound, so that a failure is
@@ -1143,6 +1143,16 @@ fn source_text(identity: &Identity, process: bool, profile: &str) -> String {
     } else {
         base.to_string()
     }
+}
+
+/// The AWS files as the SDK is given them: as the AWS CLI reads them (profiles.rs).
+fn sdk_profile_files(aws_files: &AwsFiles) -> EnvConfigFiles {
+    let (config_text, credentials_text) =
+        profiles::for_the_sdk(&aws_files.config, &aws_files.credentials);
+    EnvConfigFiles::builder()
+        .with_contents(EnvConfigFileKind::Config, config_text)
+        .with_contents(EnvConfigFileKind::Credentials, credentials_text)
+        .build()
 }
 
 /// As the AWS CLI: a profile asked for by name (`mapped`: by the per-registry settings) must
