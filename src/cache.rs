@@ -95,8 +95,7 @@ impl CacheEntry {
     /// fresh. An entry much further ahead comes from a clock set back, and is not (it would pin a
     /// token for as long as the clock is off).
     pub fn is_fresh(&self, now: u64) -> bool {
-        let half = self.expires_at.saturating_sub(self.fetched_at) / 2;
-        now < self.fetched_at + half && self.is_usable(now)
+        is_fresh(self.fetched_at, self.expires_at, now)
     }
 
     /// Still accepted by the registry, with a margin so a pull that starts now can finish
@@ -104,14 +103,41 @@ impl CacheEntry {
     /// future than `FUTURE_TOLERANCE` (60 s) comes from a clock set back (or was planted) and is
     /// never usable: it is served neither after a failed refresh nor listed.
     pub fn is_usable(&self, now: u64) -> bool {
-        let margin = (self.expires_at.saturating_sub(self.fetched_at) / 10).min(60);
-        !self.is_from_the_future(now) && now.saturating_add(margin) < self.expires_at
+        is_usable(self.fetched_at, self.expires_at, now)
     }
 
     /// Fetched further in the future than a waiter's start can explain (see [`Self::is_fresh`]).
     pub fn is_from_the_future(&self, now: u64) -> bool {
-        self.fetched_at > now.saturating_add(FUTURE_TOLERANCE)
+        is_from_the_future(self.fetched_at, now)
     }
+}
+
+/// [`CacheEntry::is_fresh`] of a token fetched at `fetched_at` that expires at `expires_at`.
+fn is_fresh(fetched_at: u64, expires_at: u64, now: u64) -> bool {
+    let half = expires_at.saturating_sub(fetched_at) / 2;
+    now < fetched_at + half && is_usable(fetched_at, expires_at, now)
+}
+
+/// [`CacheEntry::is_usable`] of a token fetched at `fetched_at` that expires at `expires_at`.
+fn is_usable(fetched_at: u64, expires_at: u64, now: u64) -> bool {
+    let margin = (expires_at.saturating_sub(fetched_at) / 10).min(60);
+    !is_from_the_future(fetched_at, now) && now.saturating_add(margin) < expires_at
+}
+
+/// [`CacheEntry::is_from_the_future`] of a token fetched at `fetched_at`.
+fn is_from_the_future(fetched_at: u64, now: u64) -> bool {
+    fetched_at > now.saturating_add(FUTURE_TOLERANCE)
+}
+
+/// Seconds from `now` until the refresh point of a token fetched at `fetched_at` that expires at
+/// `expires_at` (half its life, clamped as an entry clamps it); 0 when past it.
+pub fn refresh_in(fetched_at: u64, expires_at: u64, now: u64) -> u64 {
+    let expires_at = expires_at.min(fetched_at.saturating_add(MAX_LIFETIME));
+    if !is_fresh(fetched_at, expires_at, now) {
+        return 0;
+    }
+    let half = expires_at.saturating_sub(fetched_at) / 2;
+    (fetched_at + half).saturating_sub(now)
 }
 
 /// A failed fetch, shared with the processes that waited for it (see the module comment).
@@ -163,6 +189,37 @@ pub enum Locked {
     Unlocked,
 }
 
+/// Which entry of the store: the identity and the registry (or token scope) it is for, and the
+/// file-name stem they hash to, so that neither shows on disk. One value, so the three cannot be
+/// swapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryKey {
+    identity: String,
+    registry: String,
+    stem: String,
+}
+
+impl EntryKey {
+    pub fn new(identity: &str, registry: &str) -> EntryKey {
+        let digest = Sha256::digest(format!("{identity}\n{registry}").as_bytes());
+        EntryKey {
+            identity: identity.to_owned(),
+            registry: registry.to_owned(),
+            stem: hex(&digest[..16]),
+        }
+    }
+
+    /// The registry (or token scope) the entry is for.
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    /// The file-name stem (`STEM.json`, `STEM.fail`, `STEM.lock`, ...).
+    pub fn stem(&self) -> &str {
+        &self.stem
+    }
+}
+
 /// The on-disk store. All failures degrade to "no cache": a `get` never fails because of it.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -187,35 +244,30 @@ impl Store {
         &self.dir
     }
 
-    /// The file-name stem of an entry: a hash, so neither identity nor host shows on disk.
-    pub fn key(identity: &str, registry: &str) -> String {
-        let digest = Sha256::digest(format!("{identity}\n{registry}").as_bytes());
-        hex(&digest[..16])
-    }
-
     /// The entry, or `None` when missing, unreadable, damaged, foreign, or someone else's.
-    pub fn read(&self, key: &str, identity: &str, registry: &str) -> Option<CacheEntry> {
-        let entry = read_entry(&self.dir.join(format!("{key}.json")))?;
-        (entry.identity == identity && entry.registry == registry).then_some(entry)
+    pub fn read(&self, key: &EntryKey) -> Option<CacheEntry> {
+        let entry = read_entry(&self.dir.join(format!("{}.json", key.stem)))?;
+        (entry.identity == key.identity && entry.registry == key.registry).then_some(entry)
     }
 
-    /// The failure record of an entry, if well-formed and of this identity and registry.
-    pub fn read_failure(&self, key: &str, identity: &str, registry: &str) -> Option<Failure> {
-        let buf =
-            files::read_regular(&self.dir.join(format!("{key}.fail")), MAX_ENTRY, false).ok()?;
+    /// The failure record of an entry, if well-formed, of its registry and recorded by `owner`
+    /// (who may share it: see `helper.rs`).
+    pub fn read_failure(&self, key: &EntryKey, owner: &str) -> Option<Failure> {
+        let path = self.dir.join(format!("{}.fail", key.stem));
+        let buf = files::read_regular(&path, MAX_ENTRY, false).ok()?;
         let f: Failure = serde_json::from_slice(&buf).ok()?;
-        (f.format == FORMAT && f.identity == identity && f.registry == registry).then_some(f)
+        (f.format == FORMAT && f.identity == owner && f.registry == key.registry).then_some(f)
     }
 
     /// Records a failed fetch (atomically, as an entry).
-    pub fn write_failure(&self, key: &str, failure: &Failure) -> io::Result<()> {
+    pub fn write_failure(&self, key: &EntryKey, failure: &Failure) -> io::Result<()> {
         let body = serde_json::to_vec(failure).map_err(io::Error::other)?;
-        self.replace(&format!("{key}.fail"), &body)
+        self.replace(&format!("{}.fail", key.stem), &body)
     }
 
     /// Forgets a failure record (after a success).
-    pub fn clear_failure(&self, key: &str) {
-        let _ = fs::remove_file(self.dir.join(format!("{key}.fail")));
+    pub fn clear_failure(&self, key: &EntryKey) {
+        let _ = fs::remove_file(self.dir.join(format!("{}.fail", key.stem)));
     }
 
     /// Every well-formed entry (for `list`).
@@ -230,9 +282,9 @@ impl Store {
     }
 
     /// Writes an entry atomically (temp file, then rename), 0600 in a 0700 directory.
-    pub fn write(&self, key: &str, entry: &CacheEntry) -> io::Result<()> {
+    pub fn write(&self, key: &EntryKey, entry: &CacheEntry) -> io::Result<()> {
         let body = serde_json::to_vec(entry).map_err(io::Error::other)?;
-        self.replace(&format!("{key}.json"), &body)
+        self.replace(&format!("{}.json", key.stem), &body)
     }
 
     /// Replaces the file `name` in the store atomically, 0600.
@@ -245,11 +297,11 @@ impl Store {
     /// burst of `get`s finding it past its refresh point starts one refresher, not one each.
     /// `false` when another process claimed it less than `stale_after` ago (one claimed longer
     /// ago belongs to a refresher that died: it is replaced), or when the store is unwritable.
-    pub fn claim_refresh(&self, key: &str, stale_after: Duration) -> bool {
+    pub fn claim_refresh(&self, key: &EntryKey, stale_after: Duration) -> bool {
         if self.create_dir().is_err() {
             return false;
         }
-        let path = self.dir.join(format!("{key}.refreshing"));
+        let path = self.dir.join(format!("{}.refreshing", key.stem));
         if files::create_new_private(&path).is_ok() {
             return true;
         }
@@ -263,18 +315,23 @@ impl Store {
 
     /// Ends a claim of [`Self::claim_refresh`] (the refresher, when done; or the claimant, when
     /// no refresher could be started).
-    pub fn end_refresh(&self, key: &str) {
-        let _ = fs::remove_file(self.dir.join(format!("{key}.refreshing")));
+    pub fn end_refresh(&self, key: &EntryKey) {
+        let _ = fs::remove_file(self.dir.join(format!("{}.refreshing", key.stem)));
     }
 
     /// Takes the entry's lock for a fetch of at most `budget`. While another process holds it,
     /// polls `ready` (has its outcome appeared?) and waits no longer than the holder's deadline,
     /// which the holder wrote into the lock file (at most `budget` from now if it is unreadable).
-    pub fn lock(&self, key: &str, budget: Duration, mut ready: impl FnMut() -> bool) -> Locked {
+    pub fn lock(
+        &self,
+        key: &EntryKey,
+        budget: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> Locked {
         if self.create_dir().is_err() {
             return Locked::Unlocked;
         }
-        let Ok(file) = files::open_private_rw(&self.dir.join(format!("{key}.lock"))) else {
+        let Ok(file) = files::open_private_rw(&self.dir.join(format!("{}.lock", key.stem))) else {
             return Locked::Unlocked;
         };
         let started = Instant::now();
@@ -288,7 +345,7 @@ impl Store {
                     // touches the file, so pruning can tell live lock files from forgotten ones.
                     // One write of a fixed-width number, then the length: never an empty file.
                     let deadline = format!("{:020}", unix_millis(SystemTime::now() + budget));
-                    self.write_deadline(key, &file, &deadline);
+                    self.write_deadline(&key.stem, &file, &deadline);
                     return Locked::Held(EntryLock { _file: file });
                 }
                 Err(fs::TryLockError::WouldBlock) => {
@@ -297,7 +354,7 @@ impl Store {
                     }
                     let waited = started.elapsed();
                     let now_ms = unix_millis(SystemTime::now());
-                    let give_up = match self.holder_deadline(key, &file) {
+                    let give_up = match self.holder_deadline(&key.stem, &file) {
                         _ if waited >= MAX_WAIT => true,
                         Some(deadline) if now_ms <= deadline.saturating_add(250) => {
                             past = None;
@@ -371,39 +428,17 @@ impl Store {
         files::create_private_dir_one(&self.dir)
     }
 
-    /// Writes the lock holder's deadline where waiters read it: into the lock file itself on
-    /// Unix, where the lock is advisory.
-    #[cfg(not(windows))]
-    fn write_deadline(&self, _key: &str, file: &File, deadline: &str) {
-        use std::os::unix::fs::FileExt;
-        let _ = file.write_all_at(deadline.as_bytes(), 0);
-        let _ = file.set_len(deadline.len() as u64);
-    }
-
-    /// ... and beside it on Windows (`KEY.deadline`), where the lock covers the lock file's bytes
-    /// and no other process may read them.
-    #[cfg(windows)]
-    fn write_deadline(&self, key: &str, _file: &File, deadline: &str) {
-        let _ = files::replace_atomic(
-            &self.dir.join(format!("{key}.deadline")),
-            deadline.as_bytes(),
-            0o600,
-        );
+    /// Writes the lock holder's deadline where waiters read it (`files::write_lock_note`: the
+    /// lock file itself on Unix, `KEY.deadline` beside it on Windows).
+    fn write_deadline(&self, key: &str, file: &File, deadline: &str) {
+        let beside = self.dir.join(format!("{key}.deadline"));
+        files::write_lock_note(file, &beside, deadline.as_bytes());
     }
 
     /// The deadline a lock holder wrote (Unix milliseconds).
-    #[cfg(not(windows))]
-    fn holder_deadline(&self, _key: &str, file: &File) -> Option<u64> {
-        use std::os::unix::fs::FileExt;
-        let mut buf = [0u8; 32];
-        let n = file.read_at(&mut buf, 0).ok()?;
-        parse_deadline(&buf[..n])
-    }
-
-    #[cfg(windows)]
-    fn holder_deadline(&self, key: &str, _file: &File) -> Option<u64> {
-        let path = self.dir.join(format!("{key}.deadline"));
-        parse_deadline(&files::read_regular(&path, 64, false).ok()?)
+    fn holder_deadline(&self, key: &str, file: &File) -> Option<u64> {
+        let beside = self.dir.join(format!("{key}.deadline"));
+        parse_deadline(&files::read_lock_note(file, &beside)?)
     }
 }
 
@@ -530,18 +565,28 @@ mod tests {
     fn write_then_read_round_trips_with_private_modes() {
         let d = tempfile::tempdir().unwrap();
         let store = Store::new(&d.path().join("c"));
-        let key = Store::key("i", "r");
+        let key = EntryKey::new("i", "r");
         store.write(&key, &entry(1, 2)).unwrap();
-        let got = store.read(&key, "i", "r").unwrap();
+        let got = store.read(&key).unwrap();
         assert_eq!(got.password.expose(), "pw");
         #[cfg(unix)]
         {
             let mode = |p: &Path| files::mode_of(&fs::metadata(p).unwrap());
             assert_eq!(mode(store.dir()), 0o700);
             assert_eq!(mode(&d.path().join("c")), 0o700);
-            assert_eq!(mode(&store.dir().join(format!("{key}.json"))), 0o600);
+            assert_eq!(
+                mode(&store.dir().join(format!("{}.json", key.stem()))),
+                0o600
+            );
         }
-        assert!(store.read(&key, "other", "r").is_none(), "other identity");
+        // Another identity's key names another file; this entry read as another's is no hit.
+        let theirs = EntryKey::new("other", "r");
+        fs::copy(
+            store.dir().join(format!("{}.json", key.stem())),
+            store.dir().join(format!("{}.json", theirs.stem())),
+        )
+        .unwrap();
+        assert!(store.read(&theirs).is_none(), "other identity");
     }
 
     #[test]
@@ -553,60 +598,71 @@ mod tests {
             .iter()
             .enumerate()
         {
-            fs::write(store.dir().join(format!("k{i}.json")), junk).unwrap();
-            assert!(store.read(&format!("k{i}"), "i", "r").is_none());
+            let key = EntryKey::new("i", &format!("k{i}"));
+            fs::write(store.dir().join(format!("{}.json", key.stem())), junk).unwrap();
+            assert!(store.read(&key).is_none());
         }
-        store.write("good", &entry(100, 100_000)).unwrap();
-        store.write("old", &entry(1, 2)).unwrap();
+        store
+            .write(&EntryKey::new("i", "good"), &entry(100, 100_000))
+            .unwrap();
+        store
+            .write(&EntryKey::new("i", "old"), &entry(1, 2))
+            .unwrap();
         assert_eq!(store.prune(200), 6);
         assert_eq!(store.entries().len(), 1);
     }
 
     #[test]
     fn a_refresh_is_claimed_once_until_ended_or_stale() {
+        let k = EntryKey::new("i", "k");
         let d = tempfile::tempdir().unwrap();
         let store = Store::new(d.path());
         let hour = Duration::from_secs(3600);
-        assert!(store.claim_refresh("k", hour));
+        assert!(store.claim_refresh(&k, hour));
         assert!(
-            !store.claim_refresh("k", hour),
+            !store.claim_refresh(&k, hour),
             "a second claim while the first runs"
         );
-        assert!(store.claim_refresh("other", hour), "claims are per entry");
+        assert!(
+            store.claim_refresh(&EntryKey::new("i", "other"), hour),
+            "claims are per entry"
+        );
         // A claim older than the bound is a dead refresher's: it is taken over.
-        assert!(store.claim_refresh("k", Duration::ZERO));
-        store.end_refresh("k");
-        assert!(store.claim_refresh("k", hour));
+        assert!(store.claim_refresh(&k, Duration::ZERO));
+        store.end_refresh(&k);
+        assert!(store.claim_refresh(&k, hour));
     }
 
     #[test]
     fn lock_excludes_a_second_holder_until_dropped() {
+        let k = EntryKey::new("i", "k");
         let d = tempfile::tempdir().unwrap();
         let store = Store::new(d.path());
-        let held = store.lock("k", Duration::from_secs(60), || false);
+        let held = store.lock(&k, Duration::from_secs(60), || false);
         assert!(matches!(held, Locked::Held(_)));
         // Waiting ends as soon as the holder's outcome is there.
         let mut polls = 0;
-        let waiter = store.lock("k", Duration::from_secs(60), || {
+        let waiter = store.lock(&k, Duration::from_secs(60), || {
             polls += 1;
             polls == 3
         });
         assert!(matches!(waiter, Locked::Ready));
         drop(held);
         assert!(matches!(
-            store.lock("k", Duration::ZERO, || false),
+            store.lock(&k, Duration::ZERO, || false),
             Locked::Held(_)
         ));
     }
 
     #[test]
     fn a_waiter_gives_up_at_the_holders_deadline() {
+        let k = EntryKey::new("i", "k");
         let d = tempfile::tempdir().unwrap();
         let store = Store::new(d.path());
         // A holder whose budget is zero: its deadline has passed at once.
-        let _held = store.lock("k", Duration::ZERO, || false);
+        let _held = store.lock(&k, Duration::ZERO, || false);
         let started = Instant::now();
-        let waiter = store.lock("k", Duration::from_secs(600), || false);
+        let waiter = store.lock(&k, Duration::from_secs(600), || false);
         assert!(matches!(waiter, Locked::Unlocked));
         assert!(started.elapsed() < Duration::from_secs(600));
     }
@@ -623,18 +679,30 @@ mod tests {
 
     #[test]
     fn failure_records_are_per_identity_and_short_lived() {
+        let k = EntryKey::new("any", "r");
         let d = tempfile::tempdir().unwrap();
         let store = Store::new(d.path());
         let f = Failure::new("r", "i", "AccessDeniedException: no".into(), 1000);
-        store.write_failure("k", &f).unwrap();
-        let got = store.read_failure("k", "i", "r").unwrap();
+        store.write_failure(&k, &f).unwrap();
+        let got = store.read_failure(&k, "i").unwrap();
         assert_eq!(got.cause, "AccessDeniedException: no");
         assert!(got.is_recent(1000) && got.is_recent(998) && got.is_recent(1000 + FAILURE_TTL - 1));
         assert!(!got.is_recent(1000 + FAILURE_TTL));
         // Dated in the future: it would answer for minutes.
         assert!(!got.is_recent(1000 - FAILURE_SLACK - 1) && !got.is_recent(700));
-        assert!(store.read_failure("k", "other", "r").is_none());
-        store.clear_failure("k");
-        assert!(store.read_failure("k", "i", "r").is_none());
+        assert!(store.read_failure(&k, "other").is_none());
+        store.clear_failure(&k);
+        assert!(store.read_failure(&k, "i").is_none());
+    }
+
+    #[test]
+    fn cache_duration_is_the_time_to_our_refresh_point() {
+        assert_eq!(refresh_in(1000, 1000 + 43_200, 1000), 21_600);
+        assert_eq!(refresh_in(1000, 1000 + 43_200, 1030), 21_570);
+        assert_eq!(refresh_in(1000, 1000 + 43_200, 1000 + 21_600), 0);
+        // Clamped to ECR's 12 hours, as the cache clamps it.
+        assert_eq!(refresh_in(1000, 1000 + 10 * 43_200, 1000), 21_600);
+        // Already expired.
+        assert_eq!(refresh_in(1000, 900, 1000), 0);
     }
 }

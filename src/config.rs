@@ -251,21 +251,15 @@ impl Config {
             Some(d) => expand_tilde(&d, home.as_deref()).map(|d| d.join("config.json")),
             None => home.as_ref().map(|h| h.join(".docker").join("config.json")),
         };
-        let config_home = get(XDG_CONFIG_HOME)
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| home.as_ref().map(|h| h.join(".config")));
-        let containers_auth_file = match get(REGISTRY_AUTH_FILE) {
-            Some(p) => expand_tilde(&p, home.as_deref()),
-            None => config_home.map(|c| c.join("containers").join("auth.json")),
-        };
+        let containers_auth_file = containers_auth_file(
+            get(REGISTRY_AUTH_FILE),
+            get(XDG_CONFIG_HOME),
+            home.as_deref(),
+        );
         let containers_user_conf_d = home
             .as_ref()
             .map(|h| h.join(".config/containers/registries.conf.d"));
-        let credentials_timeout = get(CREDENTIALS_TIMEOUT)
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(|s| Duration::from_secs_f64(s.min(3600.0)));
+        let credentials_timeout = get(CREDENTIALS_TIMEOUT).and_then(|v| seconds(&v));
         let fetch_context = FETCH_CONTEXT_VARS
             .iter()
             .filter_map(|&n| get(n).map(|v| format!("{n}={v}\n")))
@@ -278,10 +272,7 @@ impl Config {
             kubelet_role_arn: get(ECR_ROLE_ARN),
             fallback: get(FALLBACK),
             in_fallback: get(IN_FALLBACK),
-            background_refresh: !get(BACKGROUND_REFRESH).is_some_and(|v| {
-                let v = v.trim().to_ascii_lowercase();
-                matches!(v.as_str(), "0" | "false" | "off" | "no")
-            }),
+            background_refresh: !get(BACKGROUND_REFRESH).is_some_and(|v| is_off(&v)),
             can_spawn_refresher: false,
             settings_file,
             docker_config_file,
@@ -362,6 +353,38 @@ fn default_cache_dir(home: Option<&Path>, xdg_cache_home: Option<&str>) -> Optio
         (Some(d), _) => Some(d),
         (None, x) => x,
     }
+}
+
+/// `REGISTRY_AUTH_FILE`, else `$XDG_CONFIG_HOME/containers/auth.json` (an absolute
+/// `XDG_CONFIG_HOME` only), else `~/.config/containers/auth.json`: where podman looks.
+fn containers_auth_file(
+    auth_file: Option<String>,
+    xdg_config_home: Option<String>,
+    home: Option<&Path>,
+) -> Option<PathBuf> {
+    let config_home = xdg_config_home
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| home.map(|h| h.join(".config")));
+    match auth_file {
+        Some(p) => expand_tilde(&p, home),
+        None => config_home.map(|c| c.join("containers").join("auth.json")),
+    }
+}
+
+/// A positive number of seconds (fractions allowed), at most an hour.
+fn seconds(v: &str) -> Option<Duration> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(3600.0)))
+}
+
+/// `0`, `false`, `off` or `no`, in any case.
+fn is_off(v: &str) -> bool {
+    let v = v.trim().to_ascii_lowercase();
+    matches!(v.as_str(), "0" | "false" | "off" | "no")
 }
 
 /// `~` and `~/x` expand to the home directory (`AWS_ECR_CACHE_DIR=~/.ecr` is common in docs).

@@ -49,6 +49,7 @@ use crate::identity::{AwsFiles, CredentialSource, Identity};
 use crate::profiles;
 use crate::registry::Registry;
 use crate::secret::Secret;
+use crate::settings::Role;
 
 /// User-Agent product token (docs/contract.md §5: Go intends to send one and never does).
 pub const USER_AGENT: &str = concat!("docker-credential-ecr-login/", env!("CARGO_PKG_VERSION"));
@@ -119,6 +120,8 @@ pub struct FetchRequest<'a> {
     pub target: Target<'a>,
     /// A mapping's profile (it alone serves the request), or `None` for the default chain.
     pub profile: Option<&'a str>,
+    /// A mapping's role, assumed with the credentials of `profile` (else the default chain).
+    pub role: Option<&'a Role>,
     /// Whose token it is (says what a credential failure means).
     pub identity: &'a Identity,
     /// Give up after this long.
@@ -210,18 +213,8 @@ impl Aws<'_> {
             .operation_attempt_timeout(READ_TIMEOUT)
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
-        // The SDK gets the AWS files as we read them (regular files only, never a FIFO that
-        // would block the runtime), not their paths, and as the AWS CLI reads them (profiles.rs).
-        let aws_files = AwsFiles::read(self.config, MAX_AWS_FILE_FOR_SDK);
-        if aws_files.too_large {
-            return Err(FetchError::AwsFileTooLarge(MAX_AWS_FILE_FOR_SDK));
-        }
-        let (config_text, credentials_text) =
-            profiles::for_the_sdk(&aws_files.config, &aws_files.credentials);
-        let profile_files = EnvConfigFiles::builder()
-            .with_contents(EnvConfigFileKind::Config, config_text)
-            .with_contents(EnvConfigFileKind::Credentials, credentials_text)
-            .build();
+        let aws_files = self.aws_files(request.identity)?;
+        let profile_files = sdk_profile_files(&aws_files);
         let provider_config = ProviderConfig::default()
             .with_http_client(http.clone())
             .with_region(Some(region.clone()))
@@ -237,7 +230,20 @@ impl Aws<'_> {
             Some(role) => {
                 assume_web_identity(role, &parts, self.config.credentials_bound()).await?
             }
-            None => self.credentials(request, &provider_config, &parts).await?,
+            None => {
+                let started = std::time::Instant::now();
+                let base = self.credentials(request, &provider_config, &parts).await?;
+                match request.role {
+                    Some(role) => {
+                        let left = self
+                            .config
+                            .credentials_bound()
+                            .saturating_sub(started.elapsed());
+                        assume_role(role, base, request.identity, &parts, left).await?
+                    }
+                    None => base,
+                }
+            }
         };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
@@ -267,6 +273,20 @@ impl Aws<'_> {
         Ok(token)
     }
 
+    /// The AWS files for the SDK as we read them (regular files only, never a FIFO that would
+    /// block the runtime), not their paths: the bytes the identity covers, when it read them;
+    /// else read now, with the SDK's limit.
+    fn aws_files(&self, identity: &Identity) -> Result<AwsFiles, FetchError> {
+        let aws_files = match &identity.files {
+            Some(files) => files.expose().clone(),
+            None => AwsFiles::read(self.config, MAX_AWS_FILE_FOR_SDK),
+        };
+        if aws_files.too_large {
+            return Err(FetchError::AwsFileTooLarge(MAX_AWS_FILE_FOR_SDK));
+        }
+        Ok(aws_files)
+    }
+
     /// Resolves credentials on their own, within the credentials bound, so that a failure is
     /// reported as what it is. The chain is the AWS CLI's (docs/contract.md §6), made of the SDK's
     /// providers: environment keys; a profile with `role_arn` (its `source_profile` chain or
@@ -289,46 +309,13 @@ impl Aws<'_> {
         if profile.is_none()
             && let Some(p) = explicit
         {
-            // As the AWS CLI: a profile asked for by name must exist, even when environment keys
-            // would answer first.
-            return Err(FetchError::Credentials {
-                detail: format!(
-                    "{} names profile {p}, which is in neither the AWS config file nor the credentials file",
-                    if mapped.is_some() {
-                        "the per-registry settings"
-                    } else {
-                        cfg.profile_var
-                    }
-                ),
-                sso_profile: None,
-                login_profile: None,
-                expired: false,
-            });
+            return Err(missing_profile(cfg, mapped.is_some(), p));
         }
         let mut chain: Option<CredentialsProviderChain> = None;
-        let mut add = |name: &'static str, p: SharedCredentialsProvider| {
-            chain = Some(match chain.take() {
-                None => CredentialsProviderChain::first_try(name, p),
-                Some(c) => c.or_else(name, p),
-            });
-        };
+        let mut add = |name, p| link(&mut chain, name, p);
         // Environment keys answer first: nothing after them is built (a broken profile or web
-        // identity must not fail a fetch that never reaches it). A key id without its secret is
-        // an error, as with the AWS CLI, not a reason to go on down the chain.
-        let key_id = cfg.identity_var(config::ACCESS_KEY_ID).is_some();
-        let secret = cfg
-            .identity_env
-            .iter()
-            .any(|(n, _)| *n == config::SECRET_ACCESS_KEY);
-        let env_keys = mapped.is_none() && key_id && secret;
-        if mapped.is_none() && key_id && !secret {
-            return Err(FetchError::Credentials {
-                detail: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into(),
-                sso_profile: None,
-                login_profile: None,
-                expired: false,
-            });
-        }
+        // identity must not fail a fetch that never reaches it).
+        let env_keys = mapped.is_none() && env_keys(cfg)?;
         if mapped.is_none() {
             add(
                 "Environment",
@@ -351,40 +338,28 @@ impl Aws<'_> {
                     web_identity(cfg, mapped.is_none(), profile)?
                 };
                 if let Some(web) = web {
-                    add(
-                        "WebIdentityToken",
-                        SharedCredentialsProvider::new(
-                            WebIdentityTokenCredentialsProvider::builder()
-                                .configure(provider_config)
-                                .static_configuration(web)
-                                .build(),
-                        ),
-                    );
+                    let p = WebIdentityTokenCredentialsProvider::builder()
+                        .configure(provider_config)
+                        .static_configuration(web)
+                        .build();
+                    add("WebIdentityToken", SharedCredentialsProvider::new(p));
                 }
                 if profile.is_some() {
                     // SSO, keys, `aws login`, `credential_process`: the SDK's profile provider.
-                    add(
-                        "Profile",
-                        SharedCredentialsProvider::new(
-                            ProfileFileCredentialsProvider::builder()
-                                .configure(provider_config)
-                                .profile_files(parts.profile_files.clone())
-                                .profile_name(name)
-                                .build(),
-                        ),
-                    );
+                    let p = ProfileFileCredentialsProvider::builder()
+                        .configure(provider_config)
+                        .profile_files(parts.profile_files.clone())
+                        .profile_name(name)
+                        .build();
+                    add("Profile", SharedCredentialsProvider::new(p));
                 }
             }
         }
         if mapped.is_none() && !env_keys {
-            add(
-                "EcsContainer",
-                SharedCredentialsProvider::new(
-                    EcsCredentialsProvider::builder()
-                        .configure(provider_config)
-                        .build(),
-                ),
-            );
+            let ecs = EcsCredentialsProvider::builder()
+                .configure(provider_config)
+                .build();
+            add("EcsContainer", SharedCredentialsProvider::new(ecs));
             add("Ec2InstanceMetadata", imds_provider(provider_config));
         }
         let Some(chain) = chain else {
@@ -394,24 +369,9 @@ impl Aws<'_> {
                 detail: format!("profile {name} yields no credentials"),
             });
         };
-        let bound = cfg.credentials_bound();
-        let credentials = match tokio::time::timeout(bound, chain.provide_credentials()).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(credentials_error(&e, request.identity)),
-            Err(_) => {
-                return Err(FetchError::CredentialsTimeout {
-                    secs: fmt_secs(bound),
-                });
-            }
-        };
-        let process = profile.is_some_and(|p| p.get("credential_process").is_some())
-            && matches!(request.identity.source, CredentialSource::Profile { .. });
-        let source = if process {
-            format!("the credential_process of profile {name}")
-        } else {
-            request.identity.source.to_string()
-        };
-        usable(&credentials, &source)?;
+        let credentials = provide_within(cfg.credentials_bound(), &chain, request.identity).await?;
+        let process = profile.is_some_and(|p| p.get("credential_process").is_some());
+        usable(&credentials, &source_text(request.identity, process, name))?;
         Ok(credentials)
     }
 
@@ -548,7 +508,7 @@ async fn assume_web_identity(
     let failed = |why: String| FetchError::Credentials {
         detail: format!(
             "failed to assume role {}: {why}",
-            crate::shown(&role.role_arn)
+            crate::text::shown(&role.role_arn)
         ),
         sso_profile: None,
         login_profile: None,
@@ -581,6 +541,80 @@ async fn assume_web_identity(
         None,
         "AssumeRoleWithWebIdentity",
     ))
+}
+
+/// A per-registry role (docs/contract.md §7), assumed as the AWS CLI assumes a profile's
+/// `role_arn`: `AssumeRole` signed with `base`, with the entry's session name, external id and
+/// duration, at STS in the entry's region (else the registry's), by the SDK's provider.
+async fn assume_role(
+    role: &Role,
+    base: Credentials,
+    identity: &Identity,
+    parts: &SdkParts,
+    bound: Duration,
+) -> Result<Credentials, FetchError> {
+    let region = role
+        .region
+        .as_ref()
+        .map_or_else(|| parts.region.clone(), |r| Region::new(r.clone()));
+    let sdk = sts_config_in(parts, region).await;
+    let mut b = AssumeRoleProvider::builder(&role.arn).configure(&sdk);
+    if let Some(n) = &role.session_name {
+        b = b.session_name(n);
+    }
+    if let Some(id) = &role.external_id {
+        b = b.external_id(id);
+    }
+    if let Some(secs) = role.duration_seconds {
+        b = b.session_length(Duration::from_secs(secs));
+    }
+    let provider = b.build_from_provider(base).await;
+    let from = match &identity.source {
+        CredentialSource::Role { from, .. } => from.to_string(),
+        other => other.to_string(),
+    };
+    let failed = |why: String| FetchError::Credentials {
+        expired: why.to_lowercase().contains("expired"),
+        detail: format!(
+            "failed to assume role {} with the credentials of {from}: {why}",
+            crate::text::shown(&role.arn)
+        ),
+        sso_profile: None,
+        login_profile: None,
+    };
+    let credentials = match tokio::time::timeout(bound, provider.provide_credentials()).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return Err(failed(sts_refusal(&e).unwrap_or_else(|| chain_text(&e)))),
+        Err(_) => {
+            return Err(FetchError::CredentialsTimeout {
+                secs: fmt_secs(bound),
+            });
+        }
+    };
+    usable(
+        &credentials,
+        &format!("role {}", crate::text::shown(&role.arn)),
+    )?;
+    Ok(credentials)
+}
+
+/// STS's own answer to `AssumeRole` inside a provider's error (`AccessDenied: User: ... is not
+/// authorized ...`), as the ECR API's errors are told, rather than the SDK's debug text.
+fn sts_refusal(e: &CredentialsError) -> Option<String> {
+    type AssumeRoleFailure =
+        SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError, HttpResponse>;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(se) = err.downcast_ref::<AssumeRoleFailure>() {
+            return match sdk_error(se) {
+                FetchError::Service { code, message } if message.is_empty() => Some(code),
+                FetchError::Service { code, message } => Some(format!("{code}: {message}")),
+                _ => None,
+            };
+        }
+        cur = err.source();
+    }
+    None
 }
 
 fn add_user_agent(req: &mut aws_smithy_runtime_api::http::Request) {
@@ -807,8 +841,13 @@ fn web_identity(
 /// The configuration the STS clients of a fetch share (no credentials of its own: each call is
 /// given the credentials it is to be signed with).
 async fn sts_config(parts: &SdkParts) -> SdkConfig {
+    sts_config_in(parts, parts.region.clone()).await
+}
+
+/// [`sts_config`] with STS in `region`.
+async fn sts_config_in(parts: &SdkParts, region: Region) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .region(parts.region.clone())
+        .region(region)
         .http_client(parts.http.clone())
         .timeout_config(parts.timeouts.clone())
         .profile_files(parts.profile_files.clone())
@@ -848,12 +887,6 @@ async fn role_chain(
     parts: &SdkParts,
     sdk: &SdkConfig,
 ) -> Result<SharedCredentialsProvider, FetchError> {
-    let invalid = |detail: String| FetchError::Credentials {
-        detail,
-        sso_profile: None,
-        login_profile: None,
-        expired: false,
-    };
     let mut hops: Vec<&Profile> = Vec::new();
     let mut visited: Vec<&str> = Vec::new();
     let mut name = start;
@@ -911,46 +944,73 @@ async fn role_chain(
                 break static_keys(p).map_err(invalid)?;
             }
             (Some(s), None) => name = s,
-            (None, Some(source)) => {
-                break match source {
-                    "Environment" => {
-                        SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new())
-                    }
-                    "EcsContainer" => SharedCredentialsProvider::new(
-                        EcsCredentialsProvider::builder()
-                            .configure(provider_config)
-                            .build(),
-                    ),
-                    "Ec2InstanceMetadata" => imds_provider(provider_config),
-                    other => {
-                        return Err(invalid(format!(
-                            "profile {name}: credential_source {other} is not Environment, EcsContainer or Ec2InstanceMetadata"
-                        )));
-                    }
-                };
-            }
+            (None, Some(source)) => break credential_source(name, source, provider_config)?,
         }
     };
     let mut provider = base;
     for hop in hops.iter().rev() {
-        let role = hop.get("role_arn").unwrap_or_default();
-        let mut b = AssumeRoleProvider::builder(role).configure(sdk);
-        if let Some(n) = hop.get("role_session_name") {
-            b = b.session_name(n);
-        }
-        if let Some(id) = hop.get("external_id") {
-            b = b.external_id(id);
-        }
-        // As botocore: a value that is not a number is left out.
-        if let Some(secs) = hop
-            .get("duration_seconds")
-            .and_then(|d| d.trim().parse::<u64>().ok())
-        {
-            b = b.session_length(Duration::from_secs(secs));
-        }
-        provider = SharedCredentialsProvider::new(b.build_from_provider(provider).await);
+        provider = assume_hop(hop, provider, sdk).await;
     }
     Ok(provider)
+}
+
+/// A profile's configuration that is not valid, as a credentials failure.
+fn invalid(detail: String) -> FetchError {
+    FetchError::Credentials {
+        detail,
+        sso_profile: None,
+        login_profile: None,
+        expired: false,
+    }
+}
+
+/// The provider a profile's `credential_source` names.
+fn credential_source(
+    name: &str,
+    source: &str,
+    provider_config: &ProviderConfig,
+) -> Result<SharedCredentialsProvider, FetchError> {
+    Ok(match source {
+        "Environment" => {
+            SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new())
+        }
+        "EcsContainer" => SharedCredentialsProvider::new(
+            EcsCredentialsProvider::builder()
+                .configure(provider_config)
+                .build(),
+        ),
+        "Ec2InstanceMetadata" => imds_provider(provider_config),
+        other => {
+            return Err(invalid(format!(
+                "profile {name}: credential_source {other} is not Environment, EcsContainer or Ec2InstanceMetadata"
+            )));
+        }
+    })
+}
+
+/// One hop of a role chain: `hop`'s role assumed with the credentials of `provider`, with the
+/// hop's own `role_session_name`, `external_id` and `duration_seconds`.
+async fn assume_hop(
+    hop: &Profile,
+    provider: SharedCredentialsProvider,
+    sdk: &SdkConfig,
+) -> SharedCredentialsProvider {
+    let role = hop.get("role_arn").unwrap_or_default();
+    let mut b = AssumeRoleProvider::builder(role).configure(sdk);
+    if let Some(n) = hop.get("role_session_name") {
+        b = b.session_name(n);
+    }
+    if let Some(id) = hop.get("external_id") {
+        b = b.external_id(id);
+    }
+    // As botocore: a value that is not a number is left out.
+    if let Some(secs) = hop
+        .get("duration_seconds")
+        .and_then(|d| d.trim().parse::<u64>().ok())
+    {
+        b = b.session_length(Duration::from_secs(secs));
+    }
+    SharedCredentialsProvider::new(b.build_from_provider(provider).await)
 }
 
 /// Whether a profile has (any part of) a static key pair.
@@ -1062,12 +1122,99 @@ fn check_pem_bundle(pem: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Adds the provider `p` named `name` to the end of `chain`.
+fn link(
+    chain: &mut Option<CredentialsProviderChain>,
+    name: &'static str,
+    p: SharedCredentialsProvider,
+) {
+    *chain = Some(match chain.take() {
+        None => CredentialsProviderChain::first_try(name, p),
+        Some(c) => c.or_else(name, p),
+    });
+}
+
+/// Where the credentials came from, for a message about them: for a per-registry role, what
+/// assumes it; a profile's `credential_process` (`process`) by name.
+fn source_text(identity: &Identity, process: bool, profile: &str) -> String {
+    let base = identity.source.base();
+    if process && matches!(base, CredentialSource::Profile { .. }) {
+        format!("the credential_process of profile {profile}")
+    } else {
+        base.to_string()
+    }
+}
+
+/// The AWS files as the SDK is given them: as the AWS CLI reads them (profiles.rs).
+fn sdk_profile_files(aws_files: &AwsFiles) -> EnvConfigFiles {
+    let (config_text, credentials_text) =
+        profiles::for_the_sdk(&aws_files.config, &aws_files.credentials);
+    EnvConfigFiles::builder()
+        .with_contents(EnvConfigFileKind::Config, config_text)
+        .with_contents(EnvConfigFileKind::Credentials, credentials_text)
+        .build()
+}
+
+/// As the AWS CLI: a profile asked for by name (`mapped`: by the per-registry settings) must
+/// exist, even when environment keys would answer first.
+fn missing_profile(cfg: &Config, mapped: bool, name: &str) -> FetchError {
+    FetchError::Credentials {
+        detail: format!(
+            "{} names profile {name}, which is in neither the AWS config file nor the credentials file",
+            if mapped {
+                "the per-registry settings"
+            } else {
+                cfg.profile_var
+            }
+        ),
+        sso_profile: None,
+        login_profile: None,
+        expired: false,
+    }
+}
+
+/// Whether the environment holds keys. A key id without its secret is an error, as with the
+/// AWS CLI, not a reason to go on down the chain.
+fn env_keys(cfg: &Config) -> Result<bool, FetchError> {
+    let key_id = cfg.identity_var(config::ACCESS_KEY_ID).is_some();
+    let secret = cfg
+        .identity_env
+        .iter()
+        .any(|(n, _)| *n == config::SECRET_ACCESS_KEY);
+    if key_id && !secret {
+        return Err(FetchError::Credentials {
+            detail: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into(),
+            sso_profile: None,
+            login_profile: None,
+            expired: false,
+        });
+    }
+    Ok(key_id && secret)
+}
+
+/// The chain's credentials within `bound`.
+async fn provide_within(
+    bound: Duration,
+    chain: &CredentialsProviderChain,
+    identity: &Identity,
+) -> Result<Credentials, FetchError> {
+    match tokio::time::timeout(bound, chain.provide_credentials()).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(credentials_error(&e, identity)),
+        Err(_) => Err(FetchError::CredentialsTimeout {
+            secs: fmt_secs(bound),
+        }),
+    }
+}
+
 /// Says what a credential failure means for this identity: with nothing configured but the
 /// instance role, an IMDS failure means "no credentials at all"; an SSO profile's failure (the
 /// legacy `sso_start_url` form reports an expired session as `UnauthorizedException`) means
 /// "log in again".
 fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
     let text = chain_text(e);
+    // For a per-registry role: the credentials that assume it failed.
+    let source = identity.source.base();
     // The SDK reports a failed `credential_process` as "... exited with code <status>. Stderr:
     // <its stderr>". The stderr is the process's own business (and may carry a secret): it is
     // passed through, not made part of our line or the log.
@@ -1081,14 +1228,14 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
             stderr: Secret::new(stderr.to_owned()),
         };
     }
-    if identity.source == CredentialSource::InstanceRole {
+    if *source == CredentialSource::InstanceRole {
         return FetchError::NoCredentials {
             detail: format!(
                 "no keys in the environment, no profile, no web identity, no container credentials, and instance metadata: {text}"
             ),
         };
     }
-    let sso_profile = match &identity.source {
+    let sso_profile = match source {
         CredentialSource::Profile {
             name, sso: true, ..
         } => Some(name.clone()),
@@ -1096,7 +1243,7 @@ fn credentials_error(e: &CredentialsError, identity: &Identity) -> FetchError {
     };
     // An `aws login` session that is missing, expired or cannot be refreshed: the SDK's login
     // provider says "Login token" (or names the cached file it could not read).
-    let login_profile = match &identity.source {
+    let login_profile = match source {
         CredentialSource::Profile { login: Some(p), .. }
             if text.contains("Login token") || text.contains("login/cache") =>
         {
@@ -1219,6 +1366,10 @@ fn one_line(s: &str) -> String {
         s
     }
 }
+
+/// The one fake token source, for unit tests and the fuzz targets.
+#[cfg(any(test, fuzzing))]
+pub mod fake;
 
 #[cfg(test)]
 mod tests {

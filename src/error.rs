@@ -138,7 +138,7 @@ pub fn pass_through_child_stderr(e: &FetchError, stderr: &mut dyn std::io::Write
 }
 
 /// An error and its sources on one line: `error: source: source's source`, control characters
-/// escaped and at most [`crate::MAX_LINE`] bytes (an API's message, or a value of the request
+/// escaped and at most [`crate::text::MAX_LINE`] bytes (an API's message, or a value of the request
 /// it names, may be of any length: the line must stay a line, and a failure record readable).
 pub fn render(e: &(dyn Error + 'static)) -> String {
     let mut out = e.to_string();
@@ -151,7 +151,7 @@ pub fn render(e: &(dyn Error + 'static)) -> String {
         }
         cur = s.source();
     }
-    crate::printable_cut(&out, crate::MAX_LINE)
+    crate::text::printable_cut(&out, crate::text::MAX_LINE)
 }
 
 #[cfg(test)]
@@ -182,7 +182,7 @@ mod tests {
             message: format!("{}\n{}", "x".repeat(100_000), "y".repeat(100_000)),
         };
         let line = render(&e);
-        assert!(line.len() <= crate::MAX_LINE + 24, "{}", line.len());
+        assert!(line.len() <= crate::text::MAX_LINE + 24, "{}", line.len());
         assert!(line.starts_with("AccessDeniedException: xxx"));
         assert!(
             line.ends_with("... (200024 bytes)"),

@@ -28,6 +28,7 @@ use std::time::Duration;
 use tracing::info;
 
 use crate::config::{self, Config};
+use crate::context::Context;
 use crate::files::LookPath;
 use crate::settings::Settings;
 
@@ -273,6 +274,83 @@ pub fn list(program: &Path) -> Result<BTreeMap<String, String>, String> {
     }
     serde_json::from_slice::<BTreeMap<String, String>>(&buf)
         .map_err(|e| format!("fallback {shown} list: not a JSON object of strings: {e}"))
+}
+
+/// The fallback store of this run (docs/contract.md §2.7) and the settings that decide which
+/// hosts stay ours.
+pub struct Fallback {
+    pub settings: Settings,
+    pub handoff: Handoff,
+}
+
+/// Where a host this helper does not serve goes.
+pub enum Handoff {
+    /// No fallback named: today's behaviour.
+    Off,
+    /// Named, but unusable: the line that says why.
+    Broken(String),
+    /// The executable to run.
+    Ready(PathBuf),
+}
+
+impl Fallback {
+    pub fn of(ctx: &Context<'_>) -> Fallback {
+        let cfg = ctx.cfg;
+        // A settings file that is untrusted or unreadable names no fallback (docs/security.md).
+        let settings = ctx.settings.settings.as_ref().ok().cloned();
+        let handoff = match choose(cfg, settings.as_ref()) {
+            Choice::Off => Handoff::Off,
+            Choice::Named { name, origin } => match find(cfg.path.as_deref(), &name, &origin) {
+                Ok(program) => match loop_refusal(cfg, &program) {
+                    Some(line) => Handoff::Broken(line),
+                    None => Handoff::Ready(program),
+                },
+                Err(line) => Handoff::Broken(line),
+            },
+        };
+        Fallback {
+            settings: settings.unwrap_or_default(),
+            handoff,
+        }
+    }
+}
+
+/// What `store`/`erase` of one server URL come to (docs/contract.md §2.3, §2.7).
+pub enum Storage {
+    /// A host this helper serves: nothing kept, and one line that says whose tokens Docker gets.
+    NothingKept,
+    /// Succeed silently (`AWS_ECR_IGNORE_CREDS_STORAGE=true`, or an ECR host beside a fallback).
+    Silent,
+    /// The not-implemented answer (`AWS_ECR_IGNORE_CREDS_STORAGE=false`, no fallback).
+    NotImplemented,
+    /// The fallback store is named but unusable: the line that says why.
+    Broken(String),
+    /// Run the fallback store.
+    Delegate(PathBuf),
+}
+
+/// ECR tokens are fetched, never stored, so `store`/`erase` of a host this helper serves keep
+/// nothing; other hosts go to the fallback store when one is named.
+pub fn storage(ctx: &Context<'_>, action: &str, server_url: &str) -> Storage {
+    let cfg = ctx.cfg;
+    let fb = Fallback::of(ctx);
+    // Ours by default: nothing to keep, and one line that says whose tokens Docker will get.
+    // `AWS_ECR_IGNORE_CREDS_STORAGE=true` keeps it silent, `=false` the old answers below.
+    let ours = fb.settings.is_ours(server_url);
+    if ours && !cfg.ignore_creds_storage && !cfg.refuse_creds_storage {
+        info!(action, "an ECR host: nothing kept");
+        return Storage::NothingKept;
+    }
+    match fb.handoff {
+        Handoff::Off if cfg.ignore_creds_storage => Storage::Silent,
+        Handoff::Off => Storage::NotImplemented,
+        _ if ours => {
+            info!(action, "an ECR host with a fallback store: nothing stored");
+            Storage::Silent
+        }
+        Handoff::Broken(line) => Storage::Broken(line),
+        Handoff::Ready(program) => Storage::Delegate(program),
+    }
 }
 
 #[cfg(test)]

@@ -728,6 +728,34 @@ pub fn is_root() -> bool {
     sys::is_root()
 }
 
+// ---- issue 21 (platform code behind the seam): a lock's note, a program's name, the home.
+
+/// Writes `text` where the waiters on the lock file `lock` read it ([`read_lock_note`]): into
+/// the lock file itself on Unix, where the lock is advisory; into the file `beside` on Windows,
+/// where the lock covers the lock file's bytes and no other process may read them. Best effort.
+pub fn write_lock_note(lock: &File, beside: &Path, text: &[u8]) {
+    sys::write_lock_note(lock, beside, text);
+}
+
+/// What the holder of the lock file `lock` wrote with [`write_lock_note`] (a short note: at
+/// most 32 bytes on Unix, 64 on Windows).
+pub fn read_lock_note(lock: &File, beside: &Path) -> Option<Vec<u8>> {
+    sys::read_lock_note(lock, beside)
+}
+
+/// The name a program was run as, from `argv[0]`: its file name, without `.exe` on Windows
+/// (where `name.exe` is what a lookup of `name` finds).
+pub fn program_name(argv0: &Path) -> Option<&std::ffi::OsStr> {
+    sys::program_name(argv0)
+}
+
+/// The home directory the platform's own tools use before the standard one, from the
+/// environment lookup `env`: on Windows `USERPROFILE`, as the Go helper and the docker CLI
+/// decide it (so `%USERPROFILE%\.ecr` and `%USERPROFILE%\.docker` are theirs too); none on Unix.
+pub fn home_override(env: &dyn Fn(&str) -> Option<String>) -> Option<std::path::PathBuf> {
+    sys::home_override(env)
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

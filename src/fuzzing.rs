@@ -1,11 +1,11 @@
 //! Entry points for the cargo-fuzz targets in `fuzz/` (`make fuzz`): thin wrappers that take bytes
 //! as they arrive from outside and feed them through the code the helper runs on them.
 //!
+//! Compiled only for fuzzing (`cfg(fuzzing)`, which cargo-fuzz sets): not in the shipped library.
 //! Not an interface (hidden from the docs, free to change). It must not touch the network or the
 //! process environment: the token source is a fake, the configuration comes from a lookup, and the
 //! ECR API is a canned HTTP answer given to the SDK's own deserializer.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
@@ -24,50 +24,10 @@ use aws_smithy_runtime_api::http::StatusCode;
 
 use crate::cache::CacheEntry;
 use crate::config::Config;
-use crate::ecr::{FetchError, FetchRequest, Target, Token, TokenSource};
-use crate::registry::Registry;
-use crate::secret::Secret;
+use crate::ecr::{FetchError, Token, TokenSource};
 use crate::settings::{Settings, SettingsError};
 
-/// The password [`FakeSource`] hands out.
-pub const FAKE_PASSWORD: &str = "fuzz-password-from-the-fake-source";
-
-/// A [`TokenSource`] that never touches the network and records what it was asked for.
-pub struct FakeSource {
-    /// `Some(lifetime)`: a token expiring `lifetime` seconds after `now` (`None`: no expiry given);
-    /// `None`: every fetch fails.
-    pub answer: Option<Option<i64>>,
-    pub now: u64,
-    /// Every registry a fetch was asked for.
-    pub asked: RefCell<Vec<Registry>>,
-}
-
-impl FakeSource {
-    pub fn new(answer: Option<Option<i64>>, now: u64) -> FakeSource {
-        FakeSource {
-            answer,
-            now,
-            asked: RefCell::new(Vec::new()),
-        }
-    }
-}
-
-impl TokenSource for FakeSource {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<Token, FetchError> {
-        if let Target::Registry(registry) = request.target {
-            self.asked.borrow_mut().push(registry.clone());
-        }
-        match self.answer {
-            Some(lifetime) => Ok(Token {
-                password: Secret::new(FAKE_PASSWORD.to_owned()),
-                expires_at: lifetime.map(|l| self.now.saturating_add_signed(l)),
-                proxy_endpoint: None,
-                warnings: Vec::new(),
-            }),
-            None => Err(FetchError::Network("the fuzz fake never answers".into())),
-        }
-    }
-}
+pub use crate::ecr::fake::{FAKE_PASSWORD, FakeSource};
 
 /// A configuration from `vars` alone (no process environment, no password database).
 pub fn config(vars: &[(&str, &str)]) -> Config {

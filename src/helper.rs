@@ -17,13 +17,14 @@ use crate::children;
 
 use tracing::{info, warn};
 
-use crate::cache::{CacheEntry, CacheState, Failure, Locked, Store};
+use crate::cache::{CacheEntry, CacheState, EntryKey, Failure, Locked, Store};
 use crate::config::Config;
+use crate::context::Context;
 use crate::ecr::{self, FetchError, FetchRequest, Target, Token, TokenSource};
 use crate::identity::Identity;
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::settings::{Loaded, Settings, SettingsError};
+use crate::settings::{KeyKind, Loaded, Role, Settings, SettingsError};
 
 /// The internal action of a background refresh: `__refresh get SERVER_URL` (the entry a `get`
 /// would answer `SERVER_URL` with) or `__refresh default REGION` (the kubelet's caller's
@@ -37,7 +38,7 @@ pub const LIST_BUDGET: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub enum GetOutcome {
     /// Answer with these credentials.
-    Found { password: Secret<String> },
+    Found(Found),
     /// Not an ECR host: not-found, silently.
     NotEcr,
     /// An ECR host (or a custom name for one) whose token cannot be had: not-found, and this
@@ -52,9 +53,9 @@ pub struct Answer {
     pub warnings: Vec<String>,
 }
 
-/// How a found token was obtained (for the log).
+/// Where a token handed out came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
+pub enum Served {
     Cache,
     CacheAfterWait,
     Api,
@@ -62,6 +63,47 @@ enum Source {
     StaleAfterSharedError,
     /// Past its refresh point, still usable: answered while a detached process refreshes it.
     CacheRefreshing,
+}
+
+/// A token handed out, with what every door needs to know about it.
+#[derive(Debug)]
+pub struct Found {
+    pub password: Secret<String>,
+    /// When it was fetched (epoch seconds): this request's time for a token from AWS, the entry's
+    /// for a token from the cache.
+    pub fetched_at: u64,
+    /// When it expires (epoch seconds), if AWS said.
+    pub expires_at: Option<u64>,
+    pub served: Served,
+}
+
+impl Found {
+    /// The token of a cache entry.
+    fn cached(e: &CacheEntry, served: Served) -> Found {
+        Found {
+            password: e.password.clone(),
+            fetched_at: e.fetched_at,
+            expires_at: Some(e.expires_at),
+            served,
+        }
+    }
+
+    /// A token from AWS, fetched at `now`.
+    fn fetched(password: Secret<String>, now: u64, expires_at: Option<u64>) -> Found {
+        Found {
+            password,
+            fetched_at: now,
+            expires_at,
+            served: Served::Api,
+        }
+    }
+
+    /// Seconds from `now` until its refresh point (half its life; 0 when past it, or when AWS
+    /// gave no expiry).
+    pub fn refresh_in(&self, now: u64) -> u64 {
+        self.expires_at
+            .map_or(0, |exp| crate::cache::refresh_in(self.fetched_at, exp, now))
+    }
 }
 
 /// How an entry past its refresh point (still usable) is refreshed.
@@ -110,51 +152,81 @@ fn start_refresher(cfg: &Config, args: &[&str]) -> bool {
 }
 
 pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -> Answer {
-    let started = Instant::now();
-    let cache = CacheState::of(cfg);
-    let loaded = Loaded::load(cfg, &cache);
-    let mut warnings: Vec<String> = Vec::new();
-    let answer = |outcome, warnings| Answer { outcome, warnings };
-    let settings = match loaded.settings {
+    get_in(&Context::new(cfg, now), server_url, source)
+}
+
+/// [`get`] within a run's [`Context`] (its cache state and settings, read once).
+pub fn get_in(ctx: &Context<'_>, server_url: &str, source: &dyn TokenSource) -> Answer {
+    let (cfg, loaded) = (ctx.cfg, &ctx.settings);
+    let clock = Clock::new(ctx.now);
+    // A request that is not resolved has no warnings to show.
+    let answer = |outcome| Answer {
+        outcome,
+        warnings: Vec::new(),
+    };
+    let settings = match &loaded.settings {
         Ok(m) => m,
         // A broken settings file is no business of hosts that are not ECR (custom names
         // included: they cannot be told from other registries without the file).
         Err(_) if Registry::parse(server_url).is_none() => {
             info!(input_len = server_url.len(), "get: not an ECR host");
-            return answer(GetOutcome::NotEcr, warnings);
+            return answer(GetOutcome::NotEcr);
         }
         Err(e) => {
             warn!(error = %e, "get: per-registry settings");
             let host = input_host(server_url);
-            return answer(
-                GetOutcome::Unavailable {
-                    host,
-                    error: FetchError::Settings(e),
-                },
-                warnings,
-            );
+            return answer(GetOutcome::Unavailable {
+                host,
+                error: FetchError::Settings(e.clone()),
+            });
         }
     };
-    let resolved = match resolve_in(cfg, &settings, server_url) {
+    let resolved = match resolve_in(cfg, settings, server_url) {
         Ok(Some(r)) => r,
         Ok(None) => {
             info!(input_len = server_url.len(), "get: not an ECR host");
-            return answer(GetOutcome::NotEcr, warnings);
+            return answer(GetOutcome::NotEcr);
         }
         Err(e) => {
             warn!(error = %e, "get: per-registry settings");
             let host = input_host(server_url);
-            return answer(GetOutcome::Unavailable { host, error: e }, warnings);
+            return answer(GetOutcome::Unavailable { host, error: e });
         }
     };
+    get_for(ctx, resolved, server_url, clock, source)
+}
+
+/// [`get_in`] for a caller already resolved (the kubelet's door resolves to plan its answer):
+/// the identity is not worked out again.
+pub fn get_resolved(
+    ctx: &Context<'_>,
+    caller: Caller,
+    server_url: &str,
+    source: &dyn TokenSource,
+) -> Answer {
+    get_for(ctx, caller, server_url, Clock::new(ctx.now), source)
+}
+
+/// The policy of [`get`] once the caller is known.
+fn get_for(
+    ctx: &Context<'_>,
+    caller: Caller,
+    server_url: &str,
+    clock: Clock,
+    source: &dyn TokenSource,
+) -> Answer {
+    let (cfg, cache) = (ctx.cfg, &ctx.cache);
+    let settings = ctx.settings.settings.as_ref().ok();
+    let mut warnings: Vec<String> = Vec::new();
     warnings.extend(cache.warning());
-    warnings.extend(loaded.warning);
-    let Request {
+    warnings.extend(ctx.settings.warning.clone());
+    let Caller {
         registry,
         profile,
+        role,
         identity,
         ..
-    } = resolved;
+    } = caller;
     warnings.extend(identity.warnings.iter().cloned());
     if let Some(w) = cache.warning() {
         warn!(%w, "cache not used");
@@ -162,32 +234,25 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
     let request = FetchRequest {
         target: Target::Registry(&registry),
         profile: profile.as_deref(),
+        role: role.as_ref(),
         identity: &identity,
         budget: ecr::fetch_budget(cfg),
         web_identity: None,
     };
     let spawn = || start_refresher(cfg, &["get", server_url]);
-    let mode = if background_refresh(cfg, Some(&settings)) && cfg.can_spawn_refresher {
+    let mode = if background_refresh(cfg, settings) && cfg.can_spawn_refresher {
         Mode::Background(&spawn)
     } else {
         Mode::Foreground
     };
-    answer_for(
-        cfg,
-        &cache,
-        &request,
-        (now, started),
-        source,
-        warnings,
-        mode,
-    )
+    answer_for(cfg, cache, &request, clock, source, warnings, mode)
 }
 
 /// The internal action [`REFRESH_ACTION`]: refreshes one entry as a waiting `get` would (the
 /// same lock, budget, entry or failure record), answers no one, and ends the claim that started
 /// it. `false` on arguments this program does not send.
 pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource) -> bool {
-    let started = Instant::now();
+    let clock = Clock::new(now);
     let cache = CacheState::of(cfg);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let outcome = match args.as_slice() {
@@ -202,6 +267,7 @@ pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource
             let request = FetchRequest {
                 target: Target::Registry(&r.registry),
                 profile: r.profile.as_deref(),
+                role: r.role.as_ref(),
                 identity: &r.identity,
                 budget: ecr::fetch_budget(cfg),
                 web_identity: None,
@@ -210,7 +276,7 @@ pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource
                 cfg,
                 &cache,
                 &request,
-                (now, started),
+                clock,
                 source,
                 Vec::new(),
                 Mode::Refresher,
@@ -221,6 +287,7 @@ pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource
             let request = FetchRequest {
                 target: Target::DefaultRegistry { region },
                 profile: None,
+                role: None,
                 identity: &identity,
                 budget: ecr::fetch_budget(cfg),
                 web_identity: None,
@@ -229,7 +296,7 @@ pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource
                 cfg,
                 &cache,
                 &request,
-                (now, started),
+                clock,
                 source,
                 Vec::new(),
                 Mode::Refresher,
@@ -245,7 +312,7 @@ fn answer_for(
     cfg: &Config,
     cache: &CacheState,
     request: &FetchRequest<'_>,
-    (now, started): (u64, Instant),
+    clock: Clock,
     source: &dyn TokenSource,
     mut warnings: Vec<String>,
     mode: Mode<'_>,
@@ -254,18 +321,18 @@ fn answer_for(
         cfg,
         cache.store(),
         request,
-        (now, started),
+        clock,
         source,
         &mut warnings,
         mode,
     );
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let ms = clock.started.elapsed().as_secs_f64() * 1000.0;
     let host = request.target.name();
     let identity = &request.identity.source;
     let outcome = match result {
-        Ok((password, how)) => {
-            info!(host, %identity, source = ?how, ms, "get: token");
-            GetOutcome::Found { password }
+        Ok(found) => {
+            info!(host, %identity, source = ?found.served, ms, "get: token");
+            GetOutcome::Found(found)
         }
         Err(e) => {
             warn!(host, %identity, error = %crate::error::render(&e), ms, "get: no token");
@@ -279,19 +346,19 @@ fn answer_for(
 /// and identity another door decided: the kubelet's hosts that are not ECR (the caller's default
 /// registry) and its service-account tokens (an identity per service account, a role to assume).
 pub fn get_as(
-    cfg: &Config,
+    ctx: &Context<'_>,
     target: Target<'_>,
     identity: &Identity,
     web_identity: Option<&crate::ecr::WebIdentity>,
-    now: u64,
     source: &dyn TokenSource,
 ) -> Answer {
-    let started = Instant::now();
-    let cache = CacheState::of(cfg);
+    let (cfg, cache) = (ctx.cfg, &ctx.cache);
+    let clock = Clock::new(ctx.now);
     let warnings: Vec<String> = cache.warning().into_iter().collect();
     let request = FetchRequest {
         target,
         profile: None,
+        role: None,
         identity,
         budget: ecr::fetch_budget(cfg),
         web_identity,
@@ -302,8 +369,8 @@ pub fn get_as(
     // kubelet's door asks `get`.)
     let spawn = || match target {
         Target::DefaultRegistry { region } => {
-            let settings = Loaded::load(cfg, &cache).settings.ok();
-            background_refresh(cfg, settings.as_ref()) && start_refresher(cfg, &["default", region])
+            let settings = ctx.settings.settings.as_ref().ok();
+            background_refresh(cfg, settings) && start_refresher(cfg, &["default", region])
         }
         Target::Registry(_) => false,
     };
@@ -312,15 +379,7 @@ pub fn get_as(
     } else {
         Mode::Foreground
     };
-    answer_for(
-        cfg,
-        &cache,
-        &request,
-        (now, started),
-        source,
-        warnings,
-        mode,
-    )
+    answer_for(cfg, cache, &request, clock, source, warnings, mode)
 }
 
 /// The host a client asked about, for a message: the ECR host if it is one, else its input.
@@ -331,19 +390,20 @@ fn input_host(server_url: &str) -> String {
 /// The one stderr line of `store` (`action` "store") or `erase` of a host this helper serves
 /// (docs/contract.md §2.3): nothing is kept, tokens come from the AWS credentials, and whose, so
 /// that someone who logged in with another account's password knows to map the host.
-pub fn not_kept(cfg: &Config, action: &str, server_url: &str) -> String {
+pub fn not_kept(ctx: &Context<'_>, action: &str, server_url: &str) -> String {
+    let cfg = ctx.cfg;
     let host = Registry::parse(server_url).map_or_else(
         || crate::registry::hostport_of(server_url).to_owned(),
         |r| r.host().to_owned(),
     );
-    let host = crate::shown(&host);
+    let host = crate::text::shown(&host);
     let what = if action == "store" {
         "the password was not kept"
     } else {
         "nothing to erase"
     };
     let from = "this helper gets tokens for this host from the AWS credentials";
-    match resolve(cfg, server_url) {
+    match resolve_for(ctx, server_url) {
         Ok(Some(r)) => {
             let map = cfg.settings_file.as_ref().map_or_else(String::new, |f| {
                 format!("; for another account's, map the host in {}", f.display())
@@ -356,13 +416,12 @@ pub fn not_kept(cfg: &Config, action: &str, server_url: &str) -> String {
 }
 
 /// The identity of a request in a few words, as `doctor` names it: no secret, no key id.
-pub fn identity_named(cfg: &Config, request: &Request) -> String {
+pub fn identity_named(cfg: &Config, request: &Caller) -> String {
     use crate::identity::CredentialSource;
+    let key = request.mapping.as_deref().unwrap_or_default();
     match (&request.profile, &request.identity.source) {
-        (Some(p), _) => format!(
-            "profile {p}, mapped by {:?}",
-            request.mapping.as_deref().unwrap_or_default()
-        ),
+        (_, source @ CredentialSource::Role { .. }) => format!("{source}, mapped by {key:?}"),
+        (Some(p), _) => format!("profile {p}, mapped by {key:?}"),
         (None, CredentialSource::Profile { name, .. }) if cfg.profile.is_some() => {
             format!("profile {name} from AWS_PROFILE")
         }
@@ -372,238 +431,159 @@ pub fn identity_named(cfg: &Config, request: &Request) -> String {
 
 /// Who asks for which registry: the outcome of the per-registry settings and the identity.
 #[derive(Debug)]
-pub struct Request {
+pub struct Caller {
     pub registry: Registry,
-    /// A profile named by a mapping (it wins over `AWS_PROFILE` and environment keys).
+    /// A profile named by a mapping (its `profile`, or its role's `source_profile`): it wins over
+    /// `AWS_PROFILE` and environment keys.
     pub profile: Option<String>,
+    /// A role named by a mapping, assumed with the credentials of `profile` (else the default
+    /// chain).
+    pub role: Option<Role>,
     /// The key of the per-registry mapping that applied, if any.
     pub mapping: Option<String>,
+    /// How that key named the host.
+    pub kind: Option<KeyKind>,
+    /// Keys that name the host too but lost to `mapping`.
+    pub outranked: Vec<String>,
     pub identity: Identity,
 }
 
-/// Applies the per-registry settings to what the client sent. `Ok(None)`: not ours to answer.
-pub fn resolve(cfg: &Config, server_url: &str) -> Result<Option<Request>, FetchError> {
-    let cache = CacheState::of(cfg);
-    let settings = Loaded::load(cfg, &cache).settings?;
-    resolve_in(cfg, &settings, server_url)
+/// Who asks for `server_url`, as the per-registry settings a run's [`Context`] read and the
+/// identity decide; `None` for a host that is not ECR (nor a mapped custom name).
+pub fn resolve_for(ctx: &Context<'_>, server_url: &str) -> Result<Option<Caller>, FetchError> {
+    match &ctx.settings.settings {
+        Ok(settings) => resolve_in(ctx.cfg, settings, server_url),
+        Err(e) => Err(FetchError::from(e.clone())),
+    }
 }
 
-/// [`resolve`] with the per-registry settings already loaded (for `list`, which resolves each
+/// [`resolve_for`] with the per-registry settings already loaded (for `list`, which resolves each
 /// cached entry).
 fn resolve_in(
     cfg: &Config,
     settings: &Settings,
     server_url: &str,
-) -> Result<Option<Request>, FetchError> {
+) -> Result<Option<Caller>, FetchError> {
     let Some(resolved) = settings.resolve(server_url)? else {
         return Ok(None);
     };
-    let identity = Identity::of(cfg, resolved.profile.as_deref());
-    if let Some(p) = &resolved.profile
+    let (identity, profile, which) = match &resolved.role {
+        Some(role) => (
+            Identity::of_role(cfg, role),
+            role.source_profile.clone(),
+            "source_profile",
+        ),
+        None => (
+            Identity::of(cfg, resolved.profile.as_deref()),
+            resolved.profile.clone(),
+            "profile",
+        ),
+    };
+    if let Some(p) = &profile
         && !identity.profile_found()
     {
         return Err(FetchError::Settings(SettingsError {
             path: settings.path().map(Path::to_path_buf).unwrap_or_default(),
             key: resolved.key.clone(),
             problem: format!(
-                "unknown profile {p:?}: no such section in the AWS config or credentials file"
+                "\"{which}\": unknown profile {p:?}: no such section in the AWS config or credentials file"
             ),
         }));
     }
-    Ok(Some(Request {
+    Ok(Some(Caller {
         registry: resolved.registry,
-        profile: resolved.profile,
+        profile,
+        role: resolved.role,
         mapping: resolved.key,
+        kind: resolved.kind,
+        outranked: resolved.outranked,
         identity,
     }))
 }
 
-/// The cache-then-fetch policy for one request (see the module comment).
+/// The clock of one request: the time it started (epoch seconds, as `main` read it) and the
+/// instant, so that a record read or written later is dated later.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    now: u64,
+    started: Instant,
+}
+
+impl Clock {
+    fn new(now: u64) -> Clock {
+        Clock {
+            now,
+            started: Instant::now(),
+        }
+    }
+
+    /// `now` plus the whole seconds this request has taken so far.
+    fn later(&self) -> u64 {
+        self.now.saturating_add(self.started.elapsed().as_secs())
+    }
+}
+
+/// The cache-then-fetch policy for one request (see the module comment), in its steps: a hit,
+/// a shared failure, a background refresh, the lock, a re-read, the fetch, the record.
 fn get_registry(
     cfg: &Config,
     store: Option<&Store>,
     request: &FetchRequest<'_>,
-    (now, started): (u64, Instant),
+    clock: Clock,
     source: &dyn TokenSource,
     warnings: &mut Vec<String>,
     mode: Mode<'_>,
-) -> Result<(Secret<String>, Source), FetchError> {
-    let name = request.target.name();
-    let host = name.as_str();
-    let (identity, budget) = (request.identity, request.budget);
-    let mut fetch = |source: &dyn TokenSource| {
-        let r = fetch(source, request);
-        r.map(|t| {
-            for n in t.warnings {
-                if !warnings.contains(&n) {
-                    warnings.push(n);
-                }
-            }
-            (t.password, t.expires_at)
-        })
+) -> Result<Found, FetchError> {
+    let now = clock.now;
+    let Some(store) = usable_store(store, request) else {
+        return fetch_noting(source, request, warnings).map(|(p, exp)| Found::fetched(p, now, exp));
     };
-    let store = match store {
-        Some(s) if identity.cacheable => s,
-        Some(_) => {
-            info!(
-                host,
-                "cache not used: an AWS config or credentials file is too large to identify"
-            );
-            return fetch(source).map(|(p, _)| (p, Source::Api));
-        }
-        None => return fetch(source).map(|(p, _)| (p, Source::Api)),
-    };
-    let key = Store::key(&identity.id, host);
+    let slot = Slot::new(cfg, store, request, clock);
     // A hit reads one file and computes nothing more.
-    let cached = store.read(&key, &identity.id, host);
+    let cached = store.read(&slot.key);
     if !matches!(mode, Mode::Refresher)
         && let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now))
     {
-        return Ok((e.password.clone(), Source::Cache));
+        return Ok(Found::cached(e, Served::Cache));
     }
-    // The token's scope (a private registry's region, partition and flavour), kept under its own
-    // key: one fetch per scope serves every account's registry in it.
-    let scope = match request.target {
-        Target::Registry(r) => r.token_scope(),
-        Target::DefaultRegistry { .. } => host.to_owned(),
-    };
-    let scope_key = (scope != host).then(|| Store::key(&identity.id, &scope));
-    // The fetch (its lock, its refresher) is the scope's.
-    let fetch_key = scope_key.clone().unwrap_or_else(|| key.clone());
     // The refresher ends the claim that started it, whatever the outcome (after the lock is
     // released: this is declared first, so dropped last).
     let _claim = matches!(mode, Mode::Refresher).then(|| Claim {
         store,
-        key: &fetch_key,
+        key: slot.fetch_key(),
     });
-    // A failure is shared only under the same network settings as well (config.rs), and in the
-    // kubelet's service-account mode only among requests carrying the same token: the entry is
-    // the service account's, but the claims that name it are not checked here (STS checks the
-    // token), so a forged token's failure must not answer for the real account's pulls.
-    let mut failure_owner = format!(
-        "{}:{}",
-        identity.id,
-        crate::digest::sha256_hex(cfg.fetch_context.as_bytes())
-    );
-    if let Some(w) = request.web_identity {
-        failure_owner.push(':');
-        failure_owner.push_str(&crate::digest::sha256_hex(w.token.expose().as_bytes()));
-    }
-    let fresh = |e: &Option<CacheEntry>| e.as_ref().is_some_and(|e| e.is_fresh(now));
-    // A failure record's age is taken at the time it is read (a waiter reads one recorded
-    // after it started), so one dated in the future answers for no more than its few seconds.
-    let recent_failure = || {
-        let read_at = now.saturating_add(started.elapsed().as_secs());
-        store
-            .read_failure(&key, &failure_owner, host)
-            .filter(|f| f.is_recent(read_at))
-    };
-    // This registry's entry, or the scope's token when that is newer (then copied to this
-    // registry's entry, so the next hit reads one file, and `list` shows this registry).
-    let read_scoped = |own: Option<CacheEntry>| {
-        let Some(scoped) = scope_key
-            .as_ref()
-            .and_then(|k| store.read(k, &identity.id, &scope))
-            .filter(|s| s.is_usable(now))
-            .filter(|s| own.as_ref().is_none_or(|o| s.fetched_at > o.fetched_at))
-        else {
-            return own;
-        };
-        let copy = CacheEntry {
-            registry: host.to_owned(),
-            ..scoped
-        };
-        if let Err(err) = store.write(&key, &copy) {
-            warn!(dir = %store.dir().display(), %err, "cache not written");
-        }
-        Some(copy)
-    };
-    let cached = read_scoped(cached);
+    let cached = slot.with_scope(cached);
     if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
-        return Ok((e.password.clone(), Source::Cache));
+        return Ok(Found::cached(e, Served::Cache));
     }
-    if let Some(f) = recent_failure() {
+    if let Some(f) = slot.recent_failure() {
         return shared_failure(cached, f, now);
     }
-    // Past its refresh point, still usable: answer now, refresh in a detached process (one per
-    // entry: the claim; if it cannot start, the caller refreshes as with background refresh off).
-    if let (Mode::Background(spawn), Some(e)) = (&mode, &cached)
-        && e.is_usable(now)
-    {
-        if !store.claim_refresh(&fetch_key, budget.saturating_mul(2)) {
-            info!(host, "get: past its refresh point; a refresh is under way");
-            return Ok((e.password.clone(), Source::CacheRefreshing));
-        }
-        if spawn() {
-            return Ok((e.password.clone(), Source::CacheRefreshing));
-        }
-        store.end_refresh(&fetch_key);
+    if let Some(answer) = slot.refresh_in_background(&mode, cached.as_ref(), request.budget) {
+        return Ok(answer);
     }
-
-    // Miss or past half-life: one process fetches, the others wait for its outcome.
-    let lock = store.lock(&fetch_key, budget, || {
-        fresh(&read_scoped(store.read(&key, &identity.id, host))) || recent_failure().is_some()
-    });
-    let _held = match lock {
-        Locked::Held(l) => Some(l),
-        Locked::Ready => None,
-        Locked::Unlocked => {
-            warn!(
-                host,
-                "entry lock not taken (unwritable cache, or a holder past its deadline): fetching without it"
-            );
-            None
-        }
-    };
-    let cached = read_scoped(store.read(&key, &identity.id, host)).or(cached);
+    // Miss or past half-life: one process fetches, the others wait for its outcome. The lock
+    // (if held) is released when this function returns, after the outcome is written.
+    let _held = slot.lock(request.budget);
+    let cached = slot.with_scope(store.read(&slot.key)).or(cached);
     if let Some(e) = cached.as_ref().filter(|e| e.is_fresh(now)) {
-        return Ok((e.password.clone(), Source::CacheAfterWait));
+        return Ok(Found::cached(e, Served::CacheAfterWait));
     }
-    if let Some(f) = recent_failure() {
+    if let Some(f) = slot.recent_failure() {
         return shared_failure(cached, f, now);
     }
-    // The lock (if held) is released when this function returns, after the outcome is written.
-    match fetch(source) {
+    match fetch_noting(source, request, warnings) {
         Ok((password, expires_at)) => {
-            // A token that arrives already expired (or nearly) is handed out but not kept.
-            let entry = expires_at
-                .map(|exp| CacheEntry::new(host, &identity.id, password.clone(), now, exp))
-                .filter(|e| e.is_usable(now));
-            if let Some(entry) = entry {
-                // The scope's first, so a registry's entry is never newer than its scope's.
-                let scoped = scope_key.as_ref().map(|k| {
-                    let e = CacheEntry {
-                        registry: scope.clone(),
-                        ..entry.clone()
-                    };
-                    store.write(k, &e)
-                });
-                for result in [scoped.unwrap_or(Ok(())), store.write(&key, &entry)] {
-                    if let Err(err) = result {
-                        warn!(dir = %store.dir().display(), %err, "cache not written");
-                    }
-                }
-            }
-            store.clear_failure(&key);
-            let pruned = store.prune(now);
-            if pruned > 0 {
-                info!(pruned, "cache: removed expired or damaged entries");
-            }
-            Ok((password, Source::Api))
+            slot.record(&password, expires_at);
+            Ok(Found::fetched(password, now, expires_at))
         }
         Err(err) => {
-            // Shared with the processes waiting for this fetch, and any arriving soon after.
-            let at = now.saturating_add(started.elapsed().as_secs());
-            let cause = crate::error::render(&err);
-            let record = Failure::new(host, &failure_owner, cause, at);
-            if let Err(e) = store.write_failure(&key, &record) {
-                warn!(%e, "failure record not written");
-            }
+            slot.record_failure(&err);
             match cached {
                 // Better than Go: a stale token only while the registry would still accept it.
                 Some(e) if e.is_usable(now) => {
-                    warn!(host, err = %crate::error::render(&err), expires_at = e.expires_at, "refresh failed; using cached token");
-                    Ok((e.password, Source::StaleAfterError))
+                    warn!(host = slot.host(), err = %crate::error::render(&err), expires_at = e.expires_at, "refresh failed; using cached token");
+                    Ok(Found::cached(&e, Served::StaleAfterError))
                 }
                 _ => Err(err),
             }
@@ -611,10 +591,220 @@ fn get_registry(
     }
 }
 
+/// The store, if this request's tokens may be kept in it.
+fn usable_store<'a>(store: Option<&'a Store>, request: &FetchRequest<'_>) -> Option<&'a Store> {
+    let store = store?;
+    if !request.identity.cacheable {
+        info!(
+            host = request.target.name(),
+            "cache not used: an AWS config or credentials file is too large to identify"
+        );
+        return None;
+    }
+    Some(store)
+}
+
+/// A fetch, its warnings added to `warnings` (each once).
+fn fetch_noting(
+    source: &dyn TokenSource,
+    request: &FetchRequest<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<(Secret<String>, Option<u64>), FetchError> {
+    fetch(source, request).map(|t| {
+        for n in t.warnings {
+            if !warnings.contains(&n) {
+                warnings.push(n);
+            }
+        }
+        (t.password, t.expires_at)
+    })
+}
+
+/// One request's place in the store: its registry's entry, its token scope's (a private
+/// registry's region, partition and flavour, kept under its own key: one fetch per scope serves
+/// every account's registry in it), and who may share its failures.
+struct Slot<'a> {
+    store: &'a Store,
+    identity: &'a str,
+    key: EntryKey,
+    /// The scope's entry, when the scope is not the registry itself.
+    scope_key: Option<EntryKey>,
+    /// A failure is shared only under the same network settings as well (config.rs), and in the
+    /// kubelet's service-account mode only among requests carrying the same token: the entry is
+    /// the service account's, but the claims that name it are not checked here (STS checks the
+    /// token), so a forged token's failure must not answer for the real account's pulls.
+    failure_owner: String,
+    clock: Clock,
+}
+
+impl<'a> Slot<'a> {
+    fn new(cfg: &Config, store: &'a Store, request: &FetchRequest<'a>, clock: Clock) -> Slot<'a> {
+        let identity = request.identity.id.as_str();
+        let host = request.target.name();
+        let scope = match request.target {
+            Target::Registry(r) => r.token_scope(),
+            Target::DefaultRegistry { .. } => host.clone(),
+        };
+        let scope_key = (scope != host).then(|| EntryKey::new(identity, &scope));
+        let mut failure_owner = format!(
+            "{identity}:{}",
+            crate::digest::sha256_hex(cfg.fetch_context.as_bytes())
+        );
+        if let Some(w) = request.web_identity {
+            failure_owner.push(':');
+            failure_owner.push_str(&crate::digest::sha256_hex(w.token.expose().as_bytes()));
+        }
+        Slot {
+            store,
+            identity,
+            key: EntryKey::new(identity, &host),
+            scope_key,
+            failure_owner,
+            clock,
+        }
+    }
+
+    fn host(&self) -> &str {
+        self.key.registry()
+    }
+
+    /// The fetch (its lock, its refresher) is the scope's.
+    fn fetch_key(&self) -> &EntryKey {
+        self.scope_key.as_ref().unwrap_or(&self.key)
+    }
+
+    /// This registry's entry `own`, or the scope's token when that is newer (then copied to this
+    /// registry's entry, so the next hit reads one file, and `list` shows this registry).
+    fn with_scope(&self, own: Option<CacheEntry>) -> Option<CacheEntry> {
+        let now = self.clock.now;
+        let Some(scoped) = self
+            .scope_key
+            .as_ref()
+            .and_then(|k| self.store.read(k))
+            .filter(|s| s.is_usable(now))
+            .filter(|s| own.as_ref().is_none_or(|o| s.fetched_at > o.fetched_at))
+        else {
+            return own;
+        };
+        let copy = CacheEntry {
+            registry: self.host().to_owned(),
+            ..scoped
+        };
+        if let Err(err) = self.store.write(&self.key, &copy) {
+            warn!(dir = %self.store.dir().display(), %err, "cache not written");
+        }
+        Some(copy)
+    }
+
+    /// A failure another process recorded moments ago. Its age is taken at the time it is read
+    /// (a waiter reads one recorded after it started), so one dated in the future answers for
+    /// no more than its few seconds.
+    fn recent_failure(&self) -> Option<Failure> {
+        let read_at = self.clock.later();
+        self.store
+            .read_failure(&self.key, &self.failure_owner)
+            .filter(|f| f.is_recent(read_at))
+    }
+
+    /// Past its refresh point, still usable: answer now, refresh in a detached process (one per
+    /// entry: the claim; if it cannot start, the caller refreshes as with background refresh
+    /// off, and `None` is returned).
+    fn refresh_in_background(
+        &self,
+        mode: &Mode<'_>,
+        cached: Option<&CacheEntry>,
+        budget: Duration,
+    ) -> Option<Found> {
+        let (Mode::Background(spawn), Some(e)) = (mode, cached) else {
+            return None;
+        };
+        if !e.is_usable(self.clock.now) {
+            return None;
+        }
+        if !self
+            .store
+            .claim_refresh(self.fetch_key(), budget.saturating_mul(2))
+        {
+            info!(
+                host = self.host(),
+                "get: past its refresh point; a refresh is under way"
+            );
+            return Some(Found::cached(e, Served::CacheRefreshing));
+        }
+        if spawn() {
+            return Some(Found::cached(e, Served::CacheRefreshing));
+        }
+        self.store.end_refresh(self.fetch_key());
+        None
+    }
+
+    /// The fetch's lock, waiting while another process holds it until its outcome (an entry
+    /// or a failure record) appears.
+    fn lock(&self, budget: Duration) -> Option<crate::cache::EntryLock> {
+        let now = self.clock.now;
+        let ready = || {
+            let e = self.with_scope(self.store.read(&self.key));
+            e.is_some_and(|e| e.is_fresh(now)) || self.recent_failure().is_some()
+        };
+        match self.store.lock(self.fetch_key(), budget, ready) {
+            Locked::Held(l) => Some(l),
+            Locked::Ready => None,
+            Locked::Unlocked => {
+                warn!(
+                    host = self.host(),
+                    "entry lock not taken (unwritable cache, or a holder past its deadline): fetching without it"
+                );
+                None
+            }
+        }
+    }
+
+    /// Keeps a fetched token (the scope's entry first, so a registry's entry is never newer
+    /// than its scope's), forgets the failure record, prunes. A token that arrives already
+    /// expired (or nearly) is handed out but not kept.
+    fn record(&self, password: &Secret<String>, expires_at: Option<u64>) {
+        let now = self.clock.now;
+        let entry = expires_at
+            .map(|exp| CacheEntry::new(self.host(), self.identity, password.clone(), now, exp))
+            .filter(|e| e.is_usable(now));
+        if let Some(entry) = entry {
+            let scoped = self.scope_key.as_ref().map(|k| {
+                let e = CacheEntry {
+                    registry: k.registry().to_owned(),
+                    ..entry.clone()
+                };
+                self.store.write(k, &e)
+            });
+            for result in [
+                scoped.unwrap_or(Ok(())),
+                self.store.write(&self.key, &entry),
+            ] {
+                if let Err(err) = result {
+                    warn!(dir = %self.store.dir().display(), %err, "cache not written");
+                }
+            }
+        }
+        self.store.clear_failure(&self.key);
+        let pruned = self.store.prune(now);
+        if pruned > 0 {
+            info!(pruned, "cache: removed expired or damaged entries");
+        }
+    }
+
+    /// Shares a failed fetch with the processes waiting for it, and any arriving soon after.
+    fn record_failure(&self, err: &FetchError) {
+        let cause = crate::error::render(err);
+        let record = Failure::new(self.host(), &self.failure_owner, cause, self.clock.later());
+        if let Err(e) = self.store.write_failure(&self.key, &record) {
+            warn!(%e, "failure record not written");
+        }
+    }
+}
+
 /// A refresher's claim on an entry (`Store::claim_refresh`), ended when dropped.
 struct Claim<'a> {
     store: &'a Store,
-    key: &'a str,
+    key: &'a EntryKey,
 }
 
 impl Drop for Claim<'_> {
@@ -628,9 +818,9 @@ fn shared_failure(
     cached: Option<CacheEntry>,
     failure: Failure,
     now: u64,
-) -> Result<(Secret<String>, Source), FetchError> {
+) -> Result<Found, FetchError> {
     match cached {
-        Some(e) if e.is_usable(now) => Ok((e.password, Source::StaleAfterSharedError)),
+        Some(e) if e.is_usable(now) => Ok(Found::cached(&e, Served::StaleAfterSharedError)),
         _ => {
             info!(
                 age = now.saturating_sub(failure.recorded_at),
@@ -665,10 +855,15 @@ fn fetch(source: &dyn TokenSource, request: &FetchRequest<'_>) -> Result<Token, 
 /// `docker build`, within [`LIST_BUDGET`]; what it can't get, it leaves out (docs/contract.md
 /// §2.2).
 pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
-    let cache = CacheState::of(cfg);
-    let store = cache.store().cloned();
+    list_in(&Context::new(cfg, now), source)
+}
+
+/// [`list`] within a run's [`Context`] (its cache state and settings, read once).
+pub fn list_in(ctx: &Context<'_>, source: &dyn TokenSource) -> Vec<String> {
+    let (cfg, now) = (ctx.cfg, ctx.now);
+    let store = ctx.cache.store().cloned();
     // With a broken settings file no entry's owner can be told (every get fails too): list nothing.
-    let Ok(settings) = Loaded::load(cfg, &cache).settings else {
+    let Ok(settings) = &ctx.settings.settings else {
         return Vec::new();
     };
     let mut hosts: Vec<String> = store
@@ -676,7 +871,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
         .flat_map(Store::entries)
         .filter(|e| e.is_usable(now))
         .filter(|e| {
-            matches!(resolve_in(cfg, &settings, &e.registry), Ok(Some(r))
+            matches!(resolve_in(cfg, settings, &e.registry), Ok(Some(r))
                 if r.identity.id == e.identity && r.registry.host() == e.registry)
         })
         .map(|e| e.registry)
@@ -686,8 +881,7 @@ pub fn list(cfg: &Config, now: u64, source: &dyn TokenSource) -> Vec<String> {
             .iter()
             .any(|h| matches!(Registry::parse(h), Some(Registry::Private { region: r, .. }) if &r == region));
         if !covered
-            && let Some(host) =
-                default_registry(cfg, &settings, region, now, store.as_ref(), source)
+            && let Some(host) = default_registry(cfg, settings, region, now, store.as_ref(), source)
         {
             hosts.push(host);
         }
@@ -712,6 +906,7 @@ fn default_registry(
     let request = FetchRequest {
         target: Target::DefaultRegistry { region },
         profile: None,
+        role: None,
         identity: &default_identity,
         budget: LIST_BUDGET,
         web_identity: None,
@@ -734,7 +929,7 @@ fn default_registry(
     if let (Some(store), Some(exp)) = (store, token.expires_at) {
         let entry = CacheEntry::new(host, &identity.id, token.password, now, exp);
         if entry.is_usable(now) {
-            let _ = store.write(&Store::key(&identity.id, host), &entry);
+            let _ = store.write(&EntryKey::new(&identity.id, host), &entry);
         }
     }
     info!(
@@ -748,39 +943,12 @@ fn default_registry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::{Cell, RefCell};
 
     const HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 
-    struct Fake {
-        calls: Cell<u32>,
-        answers: RefCell<Vec<Result<(String, u64), FetchError>>>,
-        /// The registry each call was for (whose account goes in `registryIds`).
-        targets: RefCell<Vec<String>>,
-    }
+    use std::cell::Cell;
 
-    impl Fake {
-        fn new(answers: Vec<Result<(String, u64), FetchError>>) -> Fake {
-            Fake {
-                calls: Cell::new(0),
-                answers: RefCell::new(answers),
-                targets: RefCell::new(Vec::new()),
-            }
-        }
-    }
-
-    impl TokenSource for Fake {
-        fn fetch(&self, r: &FetchRequest<'_>) -> Result<Token, FetchError> {
-            self.calls.set(self.calls.get() + 1);
-            self.targets.borrow_mut().push(r.target.name());
-            self.answers.borrow_mut().remove(0).map(|(p, exp)| Token {
-                password: Secret::new(p),
-                expires_at: Some(exp),
-                proxy_endpoint: None,
-                warnings: Vec::new(),
-            })
-        }
-    }
+    type Fake = crate::ecr::fake::FakeSource;
 
     fn cfg(dir: &std::path::Path) -> Config {
         let home = dir.display().to_string();
@@ -800,7 +968,7 @@ mod tests {
 
     fn password(a: Answer) -> String {
         match a.outcome {
-            GetOutcome::Found { password } => password.expose().clone(),
+            GetOutcome::Found(found) => found.password.expose().clone(),
             other => panic!("{other:?}"),
         }
     }
@@ -809,15 +977,15 @@ mod tests {
     fn fresh_hit_makes_no_call_and_half_life_triggers_a_refresh() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![
+        let fake = Fake::scripted(vec![
             Ok(("one".into(), 1000 + 100)),
             Ok(("two".into(), 2000)),
         ]);
         assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
         assert_eq!(password(get(&c, HOST, 1049, &fake)), "one");
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
         assert_eq!(password(get(&c, HOST, 1050, &fake)), "two");
-        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(fake.calls(), 2);
     }
 
     #[test]
@@ -826,17 +994,17 @@ mod tests {
         // the later one: its entry says fetched at 1001, the waiter's clock says 1000.
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![Ok(("one".into(), 1001 + 43_200))]);
+        let fake = Fake::scripted(vec![Ok(("one".into(), 1001 + 43_200))]);
         assert_eq!(password(get(&c, HOST, 1001, &fake)), "one");
         assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
     }
 
     #[test]
     fn failed_refresh_serves_the_cached_token_only_while_it_is_valid() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![Ok(("one".into(), 1100)), denied(), denied()]);
+        let fake = Fake::scripted(vec![Ok(("one".into(), 1100)), denied(), denied()]);
         assert_eq!(password(get(&c, HOST, 1000, &fake)), "one");
         assert_eq!(password(get(&c, HOST, 1060, &fake)), "one");
         assert!(matches!(
@@ -851,19 +1019,19 @@ mod tests {
     #[test]
     fn non_ecr_hosts_never_reach_the_source() {
         let d = tempfile::tempdir().unwrap();
-        let fake = Fake::new(vec![]);
+        let fake = Fake::scripted(vec![]);
         assert!(matches!(
             get(&cfg(d.path()), "index.docker.io", 1, &fake).outcome,
             GetOutcome::NotEcr
         ));
-        assert_eq!(fake.calls.get(), 0);
+        assert_eq!(fake.calls(), 0);
     }
 
     #[test]
     fn a_failure_is_shared_for_a_few_seconds_with_the_same_identity_only() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![denied(), Ok(("other".into(), 9000)), denied()]);
+        let fake = Fake::scripted(vec![denied(), Ok(("other".into(), 9000)), denied()]);
         let first = get(&c, HOST, 1000, &fake).outcome;
         let GetOutcome::Unavailable { error: e, .. } = first else {
             panic!("{first:?}")
@@ -874,7 +1042,7 @@ mod tests {
             GetOutcome::Unavailable { error: e, .. } => assert_eq!(e.to_string(), cause),
             other => panic!("{other:?}"),
         }
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
         // Another identity asks for itself.
         let mut other = c.clone();
         other
@@ -884,7 +1052,7 @@ mod tests {
             .identity_env
             .push(("AWS_SECRET_ACCESS_KEY", Secret::new("t".into())));
         assert_eq!(password(get(&other, HOST, 1001, &fake)), "other");
-        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(fake.calls(), 2);
         // After the record's time, the API is asked again.
         let late = get(&c, HOST, 1000 + crate::cache::FAILURE_TTL, &fake).outcome;
         assert!(matches!(
@@ -894,7 +1062,7 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(fake.calls.get(), 3);
+        assert_eq!(fake.calls(), 3);
     }
 
     #[test]
@@ -910,14 +1078,13 @@ mod tests {
             token: Secret::new(token.into()),
         };
         let (forged, real) = (with("forged"), with("real"));
-        let fake = Fake::new(vec![denied(), Ok(("real".into(), 9000))]);
+        let fake = Fake::scripted(vec![denied(), Ok(("real".into(), 9000))]);
         let ask = |w: &crate::ecr::WebIdentity, now| {
             get_as(
-                &c,
+                &Context::new(&c, now),
                 Target::Registry(&registry),
                 &identity,
                 Some(w),
-                now,
                 &fake,
             )
             .outcome
@@ -925,13 +1092,13 @@ mod tests {
         assert!(matches!(ask(&forged, 1000), GetOutcome::Unavailable { .. }));
         // The same token within the burst: the recorded failure answers.
         assert!(matches!(ask(&forged, 1001), GetOutcome::Unavailable { .. }));
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
         // Another token naming the same account is not answered by the forged one's failure.
         match ask(&real, 1001) {
-            GetOutcome::Found { password } => assert_eq!(password.expose(), "real"),
+            GetOutcome::Found(found) => assert_eq!(found.password.expose(), "real"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(fake.calls(), 2);
     }
 
     /// `get` of `host` at `now` with background refresh, `spawn` standing for the refresher.
@@ -942,27 +1109,20 @@ mod tests {
         let request = FetchRequest {
             target: Target::Registry(&registry),
             profile: None,
+            role: None,
             identity: &identity,
             budget: Duration::from_secs(10),
             web_identity: None,
         };
         let mode = Mode::Background(spawn);
-        answer_for(
-            c,
-            &cache,
-            &request,
-            (now, Instant::now()),
-            fake,
-            Vec::new(),
-            mode,
-        )
+        answer_for(c, &cache, &request, Clock::new(now), fake, Vec::new(), mode)
     }
 
     #[test]
     fn a_stale_entry_answers_at_once_and_starts_one_refresh() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![
+        let fake = Fake::scripted(vec![
             Ok(("one".into(), 1000 + 43_200)),
             Ok(("two".into(), 30_000 + 43_200)),
         ]);
@@ -972,18 +1132,19 @@ mod tests {
             true
         };
         assert_eq!(password(get_bg(&c, HOST, 1000, &fake, &spawn)), "one");
-        assert_eq!((fake.calls.get(), spawned.get()), (1, 0), "a miss waits");
+        assert_eq!((fake.calls(), spawned.get()), (1, 0), "a miss waits");
         // Past half-life, still usable: the cached token, no call, one refresher for a burst.
         for _ in 0..50 {
             assert_eq!(password(get_bg(&c, HOST, 30_000, &fake, &spawn)), "one");
         }
-        assert_eq!((fake.calls.get(), spawned.get()), (1, 1));
+        assert_eq!((fake.calls(), spawned.get()), (1, 1));
         // The refresher: it fetches, writes, and ends its claim.
         let registry = Registry::parse(HOST).unwrap();
         let identity = Identity::of(&c, None);
         let request = FetchRequest {
             target: Target::Registry(&registry),
             profile: None,
+            role: None,
             identity: &identity,
             budget: Duration::from_secs(10),
             web_identity: None,
@@ -993,24 +1154,24 @@ mod tests {
             &c,
             &cache,
             &request,
-            (30_000, Instant::now()),
+            Clock::new(30_000),
             &fake,
             Vec::new(),
             Mode::Refresher,
         );
         assert_eq!(password(r), "two");
-        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(fake.calls(), 2);
         assert_eq!(password(get_bg(&c, HOST, 30_001, &fake, &spawn)), "two");
         // Past its refresh point again: the claim was ended, so a new refresher starts.
         assert_eq!(password(get_bg(&c, HOST, 60_000, &fake, &spawn)), "two");
-        assert_eq!((fake.calls.get(), spawned.get()), (2, 2));
+        assert_eq!((fake.calls(), spawned.get()), (2, 2));
     }
 
     #[test]
     fn an_unusable_entry_makes_the_caller_wait_and_a_refresher_that_cannot_start_too() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![
+        let fake = Fake::scripted(vec![
             Ok(("one".into(), 1000 + 43_200)),
             Ok(("two".into(), 50_000 + 43_200)),
             Ok(("three".into(), 100_000 + 43_200)),
@@ -1024,14 +1185,14 @@ mod tests {
             password(get_bg(&c, HOST, 100_000, &fake, &|| false)),
             "three"
         );
-        assert_eq!(fake.calls.get(), 3);
+        assert_eq!(fake.calls(), 3);
     }
 
     #[test]
     fn a_recent_failure_starts_no_refresher_until_it_lapses() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![Ok(("one".into(), 1000 + 43_200)), denied()]);
+        let fake = Fake::scripted(vec![Ok(("one".into(), 1000 + 43_200)), denied()]);
         let spawned = Cell::new(0);
         let spawn = || {
             spawned.set(spawned.get() + 1);
@@ -1040,7 +1201,7 @@ mod tests {
         password(get_bg(&c, HOST, 1000, &fake, &spawn));
         // A refresh failed (foreground here): its record is on disk.
         assert_eq!(password(get(&c, HOST, 30_000, &fake)), "one");
-        assert_eq!(fake.calls.get(), 2);
+        assert_eq!(fake.calls(), 2);
         assert_eq!(password(get_bg(&c, HOST, 30_001, &fake, &spawn)), "one");
         assert_eq!(
             spawned.get(),
@@ -1069,7 +1230,7 @@ mod tests {
             "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
             "210987654321.dkr.ecr-fips.us-west-2.amazonaws.com",
         );
-        let fake = Fake::new(vec![
+        let fake = Fake::scripted(vec![
             Ok(("west".into(), 1000 + 43_200)),
             Ok(("eu".into(), 1000 + 43_200)),
             Ok(("fips".into(), 1000 + 43_200)),
@@ -1078,10 +1239,10 @@ mod tests {
         assert_eq!(password(get(&c, a, 1000, &fake)), "west");
         assert_eq!(password(get(&c, b, 1001, &fake)), "west");
         assert_eq!(password(get(&c, b, 1002, &fake)), "west");
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
         assert_eq!(password(get(&c, eu, 1003, &fake)), "eu");
         assert_eq!(password(get(&c, fips, 1003, &fake)), "fips");
-        assert_eq!(fake.calls.get(), 3);
+        assert_eq!(fake.calls(), 3);
         // registryIds: the account that caused each fetch.
         assert_eq!(
             *fake.targets.borrow(),
@@ -1093,7 +1254,7 @@ mod tests {
         // A refresh for one account serves the others.
         assert_eq!(password(get(&c, b, 30_000, &fake)), "west2");
         assert_eq!(password(get(&c, a, 30_001, &fake)), "west2");
-        assert_eq!(fake.calls.get(), 4);
+        assert_eq!(fake.calls(), 4);
         // Another identity shares nothing.
         let mut other = c.clone();
         other
@@ -1102,7 +1263,7 @@ mod tests {
         other
             .identity_env
             .push(("AWS_SECRET_ACCESS_KEY", Secret::new("t".into())));
-        let fake2 = Fake::new(vec![Ok(("mine".into(), 30_000 + 43_200))]);
+        let fake2 = Fake::scripted(vec![Ok(("mine".into(), 30_000 + 43_200))]);
         assert_eq!(password(get(&other, b, 30_002, &fake2)), "mine");
     }
 
@@ -1120,10 +1281,12 @@ mod tests {
             1000,
             1000 + 43_200,
         );
-        store.write(&Store::key(&identity.id, HOST), &old).unwrap();
-        let fake = Fake::new(vec![Ok(("new".into(), 10_000 + 43_200))]);
+        store
+            .write(&EntryKey::new(&identity.id, HOST), &old)
+            .unwrap();
+        let fake = Fake::scripted(vec![Ok(("new".into(), 10_000 + 43_200))]);
         assert_eq!(password(get(&c, HOST, 1001, &fake)), "old");
-        assert_eq!(fake.calls.get(), 0);
+        assert_eq!(fake.calls(), 0);
         // Another account of the region has no token yet: one fetch, then shared.
         let b = "210987654321.dkr.ecr.us-west-2.amazonaws.com";
         assert_eq!(password(get(&c, b, 10_000, &fake)), "new");
@@ -1134,14 +1297,14 @@ mod tests {
         );
         // Past its own refresh point, the scope's newer token answers, without a call.
         assert_eq!(password(get(&c, HOST, 23_000, &fake)), "new");
-        assert_eq!(fake.calls.get(), 1);
+        assert_eq!(fake.calls(), 1);
     }
 
     #[test]
     fn list_shows_only_this_identitys_usable_entries() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let fake = Fake::new(vec![Ok(("one".into(), 5000))]);
+        let fake = Fake::scripted(vec![Ok(("one".into(), 5000))]);
         password(get(&c, HOST, 1000, &fake));
         assert_eq!(list(&c, 1000, &fake), vec![HOST.to_owned()]);
         assert!(list(&c, 5000, &fake).is_empty());

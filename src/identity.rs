@@ -18,6 +18,8 @@ use crate::config::{self, Config, SECRET_VARS};
 use crate::digest::hex;
 use crate::files::{self, ReadError};
 use crate::profiles;
+use crate::secret::Secret;
+use crate::settings::Role;
 
 /// Largest AWS config/credentials file the identity reads. A bigger one is not hashed in part
 /// (a profile past the limit could change unseen): the run does not use the cache.
@@ -51,6 +53,22 @@ pub enum CredentialSource {
     /// The kubelet's service-account mode: the role assumed with a pod's service account token
     /// (`kubelet.rs`), `subject` being the account the token names.
     ServiceAccount { subject: String, role: String },
+    /// A per-registry `role_arn`, assumed with the credentials of `from` (its `source_profile`,
+    /// else the default chain).
+    Role {
+        arn: String,
+        from: Box<CredentialSource>,
+    },
+}
+
+impl CredentialSource {
+    /// The source whose credentials are used first: for a role, what assumes it.
+    pub fn base(&self) -> &CredentialSource {
+        match self {
+            CredentialSource::Role { from, .. } => from.base(),
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for CredentialSource {
@@ -64,6 +82,7 @@ impl fmt::Display for CredentialSource {
             CredentialSource::ServiceAccount { subject, role } => {
                 write!(f, "service account {subject} as {role}")
             }
+            CredentialSource::Role { arn, from } => write!(f, "role {arn} from {from}"),
         }
     }
 }
@@ -80,25 +99,17 @@ pub struct Identity {
     pub warnings: Vec<String>,
     /// `web_identity_token_file` values of the selected profile's sections.
     pub web_identity_files: Vec<String>,
+    /// The AWS files as this identity read them, so that the SDK is given the very bytes the
+    /// identity covers; `None` when they were not read (environment keys) or were too large to
+    /// identify (then the fetch reads them itself).
+    pub files: Option<Secret<AwsFiles>>,
 }
 
 impl Identity {
     /// The identity of the current configuration. `profile_override` (a per-registry mapping)
     /// wins over `AWS_PROFILE`.
     pub fn of(cfg: &Config, profile_override: Option<&str>) -> Identity {
-        let mut canon = String::new();
-        for (name, value) in &cfg.identity_env {
-            if *name == config::PROFILE {
-                // Part of the identity as the selected profile, below (a mapping may override it).
-                continue;
-            }
-            let v = value.expose();
-            if SECRET_VARS.contains(name) {
-                let _ = writeln!(canon, "env {name} sha256:{}", hex(&Sha256::digest(v)));
-            } else {
-                let _ = writeln!(canon, "env {name}={v}");
-            }
-        }
+        let mut canon = canonical_env(cfg);
         let has_env_keys = cfg.identity_var(config::ACCESS_KEY_ID).is_some()
             && cfg
                 .identity_env
@@ -110,6 +121,7 @@ impl Identity {
         let mut cacheable = true;
         let mut warnings = Vec::new();
         let mut web_identity_files = Vec::new();
+        let mut read = None;
         let source = if has_env_keys && profile_override.is_none() {
             // Environment keys come first in the chain: the profile cannot matter, unless one is
             // named that does not exist (then no keys are used: the fetch fails, as the AWS CLI).
@@ -133,42 +145,9 @@ impl Identity {
                     let _ = writeln!(canon, "[{section}] {k}={v}");
                 }
             }
-            // The profile's own keys (both files), as the SDK merges them.
-            let own = |key: &str| {
-                let config_name = if profile == "default" {
-                    "config:default".to_owned()
-                } else {
-                    format!("config:profile {profile}")
-                };
-                [format!("credentials:{profile}"), config_name]
-                    .iter()
-                    .find_map(|s| sections.get(s).and_then(|kv| kv.get(key)).cloned())
-            };
-            let assumes_role =
-                own("role_arn").is_some() && own("web_identity_token_file").is_none();
-            let env_web_identity = profile_override.is_none()
-                && cfg.identity_var(config::WEB_IDENTITY_TOKEN_FILE).is_some();
-            // Too large to read: whether the profile exists is the SDK's to say.
-            if sections.is_empty() && !files.too_large {
-                fallback_source(cfg)
-            } else if env_web_identity && !assumes_role {
-                // Web identity from the variables comes before the profile's other sources.
-                CredentialSource::WebIdentity {
-                    role: cfg
-                        .identity_var(config::ROLE_ARN)
-                        .map(str::to_owned)
-                        .or_else(|| own("role_arn"))
-                        .unwrap_or_default(),
-                }
-            } else {
-                CredentialSource::Profile {
-                    name: profile.to_owned(),
-                    sso: sections
-                        .values()
-                        .any(|kv| kv.keys().any(|k| k.starts_with("sso_"))),
-                    login: login_profile(&sections),
-                }
-            }
+            let source = profile_source(cfg, profile, profile_override, &sections, files.too_large);
+            read = (!files.too_large).then(|| Secret::new(files));
+            source
         };
         Identity {
             id: hex(&Sha256::digest(canon.as_bytes())),
@@ -176,12 +155,109 @@ impl Identity {
             cacheable,
             warnings,
             web_identity_files,
+            files: read,
         }
     }
 
-    /// Whether the selected profile has sections in the AWS files.
+    /// The identity of a per-registry role: the role, its session name, external id and
+    /// duration (each changes the session STS issues), and the identity of the credentials that
+    /// assume it (`source_profile`, else the default chain). The STS region is not part of it, as
+    /// a profile's `region` is not.
+    pub fn of_role(cfg: &Config, role: &Role) -> Identity {
+        let from = Identity::of(cfg, role.source_profile.as_deref());
+        let mut canon = String::new();
+        let _ = writeln!(canon, "role {}", role.arn);
+        if let Some(id) = &role.external_id {
+            let _ = writeln!(canon, "external_id sha256:{}", hex(&Sha256::digest(id)));
+        }
+        if let Some(n) = &role.session_name {
+            let _ = writeln!(canon, "role_session_name {n}");
+        }
+        if let Some(d) = role.duration_seconds {
+            let _ = writeln!(canon, "duration_seconds {d}");
+        }
+        let _ = writeln!(canon, "from {}", from.id);
+        Identity {
+            id: hex(&Sha256::digest(canon.as_bytes())),
+            source: CredentialSource::Role {
+                arn: role.arn.clone(),
+                from: Box::new(from.source),
+            },
+            cacheable: from.cacheable,
+            warnings: from.warnings,
+            web_identity_files: from.web_identity_files,
+            files: from.files,
+        }
+    }
+
+    /// Whether the selected profile has sections in the AWS files (for a role: the profile that
+    /// assumes it).
     pub fn profile_found(&self) -> bool {
-        matches!(self.source, CredentialSource::Profile { .. })
+        matches!(self.source.base(), CredentialSource::Profile { .. })
+    }
+}
+
+/// The identity's environment part: every identity variable but the profile (a mapping may
+/// override that), secrets hashed.
+fn canonical_env(cfg: &Config) -> String {
+    let mut canon = String::new();
+    for (name, value) in &cfg.identity_env {
+        if *name == config::PROFILE {
+            // Part of the identity as the selected profile, below (a mapping may override it).
+            continue;
+        }
+        let v = value.expose();
+        if SECRET_VARS.contains(name) {
+            let _ = writeln!(canon, "env {name} sha256:{}", hex(&Sha256::digest(v)));
+        } else {
+            let _ = writeln!(canon, "env {name}={v}");
+        }
+    }
+    canon
+}
+
+/// Where the keys of `profile` come from, given its sections of the AWS files.
+fn profile_source(
+    cfg: &Config,
+    profile: &str,
+    profile_override: Option<&str>,
+    sections: &Sections,
+    too_large: bool,
+) -> CredentialSource {
+    // The profile's own keys (both files), as the SDK merges them.
+    let own = |key: &str| {
+        let config_name = if profile == "default" {
+            "config:default".to_owned()
+        } else {
+            format!("config:profile {profile}")
+        };
+        [format!("credentials:{profile}"), config_name]
+            .iter()
+            .find_map(|s| sections.get(s).and_then(|kv| kv.get(key)).cloned())
+    };
+    let assumes_role = own("role_arn").is_some() && own("web_identity_token_file").is_none();
+    let env_web_identity =
+        profile_override.is_none() && cfg.identity_var(config::WEB_IDENTITY_TOKEN_FILE).is_some();
+    // Too large to read: whether the profile exists is the SDK's to say.
+    if sections.is_empty() && !too_large {
+        default_chain_source(cfg)
+    } else if env_web_identity && !assumes_role {
+        // Web identity from the variables comes before the profile's other sources.
+        CredentialSource::WebIdentity {
+            role: cfg
+                .identity_var(config::ROLE_ARN)
+                .map(str::to_owned)
+                .or_else(|| own("role_arn"))
+                .unwrap_or_default(),
+        }
+    } else {
+        CredentialSource::Profile {
+            name: profile.to_owned(),
+            sso: sections
+                .values()
+                .any(|kv| kv.keys().any(|k| k.starts_with("sso_"))),
+            login: login_profile(sections),
+        }
     }
 }
 
@@ -196,7 +272,7 @@ fn login_profile(sections: &Sections) -> Option<String> {
 }
 
 /// The source when no profile applies: the chain's later steps, in its order.
-fn fallback_source(cfg: &Config) -> CredentialSource {
+fn default_chain_source(cfg: &Config) -> CredentialSource {
     if cfg.identity_var(config::WEB_IDENTITY_TOKEN_FILE).is_some() {
         CredentialSource::WebIdentity {
             role: cfg
@@ -234,7 +310,7 @@ pub type Sections = BTreeMap<String, BTreeMap<String, String>>;
 /// are regular files (a FIFO there must not block: it counts as absent, with a warning; the
 /// null device is an empty file, without one). The SDK
 /// is handed the same text (`ecr.rs`), so what the identity hashed is what selects credentials.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AwsFiles {
     pub config: String,
     pub credentials: String,
@@ -459,6 +535,109 @@ mod tests {
         assert_eq!(Identity::of(&c, Some("base")).id, other.id, "override wins");
     }
 
+    /// Keys in the credentials file, environment keys, and a role with nothing but its ARN.
+    fn role_world(d: &Path) -> (Config, Role) {
+        write(
+            d,
+            "credentials",
+            "[base]\naws_access_key_id = A\naws_secret_access_key = S\n[other]\naws_access_key_id = B\naws_secret_access_key = S\n",
+        );
+        let c = cfg(
+            &[("AWS_ACCESS_KEY_ID", "E"), ("AWS_SECRET_ACCESS_KEY", "S")],
+            d,
+        );
+        let role = Role {
+            arn: "arn:aws:iam::123456789012:role/a".into(),
+            external_id: None,
+            session_name: None,
+            duration_seconds: None,
+            region: None,
+            source_profile: None,
+        };
+        (c, role)
+    }
+
+    #[test]
+    fn a_registrys_role_is_its_own_identity() {
+        let d = tempfile::tempdir().unwrap();
+        let (c, role) = role_world(d.path());
+        let a = Identity::of_role(&c, &role);
+        assert_eq!(
+            a.source.to_string(),
+            "role arn:aws:iam::123456789012:role/a from environment keys"
+        );
+        assert_eq!(a.source.base(), &CredentialSource::EnvKeys);
+        assert_ne!(a.id, Identity::of(&c, None).id, "not the chain's own");
+        assert_eq!(Identity::of_role(&c, &role), a, "stable");
+    }
+
+    #[test]
+    fn every_part_of_a_role_but_its_sts_region_is_identity() {
+        let d = tempfile::tempdir().unwrap();
+        let (c, role) = role_world(d.path());
+        let a = Identity::of_role(&c, &role);
+        let differs = |r: Role| assert_ne!(Identity::of_role(&c, &r).id, a.id, "{r:?}");
+        differs(Role {
+            arn: "arn:aws:iam::123456789012:role/b".into(),
+            ..role.clone()
+        });
+        differs(Role {
+            external_id: Some("x1".into()),
+            ..role.clone()
+        });
+        differs(Role {
+            session_name: Some("s1".into()),
+            ..role.clone()
+        });
+        differs(Role {
+            duration_seconds: Some(900),
+            ..role.clone()
+        });
+        differs(Role {
+            source_profile: Some("base".into()),
+            ..role.clone()
+        });
+        let base = Identity::of_role(
+            &c,
+            &Role {
+                source_profile: Some("base".into()),
+                ..role.clone()
+            },
+        );
+        assert_ne!(
+            Identity::of_role(
+                &c,
+                &Role {
+                    source_profile: Some("other".into()),
+                    ..role.clone()
+                }
+            )
+            .id,
+            base.id
+        );
+        assert!(base.profile_found());
+        assert_eq!(
+            Identity::of_role(
+                &c,
+                &Role {
+                    region: Some("eu-west-1".into()),
+                    ..role.clone()
+                }
+            )
+            .id,
+            a.id,
+            "the STS region is not identity"
+        );
+        let secret = Identity::of_role(
+            &c,
+            &Role {
+                external_id: Some("ext-secret".into()),
+                ..role
+            },
+        );
+        assert!(!secret.source.to_string().contains("ext-secret"));
+    }
+
     #[test]
     fn sso_session_account_and_role_are_part_of_the_identity() {
         let d = tempfile::tempdir().unwrap();
@@ -519,6 +698,33 @@ mod tests {
             "[default]\naws_access_key_id = A\naws_secret_access_key = S\n",
         );
         assert!(Identity::of(&cfg(&[], d.path()), None).cacheable);
+    }
+
+    #[test]
+    fn the_identity_keeps_the_bytes_it_hashed_for_the_sdk() {
+        let d = tempfile::tempdir().unwrap();
+        let text = "[default]\naws_access_key_id = A\naws_secret_access_key = S\n";
+        write(d.path(), "credentials", text);
+        let id = Identity::of(&cfg(&[], d.path()), None);
+        let files = id.files.as_ref().expect("the files it read");
+        assert_eq!(files.expose().credentials, text);
+        // Changed afterwards: the fetch is still given what the identity covers.
+        write(
+            d.path(),
+            "credentials",
+            "[default]\naws_access_key_id = B\n",
+        );
+        assert_eq!(id.files.unwrap().expose().credentials, text);
+        // Environment keys: the files are not part of the identity, nor kept.
+        let env = cfg(
+            &[("AWS_ACCESS_KEY_ID", "E"), ("AWS_SECRET_ACCESS_KEY", "S")],
+            d.path(),
+        );
+        assert!(Identity::of(&env, None).files.is_none());
+        // Too large to hash: not kept either (the fetch reads them with its own limit).
+        let filler = "# filler\n".repeat((MAX_AWS_FILE as usize / 9) + 10);
+        write(d.path(), "credentials", &format!("{filler}{text}"));
+        assert!(Identity::of(&cfg(&[], d.path()), None).files.is_none());
     }
 
     #[cfg(unix)]

@@ -16,7 +16,6 @@
 //! kubelet's memory cache expires when our disk cache would fetch anew. This module parses the
 //! wire and renders the answer; the policy stays in `helper.rs`, AWS in `ecr.rs`.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Read, Write};
@@ -27,18 +26,15 @@ use base64::Engine as _;
 use serde::Deserialize;
 use tracing::info;
 
-use crate::cache::CacheState;
-use crate::cache::{CacheEntry, Store};
 use crate::config::Config;
+use crate::context::Context;
 use crate::digest::sha256_hex;
-use crate::ecr::{FetchError, FetchRequest, Target, Token, TokenSource, WebIdentity};
+use crate::ecr::{Target, TokenSource, WebIdentity};
 use crate::error::render;
 use crate::helper::{self, GetOutcome};
 use crate::identity::{CredentialSource, Identity};
 use crate::registry::{self, Registry};
 use crate::secret::Secret;
-
-pub mod doctor;
 
 /// The file name the kubelet runs (its `CredentialProviderConfig` names the provider so).
 pub const PROVIDER_NAME: &str = "ecr-credential-provider";
@@ -83,9 +79,9 @@ pub enum RequestError {
     BadImage(String),
 }
 
-/// An untrusted value as a message quotes it: Debug-quoted, then cut ([`crate::shown`]).
+/// An untrusted value as a message quotes it: Debug-quoted, then cut ([`crate::text::shown`]).
 fn quoted(s: &str) -> String {
-    crate::shown(&format!("{s:?}"))
+    crate::text::shown(&format!("{s:?}"))
 }
 
 impl fmt::Display for RequestError {
@@ -240,17 +236,6 @@ pub fn render_response(host: &str, password: &Secret<String>, cache_secs: u64) -
     out
 }
 
-/// Seconds from `now` until the refresh point of a token fetched at `fetched_at` that expires at
-/// `expires_at` (half its life, clamped as the cache clamps it); 0 when past it.
-pub fn refresh_in(fetched_at: u64, expires_at: u64, now: u64) -> u64 {
-    let entry = CacheEntry::new("", "", Secret::new(String::new()), fetched_at, expires_at);
-    if !entry.is_fresh(now) {
-        return 0;
-    }
-    let half = entry.expires_at.saturating_sub(entry.fetched_at) / 2;
-    (entry.fetched_at + half).saturating_sub(now)
-}
-
 /// The service account a token names: its JWT payload's claims, read without checking the
 /// signature (this only keys the cache; STS checks the token itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,7 +293,7 @@ pub fn service_account_identity(cfg: &Config, role_arn: &str, token: &str) -> Id
                 sub,
                 uid
             ]),
-            crate::shown(&sub),
+            crate::text::shown(&sub),
         ),
         None => (
             serde_json::json!([
@@ -323,28 +308,10 @@ pub fn service_account_identity(cfg: &Config, role_arn: &str, token: &str) -> Id
     identity.id = sha256_hex(canon.to_string().as_bytes());
     identity.source = CredentialSource::ServiceAccount {
         subject,
-        role: crate::shown(role_arn),
+        role: crate::text::shown(role_arn),
     };
     identity.web_identity_files.clear();
     identity
-}
-
-/// The token source of one request: the expiry of a token actually fetched is noted for
-/// `cacheDuration`.
-struct Route<'a> {
-    inner: &'a dyn TokenSource,
-    /// `Some(expires_at)` once a fetch succeeded.
-    fetched: Cell<Option<Option<u64>>>,
-}
-
-impl TokenSource for Route<'_> {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<Token, FetchError> {
-        let result = self.inner.fetch(request);
-        if let Ok(t) = &result {
-            self.fetched.set(Some(t.expires_at));
-        }
-        result
-    }
 }
 
 /// What the kubelet asked for, decided: whose token, for which registry.
@@ -354,8 +321,9 @@ struct Plan {
     region: String,
     /// The identity that owns the cached token.
     identity: Identity,
-    /// `Some`: the request goes through `helper::get` as the Docker door's would.
-    get_url: Option<String>,
+    /// `Some`: the request goes through `helper::get`'s policy as the Docker door's would, for
+    /// this server URL and its caller (resolved once, here).
+    get: Option<(String, helper::Caller)>,
     /// What stderr calls the target when it fails.
     label: String,
 }
@@ -412,7 +380,7 @@ pub fn run(
         }
         Err(why) => {
             // Bounded whatever the request held (its values are cut where they are quoted).
-            let why = crate::printable_cut(&why, crate::MAX_LINE);
+            let why = crate::text::printable_cut(&why, crate::text::MAX_LINE);
             info!(error = %why, "kubelet: no credentials");
             let _ = writeln!(stderr, "{PROVIDER_NAME}: {why}");
             ExitCode::FAILURE
@@ -454,7 +422,8 @@ fn answer(
         }),
         None => None,
     };
-    let plan = plan(cfg, host, role.as_ref())?;
+    let ctx = Context::new(cfg, now);
+    let mut plan = plan(&ctx, host, role.as_ref())?;
     info!(
         host,
         registry = plan.target().name(),
@@ -462,40 +431,25 @@ fn answer(
         service_account = role.is_some(),
         "kubelet: request"
     );
-    let route = Route {
-        inner: source,
-        fetched: Cell::new(None),
-    };
-    let answer = match &plan.get_url {
-        Some(url) => helper::get(cfg, url, now, &route),
-        None => helper::get_as(
-            cfg,
-            plan.target(),
-            &plan.identity,
-            role.as_ref(),
-            now,
-            &route,
-        ),
+    let answer = match plan.get.take() {
+        Some((url, caller)) => helper::get_resolved(&ctx, caller, &url, source),
+        None => helper::get_as(&ctx, plan.target(), &plan.identity, role.as_ref(), source),
     };
     for w in &answer.warnings {
-        let w = crate::printable_cut(w, crate::MAX_LINE);
+        let w = crate::text::printable_cut(w, crate::text::MAX_LINE);
         let _ = writeln!(stderr, "{PROVIDER_NAME}: {w}");
     }
-    let password = match answer.outcome {
-        GetOutcome::Found { password } => password,
+    let found = match answer.outcome {
+        GetOutcome::Found(found) => found,
         GetOutcome::NotEcr => return Err(format!("{}: not an ECR registry", plan.label)),
         GetOutcome::Unavailable { error: why, .. } => {
             crate::error::pass_through_child_stderr(&why, stderr);
             return Err(format!("{}: {}", plan.label, render(&why)));
         }
     };
-    let cache_secs = match route.fetched.get() {
-        Some(Some(expires_at)) => refresh_in(now, expires_at, now),
-        Some(None) => 0,
-        // A cache hit (or a stale token after a failed refresh): the entry says when it refreshes.
-        None => cached_refresh_in(cfg, &plan, &password, now),
-    };
-    Ok(render_response(host, &password, cache_secs))
+    // `cacheDuration`: until our own refresh point, whether the token was fetched now or cached.
+    let cache_secs = found.refresh_in(now);
+    Ok(render_response(host, &found.password, cache_secs))
 }
 
 /// The role a request with a service account token assumes: the service account's annotation if
@@ -528,9 +482,10 @@ fn service_account_role(cfg: &Config, request: &Request) -> Result<String, Strin
 }
 
 /// Decides the registry and the identity of a request.
-fn plan(cfg: &Config, host: &str, role: Option<&WebIdentity>) -> Result<Plan, String> {
-    let resolved = helper::resolve(cfg, host).map_err(|e| format!("{host}: {e}"))?;
-    let (registry, region, identity, get_url, label) = match resolved {
+fn plan(ctx: &Context<'_>, host: &str, role: Option<&WebIdentity>) -> Result<Plan, String> {
+    let cfg = ctx.cfg;
+    let resolved = helper::resolve_for(ctx, host).map_err(|e| format!("{host}: {e}"))?;
+    let (registry, region, identity, get, label) = match resolved {
         Some(r) => {
             let label = if r.registry.host() == host {
                 host.to_owned()
@@ -539,10 +494,10 @@ fn plan(cfg: &Config, host: &str, role: Option<&WebIdentity>) -> Result<Plan, St
             };
             let region = r.registry.region().to_owned();
             (
-                Some(r.registry),
+                Some(r.registry.clone()),
                 region,
-                r.identity,
-                Some(host.to_owned()),
+                r.identity.clone(),
+                Some((host.to_owned(), r)),
                 label,
             )
         }
@@ -566,14 +521,14 @@ fn plan(cfg: &Config, host: &str, role: Option<&WebIdentity>) -> Result<Plan, St
             registry,
             region,
             identity,
-            get_url,
+            get,
             label,
         },
         Some(role) => Plan {
             identity: service_account_identity(cfg, &role.role_arn, role.token.expose()),
             registry,
             region,
-            get_url: None,
+            get: None,
             label,
         },
     })
@@ -588,24 +543,6 @@ impl Plan {
             },
         }
     }
-}
-
-/// The refresh point of the cache entry that answered, if it is the one handed out.
-fn cached_refresh_in(cfg: &Config, plan: &Plan, password: &Secret<String>, now: u64) -> u64 {
-    let cache = CacheState::of(cfg);
-    let Some(store) = cache.store() else {
-        return 0;
-    };
-    let host = plan.target().name();
-    let host = host.as_str();
-    store
-        .read(
-            &Store::key(&plan.identity.id, host),
-            &plan.identity.id,
-            host,
-        )
-        .filter(|e| e.password == *password)
-        .map_or(0, |e| refresh_in(e.fetched_at, e.expires_at, now))
 }
 
 #[cfg(test)]
@@ -718,17 +655,6 @@ mod tests {
         let mut s = String::new();
         go_json_string("a<b>&\"\\\n\u{1}\u{2028}é", &mut s);
         assert_eq!(s, "\"a\\u003cb\\u003e\\u0026\\\"\\\\\\n\\u0001\\u2028é\"");
-    }
-
-    #[test]
-    fn cache_duration_is_the_time_to_our_refresh_point() {
-        assert_eq!(refresh_in(1000, 1000 + 43_200, 1000), 21_600);
-        assert_eq!(refresh_in(1000, 1000 + 43_200, 1030), 21_570);
-        assert_eq!(refresh_in(1000, 1000 + 43_200, 1000 + 21_600), 0);
-        // Clamped to ECR's 12 hours, as the cache clamps it.
-        assert_eq!(refresh_in(1000, 1000 + 10 * 43_200, 1000), 21_600);
-        // Already expired.
-        assert_eq!(refresh_in(1000, 900, 1000), 0);
     }
 
     fn jwt(claims: &str) -> String {
@@ -844,7 +770,7 @@ mod tests {
             .source
             .to_string();
         assert!(
-            summary.len() < 2 * crate::MAX_SHOWN + 100,
+            summary.len() < 2 * crate::text::MAX_SHOWN + 100,
             "{}",
             summary.len()
         );
@@ -852,7 +778,7 @@ mod tests {
 
     /// One kubelet request through [`run`], answered by the fuzz fake.
     fn kubelet(cfg: &Config, request: &str) -> (ExitCode, String, String, usize) {
-        let source = crate::fuzzing::FakeSource::new(Some(Some(43_200)), 1_800_000_000);
+        let source = crate::ecr::fake::FakeSource::new(Some(Some(43_200)), 1_800_000_000);
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let code = run(
             &[],
@@ -917,7 +843,7 @@ mod tests {
         let long = "r".repeat(MAX_ROLE_ARN + 1);
         let request = parse_request(sa_request("t", Some(&long)).as_bytes()).unwrap();
         let err = service_account_role(&cfg, &request).unwrap_err();
-        assert!(err.len() < 2 * crate::MAX_SHOWN, "{err}");
+        assert!(err.len() < 2 * crate::text::MAX_SHOWN, "{err}");
     }
 
     #[test]
@@ -933,7 +859,11 @@ mod tests {
             let (code, _, err, asked) = kubelet(&cfg, &request);
             assert_eq!((code, asked), (ExitCode::FAILURE, 0));
             assert_eq!(err.lines().count(), 1);
-            assert!(err.len() < 2 * crate::MAX_SHOWN, "{} bytes", err.len());
+            assert!(
+                err.len() < 2 * crate::text::MAX_SHOWN,
+                "{} bytes",
+                err.len()
+            );
         }
     }
 

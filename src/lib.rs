@@ -21,18 +21,22 @@
 //!
 //! Floors, top-down; a module uses modules on its own floor or lower, never higher:
 //!
-//! 1. `run` (this file), called by `main.rs` with the real environment, clock and stdio;
-//! 2. the front doors: `cli` (which action), `protocol` (Docker's wire: stdin, stdout, the exact
-//!    texts), `kubelet` (the kubelet's credential provider protocol) and `setup/` (the commands
-//!    for people: `configure`, `doctor`, `login-password` and `export`, Docker's config.json,
-//!    the containers' auth file and drop-in, the help text);
+//! 1. `run` (this file), called by `main.rs` with the real environment, clock and stdio: which
+//!    door a run is for, and nothing else;
+//! 2. the front doors: `docker` (Docker's actions: `get`, `list`, `store`, `erase`, `version`),
+//!    `kubelet` (the kubelet's credential provider protocol) and `setup/` (the commands for
+//!    people: `configure`, `doctor`, `login-password` and `export`, Docker's config.json, the
+//!    containers' auth file and drop-in, the help text); with them `cli` (which action) and
+//!    `protocol` (Docker's wire: stdin, stdout, the exact texts);
 //! 3. `helper`: the policy of `get` and `list` (registry, identity, cache, fetch, answer), and
-//!    `fallback`: the store named for registries that are not ECR (docs/contract.md §2.7);
+//!    `fallback`: the store named for registries that are not ECR and what `store`/`erase` come
+//!    to (docs/contract.md §2.7);
 //! 4. `ecr` (the one door to AWS) and `error` (why a token could not be had);
-//! 5. `settings` (per-registry settings), `identity`, `logging`, `children`;
+//! 5. `settings` (per-registry settings), `identity`, `logging`, `children`, `context` (what one
+//!    run reads once: configuration, clock, cache state, settings);
 //! 6. `cache` (entries, locks, failure records, whether the cache is used);
-//! 7. `config`, `files`, `registry`, `digest`, `time`;
-//! 8. `secret`.
+//! 7. `config`, `files`, `registry`, `digest`, `time`, `profiles` (the AWS files' profile syntax);
+//! 8. `secret`, `text` (untrusted text made safe for a terminal and bounded).
 //!
 //! The behaviour all of them implement is in docs/contract.md.
 
@@ -40,7 +44,9 @@ pub mod cache;
 pub mod children;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod digest;
+pub mod docker;
 pub mod ecr;
 pub mod error;
 pub mod fallback;
@@ -55,6 +61,7 @@ pub mod registry;
 pub mod secret;
 pub mod settings;
 pub mod setup;
+pub mod text;
 pub mod time;
 
 use std::io::{Read, Write};
@@ -64,9 +71,6 @@ use std::time::SystemTime;
 use cli::Action;
 use config::Config;
 use ecr::TokenSource;
-use helper::GetOutcome;
-use protocol::Credentials;
-use tracing::info;
 
 /// Runs one action. Everything from the outside world comes in as arguments; `main` supplies the
 /// real ones, tests their own.
@@ -79,356 +83,42 @@ pub fn run(
     now: SystemTime,
     source: &dyn TokenSource,
 ) -> ExitCode {
-    // The kubelet's door: `kubelet [ARGS...]`, which `main` also makes of a run as
-    // `ecr-credential-provider [ARGS...]` (docs/kubelet.md).
-    if let Some((first, rest)) = args.split_first()
-        && first == kubelet::ACTION
-    {
-        return kubelet::run(rest, cfg, stdin, stdout, stderr, now, source);
-    }
-    // A background refresh this program started (helper.rs): no client, nothing to say.
-    if let Some((first, rest)) = args.split_first()
-        && first == helper::REFRESH_ACTION
-    {
-        let done = helper::refresh(cfg, rest, time::unix_now(now), source);
-        return if done {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
+    match args.split_first() {
+        // The kubelet's door: `kubelet [ARGS...]`, which `main` also makes of a run as
+        // `ecr-credential-provider [ARGS...]` (docs/kubelet.md).
+        Some((first, rest)) if first == kubelet::ACTION => {
+            return kubelet::run(rest, cfg, stdin, stdout, stderr, now, source);
+        }
+        // A background refresh this program started (helper.rs): no client, nothing to say.
+        Some((first, rest)) if first == helper::REFRESH_ACTION => {
+            return if helper::refresh(cfg, rest, time::unix_now(now), source) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+        _ => {}
     }
     let action = match cli::parse_args(args) {
         Ok(a) => a,
-        Err(e) => return fail(stdout, &e.to_string()),
+        Err(e) => return protocol::fail(stdout, &e.to_string()),
     };
-    let now_secs = time::unix_now(now);
-    // A closed stdout (the client went away) is not worth a panic or another message.
-    let ok = |r: std::io::Result<()>| {
-        if r.is_ok() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }
-    };
+    let now = time::unix_now(now);
     match action {
-        Action::Configure(rest) => {
-            let result =
-                setup::configure::parse(&rest).and_then(|a| setup::configure::run(cfg, &a));
-            match result {
-                Ok(lines) => ok(lines
-                    .iter()
-                    .try_for_each(|l| protocol::write_line(stdout, l))),
-                Err(e) => fail(stdout, &e),
-            }
+        Action::Get | Action::List | Action::Store | Action::Erase | Action::Version => {
+            docker::run(&action, cfg, stdin, stdout, stderr, now, source)
         }
-        // The kubelet's configuration: `doctor --kubelet-config FILE [IMAGE...]`.
-        Action::Doctor(args) if kubelet::doctor::wanted(&args) => {
-            let (lines, good) = kubelet::doctor::run(&args);
-            let written = lines
-                .iter()
-                .try_for_each(|l| protocol::write_line(stdout, l));
-            if good && written.is_ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Action::Doctor(hosts) => {
-            let report = setup::doctor::run(cfg, &hosts, now_secs, source);
-            let written = report
-                .lines
-                .iter()
-                .try_for_each(|l| protocol::write_line(stdout, l));
-            if report.ok && written.is_ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        // The password or a credentials file for tools that cannot run a helper: stdout is the
-        // secret only, failures are stderr lines (docs/contract.md §2.8).
-        Action::LoginPassword(args) => {
-            setup::export::login_password(cfg, &args, now_secs, source, stdout, stderr)
-        }
-        Action::Export(args) => setup::export::export(cfg, &args, now_secs, source, stdout, stderr),
-        Action::Version => ok(protocol::write_line(stdout, &protocol::version())),
-        Action::Help => ok(protocol::write_line(stdout, &setup::help::help())),
-        Action::List => {
-            // stdin is not read: Docker sends `unused`, and a pipe left open must not hang us.
-            let hosts = helper::list(cfg, now_secs, source);
-            info!(count = hosts.len(), "list");
-            ok(list_answer(cfg, &hosts, stdout, stderr))
-        }
-        Action::Get => {
-            let input = protocol::read_input(stdin);
-            let Some(server_url) = input.as_deref().and_then(protocol::server_url_of) else {
-                info!("get: unreadable input (oversized or not UTF-8)");
-                return fail(stdout, protocol::NOT_FOUND);
-            };
-            if server_url.is_empty() {
-                return fail(stdout, protocol::NO_SERVER_URL);
-            }
-            let answer = helper::get(cfg, &server_url, now_secs, source);
-            for w in &answer.warnings {
-                let _ = writeln!(stderr, "docker-credential-ecr-login: {}", printable(w));
-            }
-            match answer.outcome {
-                GetOutcome::Found { password } => ok(protocol::write_credentials(
-                    stdout,
-                    &Credentials {
-                        server_url: &server_url,
-                        username: "AWS",
-                        secret: &password,
-                    },
-                )),
-                // Not ours: the fallback store's, if one is named (docs/contract.md §2.7).
-                GetOutcome::NotEcr => match Fallback::of(cfg).route {
-                    Route::Off => fail(stdout, protocol::NOT_FOUND),
-                    Route::Broken(line) => {
-                        say(stderr, &line);
-                        fail(stdout, protocol::NOT_FOUND)
-                    }
-                    Route::Ready(program) => {
-                        let input = input.unwrap_or_default();
-                        delegate(&program, "get", &input, stdout, stderr)
-                    }
-                },
-                GetOutcome::Unavailable { host, error } => {
-                    error::pass_through_child_stderr(&error, stderr);
-                    // Docker shows a helper's stderr: say why there is no token
-                    // (docs/contract.md §3.3).
-                    let _ = writeln!(
-                        stderr,
-                        "docker-credential-ecr-login: {}",
-                        printable(&format!("{host}: {}", error::render(&error)))
-                    );
-                    fail(stdout, protocol::NOT_FOUND)
-                }
-            }
-        }
-        Action::Store => {
-            let mut input = Vec::new();
-            if let Err(e) = stdin.take(protocol::MAX_INPUT + 1).read_to_end(&mut input) {
-                return fail(stdout, &format!("cannot read stdin: {e}"));
-            }
-            match protocol::store_request_of(&input) {
-                Err(e) => fail(stdout, &e),
-                Ok(req) => {
-                    info!(server = %req.server_url, ignored = cfg.ignore_creds_storage, "store");
-                    storage(cfg, "store", &req.server_url, &input, stdout, stderr)
-                }
-            }
-        }
-        Action::Erase => {
-            let input = protocol::read_input(stdin);
-            match input.as_deref().and_then(protocol::server_url_of) {
-                None => fail(stdout, protocol::NO_SERVER_URL),
-                Some(url) if url.is_empty() => fail(stdout, protocol::NO_SERVER_URL),
-                Some(url) => {
-                    info!(server = %url, ignored = cfg.ignore_creds_storage, "erase");
-                    let input = input.unwrap_or_default();
-                    storage(cfg, "erase", &url, &input, stdout, stderr)
-                }
-            }
-        }
+        Action::Configure(_)
+        | Action::Doctor(_)
+        | Action::LoginPassword(_)
+        | Action::Export(_)
+        | Action::Help => setup::run(&action, cfg, stdout, stderr, now, source),
     }
 }
 
-/// The fallback store of this run (docs/contract.md §2.7) and the settings that decide which
-/// hosts stay ours.
-struct Fallback {
-    settings: settings::Settings,
-    route: Route,
-}
-
-enum Route {
-    /// No fallback named: today's behaviour.
-    Off,
-    /// Named, but unusable: the line that says why.
-    Broken(String),
-    /// The executable to run.
-    Ready(std::path::PathBuf),
-}
-
-impl Fallback {
-    fn of(cfg: &Config) -> Fallback {
-        let loaded = settings::Loaded::load(cfg, &cache::CacheState::of(cfg));
-        // A settings file that is untrusted or unreadable names no fallback (docs/security.md).
-        let settings = loaded.settings.ok();
-        let route = match fallback::choose(cfg, settings.as_ref()) {
-            fallback::Choice::Off => Route::Off,
-            fallback::Choice::Named { name, origin } => {
-                match fallback::find(cfg.path.as_deref(), &name, &origin) {
-                    Ok(program) => match fallback::loop_refusal(cfg, &program) {
-                        Some(line) => Route::Broken(line),
-                        None => Route::Ready(program),
-                    },
-                    Err(line) => Route::Broken(line),
-                }
-            }
-        };
-        Fallback {
-            settings: settings.unwrap_or_default(),
-            route,
-        }
-    }
-}
-
-/// `store`/`erase`: ECR tokens are fetched, never stored (docs/contract.md §2.3), so for a host
-/// this helper serves both succeed with one line on stderr; other hosts go to the fallback store
-/// when one is named (§2.7).
-fn storage(
-    cfg: &Config,
-    action: &str,
-    server_url: &str,
-    input: &[u8],
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> ExitCode {
-    let fb = Fallback::of(cfg);
-    // Ours by default: nothing to keep, and one line that says whose tokens Docker will get.
-    // `AWS_ECR_IGNORE_CREDS_STORAGE=true` keeps it silent, `=false` the old answers below.
-    let ours = fb.settings.is_ours(server_url);
-    if ours && !cfg.ignore_creds_storage && !cfg.refuse_creds_storage {
-        info!(action, "an ECR host: nothing kept");
-        say(stderr, &helper::not_kept(cfg, action, server_url));
-        return ExitCode::SUCCESS;
-    }
-    match fb.route {
-        Route::Off => storage_answer(cfg, stdout),
-        _ if fb.settings.is_ours(server_url) => {
-            info!(action, "an ECR host with a fallback store: nothing stored");
-            ExitCode::SUCCESS
-        }
-        Route::Broken(line) => {
-            say(stderr, &line);
-            fail(stdout, &line)
-        }
-        Route::Ready(program) => delegate(&program, action, input, stdout, stderr),
-    }
-}
-
-/// Runs the fallback store for `action`: its stdout and exit status are the answer.
-fn delegate(
-    program: &std::path::Path,
-    action: &str,
-    input: &[u8],
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> ExitCode {
-    match fallback::pass_through(program, action, input, stdout) {
-        Ok(Some(code)) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        Ok(None) => {
-            say(
-                stderr,
-                &format!("fallback {} was ended by a signal", program.display()),
-            );
-            ExitCode::FAILURE
-        }
-        Err(fallback::NotRun(line)) => {
-            say(stderr, &line);
-            if action == "get" {
-                fail(stdout, protocol::NOT_FOUND)
-            } else {
-                fail(stdout, &line)
-            }
-        }
-    }
-}
-
-/// `list` with the fallback store's entries merged in (ours win); a failing fallback costs only
-/// its entries and one stderr line.
-fn list_answer(
-    cfg: &Config,
-    hosts: &[String],
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> std::io::Result<()> {
-    match Fallback::of(cfg).route {
-        Route::Off => protocol::write_list(stdout, hosts),
-        Route::Broken(line) => {
-            say(stderr, &line);
-            protocol::write_list(stdout, hosts)
-        }
-        Route::Ready(program) => match fallback::list(&program) {
-            Ok(theirs) => {
-                info!(count = theirs.len(), "list: fallback entries");
-                protocol::write_merged_list(stdout, hosts, &theirs)
-            }
-            Err(line) => {
-                say(stderr, &line);
-                protocol::write_list(stdout, hosts)
-            }
-        },
-    }
-}
-
-/// One line on stderr, ours.
-fn say(stderr: &mut dyn Write, line: &str) {
-    let _ = writeln!(stderr, "docker-credential-ecr-login: {}", printable(line));
-}
-
-/// `store`/`erase` without a fallback store.
-fn storage_answer(cfg: &Config, stdout: &mut dyn Write) -> ExitCode {
-    if cfg.ignore_creds_storage {
-        ExitCode::SUCCESS
-    } else {
-        fail(stdout, protocol::NOT_IMPLEMENTED)
-    }
-}
-
-/// Untrusted text (API messages, host names, paths) made safe for a terminal: one line, every
-/// control character shown escaped (`\u{1b}`) instead of acting on the user's terminal.
-pub fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The most of one untrusted value (an image name, a host, an annotation, a token's claim, an
-/// API's message) a message or a log line shows, in bytes: a real one is far shorter.
-pub const MAX_SHOWN: usize = 512;
-/// The most of a whole message (a stderr line, a failure's cause, a logged error) in bytes.
-pub const MAX_LINE: usize = 4096;
-
-/// [`printable`], and at most `max` bytes of it (cut on a character boundary, an escape kept
-/// whole), followed by `... (N bytes)` naming the length of `s` when it was cut: so that no input
-/// can make a stderr line, a log line or a failure record of more than about `max` bytes.
-pub fn printable_cut(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max) + 24);
-    for c in s.chars() {
-        let before = out.len();
-        if c.is_control() {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-        if out.len() > max {
-            out.truncate(before);
-            out.push_str(&format!("... ({} bytes)", s.len()));
-            break;
-        }
-    }
-    out
-}
-
-/// One untrusted value for a message or a log line: [`printable_cut`] to [`MAX_SHOWN`].
-pub fn shown(s: &str) -> String {
-    printable_cut(s, MAX_SHOWN)
-}
-
-fn fail(stdout: &mut dyn Write, line: &str) -> ExitCode {
-    let _ = protocol::write_line(stdout, line);
-    ExitCode::FAILURE
-}
-
-/// Entry points for the cargo-fuzz targets in `fuzz/`: not part of the library's interface.
+/// Entry points for the cargo-fuzz targets in `fuzz/`: compiled only for them (cargo-fuzz sets
+/// `cfg(fuzzing)`), not part of the library's interface.
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
 
@@ -437,7 +127,7 @@ mod tests {
     //! `run` in-process: stdin a `Cursor`, stdout and stderr `Vec`s, the clock and the token
     //! source injected (the integration tests run the real binary; these show the seam).
     use super::*;
-    use crate::fuzzing::{FAKE_PASSWORD, FakeSource};
+    use crate::ecr::fake::{FAKE_PASSWORD, FakeSource};
     use std::io::Cursor;
     use std::time::Duration;
 
@@ -515,20 +205,5 @@ mod tests {
         let (code, out, _) = run_with(&["bogus"], "", &cfg, &source);
         assert_eq!(code, 1);
         assert!(out.starts_with("unknown action"));
-    }
-
-    #[test]
-    fn untrusted_text_is_cut_to_a_bound_and_says_how_long_it_was() {
-        assert_eq!(printable_cut("short", 10), "short");
-        assert_eq!(printable_cut("0123456789", 10), "0123456789");
-        assert_eq!(printable_cut("0123456789x", 10), "0123456789... (11 bytes)");
-        // Never inside a character, nor inside an escape.
-        assert_eq!(printable_cut("ééé", 5), "éé... (6 bytes)");
-        assert_eq!(printable_cut("ab\u{1b}cd", 7), "ab... (5 bytes)");
-        assert_eq!(printable_cut("ab\u{1b}cd", 8), "ab\\u{1b}... (5 bytes)");
-        assert_eq!(printable_cut("ab\u{1b}", 8), "ab\\u{1b}");
-        let huge = "a".repeat(1 << 20);
-        assert!(shown(&huge).len() <= MAX_SHOWN + 24);
-        assert!(printable_cut(&"\n".repeat(1 << 20), MAX_LINE).len() <= MAX_LINE + 24);
     }
 }

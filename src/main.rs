@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use docker_credential_ecr_login::config::Config;
 use docker_credential_ecr_login::ecr::Aws;
-use docker_credential_ecr_login::{kubelet, logging, run};
+use docker_credential_ecr_login::{files, kubelet, logging, run};
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args_os()
@@ -17,15 +17,7 @@ fn main() -> ExitCode {
     // kubelet runs the file named like the provider in its config, with arguments of its own (on
     // Windows `ecr-credential-provider.exe`, which its exec.LookPath finds for that name).
     let argv0 = std::env::args_os().next().unwrap_or_default();
-    let argv0 = std::path::Path::new(&argv0);
-    let exe = argv0
-        .extension()
-        .is_some_and(|x| x.eq_ignore_ascii_case("exe"));
-    let name = if cfg!(windows) && exe {
-        argv0.file_stem()
-    } else {
-        argv0.file_name()
-    };
+    let name = files::program_name(std::path::Path::new(&argv0));
     // A background refresh (`helper.rs`) runs this file with its internal action, whatever the
     // file is called.
     let internal = args
@@ -38,21 +30,16 @@ fn main() -> ExitCode {
     #[allow(clippy::disallowed_methods)]
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     // The home directory: HOME, else the password database (containers running as arbitrary
-    // UIDs), as `directories` decides it. On Windows, USERPROFILE first, as the Go helper and the
-    // docker CLI decide it (so `%USERPROFILE%\.ecr` and `%USERPROFILE%\.docker` are theirs too).
-    let profile = if cfg!(windows) {
-        env("USERPROFILE").map(std::path::PathBuf::from)
-    } else {
-        None
-    };
-    let home = profile.or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()));
+    // UIDs), as `directories` decides it; on Windows USERPROFILE first (`files::home_override`).
+    let home = files::home_override(&env)
+        .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()));
     let mut config = Config::from_lookup(env, home);
     // A controlling terminal (Windows: a console) means someone may answer a credential prompt
     // (config.rs).
-    config.interactive = docker_credential_ecr_login::files::has_terminal();
+    config.interactive = files::has_terminal();
     config.stdout_terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     config.can_spawn_refresher = true;
-    config.root = docker_credential_ecr_login::files::is_root();
+    config.root = files::is_root();
     let now = SystemTime::now();
     logging::init(&config, now);
     let _span = tracing::info_span!("run", pid = std::process::id()).entered();

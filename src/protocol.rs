@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
+use std::process::ExitCode;
 
 use serde::{Deserialize, Serialize};
 
@@ -148,6 +149,21 @@ pub fn write_merged_list(
 pub fn write_line(out: &mut dyn Write, line: &str) -> io::Result<()> {
     writeln!(out, "{line}")?;
     out.flush()
+}
+
+/// Success, unless stdout is closed (the client went away: not worth a panic or another message).
+pub fn ok(written: io::Result<()>) -> ExitCode {
+    if written.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// One failure line on stdout and exit 1, as Docker's helpers answer.
+pub fn fail(stdout: &mut dyn Write, line: &str) -> ExitCode {
+    let _ = write_line(stdout, line);
+    ExitCode::FAILURE
 }
 
 /// The one line `version`, `-v` and `--version` print: `docker-credential-ecr-login <version> (rust)`,

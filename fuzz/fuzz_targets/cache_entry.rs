@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::LazyLock;
 
-use docker_credential_ecr_login::cache::Store;
+use docker_credential_ecr_login::cache::{EntryKey, Store};
 use docker_credential_ecr_login::config::Config;
 use docker_credential_ecr_login::fuzzing::{self, FAKE_PASSWORD, FakeSource};
 use docker_credential_ecr_login::identity::Identity;
@@ -40,7 +40,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
     std::fs::create_dir_all(store.dir()).expect("tokens dir");
     let entry = store
         .dir()
-        .join(format!("{}.json", Store::key(&identity, HOST)));
+        .join(format!("{}.json", EntryKey::new(&identity, HOST).stem()));
     World {
         _dir: dir,
         cfg,

@@ -194,3 +194,27 @@ pub(super) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
+
+// ---- issue 21: a lock's note, a program's name, the home.
+
+/// The note lives in the lock file itself: the lock is advisory, so waiters can read it.
+pub(super) fn write_lock_note(lock: &fs::File, _beside: &Path, text: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let _ = lock.write_all_at(text, 0);
+    let _ = lock.set_len(text.len() as u64);
+}
+
+pub(super) fn read_lock_note(lock: &fs::File, _beside: &Path) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 32];
+    let n = lock.read_at(&mut buf, 0).ok()?;
+    Some(buf[..n].to_vec())
+}
+
+pub(super) fn program_name(argv0: &Path) -> Option<&std::ffi::OsStr> {
+    argv0.file_name()
+}
+
+pub(super) fn home_override(_env: &dyn Fn(&str) -> Option<String>) -> Option<std::path::PathBuf> {
+    None
+}

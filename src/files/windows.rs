@@ -337,3 +337,30 @@ pub(super) fn check_owner_and_writers(path: &Path, _meta: &Metadata) -> Result<(
 pub(super) fn is_root() -> bool {
     false
 }
+
+// ---- issue 21: a lock's note, a program's name, the home.
+
+/// The note lives beside the lock file: the lock covers the lock file's bytes, and no other
+/// process may read them.
+pub(super) fn write_lock_note(_lock: &fs::File, beside: &Path, text: &[u8]) {
+    let _ = super::replace_atomic(beside, text, 0o600);
+}
+
+pub(super) fn read_lock_note(_lock: &fs::File, beside: &Path) -> Option<Vec<u8>> {
+    super::read_regular(beside, 64, false).ok()
+}
+
+pub(super) fn program_name(argv0: &Path) -> Option<&std::ffi::OsStr> {
+    let exe = argv0
+        .extension()
+        .is_some_and(|x| x.eq_ignore_ascii_case("exe"));
+    if exe {
+        argv0.file_stem()
+    } else {
+        argv0.file_name()
+    }
+}
+
+pub(super) fn home_override(env: &dyn Fn(&str) -> Option<String>) -> Option<std::path::PathBuf> {
+    env("USERPROFILE").map(std::path::PathBuf::from)
+}

@@ -93,24 +93,7 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
             );
         }
     };
-    let Some(found) = docker_config::find_on_path(cfg.path.as_deref()) else {
-        if let crate::files::LookPath::Relative(rel) =
-            crate::files::look_path(cfg.path.as_deref(), BINARY)
-        {
-            return Err(format!(
-                "PATH finds {BINARY} as {}, relative to the current directory, and Docker refuses to run such a program; put its directory on PATH as an absolute path, then run configure again",
-                rel.display()
-            ));
-        }
-        let how = if cfg!(windows) {
-            "put it in a directory on PATH (System Properties, Environment Variables) and open a new terminal"
-        } else {
-            "install it (make install) or add its directory to PATH"
-        };
-        return Err(format!(
-            "{BINARY} is not on PATH, so Docker could not run it; {how}, then run configure again"
-        ));
-    };
+    let found = this_program(cfg)?;
     let settings = Settings::load(cfg.settings_file.as_deref()).map_err(|e| e.to_string())?;
     if args.containers {
         let keys = args
@@ -160,8 +143,37 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
         docker_config::edit(path, plan)?
     };
     lines.extend(edit.lines);
-    lines.push(match saved {
-        _ if !edit.changed => format!("{}: nothing to change", path.display()),
+    lines.push(saved_line(path, &saved, edit.changed));
+    Ok(lines)
+}
+
+/// This program as Docker will find it on PATH, or the line that says why Docker cannot.
+fn this_program(cfg: &Config) -> Result<std::path::PathBuf, String> {
+    if let Some(found) = docker_config::find_on_path(cfg.path.as_deref()) {
+        return Ok(found);
+    }
+    if let crate::files::LookPath::Relative(rel) =
+        crate::files::look_path(cfg.path.as_deref(), BINARY)
+    {
+        return Err(format!(
+            "PATH finds {BINARY} as {}, relative to the current directory, and Docker refuses to run such a program; put its directory on PATH as an absolute path, then run configure again",
+            rel.display()
+        ));
+    }
+    let how = if cfg!(windows) {
+        "put it in a directory on PATH (System Properties, Environment Variables) and open a new terminal"
+    } else {
+        "install it (make install) or add its directory to PATH"
+    };
+    Err(format!(
+        "{BINARY} is not on PATH, so Docker could not run it; {how}, then run configure again"
+    ))
+}
+
+/// The last line of a run: what became of config.json.
+fn saved_line(path: &Path, saved: &docker_config::Saved, changed: bool) -> String {
+    match saved {
+        _ if !changed => format!("{}: nothing to change", path.display()),
         docker_config::Saved::Unchanged => format!("dry run: {} not written", path.display()),
         docker_config::Saved::Wrote { backup: Some(b) } => format!(
             "wrote {} (previous version: {})",
@@ -169,8 +181,7 @@ pub fn run(cfg: &Config, args: &Args) -> Result<Vec<String>, String> {
             b.display()
         ),
         docker_config::Saved::Wrote { backup: None } => format!("wrote {}", path.display()),
-    });
-    Ok(lines)
+    }
 }
 
 /// What one run changes in `config.json`, and says about it.
@@ -236,7 +247,7 @@ fn previous_store_step(
     settings: &Settings,
     lines: &mut Vec<String>,
 ) -> Result<Option<FallbackStep>, String> {
-    let shown = crate::printable(prev);
+    let shown = crate::text::printable(prev);
     if let Some(current) = settings.fallback() {
         if current != prev {
             lines.push(format!(
@@ -322,44 +333,14 @@ fn fallback_step(cfg: &Config, name: &str, settings: &Settings) -> Result<Fallba
     })
 }
 
-/// Sets `"fallback"` in the settings file as one locked step (read again, set, replace
-/// atomically), every other key kept as it was; the file's owner and mode kept, 0600 when new,
-/// its directory 0700. `Ok(Some(line))` when it wrote.
+/// Sets `"fallback"` in the settings file (settings.rs owns its file). `Ok(Some(line))` when it
+/// wrote.
 fn write_fallback(step: &FallbackStep) -> Result<Option<String>, String> {
-    use crate::files;
     if !step.change {
         return Ok(None);
     }
-    let shown = step.file.display();
-    let target = match files::output(&step.file) {
-        files::Output::File(t) => t,
-        files::Output::Device => return Err(format!("{shown}: not a regular file: not edited")),
-        files::Output::Refused(why) => return Err(format!("{shown}: {why}: not edited")),
-    };
-    if let Some(dir) = target.parent() {
-        files::create_dir_for_user(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let lock = files::lock_for_edit(&target, docker_config::EDIT_WAIT)
-        .map_err(|e| format!("{shown}: cannot lock it for editing: {e}"))?;
-    lock.remove_leftovers(&target);
-    // Every other key as written (serde_json's RawValue).
-    type Raw = Box<serde_json::value::RawValue>;
-    let mut root = match files::read_regular(&target, 1 << 20, true) {
-        Ok(text) if text.iter().all(u8::is_ascii_whitespace) => indexmap::IndexMap::new(),
-        Ok(text) => match serde_json::from_slice::<indexmap::IndexMap<String, Raw>>(&text) {
-            Ok(m) => m,
-            Err(_) => return Err(format!("{shown}: not a JSON object: not edited")),
-        },
-        Err(files::ReadError::Missing) => indexmap::IndexMap::new(),
-        Err(e) => return Err(format!("{shown}: {e}")),
-    };
-    let name = serde_json::value::to_raw_value(&step.name).map_err(|e| e.to_string())?;
-    root.insert("fallback".into(), name);
-    let mut text = serde_json::to_vec_pretty(&root).map_err(|e| e.to_string())?;
-    text.push(b'\n');
-    files::replace_keeping(&target, &text, files::Keep::of(&target, 0o600))
-        .map_err(|e| format!("{}: cannot write: {e}", target.display()))?;
-    Ok(Some(format!("wrote {shown}")))
+    crate::settings::write_fallback(&step.file, &step.name, docker_config::EDIT_WAIT)?;
+    Ok(Some(format!("wrote {}", step.file.display())))
 }
 
 /// The `credHelpers` key for what the user typed: host[:port] without scheme or path, accepted

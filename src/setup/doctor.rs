@@ -6,18 +6,20 @@
 //! cache state, then a real token fetch with its timing and the AWS error with a hint. It reads,
 //! it never writes (no cache update), and it never prints a secret.
 
+pub mod kubelet;
+
 use std::time::Instant;
 
 use crate::cache::CacheState;
-use crate::cache::Store;
+use crate::cache::EntryKey;
 use crate::config::Config;
+use crate::context::Context;
 use crate::ecr::{self, FetchError, FetchRequest, Target, TokenSource};
 use crate::error::render;
 use crate::fallback;
 use crate::helper;
 use crate::identity::CredentialSource;
 use crate::registry::{self, Registry};
-use crate::settings::Loaded;
 use crate::setup::docker_config::{self, DockerConfig, HELPER_NAME, Route};
 use crate::time::utc_timestamp;
 
@@ -28,10 +30,12 @@ pub struct Report {
 }
 
 pub fn run(cfg: &Config, hosts: &[String], now: u64, source: &dyn TokenSource) -> Report {
+    // It never writes: one context (cache state, settings) serves every host.
+    let ctx = Context::new(cfg, now);
     let docker = cfg.docker_config_file.as_deref().map(DockerConfig::load);
     let mut lines = Vec::new();
     let hosts = if hosts.is_empty() {
-        let found = known_hosts(cfg, docker.as_ref().and_then(|d| d.as_ref().ok()));
+        let found = known_hosts(&ctx, docker.as_ref().and_then(|d| d.as_ref().ok()));
         if found.is_empty() {
             lines.push(
                 "no ECR registry named in Docker's config.json or the per-registry settings; run `docker-credential-ecr-login doctor HOST`"
@@ -48,7 +52,7 @@ pub fn run(cfg: &Config, hosts: &[String], now: u64, source: &dyn TokenSource) -
         if i > 0 {
             lines.push(String::new());
         }
-        ok &= check(cfg, host, docker.as_ref(), now, source, &mut lines);
+        ok &= check(&ctx, host, docker.as_ref(), source, &mut lines);
     }
     Report { lines, ok }
 }
@@ -68,25 +72,26 @@ fn step(label: &'static str, text: impl Into<String>) -> Step {
 
 /// Every step for one host; true if a token was had.
 fn check(
-    cfg: &Config,
+    ctx: &Context<'_>,
     input: &str,
     docker: Option<&Result<DockerConfig, String>>,
-    now: u64,
     source: &dyn TokenSource,
     out: &mut Vec<String>,
 ) -> bool {
+    let cfg = ctx.cfg;
     let mut steps = vec![
         step("doctor", input),
         docker_step(docker, registry::hostport_of(input)),
         path_step(cfg),
     ];
-    let ok = match resolve_step(cfg, input) {
+    let ok = match resolve_step(ctx, input) {
         Err((last, ok)) => {
             steps.extend(last);
             ok
         }
         Ok(request) => {
             steps.push(registry_step(input, &request.registry));
+            steps.push(mapping_step(ctx, &request));
             steps.push(identity_step(cfg, &request));
             steps.push(step(
                 "region",
@@ -95,7 +100,7 @@ fn check(
                     request.registry.region()
                 ),
             ));
-            steps.extend(cache_steps(cfg, &request, now));
+            steps.extend(cache_steps(ctx, &request));
             let (fetched, ok) = token_steps(cfg, &request, source);
             steps.extend(fetched);
             ok
@@ -165,10 +170,10 @@ fn path_step(cfg: &Config) -> Step {
 
 /// Step 2, the host and the per-registry settings: the request, or the steps that end the report and
 /// whether they end it well (a host that is not ECR, served by a fallback store).
-fn resolve_step(cfg: &Config, input: &str) -> Result<helper::Request, (Vec<Step>, bool)> {
-    match helper::resolve(cfg, input) {
+fn resolve_step(ctx: &Context<'_>, input: &str) -> Result<helper::Caller, (Vec<Step>, bool)> {
+    match helper::resolve_for(ctx, input) {
         Ok(Some(r)) => Ok(r),
-        Ok(None) => Err(not_ours_steps(cfg)),
+        Ok(None) => Err(not_ours_steps(ctx)),
         Err(e) => Err((
             vec![
                 step("settings", format!("PROBLEM: {}", render(&e))),
@@ -180,8 +185,8 @@ fn resolve_step(cfg: &Config, input: &str) -> Result<helper::Request, (Vec<Step>
 }
 
 /// A host that is not ECR: where its credentials come from (the fallback store, or nowhere).
-fn not_ours_steps(cfg: &Config) -> (Vec<Step>, bool) {
-    let loaded = Loaded::load(cfg, &CacheState::of(cfg));
+fn not_ours_steps(ctx: &Context<'_>) -> (Vec<Step>, bool) {
+    let (cfg, loaded) = (ctx.cfg, &ctx.settings);
     let settings = loaded.settings.as_ref().ok();
     let mut steps = vec![];
     if let Some(w) = &loaded.warning {
@@ -253,33 +258,81 @@ fn registry_step(input: &str, reg: &Registry) -> Step {
     }
 }
 
+/// Which entry of the per-registry settings applies, how its key names the host, and the keys
+/// it won over.
+fn mapping_step(ctx: &Context<'_>, request: &helper::Caller) -> Step {
+    let cfg = ctx.cfg;
+    let file = cfg.settings_file.as_ref().map_or_else(
+        || "the per-registry settings".to_owned(),
+        |p| p.display().to_string(),
+    );
+    let Some(key) = &request.mapping else {
+        // A settings file that is not trusted is not read: say so here, not "no entry".
+        if let Some(w) = ctx.settings.warning.clone() {
+            return step(
+                "settings",
+                format!("PROBLEM: {w}; so no entry applies: the default credential chain"),
+            );
+        }
+        return step(
+            "settings",
+            format!("no entry in {file} names this host: the default credential chain"),
+        );
+    };
+    let kind = request.kind.map_or_else(String::new, |k| format!(" ({k})"));
+    let mut text = format!("entry {key:?}{kind} in {file}");
+    if !request.outranked.is_empty() {
+        let others: Vec<String> = request.outranked.iter().map(|k| format!("{k:?}")).collect();
+        text.push_str(&format!(
+            "; it wins over {} (exact host, then account id, then the most specific pattern)",
+            others.join(", ")
+        ));
+    }
+    step("settings", text)
+}
+
 /// Which identity asks, and why that one.
-fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
+fn identity_step(cfg: &Config, request: &helper::Caller) -> Step {
     let settings_file = cfg
         .settings_file
         .as_ref()
         .map_or_else(String::new, |p| p.display().to_string());
     let identity = &request.identity;
-    let why = match (&request.profile, cfg.profile.as_deref()) {
-        (Some(p), _) => {
-            let key = request.mapping.as_deref().unwrap_or_default();
-            format!("profile {p}: mapping {key:?} in {settings_file} (wins over AWS_PROFILE and environment keys)")
+    let key = request.mapping.as_deref().unwrap_or_default();
+    let why = match (&request.role, &request.profile) {
+        (Some(role), _) => {
+            let mut opts = Vec::new();
+            if let Some(n) = &role.session_name {
+                opts.push(format!("session name {n}"));
+            }
+            if role.external_id.is_some() {
+                opts.push("external id set".to_owned());
+            }
+            if let Some(d) = role.duration_seconds {
+                opts.push(format!("duration {d} s"));
+            }
+            opts.push(format!(
+                "STS in {}",
+                role.region
+                    .as_deref()
+                    .unwrap_or_else(|| request.registry.region())
+            ));
+            let from = match &request.profile {
+                Some(p) => format!("profile {p} (its source_profile)"),
+                None => format!("the default chain: {}", chain_why(cfg, identity)),
+            };
+            format!(
+                "role {} ({}): mapping {key:?} in {settings_file} (wins over AWS_PROFILE and environment keys); assumed with the credentials of {from}",
+                role.arn,
+                opts.join(", ")
+            )
         }
-        (None, _) if identity.source == CredentialSource::EnvKeys => {
-            "environment keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)".into()
-        }
-        (None, Some(p)) if identity.profile_found() => format!("profile {p}: from {}", cfg.profile_var),
         (None, Some(p)) => format!(
-            "PROBLEM: {}={p}, but no such profile in the AWS config or credentials file",
-            cfg.profile_var
+            "profile {p}: mapping {key:?} in {settings_file} (wins over AWS_PROFILE and environment keys)"
         ),
-        (None, None) if identity.profile_found() => "profile default (AWS_PROFILE unset)".into(),
-        (None, None) if identity.source == CredentialSource::InstanceRole => {
-            "no keys, profile, web identity or container credentials: only the EC2 instance role is left".into()
-        }
-        (None, None) => identity.source.to_string(),
+        (None, None) => chain_why(cfg, identity),
     };
-    let why = match &identity.source {
+    let why = match identity.source.base() {
         CredentialSource::Profile { login: Some(p), .. } => format!(
             "{why}; credentials from the aws login session of profile {p} (`{}` renews it)",
             crate::error::login_command(p)
@@ -289,11 +342,31 @@ fn identity_step(cfg: &Config, request: &helper::Request) -> Step {
     step("identity", why)
 }
 
-/// 3. The cache: trusted or not, and what it holds for this identity; the settings file.
-fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
+/// Which source of the default credential chain answers, and why.
+fn chain_why(cfg: &Config, identity: &crate::identity::Identity) -> String {
+    let source = identity.source.base();
+    match cfg.profile.as_deref() {
+        _ if *source == CredentialSource::EnvKeys => {
+            "environment keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)".into()
+        }
+        Some(p) if identity.profile_found() => format!("profile {p}: from {}", cfg.profile_var),
+        Some(p) => format!(
+            "PROBLEM: {}={p}, but no such profile in the AWS config or credentials file",
+            cfg.profile_var
+        ),
+        None if identity.profile_found() => "profile default (AWS_PROFILE unset)".into(),
+        None if *source == CredentialSource::InstanceRole => {
+            "no keys, profile, web identity or container credentials: only the EC2 instance role is left".into()
+        }
+        None => source.to_string(),
+    }
+}
+
+/// 3. The cache: trusted or not, and what it holds for this identity.
+fn cache_steps(ctx: &Context<'_>, request: &helper::Caller) -> Vec<Step> {
+    let (cfg, now) = (ctx.cfg, ctx.now);
     let (identity, reg) = (&request.identity, &request.registry);
-    let state = CacheState::of(cfg);
-    let loaded = Loaded::load(cfg, &state);
+    let (state, loaded) = (&ctx.cache, &ctx.settings);
     let background = helper::background_refresh(cfg, loaded.settings.as_ref().ok());
     let refresh = if background {
         "in the background: a get past a token's refresh point answers from the cache at once and a detached process fetches the new token (AWS_ECR_BACKGROUND_REFRESH=0 or \"backgroundRefresh\": false in the settings file turns this off)".to_owned()
@@ -307,7 +380,7 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
     } else {
         "the next get refreshes it"
     };
-    let cache = match &state {
+    let cache = match state {
         CacheState::Off if cfg.cache_disabled => "disabled (AWS_ECR_DISABLE_CACHE)".to_owned(),
         CacheState::Off => {
             "none: no home directory, no XDG_CACHE_HOME and no AWS_ECR_CACHE_DIR".to_owned()
@@ -317,14 +390,14 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
             dir.display()
         ),
         CacheState::On(store) => {
-            let key = Store::key(&identity.id, reg.host());
+            let key = EntryKey::new(&identity.id, reg.host());
             let scope = reg.token_scope();
             let shared = || {
                 store
-                    .read(&Store::key(&identity.id, &scope), &identity.id, &scope)
+                    .read(&EntryKey::new(&identity.id, &scope))
                     .filter(|e| e.is_usable(now))
             };
-            match store.read(&key, &identity.id, reg.host()) {
+            match store.read(&key) {
                 None if shared().is_some() => format!(
                     "no token of its own yet: the token of this identity for {scope} (fetched for another registry there) answers the next get, in {}",
                     store.dir().display()
@@ -347,23 +420,21 @@ fn cache_steps(cfg: &Config, request: &helper::Request, now: u64) -> Vec<Step> {
             }
         }
     };
-    let mut steps = vec![step("cache", cache), step("refresh", refresh)];
-    if let Some(w) = loaded.warning {
-        steps.push(step("settings", format!("PROBLEM: {w}")));
-    }
-    steps
+    // An untrusted settings file is the `settings` line's (mapping_step).
+    vec![step("cache", cache), step("refresh", refresh)]
 }
 
 /// 4. A real fetch (never cached by doctor), with a hint when it fails.
 fn token_steps(
     cfg: &Config,
-    request: &helper::Request,
+    request: &helper::Caller,
     source: &dyn TokenSource,
 ) -> (Vec<Step>, bool) {
     let started = Instant::now();
     let result = source.fetch(&FetchRequest {
         target: Target::Registry(&request.registry),
         profile: request.profile.as_deref(),
+        role: request.role.as_ref(),
         identity: &request.identity,
         budget: ecr::fetch_budget(cfg),
         web_identity: None,
@@ -384,9 +455,26 @@ fn token_steps(
         }
         Err(e) => {
             let profile = request.profile.as_deref().or(cfg.profile.as_deref());
+            let hint = match (&request.role, &e) {
+                (Some(_), FetchError::Credentials { detail, .. })
+                    if detail.starts_with("failed to assume role")
+                        && detail.contains("dispatch failure") =>
+                {
+                    "STS is unreachable: check the network, HTTPS_PROXY / NO_PROXY and AWS_ENDPOINT_URL_STS (the entry's \"region\" chooses the STS endpoint)".to_owned()
+                }
+                (Some(role), FetchError::Credentials { detail, .. })
+                    if detail.starts_with("failed to assume role") =>
+                {
+                    format!(
+                        "STS did not let these credentials assume {}: check that the role exists, that its trust policy allows sts:AssumeRole by them (with this external_id, if the policy asks for one), and that duration_seconds is within the role's maximum session duration",
+                        role.arn
+                    )
+                }
+                _ => hint(&e, profile),
+            };
             let steps = vec![
                 step("token", format!("FAILED after {ms} ms: {}", render(&e))),
-                step("hint", hint(&e, profile)),
+                step("hint", hint),
             ];
             (steps, false)
         }
@@ -449,23 +537,25 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
 
 /// With no HOST: every registry Docker's config or the per-registry settings name that this
 /// helper would serve.
-fn known_hosts(cfg: &Config, docker: Option<&DockerConfig>) -> Vec<String> {
+fn known_hosts(ctx: &Context<'_>, docker: Option<&DockerConfig>) -> Vec<String> {
     let mut candidates: Vec<String> = Vec::new();
     if let Some(d) = docker {
         candidates.extend(d.cred_helpers().into_iter().map(|(k, _)| k));
         candidates.extend(d.auths());
     }
-    if let Ok(m) = Loaded::load(cfg, &CacheState::of(cfg)).settings {
+    if let Ok(m) = &ctx.settings.settings {
         candidates.extend(
             m.keys()
                 .filter(|k| !k.bytes().all(|b| b.is_ascii_digit()))
+                // A pattern names no host to check.
+                .filter(|k| crate::settings::key_kind(k) != crate::settings::KeyKind::Pattern)
                 .map(str::to_owned),
         );
     }
     let mut out: Vec<String> = Vec::new();
     for c in candidates {
         let c = registry::hostport_of(&c).to_owned();
-        if matches!(helper::resolve(cfg, &c), Ok(Some(_)) | Err(_)) && !out.contains(&c) {
+        if matches!(helper::resolve_for(ctx, &c), Ok(Some(_)) | Err(_)) && !out.contains(&c) {
             out.push(c);
         }
     }

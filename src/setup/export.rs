@@ -15,10 +15,12 @@ use std::process::ExitCode;
 use base64::Engine as _;
 
 use crate::config::Config;
+use crate::context::Context;
 use crate::ecr::TokenSource;
 use crate::helper::{self, GetOutcome};
 use crate::secret::Secret;
-use crate::{error, files, printable, registry};
+use crate::text::printable;
+use crate::{error, files, registry};
 
 pub const LOGIN_PASSWORD_USAGE: &str =
     "Usage: docker-credential-ecr-login login-password [--force] HOST";
@@ -146,14 +148,20 @@ pub fn parse_export(args: &[String]) -> Result<ExportArgs, String> {
     if out.hosts.is_empty() {
         return Err(format!("export needs at least one HOST; {EXPORT_USAGE}"));
     }
-    if out.format == Format::KubeSecret {
-        if !is_dns_subdomain(&out.name) {
+    check_names(&out)?;
+    Ok(out)
+}
+
+/// The Secret's name and namespace: valid Kubernetes names, and given only for a Secret.
+fn check_names(args: &ExportArgs) -> Result<(), String> {
+    if args.format == Format::KubeSecret {
+        if !is_dns_subdomain(&args.name) {
             return Err(format!(
                 "--name {}: a Secret's name is lowercase letters, digits, '-' and '.' (at most 253)",
-                printable(&format!("{:?}", out.name))
+                printable(&format!("{:?}", args.name))
             ));
         }
-        if let Some(ns) = &out.namespace
+        if let Some(ns) = &args.namespace
             && !is_dns_label(ns)
         {
             return Err(format!(
@@ -161,12 +169,12 @@ pub fn parse_export(args: &[String]) -> Result<ExportArgs, String> {
                 printable(&format!("{ns:?}"))
             ));
         }
-    } else if out.name != DEFAULT_SECRET_NAME || out.namespace.is_some() {
+    } else if args.name != DEFAULT_SECRET_NAME || args.namespace.is_some() {
         return Err(format!(
             "--name and --namespace are for --format kube-secret; {EXPORT_USAGE}"
         ));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// `login-password`: the password for one registry on stdout, newline-terminated (what
@@ -186,7 +194,7 @@ pub fn login_password(
     if cfg.stdout_terminal && !args.force {
         return fail(stderr, REFUSE_TERMINAL);
     }
-    let Some(password) = token(cfg, &args.host, now, source, stderr) else {
+    let Some(password) = token(&Context::new(cfg, now), &args.host, source, stderr) else {
         return ExitCode::FAILURE;
     };
     let mut body = password.expose().as_bytes().to_vec();
@@ -219,8 +227,9 @@ pub fn export(
     };
     let mut found = Vec::new();
     let mut missing = false;
+    let ctx = Context::new(cfg, now);
     for host in &args.hosts {
-        match token(cfg, host, now, source, stderr) {
+        match token(&ctx, host, source, stderr) {
             Some(p) => found.push((registry::hostport_of(host).to_owned(), p)),
             None => missing = true,
         }
@@ -300,18 +309,17 @@ fn destination(path: &std::path::Path, force: bool) -> Result<Dest, String> {
 
 /// The token for `host` through `get`'s policy; `None` after one stderr line saying why.
 fn token(
-    cfg: &Config,
+    ctx: &Context<'_>,
     host: &str,
-    now: u64,
     source: &dyn TokenSource,
     stderr: &mut dyn Write,
 ) -> Option<Secret<String>> {
-    let answer = helper::get(cfg, host, now, source);
+    let answer = helper::get_in(ctx, host, source);
     for w in &answer.warnings {
         say(stderr, w);
     }
     match answer.outcome {
-        GetOutcome::Found { password } => Some(password),
+        GetOutcome::Found(found) => Some(found.password),
         GetOutcome::NotEcr => {
             say(
                 stderr,

@@ -15,6 +15,17 @@ pub const CONFIGURE: &str = "  configure [--store [--fallback NAME]] [--dry-run]
 
 /// What `-h`, `--help` and `help` print.
 pub fn help() -> String {
+    [
+        usage_and_actions(),
+        for_people(),
+        SETTINGS_AND_FALLBACK.to_owned(),
+        environment(),
+    ]
+    .join("\n\n")
+}
+
+/// The version line, the usage and Docker's actions.
+fn usage_and_actions() -> String {
     format!(
         "docker-credential-ecr-login {version}: Docker credential helper for Amazon ECR and ECR Public
 
@@ -35,9 +46,15 @@ Actions:
   kubelet [ARGS...]
              the kubelet's image credential provider: a credentialprovider.kubelet.k8s.io/v1
              CredentialProviderRequest on stdin, the response on stdout (what the binary does
-             when run as ecr-credential-provider; see `kubelet --help` and docs/kubelet.md)
+             when run as ecr-credential-provider; see `kubelet --help` and docs/kubelet.md)",
+        version = env!("CARGO_PKG_VERSION"),
+    )
+}
 
-Setup and troubleshooting (for people, not for Docker):
+/// The commands for people: setup, troubleshooting, and the password for other tools.
+fn for_people() -> String {
+    format!(
+        "Setup and troubleshooting (for people, not for Docker):
 {configure}
   doctor [HOST...]
              explain, step by step, what happens for HOST (default: every ECR registry named in
@@ -57,14 +74,23 @@ For tools that cannot run a credential helper (ctr, crictl, Nomad, Kubernetes, C
              -o FILE writes it atomically{export_mode}
   Both take tokens as get does (the cache first); they last 12 hours, so run them again before.
   A secret is never printed to a terminal unless --force is given. A HOST without a token: one
-  line on stderr, nothing written, exit 1.
+  line on stderr, nothing written, exit 1.",
+        configure = CONFIGURE,
+        export_mode = if cfg!(windows) { "" } else { " with mode 0600" },
+    )
+}
 
-Per-registry settings ($AWS_ECR_CONFIG, else config.json in the cache directory):
-  {{\"registries\": {{\"<host>\": {{\"profile\": \"prod\"}},  \"<12-digit account id>\": {{\"profile\": \"dev\"}},
-                  \"<custom host>\": {{\"registry\": \"<ECR registry host>\", \"profile\": \"...\"}}}}}}
-  exact host first, then account id, then the default credential chain; a mapping's profile wins
-  over AWS_PROFILE and environment keys
-  {{\"fallback\": \"pass\"}} at the top level names the fallback store (AWS_ECR_FALLBACK wins)
+/// The per-registry settings file and the fallback store.
+const SETTINGS_AND_FALLBACK: &str = "Per-registry settings ($AWS_ECR_CONFIG, else config.json in the cache directory):
+  {\"registries\": {\"<host>\": {\"profile\": \"prod\"},  \"<12-digit account id>\": {\"profile\": \"dev\"},
+                  \"<custom host>\": {\"registry\": \"<ECR registry host>\", \"profile\": \"...\"},
+                  \"*.dkr.ecr.eu-west-1.amazonaws.com\": {\"role_arn\": \"arn:aws:iam::<account>:role/<name>\"}}}
+  a role takes external_id, role_session_name, duration_seconds (900..43200), region (of STS)
+  and source_profile (else the default chain assumes it); a key may be a pattern whose \"*\"
+  labels each match one label; exact host first, then account id, then the pattern with the
+  fewest \"*\" (then the leftmost label spelled out; then byte order), then the default
+  credential chain; a mapping's profile or role wins over AWS_PROFILE and environment keys
+  {\"fallback\": \"pass\"} at the top level names the fallback store (AWS_ECR_FALLBACK wins)
 
 Fallback store (for credsStore: ecr-login with docker login elsewhere):
   get, store and erase for a host that is not ECR (nor a mapped custom name) run
@@ -72,9 +98,12 @@ Fallback store (for credsStore: ecr-login with docker login elsewhere):
   its stderr is ours; list merges its list with ours (ours win). ECR hosts stay ours: store and
   erase for them succeed and store nothing. A missing fallback: one stderr line and the protocol's
   error. Starting it and handing it stdin are bounded (5 s each); its own prompts are its business.
-  ecr-login (a loop) is refused; an untrusted settings file names no fallback.
+  ecr-login (a loop) is refused; an untrusted settings file names no fallback.";
 
-Environment:
+/// The environment variables and Docker's config.json.
+fn environment() -> String {
+    format!(
+        "Environment:
   AWS_ECR_CACHE_DIR             cache and log directory (default {home}{sep}.ecr, or
                                 $XDG_CACHE_HOME{sep}ecr-login when {home}{sep}.ecr does not exist)
   AWS_ECR_DISABLE_CACHE         any non-empty value: never cache tokens
@@ -106,11 +135,8 @@ them and nobody else can write them ({fix}); otherwise every get asks AWS and sa
 
 Docker config ({home}{sep}.docker{sep}config.json):
   {{\"credsStore\": \"ecr-login\"}}  or  {{\"credHelpers\": {{\"<registry host>\": \"ecr-login\"}}}}",
-        version = env!("CARGO_PKG_VERSION"),
-        configure = CONFIGURE,
         home = if cfg!(windows) { "%USERPROFILE%" } else { "~" },
         sep = std::path::MAIN_SEPARATOR,
-        export_mode = if cfg!(windows) { "" } else { " with mode 0600" },
         fix = if cfg!(windows) {
             "their access list lets only you, SYSTEM and Administrators write"
         } else {

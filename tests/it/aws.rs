@@ -28,6 +28,8 @@ pub(crate) const LONG_AGO: &str = "2020-01-01T00:00:00Z";
 /// What the fake sign-in service answers to a refresh token that starts with this: HTTP 401,
 /// `AccessDeniedException` / `TOKEN_EXPIRED` (the sign-in session itself has expired).
 pub(crate) const EXPIRED_REFRESH: &str = "refresh-expired";
+/// STS refuses to assume a role whose name starts with this: HTTP 403, `AccessDenied`.
+pub(crate) const DENIED_ROLE: &str = "denied";
 
 /// One call the fake answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -417,9 +419,24 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Call>>) {
                 call.params
                     .insert("WebIdentityToken".into(), digest(&[&web_token]));
             }
+            let role_name = role.rsplit('/').next().unwrap_or("role");
+            if role_name.starts_with(DENIED_ROLE) {
+                log.lock().unwrap().push(call);
+                respond(
+                    &mut out,
+                    403,
+                    "text/xml",
+                    "",
+                    &format!(
+                        r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: {} is not authorized to perform: sts:AssumeRole on resource: {}</Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"#,
+                        xml_escape(&signer),
+                        xml_escape(&role)
+                    ),
+                );
+                continue;
+            }
             let key = format!("ASIASTS{}", digest(&[&action, &role, &signer]));
             call.issued = Some(key.clone());
-            let role_name = role.rsplit('/').next().unwrap_or("role");
             let session = call
                 .params
                 .get("RoleSessionName")

@@ -19,5 +19,6 @@ mod login;
 mod moto;
 mod network;
 mod protocol;
+mod roles;
 mod settings;
 mod support;

@@ -9,8 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{API_VERSION, PROVIDER_NAME};
 use crate::files;
+use crate::kubelet::{API_VERSION, PROVIDER_NAME};
+use crate::text::printable;
 
 /// The directory the packages install the provider in.
 pub const DEFAULT_BIN_DIR: &str =
@@ -41,88 +42,118 @@ pub fn wanted(args: &[String]) -> bool {
     args.iter().any(|a| a == "--kubelet-config")
 }
 
+/// What `doctor --kubelet-config` was asked.
+struct Check {
+    file: String,
+    bin_dir: PathBuf,
+    images: Vec<String>,
+}
+
+impl Check {
+    /// `None`: no `--kubelet-config FILE` (or a `--bin-dir` without its directory).
+    fn parse(args: &[String]) -> Option<Check> {
+        let mut file = None;
+        let mut bin_dir = PathBuf::from(DEFAULT_BIN_DIR);
+        let mut images = Vec::new();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--kubelet-config" => file = it.next().cloned(),
+                "--bin-dir" => match it.next() {
+                    Some(d) => bin_dir = PathBuf::from(d),
+                    None => file = None,
+                },
+                other => images.push(other.to_owned()),
+            }
+        }
+        Some(Check {
+            file: file?,
+            bin_dir,
+            images,
+        })
+    }
+}
+
 /// Runs the check; the lines to print and whether every image is ours.
 pub fn run(args: &[String]) -> (Vec<String>, bool) {
-    let mut lines = Vec::new();
-    let mut file = None;
-    let mut bin_dir = PathBuf::from(DEFAULT_BIN_DIR);
-    let mut images = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--kubelet-config" => file = it.next().cloned(),
-            "--bin-dir" => match it.next() {
-                Some(d) => bin_dir = PathBuf::from(d),
-                None => file = None,
-            },
-            other => images.push(other.to_owned()),
-        }
-    }
-    let Some(file) = file else {
-        lines.push(
-            "usage: docker-credential-ecr-login doctor --kubelet-config FILE [--bin-dir DIR] [IMAGE...]"
-                .to_owned(),
-        );
-        return (lines, false);
+    let Some(req) = Check::parse(args) else {
+        let usage = "usage: docker-credential-ecr-login doctor --kubelet-config FILE [--bin-dir DIR] [IMAGE...]";
+        return (vec![usage.to_owned()], false);
     };
-    let providers = match files::read_regular(Path::new(&file), MAX_FILE, true)
+    let file = &req.file;
+    let providers = match read_providers(Path::new(file)) {
+        Ok(p) => p,
+        Err(e) => return (vec![format!("kubelet   {file}: {}", printable(&e))], false),
+    };
+    let mut lines = Vec::new();
+    let mut ok = check_provider(file, &providers, &mut lines);
+    ok &= check_bin_dir(&req.bin_dir, &mut lines);
+    ok &= check_images(&providers, &req.images, &mut lines);
+    (lines, ok)
+}
+
+/// The providers of the kubelet's configuration file.
+fn read_providers(file: &Path) -> Result<Vec<Provider>, String> {
+    files::read_regular(file, MAX_FILE, true)
         .map_err(|e| e.to_string())
         .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8".to_owned()))
         .and_then(|t| parse_config(&t))
-    {
-        Ok(p) => p,
-        Err(e) => {
-            lines.push(format!("kubelet   {file}: {}", crate::printable(&e)));
-            return (lines, false);
-        }
+}
+
+/// Whether the file names our provider, with the API version we speak.
+fn check_provider(file: &str, providers: &[Provider], lines: &mut Vec<String>) -> bool {
+    let Some(p) = providers.iter().find(|p| p.name == PROVIDER_NAME) else {
+        let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+        lines.push(format!(
+            "kubelet   {file}: no provider named {PROVIDER_NAME:?} (providers: {}); the kubelet runs the file named like the provider",
+            printable(&names.join(", "))
+        ));
+        return false;
     };
-    let mut ok = true;
-    let ours = providers.iter().find(|p| p.name == PROVIDER_NAME);
-    match ours {
-        None => {
-            ok = false;
-            let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
-            lines.push(format!(
-                "kubelet   {file}: no provider named {PROVIDER_NAME:?} (providers: {}); the kubelet runs the file named like the provider",
-                crate::printable(&names.join(", "))
-            ));
+    lines.push(format!(
+        "kubelet   {file}: provider {PROVIDER_NAME:?}, {} matchImages{}",
+        p.match_images.len(),
+        if p.has_token_attributes {
+            ", tokenAttributes (service-account tokens)"
+        } else {
+            ""
         }
-        Some(p) => {
-            lines.push(format!(
-                "kubelet   {file}: provider {PROVIDER_NAME:?}, {} matchImages{}",
-                p.match_images.len(),
-                if p.has_token_attributes {
-                    ", tokenAttributes (service-account tokens)"
-                } else {
-                    ""
-                }
-            ));
-            if p.api_version != API_VERSION {
-                ok = false;
-                lines.push(format!(
-                    "apiVersion {:?}: must be {API_VERSION}",
-                    crate::printable(&p.api_version)
-                ));
-            }
-        }
+    ));
+    if p.api_version != API_VERSION {
+        lines.push(format!(
+            "apiVersion {:?}: must be {API_VERSION}",
+            printable(&p.api_version)
+        ));
+        return false;
     }
+    true
+}
+
+/// Whether the binary directory holds the provider, and whether it is this program.
+fn check_bin_dir(bin_dir: &Path, lines: &mut Vec<String>) -> bool {
     // The kubelet finds the provider with Go's exec.LookPath(bin_dir/name): on Windows that is
     // `name.exe` (or .com, .bat, .cmd) when `name` has no extension.
-    let path = crate::files::find_in_dir(&bin_dir, PROVIDER_NAME)
-        .unwrap_or_else(|| bin_dir.join(PROVIDER_NAME));
-    match bin_check(&path) {
-        Ok(line) => lines.push(format!("bin-dir   {line}")),
-        Err(line) => {
-            ok = false;
-            lines.push(format!("bin-dir   {line}"));
-        }
-    }
-    let images: Vec<String> = if images.is_empty() {
-        SAMPLE_IMAGES.iter().map(|s| s.to_string()).collect()
+    let path =
+        files::find_in_dir(bin_dir, PROVIDER_NAME).unwrap_or_else(|| bin_dir.join(PROVIDER_NAME));
+    let (line, good) = match bin_check(&path) {
+        Ok(line) => (line, true),
+        Err(line) => (line, false),
+    };
+    lines.push(format!("bin-dir   {line}"));
+    good
+}
+
+/// Whether the kubelet routes every image (the samples when none is given) to us first.
+fn check_images(providers: &[Provider], images: &[String], lines: &mut Vec<String>) -> bool {
+    let samples: Vec<String>;
+    let images = if images.is_empty() {
+        samples = SAMPLE_IMAGES.iter().map(|s| s.to_string()).collect();
+        &samples
     } else {
         images
     };
-    for image in &images {
+    let mut ok = true;
+    for image in images {
         let first = providers
             .iter()
             .find(|p| p.match_images.iter().any(|m| url_matches(m, image)));
@@ -149,9 +180,9 @@ pub fn run(args: &[String]) -> (Vec<String>, bool) {
                 )
             }
         };
-        lines.push(crate::printable(&line));
+        lines.push(printable(&line));
     }
-    (lines, ok)
+    ok
 }
 
 fn bin_check(path: &Path) -> Result<String, String> {
@@ -186,7 +217,7 @@ fn bin_check(path: &Path) -> Result<String, String> {
 pub fn parse_config(text: &str) -> Result<Vec<Provider>, String> {
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(_) => yaml_subset(text)?,
+        Err(_) => crate::setup::yaml::parse(text)?,
     };
     if value.get("kind").and_then(|k| k.as_str()) != Some("CredentialProviderConfig") {
         return Err("not a CredentialProviderConfig (kind)".into());
@@ -215,145 +246,6 @@ pub fn parse_config(text: &str) -> Result<Vec<Provider>, String> {
             }
         })
         .collect())
-}
-
-/// The YAML such files are written in, as JSON values: block maps and lists by indentation,
-/// `[a, b]` flow lists, quoted or plain scalars, `#` comments. Anything fancier is an error.
-fn yaml_subset(text: &str) -> Result<serde_json::Value, String> {
-    // (indent, content) of every meaningful line; "- x" becomes a list marker plus its content.
-    let mut lines: Vec<(usize, String)> = Vec::new();
-    for raw in text.lines() {
-        let no_comment = strip_comment(raw);
-        if no_comment.trim().is_empty() || no_comment.trim() == "---" {
-            continue;
-        }
-        let indent = no_comment.len() - no_comment.trim_start().len();
-        lines.push((indent, no_comment.trim().to_owned()));
-    }
-    let mut pos = 0;
-    let v = block(&lines, &mut pos, 0)?;
-    if pos != lines.len() {
-        return Err(format!("cannot read line {:?} as YAML", lines[pos].1));
-    }
-    Ok(v)
-}
-
-fn strip_comment(line: &str) -> &str {
-    let mut quote = None;
-    for (i, c) in line.char_indices() {
-        match (quote, c) {
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, '#') if i == 0 || line[..i].ends_with(' ') => return &line[..i],
-            _ => {}
-        }
-    }
-    line
-}
-
-fn block(
-    lines: &[(usize, String)],
-    pos: &mut usize,
-    min: usize,
-) -> Result<serde_json::Value, String> {
-    let Some((indent, first)) = lines.get(*pos) else {
-        return Ok(serde_json::Value::Null);
-    };
-    let indent = *indent;
-    if indent < min {
-        return Ok(serde_json::Value::Null);
-    }
-    if first == "-" || first.starts_with("- ") {
-        let mut list = Vec::new();
-        while let Some((i, l)) = lines.get(*pos) {
-            if *i != indent || !(l == "-" || l.starts_with("- ")) {
-                break;
-            }
-            let rest = l[1..].trim_start().to_owned();
-            if rest.is_empty() {
-                *pos += 1;
-                list.push(block(lines, pos, indent + 1)?);
-            } else if key_value(&rest).is_some() {
-                // A map item: its first key is on the dash line, the rest indented further.
-                let item_indent = indent + (l.len() - rest.len());
-                let mut sub = lines.to_vec();
-                sub[*pos] = (item_indent, rest);
-                let v = block(&sub, pos, item_indent)?;
-                list.push(v);
-            } else {
-                *pos += 1;
-                list.push(scalar(&rest)?);
-            }
-        }
-        return Ok(serde_json::Value::Array(list));
-    }
-    let mut map = serde_json::Map::new();
-    while let Some((i, l)) = lines.get(*pos) {
-        if *i != indent {
-            if *i > indent {
-                return Err(format!("unexpected indentation at {l:?}"));
-            }
-            break;
-        }
-        let (k, v) = key_value(l).ok_or_else(|| format!("expected `key: value`, got {l:?}"))?;
-        *pos += 1;
-        let value = if v.is_empty() {
-            match lines.get(*pos) {
-                Some((next, _)) if *next > indent => block(lines, pos, indent + 1)?,
-                // A list may sit at the key's own indentation.
-                Some((next, l)) if *next == indent && l.starts_with('-') => {
-                    block(lines, pos, indent)?
-                }
-                _ => serde_json::Value::Null,
-            }
-        } else {
-            scalar(&v)?
-        };
-        map.insert(unquote(&k), value);
-    }
-    Ok(serde_json::Value::Object(map))
-}
-
-fn key_value(l: &str) -> Option<(String, String)> {
-    let mut quote = None;
-    for (i, c) in l.char_indices() {
-        match (quote, c) {
-            (None, '"' | '\'') if i == 0 => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, ':') if l[i + 1..].is_empty() || l[i + 1..].starts_with(' ') => {
-                return Some((l[..i].trim().to_owned(), l[i + 1..].trim().to_owned()));
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-fn scalar(s: &str) -> Result<serde_json::Value, String> {
-    if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        let items = inner
-            .split(',')
-            .map(str::trim)
-            .filter(|i| !i.is_empty())
-            .map(|i| serde_json::Value::String(unquote(i)))
-            .collect();
-        return Ok(serde_json::Value::Array(items));
-    }
-    if s.starts_with('{') {
-        // Flow maps are rare in these files; keep them as a marker object.
-        return Ok(serde_json::Value::Object(serde_json::Map::new()));
-    }
-    Ok(serde_json::Value::String(unquote(s)))
-}
-
-fn unquote(s: &str) -> String {
-    let s = s.trim();
-    for q in ['"', '\''] {
-        if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
-            return s[1..s.len() - 1].to_owned();
-        }
-    }
-    s.to_owned()
 }
 
 /// Whether the kubelet's `matchImages` entry `pattern` matches `image` (its `URLsMatchStr`):
