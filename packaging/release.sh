@@ -3,7 +3,8 @@
 # <bin>-<version>-<arch>-linux.tar.gz (binary, LICENSE, README, CHANGELOG, man page, migration
 # notes, kubelet guide, third-party licences, the ecr-credential-provider link), for the ARCH
 # given (x86_64 or aarch64); `release.sh sums` then writes one SHA256SUMS over those of every
-# architecture in ARCHES and the Windows zip (`release.sh windows`; WINDOWS=0 leaves it out).
+# architecture in ARCHES, the Windows zip (`release.sh windows`; WINDOWS=0 leaves it out) and the
+# macOS files (packaging/macos/release.sh; MACOS=1).
 # The tarball is reproducible: sorted entries, root-owned, mtimes at SOURCE_DATE_EPOCH (the commit
 # time), no PAX atime/ctime, gzip without name or time stamp.
 set -euo pipefail
@@ -17,6 +18,9 @@ if [ "${1:-}" = sums ]; then
     done
     if [ "${WINDOWS:-1}" = 1 ]; then
         files+=("$BIN-$VERSION-x86_64-windows.exe" "$BIN-$VERSION-x86_64-windows.zip")
+    fi
+    if [ "${MACOS:-0}" = 1 ]; then
+        mapfile -t -O ${#files[@]} files < <(packaging/macos/release.sh names)
     fi
     (cd "$DIST" && sha256sum "${files[@]}" >SHA256SUMS)
     cat "$DIST/SHA256SUMS"
