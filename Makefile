@@ -290,8 +290,8 @@ test-windows-run:
 # aarch64-apple-darwin and x86_64-apple-darwin with Debian's rustc-web and -Zbuild-std (as for
 # Windows), Zig as C compiler and linker through cargo-zigbuild, minimum macOS 11.0. The linker is
 # packaging/macos/link.py: it makes the Security and CoreFoundation stubs from the link's own
-# undefined symbols and ad-hoc signs what Zig leaves unsigned; strip (rust-objcopy, absent here)
-# is off. MAC_ARCHES (default both; check-dist builds aarch64 only) are built; with both,
+# undefined symbols, strips (rustc's strip needs rust-objcopy, absent here: off) and ad-hoc signs
+# what Zig leaves unsigned. MAC_ARCHES (default both; check-dist builds aarch64 only) are built; with both,
 # packaging/macos/release.sh makes the universal binary; it tars the result into $(DIST).
 # MACOS and MAC_ARCHES are set above, before DIST_ENV.
 ZIGBUILD = $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/cargo-zigbuild
@@ -310,11 +310,11 @@ macos-bins: macos-setup
 		--target $(a)-apple-darwin &&) true
 
 macos: macos-bins
-	$(DIST_ENV) MAC_ARCHES="$(MAC_ARCHES)" packaging/macos/release.sh
+	$(DIST_ENV) packaging/macos/release.sh
 
 # What Linux can check of them, without running them (packaging/macos/check.sh; check-dist runs it).
 check-macos:
-	$(DIST_ENV) MAC_ARCHES="$(MAC_ARCHES)" packaging/macos/check.sh
+	$(DIST_ENV) packaging/macos/check.sh
 
 # CI: builds static, deb, rpm and release once, checks each, then rebuilds the release in a copy
 # of the tree elsewhere and compares hashes.

@@ -32,7 +32,7 @@ def fail(msg):
 
 def check_image(label, image, want_arch, version, commit):
     if image.arch != want_arch:
-        fail(f"{label}: a {image.arch} image, not {want_arch}")
+        fail(f"{label}: built for {image.arch}, not {want_arch}")
     if image.filetype != macho.MH_EXECUTE:
         fail(f"{label}: Mach-O file type {image.filetype}, not an executable")
     libs = [p for _, p in image.dylibs()]
@@ -50,8 +50,11 @@ def check_image(label, image, want_arch, version, commit):
         ident = image.verify_adhoc_signature()
     except macho.MachOError as e:
         fail(f"{label}: code signature: {e}")
+    # The version line's text as compiled in: the literal with the version folded in, and the
+    # commit (a separate string the formatting inserts).
     data = image.data[image.off : image.off + image.size]
-    for s in (version, commit):
+    line = f"docker-credential-ecr-login {version} (rust" + (", commit " if commit else ")")
+    for s in (line, commit):
         if s and s.encode() not in data:
             fail(f"{label}: does not carry {s!r}")
     print(f"ok - {label}: {image.arch} executable, minimum macOS {minos}, ad-hoc signature verifies (identifier {ident})")

@@ -17,9 +17,10 @@ list can drift from what the code imports:
    /System/Library/Frameworks and those symbols, in a directory beside the output, and the real
    link with that directory as a framework search path (-F).
 
-Then the output gets an ad-hoc code signature if the linker gave it none (Zig signs arm64 output
-itself, as Apple's linker does; x86_64 output is signed with `rcodesign sign`, ad-hoc without a
-key). The C compiler wrapper is cargo-zigbuild's, from CC_<target> in the environment.
+Then the output is stripped (llvm-strip: the release profile's `strip = true`, which rustc cannot do
+here) and gets an ad-hoc code signature if it has none (Zig signs arm64 output itself, as Apple's
+linker does, and llvm-strip renews that signature; x86_64 output is signed with `rcodesign sign`,
+ad-hoc without a key). The C compiler wrapper is cargo-zigbuild's, from CC_<target> in the environment.
 """
 
 import os
@@ -151,6 +152,15 @@ def main():
     final = list(args)
     final[out_index] = out
     r = subprocess.run([cc, *final, f"-F{stub_dir}"], stdout=sys.stdout, stderr=sys.stderr)
+    if r.returncode != 0:
+        sys.exit(r.returncode)
+    # Stripped, as the release profile's `strip = true` asks: rustc would run rust-objcopy, which
+    # Debian's Rust lacks (so make macos turns rustc's strip off). llvm-objcopy rewrites the code
+    # signature of what it strips (Zig's arm64 one), so the signature is made or checked after.
+    strip = shutil.which("llvm-strip")
+    if not strip:
+        die("llvm-strip is not installed (make macos-setup)")
+    r = subprocess.run([strip, out], stdout=sys.stdout, stderr=sys.stderr)
     if r.returncode != 0:
         sys.exit(r.returncode)
     # The ad-hoc signature, where the linker made none.

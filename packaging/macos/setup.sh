@@ -5,7 +5,7 @@
 #   built from that source with -Zbuild-std (as for Windows);
 # - Zig as the C compiler and linker, through cargo-zigbuild (both from PyPI, pinned: Zig ships
 #   macOS's libSystem stub and links Mach-O; packaging/macos/link.py adds the framework stubs);
-# - llvm-lipo (Debian's llvm) for the universal binary; ruby for the formula's syntax check;
+# - llvm-strip and llvm-lipo (Debian's llvm): stripping, and the universal binary; ruby for the formula's syntax check;
 # - rcodesign (the apple-codesign crate, without its notarisation features): the ad-hoc code
 #   signature of the x86_64 binary (Zig signs arm64 output itself) and `rcodesign verify` in the
 #   checks. Built from source once per machine (cargo install; its time is printed).
@@ -17,7 +17,7 @@ APPLE_CODESIGN_VERSION=0.29.0
 packages=(rustc-web cargo-web rust-web-src)
 # ruby: `ruby -c` of the Homebrew formula in the checks (packaging/macos/check.sh).
 command -v ruby >/dev/null || packages+=(ruby)
-command -v llvm-lipo >/dev/null || compgen -c llvm-lipo- >/dev/null || packages+=(llvm)
+{ command -v llvm-strip && { command -v llvm-lipo || compgen -c llvm-lipo-; }; } >/dev/null || packages+=(llvm)
 missing=()
 for p in "${packages[@]}"; do
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
