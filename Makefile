@@ -294,6 +294,8 @@ test-windows-run:
 # what Zig leaves unsigned. MAC_ARCHES (default both; check-dist builds aarch64 only) are built; with both,
 # packaging/macos/release.sh makes the universal binary; it tars the result into $(DIST).
 # MACOS and MAC_ARCHES are set above, before DIST_ENV.
+# rustc warns that `xcrun` cannot find MacOSX.sdk: none is used (Zig has libSystem's stub, link.py
+# makes the frameworks').
 ZIGBUILD = $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/cargo-zigbuild
 MAC_RUSTFLAGS := --remap-path-prefix=/usr/src=/rustsrc $(REMAP_FLAGS)
 MAC_ENV = env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(MAC_RUSTFLAGS)" \

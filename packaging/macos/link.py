@@ -58,6 +58,22 @@ def read_args(argv):
     return out
 
 
+def min_version_arg(args):
+    """rustc gives the x86_64 target's minimum as ld's `-platform_version macos MIN SDK`, which
+    `zig cc` does not take; the arm64 target's as the driver's -mmacosx-version-min=MIN. The
+    first is rewritten as the second."""
+    out = []
+    i = 0
+    while i < len(args):
+        if args[i] == "-platform_version" and i + 3 < len(args) and args[i + 1] == "macos":
+            out.append(f"-mmacosx-version-min={args[i + 2]}")
+            i += 4
+            continue
+        out.append(args[i])
+        i += 1
+    return out
+
+
 def split_frameworks(args):
     """(args without any -framework NAME, the framework names in order)."""
     rest, names = [], []
@@ -101,7 +117,7 @@ def tbd(name, arch_target, symbols):
 
 
 def main():
-    args = read_args(sys.argv[1:])
+    args = min_version_arg(read_args(sys.argv[1:]))
     try:
         arch = args[args.index("-arch") + 1]
     except (ValueError, IndexError):
@@ -168,9 +184,11 @@ def main():
     if image.code_signature() is None:
         rcodesign = os.environ.get("RCODESIGN") or shutil.which("rcodesign")
         if not rcodesign:
+            os.unlink(out)
             die("the output has no code signature and rcodesign is not installed (make macos-setup)")
         r = subprocess.run([rcodesign, "sign", out], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
+            os.unlink(out)
             die(f"rcodesign sign {out}: {r.stderr.strip()}")
 
 
