@@ -300,7 +300,7 @@ ZIGBUILD = $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scrip
 MAC_RUSTFLAGS := --remap-path-prefix=/usr/src=/rustsrc $(REMAP_FLAGS)
 MAC_ENV = env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(MAC_RUSTFLAGS)" \
 	RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 MACOSX_DEPLOYMENT_TARGET=11.0 \
-	CARGO_PROFILE_RELEASE_STRIP=false \
+	CARGO_PROFILE_RELEASE_STRIP=false MACOS_SIGN_IDENTIFIER=$(BIN) \
 	CARGO_TARGET_AARCH64_APPLE_DARWIN_LINKER=$(CURDIR)/packaging/macos/link.py \
 	CARGO_TARGET_X86_64_APPLE_DARWIN_LINKER=$(CURDIR)/packaging/macos/link.py
 .PHONY: macos macos-setup macos-bins check-macos

@@ -35,11 +35,16 @@ python3 packaging/macos/check.py --version "$VERSION" ${COMMIT:+--commit "$COMMI
     $([ -x "$linux" ] && echo --linux-bin "$linux") "${specs[@]}"
 
 command -v rcodesign >/dev/null && command -v ruby >/dev/null || packaging/macos/setup.sh
+# rcodesign verify reports every problem on a line of its own and exits 1 if there is any; an
+# ad-hoc signature always has one, "no cryptographic signature present" (no CMS blob: that is what
+# ad-hoc means, and macOS accepts it), so that one is expected and any other line fails.
 for s in "${specs[@]}"; do
-    rcodesign verify "${s#*=}" >/dev/null 2>"$DIST/.rcodesign.err" ||
-        fail "rcodesign verify ${s#*=}: $(cat "$DIST/.rcodesign.err")"
-    rm -f "$DIST/.rcodesign.err"
-    echo "ok - rcodesign verify ${s#*=}"
+    problems=$(rcodesign verify "${s#*=}" 2>&1 | grep -v -x -e 'no cryptographic signature present' \
+        -e 'Error: problems reported during verification' -e '(the verify command is known to be buggy.*' || true)
+    [ -z "$problems" ] || fail "rcodesign verify ${s#*=}: $problems"
+    rcodesign print-signature-info "${s#*=}" | grep -q 'flags: CodeSignatureFlags(ADHOC' ||
+        fail "rcodesign print-signature-info ${s#*=}: not an ad-hoc signature"
+    echo "ok - rcodesign verify ${s#*=}: every digest matches (ad-hoc: no CMS signature, as expected)"
 done
 
 dir=${tarball%.tar.gz}

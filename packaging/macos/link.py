@@ -17,6 +17,10 @@ list can drift from what the code imports:
    /System/Library/Frameworks and those symbols, in a directory beside the output, and the real
    link with that directory as a framework search path (-F).
 
+The real link writes <stub directory>/<program name> (MACOS_SIGN_IDENTIFIER, else rustc's output
+name less its hash: the code signature's identifier is the file's name) with -s, so no object
+path gets into it (Zig would write them into a debug map and derive LC_UUID from them), and the
+bytes do not depend on where the tree is built; it is moved to rustc's output at the end.
 Then the output is stripped (llvm-strip: the release profile's `strip = true`, which rustc cannot do
 here) and gets an ad-hoc code signature if it has none (Zig signs arm64 output itself, as Apple's
 linker does, and llvm-strip renews that signature; x86_64 output is signed with `rcodesign sign`,
@@ -24,6 +28,7 @@ ad-hoc without a key). The C compiler wrapper is cargo-zigbuild's, from CC_<targ
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -134,7 +139,7 @@ def main():
         if name not in FRAMEWORK_PREFIXES:
             die(f"rustc asks for the framework {name}, which this build has no symbol rule for")
 
-    stub_dir = out + ".frameworks"
+    stub_dir = os.path.abspath(out) + ".frameworks"
     shutil.rmtree(stub_dir, ignore_errors=True)
     os.makedirs(stub_dir)
     # 1. The first link: what is left undefined is what the frameworks must provide.
@@ -165,9 +170,15 @@ def main():
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, f"{name}.tbd"), "w", encoding="utf-8") as f:
             f.write(tbd(name, arch_target, syms))
+    # Linked to a file named as the program (the code signature's identifier is the file's name;
+    # rustc's output is deps/<crate>-<hash>, and the hash follows RUSTFLAGS, whose remapped paths
+    # differ between build trees), and with -s: without it Zig writes the objects' paths into the
+    # symbol table (debug map) and derives LC_UUID from them, and a build elsewhere would differ.
+    name = os.environ.get("MACOS_SIGN_IDENTIFIER") or re.sub(r"-[0-9a-f]{16}$", "", os.path.basename(out))
+    linked = os.path.join(stub_dir, name)
     final = list(args)
-    final[out_index] = out
-    r = subprocess.run([cc, *final, f"-F{stub_dir}"], stdout=sys.stdout, stderr=sys.stderr)
+    final[out_index] = linked
+    r = subprocess.run([cc, *final, f"-F{stub_dir}", "-s"], stdout=sys.stdout, stderr=sys.stderr)
     if r.returncode != 0:
         sys.exit(r.returncode)
     # Stripped, as the release profile's `strip = true` asks: rustc would run rust-objcopy, which
@@ -176,20 +187,19 @@ def main():
     strip = shutil.which("llvm-strip")
     if not strip:
         die("llvm-strip is not installed (make macos-setup)")
-    r = subprocess.run([strip, out], stdout=sys.stdout, stderr=sys.stderr)
+    r = subprocess.run([strip, linked], stdout=sys.stdout, stderr=sys.stderr)
     if r.returncode != 0:
         sys.exit(r.returncode)
     # The ad-hoc signature, where the linker made none.
-    _, (image,) = macho.slices(open(out, "rb").read())
+    _, (image,) = macho.slices(open(linked, "rb").read())
     if image.code_signature() is None:
         rcodesign = os.environ.get("RCODESIGN") or shutil.which("rcodesign")
         if not rcodesign:
-            os.unlink(out)
             die("the output has no code signature and rcodesign is not installed (make macos-setup)")
-        r = subprocess.run([rcodesign, "sign", out], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        r = subprocess.run([rcodesign, "sign", linked], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
-            os.unlink(out)
-            die(f"rcodesign sign {out}: {r.stderr.strip()}")
+            die(f"rcodesign sign {linked}: {r.stderr.strip()}")
+    os.replace(linked, out)
 
 
 if __name__ == "__main__":
