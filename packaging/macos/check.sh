@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# make check-macos (check-dist's macos step, after make release): what Linux can check of the
+# make check-macos (check-dist's macos step, after make release): packaging/macos/selftest.sh (the
+# linker's stubs and every check below refusing a bad binary, on small C programs), then what
+# Linux can check of the
 # macOS release files that packaging/macos/release.sh made for MAC_ARCHES, without running them:
 # - packaging/macos/check.py: each thin binary is a Mach-O executable for its architecture; the
 #   universal one (both built) holds exactly those; each loads only /usr/lib and
@@ -19,6 +21,9 @@ fail() {
     echo "check-macos: FAIL: $*" >&2
     exit 1
 }
+
+# First, that the linker and the checks below do what they claim (small C programs; seconds).
+packaging/macos/selftest.sh
 
 names=$(packaging/macos/release.sh names)
 specs=()
