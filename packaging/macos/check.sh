@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make check-macos (check-dist's macos step, after make release): packaging/macos/selftest.sh (the
 # linker's stubs and every check below refusing a bad binary, on small C programs), then what
-# Linux can check of the
-# macOS release files that packaging/macos/release.sh made for MAC_ARCHES, without running them:
+# Linux can check of the macOS release files that packaging/macos/release.sh made for MAC_ARCHES,
+# without running them:
 # - packaging/macos/check.py: each thin binary is a Mach-O executable for its architecture; the
 #   universal one (both built) holds exactly those; each loads only /usr/lib and
 #   /System/Library/Frameworks libraries, says minimum macOS 11.0, has an ad-hoc signature whose
