@@ -21,10 +21,10 @@ The real link writes <stub directory>/<program name> (MACOS_SIGN_IDENTIFIER, els
 name less its hash: the code signature's identifier is the file's name) with -s, so no object
 path gets into it (Zig would write them into a debug map and derive LC_UUID from them), and the
 bytes do not depend on where the tree is built; it is moved to rustc's output at the end.
-Then the output is stripped (llvm-strip: the release profile's `strip = true`, which rustc cannot do
-here) and gets an ad-hoc code signature if it has none (Zig signs arm64 output itself, as Apple's
-linker does, and llvm-strip renews that signature; x86_64 output is signed with `rcodesign sign`,
-ad-hoc without a key). The C compiler wrapper is cargo-zigbuild's, from CC_<target> in the environment.
+Then the output gets an ad-hoc code signature if it has none (Zig signs arm64 output itself, as
+Apple's linker does; x86_64 output is signed with `rcodesign sign`, ad-hoc without a key), and is
+stripped (llvm-strip: the release profile's `strip = true`, which rustc cannot do here), which
+renews the signature as a linker writes it: both architectures end ad-hoc and linker-signed. The C compiler wrapper is cargo-zigbuild's, from CC_<target> in the environment.
 """
 
 import os
@@ -181,16 +181,7 @@ def main():
     r = subprocess.run([cc, *final, f"-F{stub_dir}", "-s"], stdout=sys.stdout, stderr=sys.stderr)
     if r.returncode != 0:
         sys.exit(r.returncode)
-    # Stripped, as the release profile's `strip = true` asks: rustc would run rust-objcopy, which
-    # Debian's Rust lacks (so make macos turns rustc's strip off). llvm-objcopy rewrites the code
-    # signature of what it strips (Zig's arm64 one), so the signature is made or checked after.
-    strip = shutil.which("llvm-strip")
-    if not strip:
-        die("llvm-strip is not installed (make macos-setup)")
-    r = subprocess.run([strip, linked], stdout=sys.stdout, stderr=sys.stderr)
-    if r.returncode != 0:
-        sys.exit(r.returncode)
-    # The ad-hoc signature, where the linker made none.
+    # A code signature where the linker made none (x86_64): `rcodesign sign`, ad-hoc without a key.
     _, (image,) = macho.slices(open(linked, "rb").read())
     if image.code_signature() is None:
         rcodesign = os.environ.get("RCODESIGN") or shutil.which("rcodesign")
@@ -199,6 +190,16 @@ def main():
         r = subprocess.run([rcodesign, "sign", linked], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             die(f"rcodesign sign {linked}: {r.stderr.strip()}")
+    # Stripped, as the release profile's `strip = true` asks: rustc would run rust-objcopy, which
+    # Debian's Rust lacks (so make macos turns rustc's strip off). llvm-objcopy renews the code
+    # signature of what it strips as a linker would write it (ad-hoc, linker-signed: a code
+    # directory alone), so both architectures end with the same kind of signature.
+    strip = shutil.which("llvm-strip")
+    if not strip:
+        die("llvm-strip is not installed (make macos-setup)")
+    r = subprocess.run([strip, linked], stdout=sys.stdout, stderr=sys.stderr)
+    if r.returncode != 0:
+        sys.exit(r.returncode)
     os.replace(linked, out)
 
 
