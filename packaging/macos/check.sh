@@ -41,11 +41,12 @@ python3 packaging/macos/check.py --version "$VERSION" ${COMMIT:+--commit "$COMMI
 
 command -v rcodesign >/dev/null && command -v ruby >/dev/null || packaging/macos/setup.sh
 # rcodesign verify reports every problem on a line of its own and exits 1 if there is any; an
-# ad-hoc signature always has one, "no cryptographic signature present" (no CMS blob: that is what
+# ad-hoc signature always has one, "no cryptographic signature present" ("@N: ..." for slice N of a
+# universal file; no CMS blob: that is what
 # ad-hoc means, and macOS accepts it), so that one is expected and any other line fails.
 for s in "${specs[@]}"; do
-    problems=$(rcodesign verify "${s#*=}" 2>&1 | grep -v -x -e 'no cryptographic signature present' \
-        -e 'Error: problems reported during verification' -e '(the verify command is known to be buggy.*' || true)
+    problems=$(rcodesign verify "${s#*=}" 2>&1 | grep -v -x -E -e '(@[0-9]+: )?no cryptographic signature present' \
+        -e 'Error: problems reported during verification' -e '\(the verify command is known to be buggy.*' || true)
     [ -z "$problems" ] || fail "rcodesign verify ${s#*=}: $problems"
     rcodesign print-signature-info "${s#*=}" | grep -q 'flags: CodeSignatureFlags(ADHOC' ||
         fail "rcodesign print-signature-info ${s#*=}: not an ad-hoc signature"
