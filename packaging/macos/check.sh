@@ -22,6 +22,7 @@ fail() {
     exit 1
 }
 
+command -v rcodesign >/dev/null && command -v ruby >/dev/null || packaging/macos/setup.sh
 # First, that the linker and the checks below do what they claim (small C programs; seconds).
 packaging/macos/selftest.sh
 
@@ -39,7 +40,6 @@ linux=${STATIC_BIN:-$TARGET_DIR/x86_64-unknown-linux-gnu/release/$BIN}
 python3 packaging/macos/check.py --version "$VERSION" ${COMMIT:+--commit "$COMMIT"} \
     $([ -x "$linux" ] && echo --linux-bin "$linux") "${specs[@]}"
 
-command -v rcodesign >/dev/null && command -v ruby >/dev/null || packaging/macos/setup.sh
 # rcodesign verify reports every problem on a line of its own and exits 1 if there is any; an
 # ad-hoc signature always has one, "no cryptographic signature present" ("@N: ..." for slice N of a
 # universal file; no CMS blob: that is what

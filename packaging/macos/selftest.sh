@@ -5,6 +5,8 @@
 #   writes stubs exporting exactly the symbols it calls, and the result loads both frameworks
 #   by their real install names and passes check.py; a call no framework's prefix fits fails the
 #   link, naming the symbol.
+# - x86_64 (which Zig leaves unsigned) gets a signature that verifies, and the same objects
+#   linked in two directories give the same bytes.
 # - check.py fails on each kind of bad binary: wrong architecture, a library outside /usr/lib and
 #   /System/Library/Frameworks, minimum macOS 12.0, no signature, a byte changed after signing,
 #   missing version text.
@@ -45,6 +47,23 @@ for fw in CoreFoundation Security; do
         fail "the program does not load $fw by its install name"
 done
 echo "ok - link.py: stubs from the link's undefined symbols (Security: 1, CoreFoundation: 2); the program passes check.py"
+
+# x86_64, which Zig leaves unsigned: rcodesign signs it, llvm-strip renews the signature; built
+# twice in two directories, the bytes must be the same (the link is reproducible).
+printf '#!/bin/sh\nexec python3 -m ziglang cc -target x86_64-macos.11.0 "$@"\n' >"$tmp/cc-x86"
+chmod +x "$tmp/cc-x86"
+for d in a b/deeper; do
+    mkdir -p "$tmp/$d"
+    python3 -m ziglang cc -target x86_64-macos.11.0 -g -c "$tmp/main.c" -o "$tmp/$d/main.o"
+    CC_x86_64_apple_darwin=$tmp/cc-x86 ./link.py "$tmp/$d/main.o" -framework Security -framework CoreFoundation \
+        -lSystem -arch x86_64 -platform_version macos 11.0.0 11.0.0 -o "$tmp/$d/prog-0123456789abcdef" ||
+        fail "link.py could not link main.c for x86_64"
+done
+cmp -s "$tmp/a/prog-0123456789abcdef" "$tmp/b/deeper/prog-0123456789abcdef" ||
+    fail "x86_64: the same objects linked in two directories differ"
+python3 check.py --version 9.9.9 --commit 0123456789ab "x86_64=$tmp/a/prog-0123456789abcdef" >/dev/null ||
+    fail "check.py refuses the x86_64 program link.py made"
+echo "ok - link.py: x86_64 signed (rcodesign, then renewed by llvm-strip), passes check.py; linked in two directories, the same bytes"
 
 printf 'extern int UnknownThing(void);\nint main(void) { return UnknownThing(); }\n' >"$tmp/stray.c"
 python3 -m ziglang cc -target aarch64-macos.11.0 -c "$tmp/stray.c" -o "$tmp/stray.o"
