@@ -11,6 +11,7 @@
 #                           of ARCHES (default x86_64 aarch64), the Windows zip + one SHA256SUMS
 #   make test-cross         unit and integration tests of the aarch64 build under qemu-user
 #   make windows            docker-credential-ecr-login.exe (x86_64-pc-windows-gnu; sets itself up)
+#   make macos              arm64 + x86_64 + universal macOS binaries and tarball (sets itself up)
 #   make smoke-cross        skopeo pulls from a local registry through the built arm64 helper (qemu)
 #   make test-windows       its unit and integration tests under Wine
 #   make image             the FROM scratch container image (Dockerfile), labelled with VERSION
@@ -129,6 +130,10 @@ ARCHES ?= x86_64 aarch64
 # WINDOWS=1 (the default): make release also builds the Windows zip (docs/windows.md) and
 # check-dist checks it and runs the .exe's tests under Wine; WINDOWS=0 leaves Windows out.
 WINDOWS ?= 1
+# MACOS=1 (the default): make release also builds the macOS binaries of MAC_ARCHES and their
+# tarball (make macos, below), and SHA256SUMS lists them; MACOS=0 leaves macOS out.
+MACOS ?= 1
+MAC_ARCHES ?= aarch64 x86_64
 CROSS_SYSROOT ?= $(TARGET_DIR)/cross/aarch64-sysroot
 CROSS_LIBDIR := $(CROSS_SYSROOT)/usr/lib/aarch64-linux-gnu
 # RUSTC_BOOTSTRAP=1 (as for Windows) lets the aarch64 unit tests be built with the release
@@ -153,7 +158,7 @@ arch_env = ARCH=$(1) STATIC_BIN=$(TARGET_DIR)/$(1)-unknown-linux-gnu/release/$(B
 	CROSS_SYSROOT=$(CROSS_SYSROOT)
 DIST_ENV := BIN=$(BIN) VERSION=$(VERSION) COMMIT=$(COMMIT) DIST=$(DIST) STATIC_BIN=$(STATIC_BIN) \
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) ARCHES="$(ARCHES)" CROSS_SYSROOT=$(CROSS_SYSROOT) \
-	TARGET_DIR=$(TARGET_DIR) WINDOWS=$(WINDOWS)
+	TARGET_DIR=$(TARGET_DIR) WINDOWS=$(WINDOWS) MACOS=$(MACOS) MAC_ARCHES="$(MAC_ARCHES)"
 
 .PHONY: static static-all cross-setup test-cross deb rpm release image check-man check-dist check-repro check-image
 
@@ -208,7 +213,7 @@ rpm: static-all
 
 # One tarball and binary per architecture, the Windows zip and .exe (WINDOWS=0: not them), then one
 # SHA256SUMS over all of them.
-release: static-all $(if $(filter 1,$(WINDOWS)),windows)
+release: static-all $(if $(filter 1,$(WINDOWS)),windows) $(if $(filter 1,$(MACOS)),macos)
 	$(foreach a,$(ARCHES),$(DIST_ENV) $(call arch_env,$(a)) packaging/release.sh &&) \
 		$(if $(filter 1,$(WINDOWS)),$(DIST_ENV) WIN_EXE=$(WIN_EXE) packaging/release.sh windows &&) \
 		$(DIST_ENV) WINDOWS=$(WINDOWS) packaging/release.sh sums
@@ -300,10 +305,44 @@ test-windows-run:
 	$(WIN_BUILD_ENV) CARGO="$(CARGO)" LOCKED="$(LOCKED)" WIN_BUILD_STD="$(WIN_BUILD_STD)" WIN_TARGET=$(WIN_TARGET) WIN_EXE=$(WIN_EXE) \
 		WIN_SHIM_DIR=$(WIN_SHIM_DIR) TARGET_DIR=$(TARGET_DIR) packaging/windows/test.sh $(WIN_TEST_MODE)
 
+# ---- macOS arm64 + x86_64 (README, "macOS"): built and checked here, never run here ----
+# aarch64-apple-darwin and x86_64-apple-darwin with Debian's rustc-web and -Zbuild-std (as for
+# Windows), Zig as C compiler and linker through cargo-zigbuild, minimum macOS 11.0. The linker is
+# packaging/macos/link.py: it makes the Security and CoreFoundation stubs from the link's own
+# undefined symbols, strips (rustc's strip needs rust-objcopy, absent here: off) and ad-hoc signs
+# what Zig leaves unsigned. MAC_ARCHES (default both; check-dist builds aarch64 only) are built; with both,
+# packaging/macos/release.sh makes the universal binary; it tars the result into $(DIST).
+# MACOS and MAC_ARCHES are set above, before DIST_ENV.
+# rustc warns that `xcrun` cannot find MacOSX.sdk: none is used (Zig has libSystem's stub, link.py
+# makes the frameworks').
+ZIGBUILD = $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/cargo-zigbuild
+MAC_RUSTFLAGS := --remap-path-prefix=/usr/src=/rustsrc $(REMAP_FLAGS)
+MAC_ENV = env -u SOURCE_DATE_EPOCH ECR_LOGIN_COMMIT=$(COMMIT) RUSTFLAGS="$(MAC_RUSTFLAGS)" \
+	RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 MACOSX_DEPLOYMENT_TARGET=11.0 \
+	CARGO_PROFILE_RELEASE_STRIP=false MACOS_SIGN_IDENTIFIER=$(BIN) \
+	CARGO_TARGET_AARCH64_APPLE_DARWIN_LINKER=$(CURDIR)/packaging/macos/link.py \
+	CARGO_TARGET_X86_64_APPLE_DARWIN_LINKER=$(CURDIR)/packaging/macos/link.py
+.PHONY: macos macos-setup macos-bins check-macos
+macos-setup:
+	packaging/macos/setup.sh
+
+macos-bins: macos-setup
+	$(foreach a,$(MAC_ARCHES),$(MAC_ENV) $(ZIGBUILD) build --release $(LOCKED) -Zbuild-std=std,panic_abort \
+		--target $(a)-apple-darwin &&) true
+
+macos: macos-bins
+	$(DIST_ENV) packaging/macos/release.sh
+
+# What Linux can check of them, without running them (packaging/macos/check.sh; check-dist runs it).
+check-macos:
+	$(DIST_ENV) packaging/macos/check.sh
+
 # CI: builds static, deb, rpm and release once, checks each, then rebuilds the release in a copy
 # of the tree elsewhere and compares hashes.
+# CHECK_MAC_ARCHES: the macOS slices check-dist builds (one, to keep CI short; make release: both).
+CHECK_MAC_ARCHES ?= aarch64
 check-dist:
-	$(DIST_ENV) packaging/check-dist.sh all
+	$(DIST_ENV) MAC_ARCHES="$(CHECK_MAC_ARCHES)" packaging/check-dist.sh all
 
 # ---- Signatures, provenance, apt and dnf repositories (issue 24; docs/security.md, README) ----
 # They take dist/ as make release, deb and rpm left it (build nothing): packaging/provenance.py,

@@ -30,13 +30,15 @@
 #            binary is Cargo.lock's, every artefact in SHA256SUMS has its CycloneDX SBOM, cargo deny
 #   windows  (WINDOWS=1, the default) the Windows zip's files and the .exe's imports (in the release
 #            step); make smoke-windows and make test-windows: the .exe under Wine
+#   macos    (MACOS=1, the default) make check-macos: the macOS binary (MAC_ARCHES; make check-dist
+#            builds aarch64 only), its tarball and the Homebrew formula, checked without running
 # Every architecture in ARCHES (x86_64 aarch64 by default) is checked: the aarch64 binary, from
 # the packages too, runs under qemu-aarch64-static (file must say aarch64, static; lintian on the
 # arm64 .deb; Built-Using names the sysroot's glibc, the amd64 one's version).
 # `all` builds each target once (static-all, windows, then their tests) and reuses it for every
 # check; it compiles every test before it runs any under emulation, and prints each step's
 # duration at the end (also when a step fails).
-# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross|smoke_cross|image_index|windows|supply_chain|sign|repo
+# Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross|smoke_cross|image_index|windows|supply_chain|sign|repo|macos
 #        (run through make)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -587,6 +589,14 @@ setup() {
     deps
     if foreign_arches | grep -qx aarch64; then $MAKE --no-print-directory -s cross-setup; fi
     if [ "${WINDOWS:-1}" = 1 ]; then $MAKE --no-print-directory -s windows-setup; fi
+    if [ "${MACOS:-1}" = 1 ]; then $MAKE --no-print-directory -s macos-setup; fi
+}
+# macOS (MACOS=1): the release step built MAC_ARCHES (check-dist: aarch64 only); checked without
+# running them (packaging/macos/check.sh).
+check_macos() {
+    [ "${MACOS:-1}" = 1 ] || return 0
+    step "macos: Mach-O, load commands, minimum 11.0, signatures, version, tarball, formula"
+    $MAKE --no-print-directory -s check-macos
 }
 
 what=${1:-all}
@@ -595,7 +605,7 @@ man)
     command -v groff >/dev/null && command -v man >/dev/null || need_apt groff groff man man-db
     check_man
     ;;
-static | deb | rpm | docker | release | cross | smoke_cross | image_index | windows | supply_chain | sign | repo)
+static | deb | rpm | docker | release | cross | smoke_cross | image_index | windows | supply_chain | sign | repo | macos)
     deps
     "check_$what"
     ;;
@@ -610,6 +620,7 @@ all)
     timed docker check_docker
     timed "image index" check_image_index
     timed "release: build Windows, tarballs, zip" check_release all
+    timed "macos: check (built by release)" check_macos
     timed "sign: provenance, minisign signatures" check_sign
     timed "repo: apt + dnf repositories, installs" check_repo
     timed "cross: compile aarch64 tests" check_cross_build

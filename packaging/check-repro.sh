@@ -47,7 +47,7 @@ compare() {
         echo "check-repro: reproducible: identical SHA256SUMS"
     else
         echo "check-repro: NOT reproducible" >&2
-        for f in "$DIST"/*-linux "$DIST"/*-windows.exe; do
+        for f in "$DIST"/*-linux "$DIST"/*-windows.exe "$DIST"/*-macos; do
             cmp -l "$f" "$copy/dist/${f##*/}" | head -n 20 >&2 || true
         done
         return 1

@@ -157,6 +157,13 @@ def main():
             with open(os.path.join(dist, "SHA256SUMS")) as f:
                 listed = [line.split(None, 1)[1].strip() for line in f if line.strip()]
             artefacts = [n for n in listed if not n.endswith(".cdx.json")]
+            # The macOS files have no SBOM yet: they are built without cargo auditable (its crate
+            # list is what an SBOM is made from). Named, so that no other file can go without.
+            macos = [n for n in artefacts if n.endswith(("-macos", "-macos.tar.gz"))]
+            for name in macos:
+                print(f"note - {name}: no SBOM (macOS files are built without cargo auditable)")
+            artefacts = [n for n in artefacts if n not in macos]
+            listed = [n for n in listed if n not in macos]
             for name in artefacts:
                 if name + ".cdx.json" not in listed:
                     raise Fail(f"SHA256SUMS lists {name} but not its SBOM {name}.cdx.json")

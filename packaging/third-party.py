@@ -2,7 +2,8 @@
 """Prints the crates linked into the release binary with their licences (THIRD-PARTY.txt).
 
 Walks `cargo metadata` from the root package along normal dependencies only (no dev or build
-dependencies), for the target given (default x86_64 Linux; x86_64-pc-windows-gnu for the .exe),
+dependencies), for the target given (default x86_64 Linux; x86_64-pc-windows-gnu for the .exe; an
+apple-darwin one for macOS),
 so the list is what the binary contains. Sorted, so
 the output is the same bytes for the same Cargo.lock.
 """
@@ -43,6 +44,17 @@ if windows:
         "it links only DLLs that ship with Windows. The complete corresponding source is this\n"
         "project's repository at the commit in `docker-credential-ecr-login version`, built with\n"
         "`make windows`, and the crates below from crates.io.\n\n"
+    )
+elif "apple-darwin" in target:
+    out.write(
+        "Third-party software in the docker-credential-ecr-login macOS binary\n"
+        "====================================================================\n\n"
+        "Besides the Rust crates below, the binary contains the Rust standard library (MIT OR\n"
+        "Apache-2.0) and Zig's compiler-rt (MIT); it links only libraries that ship with macOS\n"
+        "(libSystem, libiconv, the Security and CoreFoundation frameworks). The complete\n"
+        "corresponding source is this project's repository at the commit in\n"
+        "`docker-credential-ecr-login version`, built with `make macos`, and the crates below\n"
+        "from crates.io.\n\n"
     )
 else:
     out.write(

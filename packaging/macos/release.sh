@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The macOS release files in $DIST (make macos, make release with MACOS=1):
+#   <bin>-<version>-<arch>-macos         each thin binary built (MAC_ARCHES: aarch64, x86_64)
+#   <bin>-<version>-universal-macos      both in one universal file (llvm-lipo), when both are built
+#   <bin>-<version>-<what>-macos.tar.gz  <bin>-<version>-<what>-macos/ with the universal binary (or
+#                                        the one thin binary) as <bin>, README, CHANGELOG, LICENSE,
+#                                        the man page and THIRD-PARTY.txt
+# Reproducible as the Linux tarballs are (sorted, root-owned, mtimes at SOURCE_DATE_EPOCH, gzip -n).
+# `release.sh names` prints those file names (for SHA256SUMS: packaging/release.sh sums).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${BIN:=docker-credential-ecr-login}" "${DIST:=dist}" "${VERSION:?}" "${MAC_ARCHES:=aarch64 x86_64}"
+: "${TARGET_DIR:=$PWD/target}"
+export LC_ALL=C TZ=UTC
+umask 022
+read -r -a arches <<<"$MAC_ARCHES"
+what=${arches[0]}
+[ ${#arches[@]} -eq 1 ] || what=universal
+name=$BIN-$VERSION-$what-macos
+
+if [ "${1:-}" = names ]; then
+    for a in "${arches[@]}"; do echo "$BIN-$VERSION-$a-macos"; done
+    [ "$what" != universal ] || echo "$name"
+    echo "$name.tar.gz"
+    exit 0
+fi
+: "${SOURCE_DATE_EPOCH:=$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
+
+mkdir -p "$DIST"
+thin=()
+for a in "${arches[@]}"; do
+    bin=$TARGET_DIR/$a-apple-darwin/release/$BIN
+    [ -f "$bin" ] || { echo "no $bin (make macos)" >&2; exit 1; }
+    install -m 0755 "$bin" "$DIST/$BIN-$VERSION-$a-macos"
+    thin+=("$bin")
+done
+if [ "$what" = universal ]; then
+    lipo=$(command -v llvm-lipo || compgen -c llvm-lipo- | sort -V | tail -n 1)
+    [ -n "$lipo" ] || { echo "no llvm-lipo (make macos-setup)" >&2; exit 1; }
+    rm -f "$DIST/$name"
+    "$lipo" -create -output "$DIST/$name" "${thin[@]}"
+    chmod 0755 "$DIST/$name"
+    main=$DIST/$name
+else
+    main=$DIST/$BIN-$VERSION-$what-macos
+fi
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+dir=$stage/$name
+install -d "$dir/docs"
+install -m 0755 "$main" "$dir/$BIN"
+install -m 0644 LICENSE README.md CHANGELOG.md "$dir/"
+install -m 0644 "docs/$BIN.1" "$dir/docs/"
+python3 packaging/third-party.py "${arches[0]}-apple-darwin" >"$dir/THIRD-PARTY.txt"
+chmod 0644 "$dir/THIRD-PARTY.txt"
+find "$dir" -depth -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+rm -f "$DIST/$name.tar.gz"
+tar --create --sort=name --format=posix \
+    --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
+    --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
+    -C "$stage" "$name" | gzip -9n >"$DIST/$name.tar.gz"
+echo "$DIST/$name.tar.gz"
