@@ -145,7 +145,7 @@ fn docker_step(docker: Option<&Result<DockerConfig, String>>, hostport: &str) ->
 /// Can Docker find the binary?
 fn path_step(cfg: &Config) -> Step {
     match docker_config::find_on_path(cfg.path.as_deref()) {
-        Some(p) => step("path", format!("Docker will run {}", p.display())),
+        Some(p) => step("path", which_program(&p)),
         None if let crate::files::LookPath::Relative(rel) =
             crate::files::look_path(cfg.path.as_deref(), docker_config::BINARY) =>
         {
@@ -165,6 +165,22 @@ fn path_step(cfg: &Config) -> Step {
                 docker_config::BINARY
             ),
         ),
+    }
+}
+
+/// What Docker will run, `found` on PATH: this program, or another one first on PATH (Docker
+/// Desktop installs its own `docker-credential-ecr-login`, which can shadow this one).
+fn which_program(found: &std::path::Path) -> String {
+    let this = std::env::current_exe().ok();
+    match this {
+        Some(this) if !crate::files::same_file(found, &this).unwrap_or(true) => format!(
+            "PROBLEM: Docker will run {}, which is not this program ({}): another {} comes first on PATH (Docker Desktop installs its own); put {} before it on PATH, or, if it is this helper installed elsewhere, run its doctor",
+            found.display(),
+            this.display(),
+            docker_config::BINARY,
+            this.parent().unwrap_or(&this).display()
+        ),
+        _ => format!("Docker will run {} (this program)", found.display()),
     }
 }
 

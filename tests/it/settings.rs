@@ -229,6 +229,37 @@ fn doctor(env: &Env, host: &str) -> Output {
     out
 }
 
+/// Another program of our name first on PATH (Docker Desktop's link, an older install): Docker
+/// would run that one, and doctor says so.
+#[test]
+fn doctor_names_another_program_that_shadows_this_one_on_path() {
+    if unix_only("a shell script as the other program") {
+        return;
+    }
+    let (mut env, file) = docker_env();
+    fs::write(&file, json!({"credsStore": "ecr-login"}).to_string()).unwrap();
+    let other = env.path().join("other");
+    fs::create_dir_all(&other).unwrap();
+    let shadow = other.join("docker-credential-ecr-login");
+    fs::write(&shadow, "#!/bin/sh\nexit 1\n").unwrap();
+    fs::set_permissions(&shadow, fs::Permissions::from_mode(0o755)).unwrap();
+    let ours = env.path().join("bin");
+    env.set(
+        "PATH",
+        &format!("{}:{}:/usr/bin:/bin", other.display(), ours.display()),
+    );
+    let out = doctor(&env, HOST);
+    assert!(
+        out.stdout.contains(&format!(
+            "PROBLEM: Docker will run {}, which is not this program (",
+            shadow.display()
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("(this program)"), "{}", out.stdout);
+}
+
 #[test]
 fn doctor_explains_a_working_host() {
     let fake = Fake::start();
@@ -262,6 +293,8 @@ fn doctor_explains_a_working_host() {
             out.stdout
         );
     }
+    // PATH finds this program (a link to it).
+    assert!(out.stdout.contains(" (this program)"), "{}", out.stdout);
     // Doctor does not fill the cache; a get does, and doctor then reports it fresh.
     env.get(HOST).secret();
     let out = doctor(&env, HOST);
