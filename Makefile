@@ -311,7 +311,9 @@ test-windows-run:
 # packaging/macos/link.py: it makes the Security and CoreFoundation stubs from the link's own
 # undefined symbols, strips (rustc's strip needs rust-objcopy, absent here: off) and ad-hoc signs
 # what Zig leaves unsigned. MAC_ARCHES (default both; check-dist builds aarch64 only) are built; with both,
-# packaging/macos/release.sh makes the universal binary; it tars the result into $(DIST).
+# packaging/macos/release.sh makes the universal binary; it tars the result into $(DIST), with
+# each file's SBOM. Built with `cargo auditable zigbuild` (cargo-auditable runs cargo-zigbuild,
+# found on PATH, with itself as RUSTC_WORKSPACE_WRAPPER), so each slice embeds its crate list.
 # MACOS and MAC_ARCHES are set above, before DIST_ENV.
 # rustc warns that `xcrun` cannot find MacOSX.sdk: none is used (Zig has libSystem's stub, link.py
 # makes the frameworks').
@@ -327,8 +329,8 @@ macos-setup:
 	packaging/macos/setup.sh
 
 macos-bins: macos-setup
-	$(foreach a,$(MAC_ARCHES),$(MAC_ENV) $(ZIGBUILD) build --release $(LOCKED) -Zbuild-std=std,panic_abort \
-		--target $(a)-apple-darwin &&) true
+	$(foreach a,$(MAC_ARCHES),$(MAC_ENV) PATH="$(dir $(ZIGBUILD)):$$PATH" $(CARGO) auditable zigbuild --release $(LOCKED) \
+		-Zbuild-std=std,panic_abort --target $(a)-apple-darwin &&) true
 
 macos: macos-bins
 	$(DIST_ENV) packaging/macos/release.sh

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """The crate list `cargo auditable build` embeds in a binary, read back and checked (issue 24).
 
-    packaging/auditable.py list BINARY            the embedded packages, one "name version kind" a line
+    packaging/auditable.py list BINARY [TARGET]   the embedded packages, one "name version kind" a line
+                                                  (of a universal Mach-O: of TARGET's slice, or
+                                                  without TARGET of all its slices)
     packaging/auditable.py check BINARY TARGET    fails (exit 1, one line on stderr) unless the
                                                   embedded list is exactly what Cargo.lock
                                                   resolves for TARGET
 
 cargo-auditable (crates.io) writes the dependency tree as zlib-compressed JSON into a `.dep-v0`
-section: ELF for Linux, PE/COFF for the Windows .exe. This reads that section with the standard
-library only (no cargo-audit to install), so the check is independent of the tool that wrote it.
+section: ELF for Linux, PE/COFF for the Windows .exe, Mach-O for macOS (section `.dep-v0` of
+segment __DATA; in a universal file, one per slice: TARGET picks the slice). This reads that
+section with the standard library only (no cargo-audit to install), so the check is independent of the tool that wrote it.
 
 `check` compares the embedded list with two things:
   - Cargo.lock: every embedded package, by name, version and source (crates.io or this
@@ -68,16 +71,88 @@ def pe_section(data):
     return None
 
 
-def embedded(path):
-    """The JSON cargo-auditable embedded in the binary at PATH (dict), or Error."""
+MACHO_64 = b"\xcf\xfa\xed\xfe"  # MH_MAGIC_64, little-endian
+FAT = b"\xca\xfe\xba\xbe"  # FAT_MAGIC, big-endian (FAT_MAGIC_64: ...\xbf)
+FAT_64 = b"\xca\xfe\xba\xbf"
+CPU = {0x0100000C: "aarch64", 0x01000007: "x86_64"}  # CPU_TYPE_ARM64, CPU_TYPE_X86_64
+LC_SEGMENT_64 = 0x19
+
+
+def macho_section(data):
+    """The .dep-v0 section of segment __DATA of a thin 64-bit little-endian Mach-O."""
+    ncmds, = struct.unpack_from("<I", data, 16)
+    at = 32
+    for _ in range(ncmds):
+        cmd, size = struct.unpack_from("<II", data, at)
+        if cmd == LC_SEGMENT_64:
+            nsects, = struct.unpack_from("<I", data, at + 64)
+            for i in range(nsects):
+                sect, seg, _addr, length, offset = struct.unpack_from("<16s16sQQI", data, at + 72 + 80 * i)
+                # Section names are 16 bytes, NUL-padded (a longer name would be cut to 16).
+                if seg.rstrip(b"\0") == b"__DATA" and sect.rstrip(b"\0") == SECTION[:16]:
+                    return data[offset:offset + length]
+        at += size
+    return None
+
+
+def macho_slices(data):
+    """{arch: bytes of the thin Mach-O} of a universal (fat) file."""
+    wide = data[:4] == FAT_64
+    n, = struct.unpack_from(">I", data, 4)
+    out = {}
+    for i in range(n):
+        if wide:
+            cpu, _sub, offset, size, _align, _ = struct.unpack_from(">IIQQII", data, 8 + 32 * i)
+        else:
+            cpu, _sub, offset, size, _align = struct.unpack_from(">IIIII", data, 8 + 20 * i)
+        out[CPU.get(cpu, hex(cpu))] = data[offset:offset + size]
+    return out
+
+
+def is_universal(path):
+    with open(path, "rb") as f:
+        return f.read(4) in (FAT, FAT_64)
+
+
+def embedded(path, target=None):
+    """The JSON cargo-auditable embedded in the binary at PATH (dict), or Error. For a universal
+    Mach-O, the slice of TARGET (aarch64-apple-darwin...); without TARGET, the list all its
+    slices embed (Error unless they are the same: the dependency edges of one crate can differ
+    by architecture, so name the target, or use embedded_all)."""
     with open(path, "rb") as f:
         data = f.read()
+    if data[:4] in (FAT, FAT_64):
+        slices = macho_slices(data)
+        if target is not None:
+            arch = target.split("-")[0]
+            if arch not in slices:
+                raise Error(f"universal file without a {arch} slice (has {', '.join(sorted(slices))})")
+            return embedded_in(slices[arch])
+        found = [embedded_in(s) for _, s in sorted(slices.items())]
+        if any(f != found[0] for f in found):
+            raise Error("its slices embed different lists: name the target")
+        return found[0]
+    return embedded_in(data)
+
+
+def embedded_all(path):
+    """[dict]: the list embedded in each slice of a universal Mach-O, or the one of any other binary."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] in (FAT, FAT_64):
+        return [embedded_in(s) for _, s in sorted(macho_slices(data).items())]
+    return [embedded_in(data)]
+
+
+def embedded_in(data):
     if data[:4] == b"\x7fELF":
         raw = elf_section(data)
     elif data[:2] == b"MZ":
         raw = pe_section(data)
+    elif data[:4] == MACHO_64:
+        raw = macho_section(data)
     else:
-        raise Error("neither ELF nor PE")
+        raise Error("neither ELF, PE nor 64-bit Mach-O")
     if raw is None:
         raise Error("no .dep-v0 section: not built with `cargo auditable build`")
     try:
@@ -153,7 +228,7 @@ def lock_packages(root_dir="."):
 
 
 def check(path, target):
-    got = packages(embedded(path))
+    got = packages(embedded(path, target))
     lock = lock_packages()
     for (name, version), (source, _) in sorted(got.items()):
         if (name, version, source) not in lock:
@@ -173,14 +248,21 @@ def check(path, target):
 
 def main():
     try:
-        if len(sys.argv) == 3 and sys.argv[1] == "list":
-            for (name, version), (_, kind) in sorted(packages(embedded(sys.argv[2])).items()):
+        if len(sys.argv) in (3, 4) and sys.argv[1] == "list":
+            infos = [embedded(sys.argv[2], sys.argv[3])] if len(sys.argv) == 4 else embedded_all(sys.argv[2])
+            found = {}
+            for info in infos:
+                found.update(packages(info))
+            for (name, version), (_, kind) in sorted(found.items()):
                 print(name, version, kind)
         elif len(sys.argv) == 4 and sys.argv[1] == "check":
             print(f"{sys.argv[2]}: {check(sys.argv[2], sys.argv[3])}")
         else:
-            print(__doc__.strip().splitlines()[2:4], file=sys.stderr)
+            print("\n".join(__doc__.strip().splitlines()[2:9]), file=sys.stderr)
             sys.exit(2)
+    except (struct.error, IndexError) as e:
+        print(f"auditable: {sys.argv[2]}: not a well-formed binary: {e}", file=sys.stderr)
+        sys.exit(1)
     except (Error, OSError, subprocess.CalledProcessError) as e:
         print(f"auditable: {sys.argv[2]}: {e}", file=sys.stderr)
         sys.exit(1)

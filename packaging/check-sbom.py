@@ -8,7 +8,8 @@ For DIST: every file SHA256SUMS lists has its SBOM (<file>.cdx.json) listed ther
 is valid against the CycloneDX 1.5 JSON schema (cyclonedx-python-lib's copy, installed from
 PyPI when missing), its subject (metadata.component) is that file by name and SHA-256, the
 binary it describes is the one shipped for that architecture (by SHA-256), and its crates with
-scope "required" are exactly the crates embedded in that binary (packaging/auditable.py), each
+scope "required" are exactly the crates embedded in that binary (packaging/auditable.py; in
+every slice of the universal macOS binary), each
 with a licence and a purl; every dependency reference resolves.
 For --image: the same schema check, the subject is the index (by digest), and each BINARY is a
 component with its SHA-256.
@@ -113,6 +114,8 @@ def check_artefact(dist, name, schema):
         binary = next(f for f in os.listdir(dist) if f.endswith(f"-{arch}-linux"))
     elif "-windows." in name:
         binary = next(f for f in os.listdir(dist) if f.endswith("-windows.exe"))
+    elif m := re.match(r".*-(x86_64|aarch64|universal)-macos(\.tar\.gz)?$", name):
+        binary = next(f for f in os.listdir(dist) if f.endswith(f"-{m.group(1)}-macos"))
     else:
         raise Fail(f"{name}: which binary it holds is unknown")
     binary = os.path.join(dist, binary)
@@ -120,9 +123,9 @@ def check_artefact(dist, name, schema):
             and digest_of(c) == sha256(binary)]
     if not apps:
         raise Fail(f"{name}.cdx.json: no component is the shipped binary {binary}")
-    embedded = auditable.embedded(binary)["packages"]
-    # The crates linked in: runtime ones, but this crate itself (the binary component).
-    want = {(p["name"], p["version"]) for p in embedded
+    # The crates linked in: runtime ones, but this crate itself (the binary component); of every
+    # slice of a universal macOS binary.
+    want = {(p["name"], p["version"]) for info in auditable.embedded_all(binary) for p in info["packages"]
             if p.get("kind", "runtime") == "runtime" and not p.get("root")}
     crates = [c for c in bom["components"] if c.get("purl", "").startswith("pkg:cargo/")]
     got = {(c["name"], c["version"]) for c in crates if c.get("scope") == "required"}
@@ -157,13 +160,6 @@ def main():
             with open(os.path.join(dist, "SHA256SUMS")) as f:
                 listed = [line.split(None, 1)[1].strip() for line in f if line.strip()]
             artefacts = [n for n in listed if not n.endswith(".cdx.json")]
-            # The macOS files have no SBOM yet: they are built without cargo auditable (its crate
-            # list is what an SBOM is made from). Named, so that no other file can go without.
-            macos = [n for n in artefacts if n.endswith(("-macos", "-macos.tar.gz"))]
-            for name in macos:
-                print(f"note - {name}: no SBOM (macOS files are built without cargo auditable)")
-            artefacts = [n for n in artefacts if n not in macos]
-            listed = [n for n in listed if n not in macos]
             for name in artefacts:
                 if name + ".cdx.json" not in listed:
                     raise Fail(f"SHA256SUMS lists {name} but not its SBOM {name}.cdx.json")

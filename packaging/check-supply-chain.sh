@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check-dist's supply-chain step (issue 24; make check-supply-chain), after `make release` (and
 # make deb / make rpm) filled $DIST: builds nothing.
-#   auditable  every shipped binary (each architecture's static Linux binary, the Windows .exe)
+#   auditable  every shipped binary (each architecture's static Linux binary, the Windows .exe,
+#              with MACOS=1 each macOS binary of MAC_ARCHES and each slice of the universal one)
 #              carries the crate list `cargo auditable build` embeds, and it is exactly what
 #              Cargo.lock resolves for that binary's target (packaging/auditable.py)
 #   sbom       every file in SHA256SUMS has its CycloneDX SBOM there, valid, naming that file and
@@ -37,6 +38,16 @@ auditable_check() {
         [ -f "$f" ] || fail "no $f (make release)"
         python3 packaging/auditable.py check "$f" x86_64-pc-windows-gnu || fail "$f: embedded crate list"
         echo "ok - $f: crate list embedded (cargo auditable) = Cargo.lock"
+    fi
+    if [ "${MACOS:-0}" = 1 ]; then
+        for a in ${MAC_ARCHES:-aarch64 x86_64}; do
+            for f in "$DIST/$BIN-$VERSION-$a-macos" "$DIST/$BIN-$VERSION-universal-macos"; do
+                case $f in *-universal-macos) [ "$(echo $MAC_ARCHES | wc -w)" -gt 1 ] || continue ;; esac
+                [ -f "$f" ] || fail "no $f (make macos)"
+                python3 packaging/auditable.py check "$f" "$a-apple-darwin" || fail "$f: embedded crate list"
+                echo "ok - $f ($a): crate list embedded (cargo auditable) = Cargo.lock"
+            done
+        done
     fi
 }
 

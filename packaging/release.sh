@@ -5,8 +5,8 @@
 # given (x86_64 or aarch64); `release.sh sums` then writes one SHA256SUMS over those of every
 # architecture in ARCHES, the Windows zip (`release.sh windows`; WINDOWS=0 leaves it out), the
 # .deb and .rpm packages when they are in $DIST, each of those files' CycloneDX SBOM
-# (<file>.cdx.json, packaging/sbom.py; docs/security.md), and the macOS files
-# (packaging/macos/release.sh; MACOS=1; no SBOM yet: they are built without cargo auditable).
+# (<file>.cdx.json, packaging/sbom.py; docs/security.md), and the macOS files with theirs
+# (packaging/macos/release.sh; MACOS=1).
 # The tarball is reproducible: sorted entries, root-owned, mtimes at SOURCE_DATE_EPOCH (the commit
 # time), no PAX atime/ctime, gzip without name or time stamp.
 set -euo pipefail
@@ -31,13 +31,13 @@ if [ "${1:-}" = sums ]; then
             if [ -f "$f.cdx.json" ]; then files+=("${f##*/}"); else echo "release: $f has no SBOM: not listed" >&2; fi
         done
     done
+    if [ "${MACOS:-0}" = 1 ]; then
+        mapfile -t -O ${#files[@]} files < <(packaging/macos/release.sh names)
+    fi
     for f in "${files[@]}"; do
         [ -f "$DIST/$f.cdx.json" ] || { echo "release: no SBOM $DIST/$f.cdx.json" >&2; exit 1; }
         files+=("$f.cdx.json")
     done
-    if [ "${MACOS:-0}" = 1 ]; then
-        mapfile -t -O ${#files[@]} files < <(packaging/macos/release.sh names)
-    fi
     (cd "$DIST" && sha256sum "${files[@]}" >SHA256SUMS)
     cat "$DIST/SHA256SUMS"
     exit 0

@@ -3,7 +3,8 @@
 
     packaging/sbom.py ARTEFACT TARGET=BINARY [TARGET=BINARY ...]
         writes ARTEFACT.cdx.json: the SBOM of one file in dist/ (the binary, the tarball, the
-        Windows .exe or zip, a .deb or .rpm), holding the binary built for TARGET
+        Windows .exe or zip, a .deb or .rpm, a macOS binary or tarball), holding the binary built
+        for TARGET; a universal macOS binary is named once per slice (TARGET picks the slice)
     packaging/sbom.py --image OUT INDEX_JSON TARGET=BINARY [TARGET=BINARY ...]
         writes OUT: the SBOM of the OCI image index INDEX_JSON (its bytes: the subject's digest),
         one image per binary, each with the CA bundle and the files packaging/oci-index.py adds
@@ -18,7 +19,8 @@ What each SBOM lists, and from where:
     dependencies (build scripts, proc macros) are listed with scope "excluded": they ran during
     the build, and are not in the binary;
   - what else is in it: the Rust standard library (the version of the rustc that built it, read
-    from the binary's .comment section; for the .exe, which has none, `$SBOM_RUSTC -V`), glibc for the static Linux binaries (linked in
+    from the binary's .comment section; for the .exe and Mach-O files, which have none,
+    `$SBOM_RUSTC -V`), glibc for the static Linux binaries (linked in
     statically; the Debian source version the build linked, as Built-Using says), Debian's
     ca-certificates for the image;
   - the artefact itself (metadata.component), with its SHA-256, and the binary in it.
@@ -105,13 +107,16 @@ class Bom:
 
     def binary(self, target, path, name):
         """The binary at PATH, built for TARGET, shipped as NAME; its crates and libraries."""
-        info = auditable.embedded(path)
+        info = auditable.embedded(path, target)
         pkgs = info["packages"]
         refs = []
         root_ref = None
         version = os.environ["VERSION"]
         digest = sha256(path)
         bin_ref = f"file:{name}@sha256:{digest}"
+        if auditable.is_universal(path):
+            # A universal Mach-O: one component per slice (its crates, read from that slice).
+            bin_ref += f"#{target}"
         for p in pkgs:
             if p.get("root"):
                 refs.append(bin_ref)
@@ -148,8 +153,9 @@ class Bom:
         # Linked in, but not crates.
         rust = rustc_version(path)
         if not rust and os.environ.get("SBOM_RUSTC"):
-            # The .exe records no rustc version (no .comment section in PE): the version of the
-            # rustc that built it, SBOM_RUSTC (release.sh windows: make windows's /usr/bin/rustc).
+            # The .exe and the Mach-O files record no rustc version (no .comment section): the
+            # version of the rustc that built them, SBOM_RUSTC (release.sh windows and
+            # macos/release.sh: make windows's and make macos's /usr/bin/rustc).
             out = subprocess.run([os.environ["SBOM_RUSTC"], "-V"], capture_output=True, text=True)
             rust = out.stdout.split()[1] if out.returncode == 0 and out.stdout.startswith("rustc ") else None
         if rust:
@@ -235,7 +241,7 @@ def main():
             refs = []
             for target, path in binaries(args[1:]):
                 exe = BIN + (".exe" if "windows" in target else "")
-                if name.endswith((".exe", "-linux")):
+                if name.endswith((".exe", "-linux", "-macos")):
                     # The artefact is the binary itself.
                     exe = name
                 refs.append(bom.binary(target, path, exe))

@@ -4,9 +4,10 @@
 # (after the checks passed on the real release); about 10 s.
 #   auditable  a binary without the embedded list (not built with cargo auditable); a binary
 #              whose embedded list names a version Cargo.lock does not have; the Linux binary's
-#              list checked against another target's resolution (Windows)
+#              list checked against another target's resolution (Windows); with a macOS binary
+#              in $DIST (MACOS=1), its Mach-O list checked against the Linux resolution
 #   sbom       an SBOM with one crate fewer than the binary embeds; a release whose SHA256SUMS
-#              lists a file without its SBOM
+#              lists a file without its SBOM, a Linux one and (MACOS=1) a macOS one
 #   audit      a licence outside the allow-list; a second copy of a crate we allow once (one the
 #              tree has two of, banned from having two); an
 #              advisory that hits a crate we use, with no exception; an exception without a date;
@@ -82,6 +83,18 @@ must_fail "SBOM missing a crate the binary embeds" "crates differ from the binar
 (cd "$tmp/dist" && sha256sum "${bin##*/}" >SHA256SUMS)
 must_fail "SHA256SUMS listing a file without its SBOM" "but not its SBOM" \
     python3 packaging/check-sbom.py "$tmp/dist"
+# A macOS binary is no exception (its SBOM is made from the list cargo auditable embeds in it).
+mac=$(find "$DIST" -maxdepth 1 -name "$BIN-$VERSION-*-macos" ! -name '*-universal-macos' | sort | head -n 1)
+if [ "${MACOS:-0}" = 1 ] && [ -n "$mac" ]; then
+    a=${mac%-macos} a=${a##*-}
+    must_fail "macOS binary's list against the Linux resolution" "differs from Cargo.lock for $a-unknown-linux-gnu" \
+        python3 packaging/auditable.py check "$mac" "$a-unknown-linux-gnu"
+    rm -f "$tmp/dist/"*
+    cp "$mac" "$tmp/dist/"
+    (cd "$tmp/dist" && sha256sum "${mac##*/}" >SHA256SUMS)
+    must_fail "SHA256SUMS listing a macOS binary without its SBOM" "but not its SBOM" \
+        python3 packaging/check-sbom.py "$tmp/dist"
+fi
 
 # ---- audit: policies and a database that must fail
 export TARGET_DIR

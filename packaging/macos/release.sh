@@ -5,6 +5,8 @@
 #   <bin>-<version>-<what>-macos.tar.gz  <bin>-<version>-<what>-macos/ with the universal binary (or
 #                                        the one thin binary) as <bin>, README, CHANGELOG, LICENSE,
 #                                        the man page and THIRD-PARTY.txt
+#   <file>.cdx.json                      each of those files' CycloneDX SBOM (packaging/sbom.py, from
+#                                        the crate list cargo auditable embedded in each slice)
 # Reproducible as the Linux tarballs are (sorted, root-owned, mtimes at SOURCE_DATE_EPOCH, gzip -n).
 # `release.sh names` prints those file names (for SHA256SUMS: packaging/release.sh sums).
 set -euo pipefail
@@ -27,12 +29,15 @@ fi
 : "${SOURCE_DATE_EPOCH:=$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
 
 mkdir -p "$DIST"
+rm -f "$DIST/$BIN-$VERSION-"*-macos*.cdx.json
 thin=()
+specs=()
 for a in "${arches[@]}"; do
     bin=$TARGET_DIR/$a-apple-darwin/release/$BIN
     [ -f "$bin" ] || { echo "no $bin (make macos)" >&2; exit 1; }
     install -m 0755 "$bin" "$DIST/$BIN-$VERSION-$a-macos"
     thin+=("$bin")
+    specs+=("$a-apple-darwin=$DIST/$BIN-$VERSION-$a-macos")
 done
 if [ "$what" = universal ]; then
     lipo=$(command -v llvm-lipo || compgen -c llvm-lipo- | sort -V | tail -n 1)
@@ -41,6 +46,8 @@ if [ "$what" = universal ]; then
     "$lipo" -create -output "$DIST/$name" "${thin[@]}"
     chmod 0755 "$DIST/$name"
     main=$DIST/$name
+    specs=()
+    for a in "${arches[@]}"; do specs+=("$a-apple-darwin=$main"); done
 else
     main=$DIST/$BIN-$VERSION-$what-macos
 fi
@@ -60,4 +67,12 @@ tar --create --sort=name --format=posix \
     --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
     --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
     -C "$stage" "$name" | gzip -9n >"$DIST/$name.tar.gz"
+# The CycloneDX SBOMs: of each thin binary, of the universal one (one component per slice) and of
+# the tarball. Mach-O records no rustc version: SBOM_RUSTC is make macos's rustc (Makefile MAC_ENV).
+for a in "${arches[@]}"; do
+    SBOM_RUSTC=/usr/bin/rustc python3 packaging/sbom.py "$DIST/$BIN-$VERSION-$a-macos" \
+        "$a-apple-darwin=$DIST/$BIN-$VERSION-$a-macos"
+done
+[ "$what" != universal ] || SBOM_RUSTC=/usr/bin/rustc python3 packaging/sbom.py "$main" "${specs[@]}"
+SBOM_RUSTC=/usr/bin/rustc python3 packaging/sbom.py "$DIST/$name.tar.gz" "${specs[@]}"
 echo "$DIST/$name.tar.gz"

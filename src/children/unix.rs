@@ -98,7 +98,7 @@ pub(super) use forked::spawn_apart;
 /// Other Unix systems: the detached start by `fork`.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 mod forked {
-    use std::path::Path;
+    use super::Path;
 
     /// Unix: `fork`, then in the child `setsid`, `/dev/null` on 0, 1 and 2, every other descriptor
     /// close-on-exec, and `execv`. The parent does not wait for the exec (the standard library's
