@@ -444,13 +444,19 @@ fn kill_9_in_the_middle_of_fetches_leaves_a_usable_cache() {
     let fake = Fake::start();
     let env = Env::with_fake(&fake);
     env.get(HOST).secret();
-    // Others fetch slowly: one holds the entry's lock, the rest wait on it; kill them all.
-    fake.set_mode(Mode::Slow(Duration::from_secs(3)));
-    let hosts: Vec<String> = (0..6)
+    // Twelve gets at once: six accounts of HOST's region (served by its token: they answer,
+    // some may be cut off while they copy it), and six of another region, whose one fetch is
+    // held at the fake: one process holds the region's lock with the call in flight, the
+    // others wait on it. Kill them all once that call has arrived.
+    fake.hold();
+    let served: Vec<String> = (0..6)
         .map(|i| format!("99999999990{i}.dkr.ecr.us-west-2.amazonaws.com"))
         .collect();
+    let fetched: Vec<String> = (0..6)
+        .map(|i| format!("88888888880{i}.dkr.ecr.eu-west-1.amazonaws.com"))
+        .collect();
     let mut children = Vec::new();
-    for h in hosts.iter().chain(hosts.iter()) {
+    for h in served.iter().chain(&fetched) {
         let mut c = env
             .command(&["get"])
             .stdin(Stdio::piped())
@@ -462,26 +468,35 @@ fn kill_9_in_the_middle_of_fetches_leaves_a_usable_cache() {
         c.stdin.take().unwrap().write_all(h.as_bytes()).unwrap();
         children.push(c);
     }
-    thread::sleep(Duration::from_millis(700));
+    eventually("the held fetch's call", || fake.calls() == 2);
     for c in &mut children {
         c.kill().unwrap(); // SIGKILL
         c.wait().unwrap();
     }
+    fake.release();
+    let diagnose = || format!("requests {:#?}\nlog:\n{}", fake.requests(), env.log_text());
     // Locks died with their holders; the earlier entry is intact; new fetches work and stick.
-    fake.set_mode(Mode::Ok { lifetime: 43_200 });
-    assert_eq!(env.get(HOST).secret(), "pw-AKIDEXAMPLE1-1");
-    // HOST's token (intact) serves the other accounts of its region: no call at all.
-    let calls = fake.calls();
-    for h in &hosts {
+    assert_eq!(
+        env.get(HOST).secret(),
+        "pw-AKIDEXAMPLE1-1",
+        "{}",
+        diagnose()
+    );
+    // HOST's token (intact) serves the other accounts of its region: no call at all; the other
+    // region's lock is free: one call, and its token serves that region's every account.
+    for h in served.iter().chain(&fetched).chain(&served).chain(&fetched) {
         env.get(h).secret();
     }
-    for h in &hosts {
-        env.get(h).secret();
-    }
-    assert_eq!(fake.calls(), calls, "all cached");
+    assert_eq!(
+        fake.calls(),
+        3,
+        "one new call, for the other region: {}",
+        diagnose()
+    );
     assert!(
         !env.log_text().contains("entry lock not taken"),
-        "no get after the kills had to wait out a dead holder's lock"
+        "no get after the kills had to wait out a dead holder's lock: {}",
+        diagnose()
     );
 }
 
