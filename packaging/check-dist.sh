@@ -433,31 +433,50 @@ check_repo() {
 # hashes are compared with the first build's at the end (wait_repro).
 start_repro() {
     step "reproducibility: the second build starts in the background (nice 19)"
+    if [ -n "${REPRO_DIR:-}" ] && [ -f "$REPRO_DIR/pid" ]; then
+        # .ci/run started it already (start-repro), before make test.
+        repro_dir=$REPRO_DIR repro_pid=$(cat "$REPRO_DIR/pid") repro_start=$(cat "$REPRO_DIR/start")
+        echo "packaging/check-repro.sh build $repro_dir (pid $repro_pid, started $(($(date +%s) - repro_start)) s ago); its result comes last"
+        return 0
+    fi
     repro_dir=$(mktemp -d /tmp/repro.XXXXXX)
-    repro_start=$(date +%s)
-    setsid nice -n 19 packaging/check-repro.sh build "$repro_dir" >"$tmp/repro.log" 2>&1 &
-    repro_pid=$!
+    launch_repro "$repro_dir"
+    repro_pid=$(cat "$repro_dir/pid") repro_start=$(cat "$repro_dir/start")
+    echo "packaging/check-repro.sh build $repro_dir (pid $repro_pid); its result comes last"
+}
+# The second build in DIR, detached (its own session, nice 19): DIR/pid, DIR/start, and DIR/rc
+# when it ends (the process that waits for it need not be its parent). REPRO_ARCHES: the Linux
+# architectures it rebuilds (make check-dist: x86_64 only; aarch64 is the same compiler, flags
+# and path remapping for another target, and make check-repro rebuilds it too).
+launch_repro() {
+    local dir=$1 pid i
+    date +%s >"$dir/start"
+    ARCHES="${REPRO_ARCHES:-$ARCHES}" setsid nice -n 19 bash -c \
+        'packaging/check-repro.sh build "$1" >"$1/log" 2>&1; echo $? >"$1/rc"' repro "$dir" </dev/null >/dev/null 2>&1 &
+    pid=$!
+    echo "$pid" >"$dir/pid"
     # setsid gives it a session of its own, and with the kernel's autogroup scheduling
     # (sched_autogroup_enabled) CPU is shared between sessions first, whatever the processes' own
     # nice values: so its session's group gets nice 19 too, once it has one (before, the group
     # would be ours).
-    local i
     for i in $(seq 50); do
-        [ "$(ps -o sid= -p "$repro_pid" | tr -d ' ')" = "$repro_pid" ] && break
+        [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ] && break
         sleep 0.1
     done
-    if [ "$(ps -o sid= -p "$repro_pid" | tr -d ' ')" = "$repro_pid" ] && [ -w "/proc/$repro_pid/autogroup" ]; then
-        echo 19 >"/proc/$repro_pid/autogroup" || echo "could not lower the second build's autogroup priority"
+    if [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ] && [ -w "/proc/$pid/autogroup" ]; then
+        echo 19 >"/proc/$pid/autogroup" || echo "could not lower the second build's autogroup priority"
     fi
-    echo "packaging/check-repro.sh build $repro_dir (pid $repro_pid); its result comes last"
 }
 wait_repro() {
     step "reproducibility (result)"
-    local rc=0
-    wait "$repro_pid" || rc=$?
+    # Until it has written its exit status, or is gone (killed; a zombie counts as gone).
+    while [ ! -s "$repro_dir/rc" ] && ps -o stat= -p "$repro_pid" 2>/dev/null | grep -qv '^Z'; do sleep 2; done
+    sleep 0.2
+    local rc
+    rc=$(cat "$repro_dir/rc" 2>/dev/null || echo "(no exit status: killed)")
     repro_pid=""
-    cat "$tmp/repro.log"
-    [ "$rc" = 0 ] || fail "packaging/check-repro.sh build failed"
+    cat "$repro_dir/log"
+    [ "$rc" = 0 ] || fail "packaging/check-repro.sh build failed: $rc"
     durations+=("$(printf '%-44s %5d s' "(second build, from its start in the background)" $(($(date +%s) - repro_start)))")
     packaging/check-repro.sh compare "$repro_dir"
     ok "release rebuilt elsewhere is byte-identical"
@@ -608,6 +627,20 @@ man)
 static | deb | rpm | docker | release | cross | smoke_cross | image_index | windows | supply_chain | sign | repo | macos)
     deps
     "check_$what"
+    ;;
+setup)
+    # .ci/run: every package the steps install, before anything runs beside apt-get.
+    setup
+    ;;
+start-repro)
+    # .ci/run: the second build, started before make test; check-dist all (REPRO_DIR=DIR) adopts it.
+    dir=${2:?usage: check-dist.sh start-repro DIR}
+    mkdir -p "$dir"
+    launch_repro "$dir"
+    echo "check-dist: the second build runs in the background in $dir (pid $(cat "$dir/pid"))"
+    trap - EXIT
+    rm -rf "$tmp"
+    exit 0
     ;;
 all)
     timed "setup: tools, cross and Windows toolchains" setup

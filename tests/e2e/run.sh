@@ -908,6 +908,11 @@ main() {
         echo "e2e: skipped: needs root (adds /etc/hosts lines, binds 169.254.170.2:80, apt-get)"
         exit 0
     fi
+    # `run.sh deps`: install what the suite needs and stop (.ci/run installs everything first).
+    if [ "${1:-}" = deps ]; then
+        e2e_install_deps
+        exit 0
+    fi
     trap 'e2e_cleanup' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
