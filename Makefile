@@ -66,6 +66,7 @@ test-deps:
 	@python3 -c 'import moto.server, werkzeug' 2>/dev/null || python3 -m pip install --quiet 'moto[server]'
 	@python3 -c 'import botocore.session, awscrt' 2>/dev/null || python3 -m pip install --quiet 'botocore[crt]'
 	@command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl; }
+	@command -v strace >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq strace; }
 
 lint:
 	$(CARGO) fmt --all -- --check

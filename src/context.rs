@@ -1,12 +1,14 @@
 //! The per-run context: what one run of a door reads once and every layer below it uses — the
-//! configuration, the clock, whether the cache is used (its trust checks), and the per-registry
-//! settings file as read. A door builds it once and passes it down, so that one request does not
-//! check the cache directory or read the settings file again at each step.
+//! configuration, the clock, whether the cache is used (its trust checks), the per-registry
+//! settings file as read, and the AWS files (read when first needed). A door builds it once and
+//! passes it down, so that one request does not check the cache directory or read a file again
+//! at each step, and the bytes an identity covers are the bytes the SDK is given.
 //!
 //! It reads; it decides nothing (the policy is `helper.rs`, the fallback's hand-off `fallback.rs`).
 
 use crate::cache::CacheState;
 use crate::config::Config;
+use crate::identity::AwsFilesOnce;
 use crate::settings::Loaded;
 
 /// One run's view of its world.
@@ -19,6 +21,8 @@ pub struct Context<'a> {
     pub cache: CacheState,
     /// The per-registry settings file, read once (or why it was not).
     pub settings: Loaded,
+    /// The AWS config and credentials files, read at most once (identity.rs).
+    pub aws: AwsFilesOnce,
 }
 
 impl<'a> Context<'a> {
@@ -32,6 +36,7 @@ impl<'a> Context<'a> {
             now,
             cache,
             settings,
+            aws: AwsFilesOnce::default(),
         }
     }
 }

@@ -45,7 +45,7 @@ use crate::config::{self, Config};
 use crate::files;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-use crate::identity::{AwsFiles, CredentialSource, Identity};
+use crate::identity::{AwsFiles, AwsFilesOnce, CredentialSource, Identity, MAX_AWS_FILE_READ};
 use crate::profiles;
 use crate::registry::Registry;
 use crate::secret::Secret;
@@ -64,8 +64,6 @@ const OPERATION_TIMEOUT: Duration = Duration::from_millis(4000);
 /// The most read of any HTTP response (ECR, STS, SSO, IMDS, container endpoint): a real answer
 /// is a few KB; a hostile or broken endpoint must not make us read (and hold) gigabytes.
 pub const MAX_RESPONSE: usize = 1 << 20;
-/// Largest AWS config/credentials file handed to the SDK (the identity reads less: identity.rs).
-const MAX_AWS_FILE_FOR_SDK: u64 = 16 << 20;
 /// Largest CA bundle read (the system bundle is about 200 KB).
 const MAX_CA_BUNDLE: u64 = 16 << 20;
 /// Largest web identity token file (a JWT is a few KB).
@@ -124,6 +122,8 @@ pub struct FetchRequest<'a> {
     pub role: Option<&'a Role>,
     /// Whose token it is (says what a credential failure means).
     pub identity: &'a Identity,
+    /// The run's AWS files (the SDK is given their text, never their paths).
+    pub aws: &'a AwsFilesOnce,
     /// Give up after this long.
     pub budget: Duration,
     /// A role to assume with a web identity token in hand instead of the credential chain (the
@@ -213,8 +213,8 @@ impl Aws<'_> {
             .operation_attempt_timeout(READ_TIMEOUT)
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
-        let aws_files = self.aws_files(request.identity)?;
-        let profile_files = sdk_profile_files(&aws_files);
+        let aws_files = self.aws_files(request.aws)?;
+        let profile_files = sdk_profile_files(aws_files);
         let provider_config = ProviderConfig::default()
             .with_http_client(http.clone())
             .with_region(Some(region.clone()))
@@ -269,20 +269,16 @@ impl Aws<'_> {
                     .await?
             }
         };
-        token.warnings = aws_files.warnings;
+        token.warnings = aws_files.warnings.clone();
         Ok(token)
     }
 
-    /// The AWS files for the SDK as we read them (regular files only, never a FIFO that would
-    /// block the runtime), not their paths: the bytes the identity covers, when it read them;
-    /// else read now, with the SDK's limit.
-    fn aws_files(&self, identity: &Identity) -> Result<AwsFiles, FetchError> {
-        let aws_files = match &identity.files {
-            Some(files) => files.expose().clone(),
-            None => AwsFiles::read(self.config, MAX_AWS_FILE_FOR_SDK),
-        };
+    /// The AWS files for the SDK as the run read them (regular files only, never a FIFO that
+    /// would block the runtime), not their paths: the bytes its identities cover.
+    fn aws_files<'f>(&self, aws: &'f AwsFilesOnce) -> Result<&'f AwsFiles, FetchError> {
+        let aws_files = aws.get(self.config);
         if aws_files.too_large {
-            return Err(FetchError::AwsFileTooLarge(MAX_AWS_FILE_FOR_SDK));
+            return Err(FetchError::AwsFileTooLarge(MAX_AWS_FILE_READ));
         }
         Ok(aws_files)
     }
@@ -304,7 +300,8 @@ impl Aws<'_> {
         let mapped = request.profile;
         let explicit = mapped.or(cfg.profile.as_deref());
         let name = explicit.unwrap_or("default");
-        let set = load_profiles(cfg, &parts.profile_files, name).await?;
+        let credentials_text = &request.aws.get(cfg).credentials;
+        let set = load_profiles(cfg, &parts.profile_files, credentials_text, name).await?;
         let profile = set.get_profile(name);
         if profile.is_none()
             && let Some(p) = explicit
@@ -740,6 +737,7 @@ fn check_token_file(path: &str) -> Result<(), FetchError> {
 async fn load_profiles(
     cfg: &Config,
     files: &EnvConfigFiles,
+    credentials_text: &str,
     name: &str,
 ) -> Result<ProfileSet, FetchError> {
     let (fs, env) = (SdkFs::real(), SdkEnv::real());
@@ -760,8 +758,7 @@ async fn load_profiles(
                 .zip(cfg.aws_config_file.as_ref())
             {
                 Some((creds, conf)) => {
-                    let aws_files = AwsFiles::read(cfg, MAX_AWS_FILE_FOR_SDK);
-                    let (_, k) = profiles::for_the_sdk("", &aws_files.credentials);
+                    let (_, k) = profiles::for_the_sdk("", credentials_text);
                     let only_credentials = EnvConfigFiles::builder()
                         .with_contents(EnvConfigFileKind::Credentials, k)
                         .build();

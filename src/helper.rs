@@ -24,7 +24,7 @@ use crate::ecr::{self, FetchError, FetchRequest, Target, Token, TokenSource};
 use crate::identity::Identity;
 use crate::registry::Registry;
 use crate::secret::Secret;
-use crate::settings::{KeyKind, Loaded, Role, Settings, SettingsError};
+use crate::settings::{KeyKind, Role, Settings, SettingsError};
 
 /// The internal action of a background refresh: `__refresh get SERVER_URL` (the entry a `get`
 /// would answer `SERVER_URL` with) or `__refresh default REGION` (the kubelet's caller's
@@ -157,7 +157,7 @@ pub fn get(cfg: &Config, server_url: &str, now: u64, source: &dyn TokenSource) -
 
 /// [`get`] within a run's [`Context`] (its cache state and settings, read once).
 pub fn get_in(ctx: &Context<'_>, server_url: &str, source: &dyn TokenSource) -> Answer {
-    let (cfg, loaded) = (ctx.cfg, &ctx.settings);
+    let loaded = &ctx.settings;
     let clock = Clock::new(ctx.now);
     // A request that is not resolved has no warnings to show.
     let answer = |outcome| Answer {
@@ -181,7 +181,7 @@ pub fn get_in(ctx: &Context<'_>, server_url: &str, source: &dyn TokenSource) -> 
             });
         }
     };
-    let resolved = match resolve_in(cfg, settings, server_url) {
+    let resolved = match resolve_in(ctx, settings, server_url) {
         Ok(Some(r)) => r,
         Ok(None) => {
             info!(input_len = server_url.len(), "get: not an ECR host");
@@ -236,6 +236,7 @@ fn get_for(
         profile: profile.as_deref(),
         role: role.as_ref(),
         identity: &identity,
+        aws: &ctx.aws,
         budget: ecr::fetch_budget(cfg),
         web_identity: None,
     };
@@ -253,15 +254,13 @@ fn get_for(
 /// it. `false` on arguments this program does not send.
 pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource) -> bool {
     let clock = Clock::new(now);
-    let cache = CacheState::of(cfg);
+    // The refresher is a run of its own: its context, read once, as the get's was.
+    let ctx = Context::new(cfg, now);
+    let cache = &ctx.cache;
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let outcome = match args.as_slice() {
         ["get", server_url] => {
-            let loaded = Loaded::load(cfg, &cache);
-            let Ok(settings) = loaded.settings else {
-                return false;
-            };
-            let Ok(Some(r)) = resolve_in(cfg, &settings, server_url) else {
+            let Ok(Some(r)) = resolve_for(&ctx, server_url) else {
                 return false;
             };
             let request = FetchRequest {
@@ -269,12 +268,13 @@ pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource
                 profile: r.profile.as_deref(),
                 role: r.role.as_ref(),
                 identity: &r.identity,
+                aws: &ctx.aws,
                 budget: ecr::fetch_budget(cfg),
                 web_identity: None,
             };
             answer_for(
                 cfg,
-                &cache,
+                cache,
                 &request,
                 clock,
                 source,
@@ -283,18 +283,19 @@ pub fn refresh(cfg: &Config, args: &[String], now: u64, source: &dyn TokenSource
             )
         }
         ["default", region] => {
-            let identity = Identity::of(cfg, None);
+            let identity = Identity::of(cfg, &ctx.aws, None);
             let request = FetchRequest {
                 target: Target::DefaultRegistry { region },
                 profile: None,
                 role: None,
                 identity: &identity,
+                aws: &ctx.aws,
                 budget: ecr::fetch_budget(cfg),
                 web_identity: None,
             };
             answer_for(
                 cfg,
-                &cache,
+                cache,
                 &request,
                 clock,
                 source,
@@ -360,6 +361,7 @@ pub fn get_as(
         profile: None,
         role: None,
         identity,
+        aws: &ctx.aws,
         budget: ecr::fetch_budget(cfg),
         web_identity,
     };
@@ -452,7 +454,7 @@ pub struct Caller {
 /// identity decide; `None` for a host that is not ECR (nor a mapped custom name).
 pub fn resolve_for(ctx: &Context<'_>, server_url: &str) -> Result<Option<Caller>, FetchError> {
     match &ctx.settings.settings {
-        Ok(settings) => resolve_in(ctx.cfg, settings, server_url),
+        Ok(settings) => resolve_in(ctx, settings, server_url),
         Err(e) => Err(FetchError::from(e.clone())),
     }
 }
@@ -460,21 +462,22 @@ pub fn resolve_for(ctx: &Context<'_>, server_url: &str) -> Result<Option<Caller>
 /// [`resolve_for`] with the per-registry settings already loaded (for `list`, which resolves each
 /// cached entry).
 fn resolve_in(
-    cfg: &Config,
+    ctx: &Context<'_>,
     settings: &Settings,
     server_url: &str,
 ) -> Result<Option<Caller>, FetchError> {
+    let (cfg, aws) = (ctx.cfg, &ctx.aws);
     let Some(resolved) = settings.resolve(server_url)? else {
         return Ok(None);
     };
     let (identity, profile, which) = match &resolved.role {
         Some(role) => (
-            Identity::of_role(cfg, role),
+            Identity::of_role(cfg, aws, role),
             role.source_profile.clone(),
             "source_profile",
         ),
         None => (
-            Identity::of(cfg, resolved.profile.as_deref()),
+            Identity::of(cfg, aws, resolved.profile.as_deref()),
             resolved.profile.clone(),
             "profile",
         ),
@@ -871,18 +874,16 @@ pub fn list_in(ctx: &Context<'_>, source: &dyn TokenSource) -> Vec<String> {
         .flat_map(Store::entries)
         .filter(|e| e.is_usable(now))
         .filter(|e| {
-            matches!(resolve_in(cfg, settings, &e.registry), Ok(Some(r))
+            matches!(resolve_in(ctx, settings, &e.registry), Ok(Some(r))
                 if r.identity.id == e.identity && r.registry.host() == e.registry)
         })
         .map(|e| e.registry)
         .collect();
-    if let Some(region) = &crate::identity::default_region(cfg) {
+    if let Some(region) = &crate::identity::default_region(cfg, &ctx.aws) {
         let covered = hosts
             .iter()
             .any(|h| matches!(Registry::parse(h), Some(Registry::Private { region: r, .. }) if &r == region));
-        if !covered
-            && let Some(host) = default_registry(cfg, settings, region, now, store.as_ref(), source)
-        {
+        if !covered && let Some(host) = default_registry(ctx, settings, region, source) {
             hosts.push(host);
         }
     }
@@ -893,21 +894,21 @@ pub fn list_in(ctx: &Context<'_>, source: &dyn TokenSource) -> Vec<String> {
 
 /// Fetches (and caches) the caller's registry in `region`; `None` on any failure.
 fn default_registry(
-    cfg: &Config,
+    ctx: &Context<'_>,
     settings: &Settings,
     region: &str,
-    now: u64,
-    store: Option<&Store>,
     source: &dyn TokenSource,
 ) -> Option<String> {
+    let (cfg, now, store) = (ctx.cfg, ctx.now, ctx.cache.store());
     let started = Instant::now();
     // Whose registry it is, is what the default chain's identity says.
-    let default_identity = Identity::of(cfg, None);
+    let default_identity = Identity::of(cfg, &ctx.aws, None);
     let request = FetchRequest {
         target: Target::DefaultRegistry { region },
         profile: None,
         role: None,
         identity: &default_identity,
+        aws: &ctx.aws,
         budget: LIST_BUDGET,
         web_identity: None,
     };
@@ -922,7 +923,7 @@ fn default_registry(
     let host = registry.host();
     // Only a registry the default identity would also be asked for (not one a mapping sends
     // to another profile) is listed and cached.
-    let identity = match resolve_in(cfg, settings, host) {
+    let identity = match resolve_in(ctx, settings, host) {
         Ok(Some(r)) if r.profile.is_none() && r.identity.cacheable => r.identity,
         _ => return None,
     };
@@ -1071,7 +1072,7 @@ mod tests {
         let c = cfg(d.path());
         let registry = Registry::parse(HOST).unwrap();
         // One identity (the service account the claims name), several tokens naming it.
-        let identity = Identity::of(&c, None);
+        let identity = Identity::of_fresh(&c, None);
         let with = |token: &str| crate::ecr::WebIdentity {
             role_arn: "arn:aws:iam::123456789012:role/pull".into(),
             session_name: "s".into(),
@@ -1105,12 +1106,13 @@ mod tests {
     fn get_bg(c: &Config, host: &str, now: u64, fake: &Fake, spawn: &dyn Fn() -> bool) -> Answer {
         let cache = CacheState::of(c);
         let registry = Registry::parse(host).unwrap();
-        let identity = Identity::of(c, None);
+        let identity = Identity::of_fresh(c, None);
         let request = FetchRequest {
             target: Target::Registry(&registry),
             profile: None,
             role: None,
             identity: &identity,
+            aws: &Default::default(),
             budget: Duration::from_secs(10),
             web_identity: None,
         };
@@ -1140,12 +1142,13 @@ mod tests {
         assert_eq!((fake.calls(), spawned.get()), (1, 1));
         // The refresher: it fetches, writes, and ends its claim.
         let registry = Registry::parse(HOST).unwrap();
-        let identity = Identity::of(&c, None);
+        let identity = Identity::of_fresh(&c, None);
         let request = FetchRequest {
             target: Target::Registry(&registry),
             profile: None,
             role: None,
             identity: &identity,
+            aws: &Default::default(),
             budget: Duration::from_secs(10),
             web_identity: None,
         };
@@ -1272,7 +1275,7 @@ mod tests {
         // Entries of earlier versions are per registry, with the same key and format.
         let d = tempfile::tempdir().unwrap();
         let c = cfg(d.path());
-        let identity = Identity::of(&c, None);
+        let identity = Identity::of_fresh(&c, None);
         let store = Store::new(d.path().join(".ecr").as_path());
         let old = CacheEntry::new(
             HOST,

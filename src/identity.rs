@@ -21,9 +21,12 @@ use crate::profiles;
 use crate::secret::Secret;
 use crate::settings::Role;
 
-/// Largest AWS config/credentials file the identity reads. A bigger one is not hashed in part
+/// Largest AWS config/credentials file the identity covers. A bigger one is not hashed in part
 /// (a profile past the limit could change unseen): the run does not use the cache.
 pub const MAX_AWS_FILE: u64 = 1 << 20;
+/// Largest AWS config/credentials file read at all (and handed to the SDK); a bigger one fails
+/// the fetch with one line.
+pub const MAX_AWS_FILE_READ: u64 = 16 << 20;
 /// Keys of a profile that never change whose credentials it yields.
 const IGNORED_KEYS: &[&str] = &["region", "output", "cli_pager", "cli_history"];
 
@@ -99,16 +102,13 @@ pub struct Identity {
     pub warnings: Vec<String>,
     /// `web_identity_token_file` values of the selected profile's sections.
     pub web_identity_files: Vec<String>,
-    /// The AWS files as this identity read them, so that the SDK is given the very bytes the
-    /// identity covers; `None` when they were not read (environment keys) or were too large to
-    /// identify (then the fetch reads them itself).
-    pub files: Option<Secret<AwsFiles>>,
 }
 
 impl Identity {
-    /// The identity of the current configuration. `profile_override` (a per-registry mapping)
-    /// wins over `AWS_PROFILE`.
-    pub fn of(cfg: &Config, profile_override: Option<&str>) -> Identity {
+    /// The identity of the current configuration, the AWS files being the run's (`aws`: read
+    /// once, the very bytes the SDK is given). `profile_override` (a per-registry mapping) wins
+    /// over `AWS_PROFILE`.
+    pub fn of(cfg: &Config, aws: &AwsFilesOnce, profile_override: Option<&str>) -> Identity {
         let mut canon = canonical_env(cfg);
         let has_env_keys = cfg.identity_var(config::ACCESS_KEY_ID).is_some()
             && cfg
@@ -121,7 +121,6 @@ impl Identity {
         let mut cacheable = true;
         let mut warnings = Vec::new();
         let mut web_identity_files = Vec::new();
-        let mut read = None;
         let source = if has_env_keys && profile_override.is_none() {
             // Environment keys come first in the chain: the profile cannot matter, unless one is
             // named that does not exist (then no keys are used: the fetch fails, as the AWS CLI).
@@ -131,10 +130,14 @@ impl Identity {
             }
             CredentialSource::EnvKeys
         } else {
-            let files = AwsFiles::read(cfg, MAX_AWS_FILE);
-            cacheable = !files.too_large;
+            let files = aws.get(cfg);
+            cacheable = !files.too_large_to_identify;
             warnings = files.warnings.clone();
-            let sections = profile_sections(&files, profile);
+            let sections = if cacheable {
+                profile_sections(files, profile)
+            } else {
+                Sections::new()
+            };
             web_identity_files = sections
                 .values()
                 .filter_map(|kv| kv.get("web_identity_token_file").cloned())
@@ -145,9 +148,7 @@ impl Identity {
                     let _ = writeln!(canon, "[{section}] {k}={v}");
                 }
             }
-            let source = profile_source(cfg, profile, profile_override, &sections, files.too_large);
-            read = (!files.too_large).then(|| Secret::new(files));
-            source
+            profile_source(cfg, profile, profile_override, &sections, !cacheable)
         };
         Identity {
             id: hex(&Sha256::digest(canon.as_bytes())),
@@ -155,16 +156,21 @@ impl Identity {
             cacheable,
             warnings,
             web_identity_files,
-            files: read,
         }
+    }
+
+    /// [`Identity::of`] with files read for it alone (tests).
+    #[cfg(test)]
+    pub fn of_fresh(cfg: &Config, profile_override: Option<&str>) -> Identity {
+        Identity::of(cfg, &AwsFilesOnce::default(), profile_override)
     }
 
     /// The identity of a per-registry role: the role, its session name, external id and
     /// duration (each changes the session STS issues), and the identity of the credentials that
     /// assume it (`source_profile`, else the default chain). The STS region is not part of it, as
     /// a profile's `region` is not.
-    pub fn of_role(cfg: &Config, role: &Role) -> Identity {
-        let from = Identity::of(cfg, role.source_profile.as_deref());
+    pub fn of_role(cfg: &Config, aws: &AwsFilesOnce, role: &Role) -> Identity {
+        let from = Identity::of(cfg, aws, role.source_profile.as_deref());
         let mut canon = String::new();
         let _ = writeln!(canon, "role {}", role.arn);
         if let Some(id) = &role.external_id {
@@ -186,7 +192,6 @@ impl Identity {
             cacheable: from.cacheable,
             warnings: from.warnings,
             web_identity_files: from.web_identity_files,
-            files: from.files,
         }
     }
 
@@ -294,11 +299,11 @@ fn default_chain_source(cfg: &Config) -> CredentialSource {
 /// The region of the caller's default registry, as the AWS CLI takes it: `AWS_REGION`, else
 /// `AWS_DEFAULT_REGION`, else the selected profile's `region` (`AWS_DEFAULT_PROFILE`, else
 /// `AWS_PROFILE`, else `default`; a `region` in the credentials file counts, as with botocore).
-pub fn default_region(cfg: &Config) -> Option<String> {
+pub fn default_region(cfg: &Config, aws: &AwsFilesOnce) -> Option<String> {
     if let Some(r) = &cfg.region {
         return Some(r.clone());
     }
-    let files = AwsFiles::read(cfg, MAX_AWS_FILE);
+    let files = aws.get(cfg);
     let (config, credentials) = profiles::for_the_sdk(&files.config, &files.credentials);
     let profile = cfg.profile.as_deref().unwrap_or("default");
     profiles::property(&config, &credentials, profile, "region").filter(|r| !r.is_empty())
@@ -314,13 +319,39 @@ pub type Sections = BTreeMap<String, BTreeMap<String, String>>;
 pub struct AwsFiles {
     pub config: String,
     pub credentials: String,
-    /// A file was larger than the limit it was read with (its text is then empty).
+    /// A file was larger than [`MAX_AWS_FILE_READ`] (its text is then empty): no fetch.
     pub too_large: bool,
+    /// A file was larger than [`MAX_AWS_FILE`]: no identity can cover it, no cache.
+    pub too_large_to_identify: bool,
     pub warnings: Vec<String>,
 }
 
+/// The run's AWS files: read at most once, when first needed (an identity from environment keys
+/// never needs them), and then shared by every identity worked out and every fetch made in the
+/// run (`context.rs` holds it), so the bytes an identity covers are the bytes the SDK is given.
+#[derive(Default)]
+pub struct AwsFilesOnce(std::sync::OnceLock<Secret<AwsFiles>>);
+
+impl AwsFilesOnce {
+    pub fn get(&self, cfg: &Config) -> &AwsFiles {
+        self.0
+            .get_or_init(|| Secret::new(AwsFiles::read(cfg)))
+            .expose()
+    }
+}
+
+impl fmt::Debug for AwsFilesOnce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Their text holds keys: whether they were read is all that is shown.
+        f.debug_struct("AwsFilesOnce")
+            .field("read", &self.0.get().is_some())
+            .finish()
+    }
+}
+
 impl AwsFiles {
-    pub fn read(cfg: &Config, max: u64) -> AwsFiles {
+    /// Both files, each up to [`MAX_AWS_FILE_READ`].
+    pub fn read(cfg: &Config) -> AwsFiles {
         let mut out = AwsFiles::default();
         for (path, name, text) in [
             (&cfg.aws_config_file, "AWS config file", &mut out.config),
@@ -335,10 +366,16 @@ impl AwsFiles {
             let Some(path) = path.as_deref().filter(|p| !files::is_null_device(p)) else {
                 continue;
             };
-            match files::read_regular(path, max, true) {
-                Ok(bytes) => *text = String::from_utf8_lossy(&bytes).into_owned(),
+            match files::read_regular(path, MAX_AWS_FILE_READ, true) {
+                Ok(bytes) => {
+                    out.too_large_to_identify |= bytes.len() as u64 > MAX_AWS_FILE;
+                    *text = String::from_utf8_lossy(&bytes).into_owned();
+                }
                 Err(ReadError::Missing) => {}
-                Err(ReadError::TooLarge(_)) => out.too_large = true,
+                Err(ReadError::TooLarge(_)) => {
+                    out.too_large = true;
+                    out.too_large_to_identify = true;
+                }
                 Err(e) => out.warnings.push(format!(
                     "warning: ignoring the {name} {}: {e}",
                     path.display()
@@ -467,7 +504,7 @@ mod tests {
     #[test]
     fn different_env_keys_are_different_identities_and_secrets_stay_out_of_the_summary() {
         let d = tempfile::tempdir().unwrap();
-        let a = Identity::of(
+        let a = Identity::of_fresh(
             &cfg(
                 &[
                     ("AWS_ACCESS_KEY_ID", "AKIA1"),
@@ -477,7 +514,7 @@ mod tests {
             ),
             None,
         );
-        let b = Identity::of(
+        let b = Identity::of_fresh(
             &cfg(
                 &[
                     ("AWS_ACCESS_KEY_ID", "AKIA1"),
@@ -487,7 +524,7 @@ mod tests {
             ),
             None,
         );
-        let c = Identity::of(
+        let c = Identity::of_fresh(
             &cfg(
                 &[
                     ("AWS_ACCESS_KEY_ID", "AKIA2"),
@@ -508,31 +545,39 @@ mod tests {
         let base = "[profile dev]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = base\nregion = us-east-1\n[profile base]\ncredential_process = /bin/get-creds one\n";
         write(d.path(), "config", base);
         let c = cfg(&[("AWS_PROFILE", "dev")], d.path());
-        let first = Identity::of(&c, None);
+        let first = Identity::of_fresh(&c, None);
         assert_eq!(first.source.to_string(), "profile dev");
-        assert_eq!(Identity::of(&c, None), first, "stable");
+        assert_eq!(Identity::of_fresh(&c, None), first, "stable");
 
         write(d.path(), "config", &base.replace("us-east-1", "eu-west-1"));
         assert_eq!(
-            Identity::of(&c, None).id,
+            Identity::of_fresh(&c, None).id,
             first.id,
             "region is not identity"
         );
 
         write(d.path(), "config", &base.replace("role/a", "role/b"));
-        assert_ne!(Identity::of(&c, None).id, first.id, "role changes identity");
+        assert_ne!(
+            Identity::of_fresh(&c, None).id,
+            first.id,
+            "role changes identity"
+        );
 
         write(d.path(), "config", &base.replace("one", "two"));
         assert_ne!(
-            Identity::of(&c, None).id,
+            Identity::of_fresh(&c, None).id,
             first.id,
             "source profile's process changes identity"
         );
 
         write(d.path(), "config", base);
-        let other = Identity::of(&cfg(&[("AWS_PROFILE", "base")], d.path()), None);
+        let other = Identity::of_fresh(&cfg(&[("AWS_PROFILE", "base")], d.path()), None);
         assert_ne!(other.id, first.id);
-        assert_eq!(Identity::of(&c, Some("base")).id, other.id, "override wins");
+        assert_eq!(
+            Identity::of_fresh(&c, Some("base")).id,
+            other.id,
+            "override wins"
+        );
     }
 
     /// Keys in the credentials file, environment keys, and a role with nothing but its ARN.
@@ -561,22 +606,32 @@ mod tests {
     fn a_registrys_role_is_its_own_identity() {
         let d = tempfile::tempdir().unwrap();
         let (c, role) = role_world(d.path());
-        let a = Identity::of_role(&c, &role);
+        let a = Identity::of_role(&c, &Default::default(), &role);
         assert_eq!(
             a.source.to_string(),
             "role arn:aws:iam::123456789012:role/a from environment keys"
         );
         assert_eq!(a.source.base(), &CredentialSource::EnvKeys);
-        assert_ne!(a.id, Identity::of(&c, None).id, "not the chain's own");
-        assert_eq!(Identity::of_role(&c, &role), a, "stable");
+        assert_ne!(a.id, Identity::of_fresh(&c, None).id, "not the chain's own");
+        assert_eq!(
+            Identity::of_role(&c, &Default::default(), &role),
+            a,
+            "stable"
+        );
     }
 
     #[test]
     fn every_part_of_a_role_but_its_sts_region_is_identity() {
         let d = tempfile::tempdir().unwrap();
         let (c, role) = role_world(d.path());
-        let a = Identity::of_role(&c, &role);
-        let differs = |r: Role| assert_ne!(Identity::of_role(&c, &r).id, a.id, "{r:?}");
+        let a = Identity::of_role(&c, &Default::default(), &role);
+        let differs = |r: Role| {
+            assert_ne!(
+                Identity::of_role(&c, &Default::default(), &r).id,
+                a.id,
+                "{r:?}"
+            )
+        };
         differs(Role {
             arn: "arn:aws:iam::123456789012:role/b".into(),
             ..role.clone()
@@ -599,6 +654,7 @@ mod tests {
         });
         let base = Identity::of_role(
             &c,
+            &Default::default(),
             &Role {
                 source_profile: Some("base".into()),
                 ..role.clone()
@@ -607,6 +663,7 @@ mod tests {
         assert_ne!(
             Identity::of_role(
                 &c,
+                &Default::default(),
                 &Role {
                     source_profile: Some("other".into()),
                     ..role.clone()
@@ -619,6 +676,7 @@ mod tests {
         assert_eq!(
             Identity::of_role(
                 &c,
+                &Default::default(),
                 &Role {
                     region: Some("eu-west-1".into()),
                     ..role.clone()
@@ -630,6 +688,7 @@ mod tests {
         );
         let secret = Identity::of_role(
             &c,
+            &Default::default(),
             &Role {
                 external_id: Some("ext-secret".into()),
                 ..role
@@ -644,7 +703,7 @@ mod tests {
         let text = "[profile s]\nsso_session = corp\nsso_account_id = 111111111111\nsso_role_name = Dev\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n";
         write(d.path(), "config", text);
         let c = cfg(&[("AWS_PROFILE", "s")], d.path());
-        let a = Identity::of(&c, None);
+        let a = Identity::of_fresh(&c, None);
         assert_eq!(
             a.source,
             CredentialSource::Profile {
@@ -654,13 +713,13 @@ mod tests {
             }
         );
         write(d.path(), "config", &text.replace("Dev", "Admin"));
-        assert_ne!(Identity::of(&c, None).id, a.id);
+        assert_ne!(Identity::of_fresh(&c, None).id, a.id);
         write(
             d.path(),
             "config",
             &text.replace("corp.awsapps", "other.awsapps"),
         );
-        assert_ne!(Identity::of(&c, None).id, a.id);
+        assert_ne!(Identity::of_fresh(&c, None).id, a.id);
     }
 
     #[test]
@@ -672,13 +731,13 @@ mod tests {
             "[default]\naws_access_key_id = A\naws_secret_access_key = S\n",
         );
         let c = cfg(&[], d.path());
-        let a = Identity::of(&c, None);
+        let a = Identity::of_fresh(&c, None);
         write(
             d.path(),
             "credentials",
             "[default]\naws_access_key_id = A\naws_secret_access_key = T\n",
         );
-        assert_ne!(Identity::of(&c, None).id, a.id);
+        assert_ne!(Identity::of_fresh(&c, None).id, a.id);
     }
 
     #[test]
@@ -690,41 +749,52 @@ mod tests {
             "credentials",
             &format!("{filler}[default]\naws_access_key_id = A\naws_secret_access_key = S\n"),
         );
-        let id = Identity::of(&cfg(&[], d.path()), None);
+        let id = Identity::of_fresh(&cfg(&[], d.path()), None);
         assert!(!id.cacheable);
         write(
             d.path(),
             "credentials",
             "[default]\naws_access_key_id = A\naws_secret_access_key = S\n",
         );
-        assert!(Identity::of(&cfg(&[], d.path()), None).cacheable);
+        assert!(Identity::of_fresh(&cfg(&[], d.path()), None).cacheable);
     }
 
     #[test]
-    fn the_identity_keeps_the_bytes_it_hashed_for_the_sdk() {
+    fn a_run_reads_the_aws_files_once_and_every_identity_covers_those_bytes() {
         let d = tempfile::tempdir().unwrap();
-        let text = "[default]\naws_access_key_id = A\naws_secret_access_key = S\n";
+        let text = "[default]\naws_access_key_id = A\naws_secret_access_key = S\n[profile p]\n";
         write(d.path(), "credentials", text);
-        let id = Identity::of(&cfg(&[], d.path()), None);
-        let files = id.files.as_ref().expect("the files it read");
-        assert_eq!(files.expose().credentials, text);
-        // Changed afterwards: the fetch is still given what the identity covers.
+        let c = cfg(&[], d.path());
+        let aws = AwsFilesOnce::default();
+        let first = Identity::of(&c, &aws, None);
+        // Changed afterwards: the run goes on with what it read, for every identity it works
+        // out and for the SDK (aws.get is what ecr.rs hands it).
         write(
             d.path(),
             "credentials",
             "[default]\naws_access_key_id = B\n",
         );
-        assert_eq!(id.files.unwrap().expose().credentials, text);
-        // Environment keys: the files are not part of the identity, nor kept.
+        assert_eq!(Identity::of(&c, &aws, None), first);
+        assert_eq!(aws.get(&c).credentials, text);
+        assert_ne!(
+            Identity::of_fresh(&c, None).id,
+            first.id,
+            "a new run reads again"
+        );
+        // Environment keys: the files are not needed, so not read.
         let env = cfg(
             &[("AWS_ACCESS_KEY_ID", "E"), ("AWS_SECRET_ACCESS_KEY", "S")],
             d.path(),
         );
-        assert!(Identity::of(&env, None).files.is_none());
-        // Too large to hash: not kept either (the fetch reads them with its own limit).
+        let untouched = AwsFilesOnce::default();
+        Identity::of(&env, &untouched, None);
+        assert_eq!(format!("{untouched:?}"), "AwsFilesOnce { read: false }");
+        // Too large to identify, not too large to use: no cache, and the SDK gets the text.
         let filler = "# filler\n".repeat((MAX_AWS_FILE as usize / 9) + 10);
         write(d.path(), "credentials", &format!("{filler}{text}"));
-        assert!(Identity::of(&cfg(&[], d.path()), None).files.is_none());
+        let big = AwsFilesOnce::default();
+        assert!(!Identity::of(&c, &big, None).cacheable);
+        assert!(big.get(&c).credentials.ends_with(text) && !big.get(&c).too_large);
     }
 
     #[cfg(unix)]
@@ -740,7 +810,7 @@ mod tests {
                 .success()
         );
         let c = cfg(&[("AWS_CONFIG_FILE", fifo.to_str().unwrap())], d.path());
-        let id = Identity::of(&c, None);
+        let id = Identity::of_fresh(&c, None);
         assert!(id.cacheable);
         assert_eq!(id.warnings.len(), 1, "{:?}", id.warnings);
         assert!(id.warnings[0].contains("not a regular file"));
@@ -757,14 +827,14 @@ mod tests {
             ],
             d.path(),
         );
-        let files = AwsFiles::read(&c, MAX_AWS_FILE);
+        let files = AwsFiles::read(&c);
         assert_eq!(
             (files.config.as_str(), files.credentials.as_str()),
             ("", "")
         );
         assert!(files.warnings.is_empty(), "{:?}", files.warnings);
         assert!(!files.too_large);
-        let id = Identity::of(&c, None);
+        let id = Identity::of_fresh(&c, None);
         assert!(id.cacheable && id.warnings.is_empty(), "{:?}", id.warnings);
     }
 
@@ -772,7 +842,7 @@ mod tests {
     fn a_directory_as_the_config_file_is_absent_with_a_warning() {
         let d = tempfile::tempdir().unwrap();
         let c = cfg(&[("AWS_CONFIG_FILE", d.path().to_str().unwrap())], d.path());
-        let id = Identity::of(&c, None);
+        let id = Identity::of_fresh(&c, None);
         assert!(id.cacheable);
         assert_eq!(id.warnings.len(), 1, "{:?}", id.warnings);
         assert!(
@@ -788,7 +858,7 @@ mod tests {
         let text = "[profile c]\nlogin_session = arn:aws:iam::123456789012:user/alice\nregion = us-west-2\n";
         write(d.path(), "config", text);
         let c = cfg(&[("AWS_PROFILE", "c")], d.path());
-        let a = Identity::of(&c, None);
+        let a = Identity::of_fresh(&c, None);
         assert_eq!(
             a.source,
             CredentialSource::Profile {
@@ -798,7 +868,7 @@ mod tests {
             }
         );
         write(d.path(), "config", &text.replace("alice", "bob"));
-        assert_ne!(Identity::of(&c, None).id, a.id, "another sign-in");
+        assert_ne!(Identity::of_fresh(&c, None).id, a.id, "another sign-in");
         write(d.path(), "config", text);
         let elsewhere = cfg(
             &[
@@ -808,7 +878,7 @@ mod tests {
             d.path(),
         );
         assert_ne!(
-            Identity::of(&elsewhere, None).id,
+            Identity::of_fresh(&elsewhere, None).id,
             a.id,
             "another session cache"
         );
@@ -818,7 +888,7 @@ mod tests {
             "config",
             &format!("[profile r]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = c\n{text}"),
         );
-        let r = Identity::of(&cfg(&[("AWS_PROFILE", "r")], d.path()), None);
+        let r = Identity::of_fresh(&cfg(&[("AWS_PROFILE", "r")], d.path()), None);
         assert!(
             matches!(&r.source, CredentialSource::Profile { login: Some(p), .. } if p == "c"),
             "{:?}",
@@ -834,7 +904,7 @@ mod tests {
             "credentials",
             "[a]\naws_access_key_id = A\naws_secret_access_key = S\n[b]\naws_access_key_id = B\naws_secret_access_key = S\n",
         );
-        let both = Identity::of(
+        let both = Identity::of_fresh(
             &cfg(
                 &[("AWS_PROFILE", "a"), ("AWS_DEFAULT_PROFILE", "b")],
                 d.path(),
@@ -844,7 +914,7 @@ mod tests {
         assert_eq!(both.source.to_string(), "profile b");
         assert_eq!(
             both.id,
-            Identity::of(&cfg(&[("AWS_DEFAULT_PROFILE", "b")], d.path()), None).id
+            Identity::of_fresh(&cfg(&[("AWS_DEFAULT_PROFILE", "b")], d.path()), None).id
         );
     }
 
@@ -860,7 +930,7 @@ mod tests {
             ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
             ("AWS_ROLE_ARN", "arn:aws:iam::1:role/irsa"),
         ];
-        let id = Identity::of(&cfg(&irsa, d.path()), None);
+        let id = Identity::of_fresh(&cfg(&irsa, d.path()), None);
         assert_eq!(
             id.source.to_string(),
             "web identity role arn:aws:iam::1:role/irsa"
@@ -870,7 +940,7 @@ mod tests {
             "config",
             "[default]\nrole_arn = arn:aws:iam::1:role/deploy\nsource_profile = default\n",
         );
-        let id = Identity::of(&cfg(&irsa, d.path()), None);
+        let id = Identity::of_fresh(&cfg(&irsa, d.path()), None);
         assert_eq!(id.source.to_string(), "profile default");
     }
 
@@ -878,10 +948,10 @@ mod tests {
     fn a_named_profile_is_part_of_an_environment_keys_identity() {
         let d = tempfile::tempdir().unwrap();
         let keys = [("AWS_ACCESS_KEY_ID", "A"), ("AWS_SECRET_ACCESS_KEY", "S")];
-        let plain = Identity::of(&cfg(&keys, d.path()), None);
+        let plain = Identity::of_fresh(&cfg(&keys, d.path()), None);
         let mut named = keys.to_vec();
         named.push(("AWS_PROFILE", "ghost"));
-        let named = Identity::of(&cfg(&named, d.path()), None);
+        let named = Identity::of_fresh(&cfg(&named, d.path()), None);
         assert_eq!(named.source, CredentialSource::EnvKeys);
         assert_ne!(plain.id, named.id);
     }
@@ -892,9 +962,9 @@ mod tests {
         let text = "[default]\n    aws_access_key_id = A\n      # rotated\n    aws_secret_access_key = S\n";
         write(d.path(), "credentials", text);
         let c = cfg(&[], d.path());
-        let a = Identity::of(&c, None);
+        let a = Identity::of_fresh(&c, None);
         write(d.path(), "credentials", &text.replace("= S", "= T"));
-        assert_ne!(Identity::of(&c, None).id, a.id);
+        assert_ne!(Identity::of_fresh(&c, None).id, a.id);
     }
 
     #[test]
@@ -905,7 +975,8 @@ mod tests {
             "config",
             "[default]\nregion = us-east-2\n[profile dev]\nregion = eu-west-1 # home\n",
         );
-        let region = |vars: &[(&str, &str)]| default_region(&cfg(vars, d.path()));
+        let region =
+            |vars: &[(&str, &str)]| default_region(&cfg(vars, d.path()), &Default::default());
         assert_eq!(region(&[]).as_deref(), Some("us-east-2"));
         assert_eq!(
             region(&[("AWS_PROFILE", "dev")]).as_deref(),

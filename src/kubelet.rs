@@ -32,7 +32,7 @@ use crate::digest::sha256_hex;
 use crate::ecr::{Target, TokenSource, WebIdentity};
 use crate::error::render;
 use crate::helper::{self, GetOutcome};
-use crate::identity::{CredentialSource, Identity};
+use crate::identity::{AwsFilesOnce, CredentialSource, Identity};
 use crate::registry::{self, Registry};
 use crate::secret::Secret;
 
@@ -281,8 +281,13 @@ pub fn token_subject(token: &str) -> Option<TokenSubject> {
 /// The claims are not verified here: a forged token naming another account is served that
 /// account's cached token without an STS call. Whoever can run this provider against the node's
 /// cache is trusted as the kubelet is (docs/kubelet.md, "Trust boundary").
-pub fn service_account_identity(cfg: &Config, role_arn: &str, token: &str) -> Identity {
-    let mut identity = Identity::of(cfg, None);
+pub fn service_account_identity(
+    cfg: &Config,
+    aws: &AwsFilesOnce,
+    role_arn: &str,
+    token: &str,
+) -> Identity {
+    let mut identity = Identity::of(cfg, aws, None);
     let (canon, subject) = match token_subject(token) {
         Some(TokenSubject { iss, sub, uid }) => (
             serde_json::json!([
@@ -502,7 +507,7 @@ fn plan(ctx: &Context<'_>, host: &str, role: Option<&WebIdentity>) -> Result<Pla
             )
         }
         None => {
-            let region = crate::identity::default_region(cfg).ok_or_else(|| {
+            let region = crate::identity::default_region(cfg, &ctx.aws).ok_or_else(|| {
                 format!(
                     "{host} is not an ECR registry and no region is set: set AWS_REGION or the profile's region (the caller's registry there answers for it, as with cloud-provider-aws), or map {host} to a registry in the per-registry settings"
                 )
@@ -510,7 +515,7 @@ fn plan(ctx: &Context<'_>, host: &str, role: Option<&WebIdentity>) -> Result<Pla
             (
                 None,
                 region.to_owned(),
-                Identity::of(cfg, None),
+                Identity::of(cfg, &ctx.aws, None),
                 None,
                 format!("{host} (the caller's registry in {region})"),
             )
@@ -525,7 +530,7 @@ fn plan(ctx: &Context<'_>, host: &str, role: Option<&WebIdentity>) -> Result<Pla
             label,
         },
         Some(role) => Plan {
-            identity: service_account_identity(cfg, &role.role_arn, role.token.expose()),
+            identity: service_account_identity(cfg, &ctx.aws, &role.role_arn, role.token.expose()),
             registry,
             region,
             get: None,
@@ -700,7 +705,7 @@ mod tests {
         let a2 = jwt(r#"{"iss":"i","sub":"system:serviceaccount:ns:a","exp":2}"#);
         let b = jwt(r#"{"iss":"i","sub":"system:serviceaccount:ns:b"}"#);
         let other_cluster = jwt(r#"{"iss":"j","sub":"system:serviceaccount:ns:a"}"#);
-        let id = |r: &str, t: &str| service_account_identity(&cfg, r, t).id;
+        let id = |r: &str, t: &str| service_account_identity(&cfg, &Default::default(), r, t).id;
         assert_eq!(
             id(role, &a),
             id(role, &a2),
@@ -709,7 +714,7 @@ mod tests {
         assert_ne!(id(role, &a), id(role, &b));
         assert_ne!(id(role, &a), id(role, &other_cluster));
         assert_ne!(id(role, &a), id("arn:aws:iam::123456789012:role/other", &a));
-        assert_ne!(id(role, &a), Identity::of(&cfg, None).id);
+        assert_ne!(id(role, &a), Identity::of_fresh(&cfg, None).id);
         assert_ne!(id(role, "opaque-1"), id(role, "opaque-2"));
     }
 
@@ -717,7 +722,7 @@ mod tests {
     fn no_claim_can_pass_for_another_in_the_key() {
         let cfg = Config::from_lookup(|_| None, None);
         let role = "arn:aws:iam::123456789012:role/pull";
-        let id = |t: &str| service_account_identity(&cfg, role, t).id;
+        let id = |t: &str| service_account_identity(&cfg, &Default::default(), role, t).id;
         // A newline moved from one claim to the next.
         let (a, b) = (
             jwt(r#"{"iss":"I","sub":"X\nY"}"#),
@@ -728,8 +733,20 @@ mod tests {
         assert_ne!(id(&a), id(&b));
         // The role and the claims, likewise.
         assert_ne!(
-            service_account_identity(&cfg, "r\ni", &jwt(r#"{"iss":"s","sub":"t"}"#)).id,
-            service_account_identity(&cfg, "r", &jwt(r#"{"iss":"i\ns","sub":"t"}"#)).id
+            service_account_identity(
+                &cfg,
+                &Default::default(),
+                "r\ni",
+                &jwt(r#"{"iss":"s","sub":"t"}"#)
+            )
+            .id,
+            service_account_identity(
+                &cfg,
+                &Default::default(),
+                "r",
+                &jwt(r#"{"iss":"i\ns","sub":"t"}"#)
+            )
+            .id
         );
     }
 
@@ -742,7 +759,7 @@ mod tests {
                 r#"{{"iss":"i","sub":"system:serviceaccount:ns:app","kubernetes.io":{{"namespace":"ns","pod":{{"name":"{pod}"}},"serviceaccount":{{"name":"app","uid":"{uid}"}}}}}}"#
             ))
         };
-        let id = |t: &str| service_account_identity(&cfg, role, t).id;
+        let id = |t: &str| service_account_identity(&cfg, &Default::default(), role, t).id;
         assert_eq!(
             id(&token("u-1", "p1")),
             id(&token("u-1", "p2")),
@@ -766,7 +783,7 @@ mod tests {
         let cfg = Config::from_lookup(|_| None, None);
         let sub = "s".repeat(30_000);
         let t = jwt(&format!(r#"{{"iss":"i","sub":"{sub}"}}"#));
-        let summary = service_account_identity(&cfg, &"r".repeat(3000), &t)
+        let summary = service_account_identity(&cfg, &Default::default(), &"r".repeat(3000), &t)
             .source
             .to_string();
         assert!(

@@ -101,7 +101,7 @@ fn check(
                 ),
             ));
             steps.extend(cache_steps(ctx, &request));
-            let (fetched, ok) = token_steps(cfg, &request, source);
+            let (fetched, ok) = token_steps(ctx, &request, source);
             steps.extend(fetched);
             ok
         }
@@ -442,16 +442,18 @@ fn cache_steps(ctx: &Context<'_>, request: &helper::Caller) -> Vec<Step> {
 
 /// 4. A real fetch (never cached by doctor), with a hint when it fails.
 fn token_steps(
-    cfg: &Config,
+    ctx: &Context<'_>,
     request: &helper::Caller,
     source: &dyn TokenSource,
 ) -> (Vec<Step>, bool) {
+    let cfg = ctx.cfg;
     let started = Instant::now();
     let result = source.fetch(&FetchRequest {
         target: Target::Registry(&request.registry),
         profile: request.profile.as_deref(),
         role: request.role.as_ref(),
         identity: &request.identity,
+        aws: &ctx.aws,
         budget: ecr::fetch_budget(cfg),
         web_identity: None,
     });

@@ -591,3 +591,110 @@ fn configure_containers_store_names_the_drop_in() {
         out.stdout
     );
 }
+
+/// Runs the helper under strace with `args` and `input`; how many times each of `paths` was
+/// opened (any flags, successful or not), the helper's children included.
+fn opens_under_strace(
+    env: &Env,
+    args: &[&str],
+    input: &str,
+    paths: &[&std::path::Path],
+) -> Vec<usize> {
+    let trace = env.path().join("strace.out");
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args(["-f", "-qq", "-e", "trace=open,openat,openat2", "-o"])
+        .arg(&trace)
+        .arg(helper_bin())
+        .args(args)
+        .env_clear()
+        .envs(&env.vars);
+    let out = run_command(cmd, input.as_bytes(), std::time::Duration::from_secs(60));
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = fs::read_to_string(&trace).unwrap();
+    paths
+        .iter()
+        .map(|p| {
+            let quoted = format!("\"{}\"", p.display());
+            text.lines().filter(|l| l.contains(&quoted)).count()
+        })
+        .collect()
+}
+
+#[test]
+fn one_run_reads_the_settings_file_and_each_aws_file_at_most_once() {
+    if unix_only("strace") || under_qemu_user() {
+        return;
+    }
+    assert!(
+        std::process::Command::new("strace")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "strace is needed (make test-deps installs it)"
+    );
+    let fake = Fake::start();
+    let mut env = Env::with_fake(&fake);
+    env.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
+    let aws = env.path().join(".aws");
+    fs::create_dir_all(&aws).unwrap();
+    fs::write(
+        aws.join("credentials"),
+        format!("[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = {SECRET_KEY}\n[prod]\naws_access_key_id = AKIDPROD\naws_secret_access_key = {SECRET_KEY}\n"),
+    )
+    .unwrap();
+    fs::write(
+        aws.join("config"),
+        "[default]\nregion = eu-west-1\n[profile prod]\nregion = us-west-2\n",
+    )
+    .unwrap();
+    env.set("AWS_CONFIG_FILE", &aws.join("config").display().to_string())
+        .set(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            &aws.join("credentials").display().to_string(),
+        );
+    write_settings(
+        &env,
+        &json!({"registries": {
+            HOST: {"profile": "prod"},
+            "mirror.example.com": {"registry": DEV_HOST},
+        }}),
+    );
+    let settings = env.cache_dir().join("config.json");
+    let files = [
+        settings.as_path(),
+        &aws.join("config"),
+        &aws.join("credentials"),
+    ];
+    let kubelet = |image: &str| {
+        format!(
+            r#"{{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"{image}"}}"#
+        )
+    };
+    // A mapped registry fetched (its profile's identity, then the SDK given the files' text), then
+    // served from the cache; a custom name; list (every entry's identity, the default region's
+    // registry fetched); the kubelet for a mapped host and for a host that is not ECR (the
+    // default region and identity).
+    let runs: [(&[&str], String); 6] = [
+        (&["get"], HOST.to_owned()),
+        (&["get"], HOST.to_owned()),
+        (&["get"], "mirror.example.com".to_owned()),
+        (&["list"], String::new()),
+        (&["kubelet"], kubelet(&format!("{HOST}/app:1"))),
+        (&["kubelet"], kubelet("docker.io/library/busybox:1")),
+    ];
+    for (args, input) in runs {
+        let opens = opens_under_strace(&env, args, &input, &files);
+        assert_eq!(opens, [1, 1, 1], "{args:?} {input}: opens of {files:?}");
+    }
+    // And the fetches were made with the files' keys (the SDK read no file of its own).
+    let keys: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| r.access_key.clone())
+        .collect();
+    assert!(
+        keys.contains(&"AKIDPROD".to_owned()) && keys.contains(&"AKIDDEFAULT".to_owned()),
+        "{keys:?}"
+    );
+}
