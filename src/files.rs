@@ -862,7 +862,7 @@ mod no_std_fs_tests {
         );
         assert!(dir_names(&d.path().join("none")).is_err());
         assert!(dir_names(&d.path().join("file")).is_err());
-        assert!(dir_names(&tempfile::tempdir().unwrap().path()).unwrap().is_empty());
+        assert!(dir_names(tempfile::tempdir().unwrap().path()).unwrap().is_empty());
     }
 
     #[test]
