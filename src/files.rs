@@ -862,7 +862,11 @@ mod no_std_fs_tests {
         );
         assert!(dir_names(&d.path().join("none")).is_err());
         assert!(dir_names(&d.path().join("file")).is_err());
-        assert!(dir_names(tempfile::tempdir().unwrap().path()).unwrap().is_empty());
+        assert!(
+            dir_names(tempfile::tempdir().unwrap().path())
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -891,7 +895,9 @@ mod no_std_fs_tests {
         symlink(d.path().join("nowhere"), &dangling).unwrap();
         assert!(modified_no_follow(&dangling).is_ok());
         assert_eq!(
-            modified_no_follow(&d.path().join("none")).unwrap_err().kind(),
+            modified_no_follow(&d.path().join("none"))
+                .unwrap_err()
+                .kind(),
             io::ErrorKind::NotFound
         );
     }
@@ -907,7 +913,10 @@ mod no_std_fs_tests {
         fs::set_permissions(&plain, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(executable_at(&prog).unwrap());
         assert!(!executable_at(&plain).unwrap());
-        assert!(!executable_at(d.path()).unwrap(), "a directory is not a program");
+        assert!(
+            !executable_at(d.path()).unwrap(),
+            "a directory is not a program"
+        );
         // A link is what it points at: to a program, a program; to a plain file, not.
         symlink(&prog, d.path().join("to-prog")).unwrap();
         symlink(&plain, d.path().join("to-plain")).unwrap();
@@ -915,7 +924,9 @@ mod no_std_fs_tests {
         assert!(!executable_at(&d.path().join("to-plain")).unwrap());
         symlink(d.path().join("nowhere"), d.path().join("dangling")).unwrap();
         assert_eq!(
-            executable_at(&d.path().join("dangling")).unwrap_err().kind(),
+            executable_at(&d.path().join("dangling"))
+                .unwrap_err()
+                .kind(),
             io::ErrorKind::NotFound
         );
     }
