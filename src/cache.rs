@@ -267,17 +267,18 @@ impl Store {
 
     /// Forgets a failure record (after a success).
     pub fn clear_failure(&self, key: &EntryKey) {
-        let _ = fs::remove_file(self.dir.join(format!("{}.fail", key.stem)));
+        let _ = files::unlink(&self.dir.join(format!("{}.fail", key.stem)));
     }
 
     /// Every well-formed entry (for `list`).
     pub fn entries(&self) -> Vec<CacheEntry> {
-        let Ok(rd) = fs::read_dir(&self.dir) else {
+        let Ok(names) = files::dir_names(&self.dir) else {
             return Vec::new();
         };
-        rd.flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-            .filter_map(|e| read_entry(&e.path()))
+        names
+            .iter()
+            .filter(|n| n.to_string_lossy().ends_with(".json"))
+            .filter_map(|n| read_entry(&self.dir.join(n)))
             .collect()
     }
 
@@ -305,18 +306,17 @@ impl Store {
         if files::create_new_private(&path).is_ok() {
             return true;
         }
-        let old = fs::symlink_metadata(&path)
-            .and_then(|m| m.modified())
+        let old = files::modified_no_follow(&path)
             .ok()
             .and_then(|m| SystemTime::now().duration_since(m).ok())
             .is_some_and(|age| age >= stale_after);
-        old && fs::remove_file(&path).is_ok() && files::create_new_private(&path).is_ok()
+        old && matches!(files::unlink(&path), Ok(true)) && files::create_new_private(&path).is_ok()
     }
 
     /// Ends a claim of [`Self::claim_refresh`] (the refresher, when done; or the claimant, when
     /// no refresher could be started).
     pub fn end_refresh(&self, key: &EntryKey) {
-        let _ = fs::remove_file(self.dir.join(format!("{}.refreshing", key.stem)));
+        let _ = files::unlink(&self.dir.join(format!("{}.refreshing", key.stem)));
     }
 
     /// Takes the entry's lock for a fetch of at most `budget`. While another process holds it,
@@ -388,17 +388,15 @@ impl Store {
     /// Removes expired, damaged and foreign entries, temp files of crashed writers and lock
     /// files unused for a week. Runs after a fetch (never on the hit path).
     pub fn prune(&self, now: u64) -> usize {
-        let Ok(rd) = fs::read_dir(&self.dir) else {
+        let Ok(names) = files::dir_names(&self.dir) else {
             return 0;
         };
         let mut removed = 0;
-        for e in rd.flatten() {
-            let name = e.file_name();
+        for name in &names {
+            let path = self.dir.join(name);
             let name = name.to_string_lossy();
-            let path = e.path();
             let age = || {
-                e.metadata()
-                    .and_then(|m| m.modified())
+                files::modified_no_follow(&path)
                     .ok()
                     .and_then(|m| SystemTime::now().duration_since(m).ok())
                     .unwrap_or_default()
@@ -414,7 +412,7 @@ impl Store {
             } else {
                 false
             };
-            if dead && fs::remove_file(&path).is_ok() {
+            if dead && matches!(files::unlink(&path), Ok(true)) {
                 removed += 1;
             }
         }

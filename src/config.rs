@@ -399,6 +399,7 @@ fn expand_tilde(path: &str, home: Option<&Path>) -> Option<PathBuf> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests set their files up with std::fs
 mod tests {
     use super::*;
 

@@ -756,6 +756,184 @@ pub fn home_override(env: &dyn Fn(&str) -> Option<String>) -> Option<std::path::
     sys::home_override(env)
 }
 
+// ---- issue 21 (no std::fs outside files.rs): removing a name, listing a directory, a time
+// ---- and an executable looked at. clippy.toml forbids the std::fs calls behind them elsewhere.
+
+/// Removes the name `path`: a file, or a symbolic link itself (never what it points to). A
+/// directory is never removed (an error). `Ok(true)` when this call removed it, `Ok(false)` when
+/// nothing was there (already gone is done: another process may have removed it first). Whether
+/// another user's file may be removed is the system's rule for unlinking (a sticky directory
+/// keeps it theirs); the error says why not.
+pub fn unlink(path: &Path) -> io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The names in the directory `dir` (not `.` or `..`), in no particular order. Names only:
+/// nothing in `dir` is opened or inspected, so a symbolic link is a name like any other and is
+/// never followed; the caller decides what a name is by the name, or by [`modified_no_follow`].
+/// A name that cannot be read from the listing is skipped. An error when `dir` cannot be listed
+/// (missing, not a directory, not readable); a link to a directory lists the directory.
+pub fn dir_names(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+    Ok(fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.file_name())
+        .collect())
+}
+
+/// When the name `path` was last modified: a symbolic link's own time, never its target's (a
+/// planted link cannot make a file look fresh or stale by what it points at). Nothing is opened.
+pub fn modified_no_follow(path: &Path) -> io::Result<std::time::SystemTime> {
+    fs::symlink_metadata(path)?.modified()
+}
+
+/// Whether `path` is a file this platform would run ([`is_executable`]), symbolic links followed:
+/// the target is what runs. The error (the system's, as it is) when it cannot be inspected:
+/// missing, a link to nothing, a directory on the way that cannot be searched.
+pub fn executable_at(path: &Path) -> io::Result<bool> {
+    Ok(is_executable(&fs::metadata(path)?))
+}
+
+#[cfg(all(test, unix))]
+mod no_std_fs_tests {
+    use super::*;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn unlink_removes_a_link_not_its_target_and_never_a_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("target");
+        fs::write(&target, "keep").unwrap();
+        let link = d.path().join("link");
+        symlink(&target, &link).unwrap();
+        assert!(unlink(&link).unwrap());
+        assert!(fs::symlink_metadata(&link).is_err(), "the link is gone");
+        assert_eq!(fs::read(&target).unwrap(), b"keep", "its target is not");
+        // A link to a directory goes; the directory and what is in it stay.
+        let dir = d.path().join("dir");
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("f"), "x").unwrap();
+        symlink(&dir, d.path().join("dirlink")).unwrap();
+        assert!(unlink(&d.path().join("dirlink")).unwrap());
+        assert!(dir.join("f").is_file());
+        // A dangling link is a name like any other.
+        symlink(d.path().join("nowhere"), d.path().join("dangling")).unwrap();
+        assert!(unlink(&d.path().join("dangling")).unwrap());
+        assert!(fs::symlink_metadata(d.path().join("dangling")).is_err());
+        // A directory, even an empty one, is an error and stays.
+        let empty = d.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        assert!(unlink(&empty).is_err());
+        assert!(empty.is_dir());
+        assert!(unlink(&dir).is_err());
+        assert!(dir.join("f").is_file());
+        // A file goes; already gone is done, and says so.
+        assert!(unlink(&target).unwrap());
+        assert!(!unlink(&target).unwrap());
+        assert!(!unlink(&d.path().join("never")).unwrap());
+        // A name under a missing directory is gone too; under a file it cannot be (an error).
+        assert!(!unlink(&d.path().join("none").join("x")).unwrap());
+        fs::write(&target, "").unwrap();
+        assert!(unlink(&target.join("x")).is_err());
+    }
+
+    #[test]
+    fn dir_names_lists_names_without_following_links() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("file"), "").unwrap();
+        fs::create_dir(d.path().join("sub")).unwrap();
+        fs::write(d.path().join("sub").join("inner"), "").unwrap();
+        symlink(d.path().join("sub"), d.path().join("to-sub")).unwrap();
+        symlink(d.path().join("nowhere"), d.path().join("dangling")).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), "").unwrap();
+        symlink(outside.path(), d.path().join("to-outside")).unwrap();
+        let mut names = dir_names(d.path()).unwrap();
+        names.sort();
+        // Every name once, links included (a dangling one too); nothing from inside a directory
+        // or behind a link.
+        assert_eq!(
+            names,
+            ["dangling", "file", "sub", "to-outside", "to-sub"].map(std::ffi::OsString::from)
+        );
+        assert!(dir_names(&d.path().join("none")).is_err());
+        assert!(dir_names(&d.path().join("file")).is_err());
+        assert!(
+            dir_names(tempfile::tempdir().unwrap().path())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn modified_no_follow_is_the_links_own_time_not_its_targets() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("target");
+        fs::write(&target, "").unwrap();
+        let old = SystemTime::now() - Duration::from_secs(30 * 24 * 3600);
+        fs::File::options()
+            .write(true)
+            .open(&target)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(modified_no_follow(&target).unwrap(), old);
+        let link = d.path().join("link");
+        symlink(&target, &link).unwrap();
+        let age = |p: &Path| {
+            SystemTime::now()
+                .duration_since(modified_no_follow(p).unwrap())
+                .unwrap_or_default()
+        };
+        // Made just now: far younger than the month-old target it points at.
+        assert!(age(&link) < Duration::from_secs(24 * 3600));
+        let dangling = d.path().join("dangling");
+        symlink(d.path().join("nowhere"), &dangling).unwrap();
+        assert!(modified_no_follow(&dangling).is_ok());
+        assert_eq!(
+            modified_no_follow(&d.path().join("none"))
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn executable_at_follows_links_to_the_program() {
+        let d = tempfile::tempdir().unwrap();
+        let prog = d.path().join("prog");
+        fs::write(&prog, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&prog, fs::Permissions::from_mode(0o755)).unwrap();
+        let plain = d.path().join("plain");
+        fs::write(&plain, "").unwrap();
+        fs::set_permissions(&plain, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(executable_at(&prog).unwrap());
+        assert!(!executable_at(&plain).unwrap());
+        assert!(
+            !executable_at(d.path()).unwrap(),
+            "a directory is not a program"
+        );
+        // A link is what it points at: to a program, a program; to a plain file, not.
+        symlink(&prog, d.path().join("to-prog")).unwrap();
+        symlink(&plain, d.path().join("to-plain")).unwrap();
+        assert!(executable_at(&d.path().join("to-prog")).unwrap());
+        assert!(!executable_at(&d.path().join("to-plain")).unwrap());
+        symlink(d.path().join("nowhere"), d.path().join("dangling")).unwrap();
+        assert_eq!(
+            executable_at(&d.path().join("dangling"))
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::NotFound
+        );
+    }
+}
+
+// ---- End of the issue 21 (no std::fs outside files.rs) block.
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@
 //! a regular file, in a directory the user owns that nobody else can write (docs/security.md):
 //! otherwise the run logs nowhere. Any failure here means "no log", never a failed run.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Mutex;
@@ -92,12 +92,12 @@ pub fn init(cfg: &Config, now: SystemTime) -> bool {
 
 /// Keeps the newest [`MAX_FILES`] daily files (names sort by date), removes the older ones.
 fn prune(dir: &Path) {
-    let Ok(rd) = fs::read_dir(dir) else {
+    let Ok(names) = files::dir_names(dir) else {
         return;
     };
-    let mut days: Vec<String> = rd
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
+    let mut days: Vec<String> = names
+        .into_iter()
+        .filter_map(|n| n.into_string().ok())
         .filter(|n| {
             n.len() == PREFIX.len() + SUFFIX.len() + 12
                 && n.starts_with(&format!("{PREFIX}."))
@@ -107,7 +107,7 @@ fn prune(dir: &Path) {
     days.sort();
     let excess = days.len().saturating_sub(MAX_FILES);
     for name in &days[..excess] {
-        let _ = fs::remove_file(dir.join(name));
+        let _ = files::unlink(&dir.join(name));
     }
 }
 
@@ -179,6 +179,7 @@ impl Write for CappedLog {
 #[allow(clippy::disallowed_methods)] // tests set their files up with std::fs
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn the_log_stops_at_its_cap_and_says_so_once() {

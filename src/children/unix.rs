@@ -261,12 +261,13 @@ mod linux {
     /// Every process whose parent chain leads to `root` (excluding `root` and those `spared`),
     /// from `/proc/*/stat`.
     fn descendants(root: i32, spared: &dyn Fn(i32) -> bool) -> Vec<i32> {
-        let Ok(rd) = std::fs::read_dir("/proc") else {
+        // Names only, never followed (files.rs lists every directory): a pid is a name that parses.
+        let Ok(names) = crate::files::dir_names(std::path::Path::new("/proc")) else {
             return Vec::new();
         };
         let mut parent_of: Vec<(i32, i32)> = Vec::new();
-        for e in rd.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+        for name in &names {
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
                 continue;
             };
             let path = std::path::PathBuf::from(format!("/proc/{pid}/stat"));

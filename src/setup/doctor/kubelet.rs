@@ -187,10 +187,10 @@ fn check_images(providers: &[Provider], images: &[String], lines: &mut Vec<Strin
 
 fn bin_check(path: &Path) -> Result<String, String> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| {
+    let executable = crate::files::executable_at(path).map_err(|e| {
         format!("{shown}: {e}; set --image-credential-provider-bin-dir to the directory that holds it (or pass --bin-dir)")
     })?;
-    if !crate::files::is_executable(&meta) {
+    if !executable {
         return Err(format!("{shown}: not an executable file"));
     }
     let target = crate::files::canonical(path).map_err(|e| format!("{shown}: {e}"))?;
