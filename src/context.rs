@@ -6,10 +6,25 @@
 //!
 //! It reads; it decides nothing (the policy is `helper.rs`, the fallback's hand-off `fallback.rs`).
 
+use std::io::{Read, Write};
+
 use crate::cache::CacheState;
 use crate::config::Config;
+use crate::ecr::TokenSource;
 use crate::identity::AwsFilesOnce;
 use crate::settings::Loaded;
+
+/// What a door is handed for one run: the configuration, the clock (epoch seconds), where tokens
+/// come from, and the standard streams (`main` gives the real ones, tests their own). The doors
+/// take this one value instead of the same six arguments each.
+pub struct Run<'a> {
+    pub cfg: &'a Config,
+    pub now: u64,
+    pub source: &'a dyn TokenSource,
+    pub stdin: &'a mut dyn Read,
+    pub stdout: &'a mut dyn Write,
+    pub stderr: &'a mut dyn Write,
+}
 
 /// One run's view of its world.
 #[derive(Debug)]

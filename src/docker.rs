@@ -7,9 +7,7 @@ use std::process::ExitCode;
 
 use tracing::info;
 
-use crate::config::Config;
-use crate::context::Context;
-use crate::ecr::TokenSource;
+use crate::context::{Context, Run};
 use crate::fallback::{self, Fallback, Handoff, Storage};
 use crate::helper::{self, GetOutcome};
 use crate::protocol::{self, Credentials, fail, ok};
@@ -17,41 +15,27 @@ use crate::text::printable;
 use crate::{cli::Action, error};
 
 /// Runs one of Docker's actions; any other action is not Docker's and answers usage.
-pub fn run(
-    action: &Action,
-    cfg: &Config,
-    stdin: &mut dyn Read,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-    now: u64,
-    source: &dyn TokenSource,
-) -> ExitCode {
+pub fn run(action: &Action, io: &mut Run<'_>) -> ExitCode {
     match action {
-        Action::Get => get(cfg, stdin, stdout, stderr, now, source),
+        Action::Get => get(io),
         Action::List => {
             // stdin is not read: Docker sends `unused`, and a pipe left open must not hang us.
-            let ctx = Context::new(cfg, now);
-            let hosts = helper::list_in(&ctx, source);
+            let ctx = Context::new(io.cfg, io.now);
+            let hosts = helper::list_in(&ctx, io.source);
             info!(count = hosts.len(), "list");
-            ok(list_answer(&ctx, &hosts, stdout, stderr))
+            ok(list_answer(&ctx, &hosts, io.stdout, io.stderr))
         }
-        Action::Store => store(cfg, stdin, stdout, stderr, now),
-        Action::Erase => erase(cfg, stdin, stdout, stderr, now),
-        Action::Version => ok(protocol::write_line(stdout, &protocol::version())),
-        _ => fail(stdout, protocol::USAGE),
+        Action::Store => store(io),
+        Action::Erase => erase(io),
+        Action::Version => ok(protocol::write_line(io.stdout, &protocol::version())),
+        _ => fail(io.stdout, protocol::USAGE),
     }
 }
 
 /// `get`: the token for an ECR host, the fallback store's answer for another.
-fn get(
-    cfg: &Config,
-    stdin: &mut dyn Read,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-    now: u64,
-    source: &dyn TokenSource,
-) -> ExitCode {
-    let input = protocol::read_input(stdin);
+fn get(io: &mut Run<'_>) -> ExitCode {
+    let (stdout, stderr) = (&mut *io.stdout, &mut *io.stderr);
+    let input = protocol::read_input(io.stdin);
     let Some(server_url) = input.as_deref().and_then(protocol::server_url_of) else {
         info!("get: unreadable input (oversized or not UTF-8)");
         return fail(stdout, protocol::NOT_FOUND);
@@ -59,8 +43,8 @@ fn get(
     if server_url.is_empty() {
         return fail(stdout, protocol::NO_SERVER_URL);
     }
-    let ctx = Context::new(cfg, now);
-    let answer = helper::get_in(&ctx, &server_url, source);
+    let ctx = Context::new(io.cfg, io.now);
+    let answer = helper::get_in(&ctx, &server_url, io.source);
     for w in &answer.warnings {
         let _ = writeln!(stderr, "docker-credential-ecr-login: {}", printable(w));
     }
@@ -99,69 +83,42 @@ fn get(
 }
 
 /// `store`: the credentials JSON Docker sends after `docker login`.
-fn store(
-    cfg: &Config,
-    stdin: &mut dyn Read,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-    now: u64,
-) -> ExitCode {
+fn store(io: &mut Run<'_>) -> ExitCode {
     let mut input = Vec::new();
-    if let Err(e) = stdin.take(protocol::MAX_INPUT + 1).read_to_end(&mut input) {
-        return fail(stdout, &format!("cannot read stdin: {e}"));
+    if let Err(e) = io
+        .stdin
+        .take(protocol::MAX_INPUT + 1)
+        .read_to_end(&mut input)
+    {
+        return fail(io.stdout, &format!("cannot read stdin: {e}"));
     }
     match protocol::store_request_of(&input) {
-        Err(e) => fail(stdout, &e),
+        Err(e) => fail(io.stdout, &e),
         Ok(req) => {
-            info!(server = %req.server_url, ignored = cfg.ignore_creds_storage, "store");
-            storage(
-                &Context::new(cfg, now),
-                "store",
-                &req.server_url,
-                &input,
-                stdout,
-                stderr,
-            )
+            info!(server = %req.server_url, ignored = io.cfg.ignore_creds_storage, "store");
+            storage(io, "store", &req.server_url, &input)
         }
     }
 }
 
 /// `erase`: the server URL Docker sends after `docker logout`.
-fn erase(
-    cfg: &Config,
-    stdin: &mut dyn Read,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-    now: u64,
-) -> ExitCode {
-    let input = protocol::read_input(stdin);
+fn erase(io: &mut Run<'_>) -> ExitCode {
+    let input = protocol::read_input(io.stdin);
     match input.as_deref().and_then(protocol::server_url_of) {
-        None => fail(stdout, protocol::NO_SERVER_URL),
-        Some(url) if url.is_empty() => fail(stdout, protocol::NO_SERVER_URL),
+        None => fail(io.stdout, protocol::NO_SERVER_URL),
+        Some(url) if url.is_empty() => fail(io.stdout, protocol::NO_SERVER_URL),
         Some(url) => {
-            info!(server = %url, ignored = cfg.ignore_creds_storage, "erase");
+            info!(server = %url, ignored = io.cfg.ignore_creds_storage, "erase");
             let input = input.unwrap_or_default();
-            storage(
-                &Context::new(cfg, now),
-                "erase",
-                &url,
-                &input,
-                stdout,
-                stderr,
-            )
+            storage(io, "erase", &url, &input)
         }
     }
 }
 
 /// `store`/`erase` answered as [`fallback::storage`] decides (docs/contract.md §2.3, §2.7).
-fn storage(
-    ctx: &Context<'_>,
-    action: &str,
-    server_url: &str,
-    input: &[u8],
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> ExitCode {
+fn storage(io: &mut Run<'_>, action: &str, server_url: &str, input: &[u8]) -> ExitCode {
+    let ctx = &Context::new(io.cfg, io.now);
+    let (stdout, stderr) = (&mut *io.stdout, &mut *io.stderr);
     match fallback::storage(ctx, action, server_url) {
         Storage::NothingKept => {
             say(stderr, &helper::not_kept(ctx, action, server_url));

@@ -20,14 +20,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Read, Write};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use base64::Engine as _;
 use serde::Deserialize;
 use tracing::info;
 
 use crate::config::Config;
-use crate::context::Context;
+use crate::context::{Context, Run};
 use crate::digest::sha256_hex;
 use crate::ecr::{Target, TokenSource, WebIdentity};
 use crate::error::render;
@@ -354,24 +353,16 @@ See docs/kubelet.md, and `docker-credential-ecr-login --help` for the environmen
 
 /// Runs one kubelet request. `args` (after the program name, or after `kubelet`) are ignored,
 /// but for `-h`/`--help` and `-v`/`--version`.
-pub fn run(
-    args: &[String],
-    cfg: &Config,
-    stdin: &mut dyn Read,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-    now: SystemTime,
-    source: &dyn TokenSource,
-) -> ExitCode {
+pub fn run(args: &[String], io: &mut Run<'_>) -> ExitCode {
     match args.first().map(String::as_str) {
-        Some("-h" | "--help" | "help") => return line(stdout, HELP),
+        Some("-h" | "--help" | "help") => return line(io.stdout, HELP),
         Some("-v" | "--version" | "version") => {
-            return line(stdout, &crate::protocol::version());
+            return line(io.stdout, &crate::protocol::version());
         }
         _ => {}
     }
-    let now = crate::time::unix_now(now);
-    match answer(cfg, stdin, stderr, now, source) {
+    let stdout = &mut *io.stdout;
+    match answer(io.cfg, io.stdin, io.stderr, io.now, io.source) {
         Ok(body) => {
             if stdout
                 .write_all(body.as_bytes())
@@ -387,7 +378,7 @@ pub fn run(
             // Bounded whatever the request held (its values are cut where they are quoted).
             let why = crate::text::printable_cut(&why, crate::text::MAX_LINE);
             info!(error = %why, "kubelet: no credentials");
-            let _ = writeln!(stderr, "{PROVIDER_NAME}: {why}");
+            let _ = writeln!(io.stderr, "{PROVIDER_NAME}: {why}");
             ExitCode::FAILURE
         }
     }
@@ -799,12 +790,14 @@ mod tests {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let code = run(
             &[],
-            cfg,
-            &mut request.as_bytes(),
-            &mut out,
-            &mut err,
-            SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(source.now),
-            &source,
+            &mut Run {
+                cfg,
+                now: source.now,
+                source: &source,
+                stdin: &mut request.as_bytes(),
+                stdout: &mut out,
+                stderr: &mut err,
+            },
         );
         let asked = source.asked.borrow().len();
         (

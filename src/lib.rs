@@ -87,7 +87,15 @@ pub fn run(
         // The kubelet's door: `kubelet [ARGS...]`, which `main` also makes of a run as
         // `ecr-credential-provider [ARGS...]` (docs/kubelet.md).
         Some((first, rest)) if first == kubelet::ACTION => {
-            return kubelet::run(rest, cfg, stdin, stdout, stderr, now, source);
+            let mut io = context::Run {
+                cfg,
+                now: time::unix_now(now),
+                source,
+                stdin,
+                stdout,
+                stderr,
+            };
+            return kubelet::run(rest, &mut io);
         }
         // A background refresh this program started (helper.rs): no client, nothing to say.
         Some((first, rest)) if first == helper::REFRESH_ACTION => {
@@ -103,16 +111,23 @@ pub fn run(
         Ok(a) => a,
         Err(e) => return protocol::fail(stdout, &e.to_string()),
     };
-    let now = time::unix_now(now);
+    let mut io = context::Run {
+        cfg,
+        now: time::unix_now(now),
+        source,
+        stdin,
+        stdout,
+        stderr,
+    };
     match action {
         Action::Get | Action::List | Action::Store | Action::Erase | Action::Version => {
-            docker::run(&action, cfg, stdin, stdout, stderr, now, source)
+            docker::run(&action, &mut io)
         }
         Action::Configure(_)
         | Action::Doctor(_)
         | Action::LoginPassword(_)
         | Action::Export(_)
-        | Action::Help => setup::run(&action, cfg, stdout, stderr, now, source),
+        | Action::Help => setup::run(&action, &mut io),
     }
 }
 

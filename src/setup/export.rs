@@ -14,8 +14,7 @@ use std::process::ExitCode;
 
 use base64::Engine as _;
 
-use crate::config::Config;
-use crate::context::Context;
+use crate::context::{Context, Run};
 use crate::ecr::TokenSource;
 use crate::helper::{self, GetOutcome};
 use crate::secret::Secret;
@@ -179,14 +178,8 @@ fn check_names(args: &ExportArgs) -> Result<(), String> {
 
 /// `login-password`: the password for one registry on stdout, newline-terminated (what
 /// `aws ecr get-login-password` prints, for `docker login --password-stdin` or `ctr --user`).
-pub fn login_password(
-    cfg: &Config,
-    args: &[String],
-    now: u64,
-    source: &dyn TokenSource,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> ExitCode {
+pub fn login_password(args: &[String], io: &mut Run<'_>) -> ExitCode {
+    let (cfg, stdout, stderr) = (io.cfg, &mut *io.stdout, &mut *io.stderr);
     let args = match parse_login_password(args) {
         Ok(a) => a,
         Err(line) => return fail(stderr, &line),
@@ -194,7 +187,7 @@ pub fn login_password(
     if cfg.stdout_terminal && !args.force {
         return fail(stderr, REFUSE_TERMINAL);
     }
-    let Some(password) = token(&Context::new(cfg, now), &args.host, source, stderr) else {
+    let Some(password) = token(&Context::new(cfg, io.now), &args.host, io.source, stderr) else {
         return ExitCode::FAILURE;
     };
     let mut body = password.expose().as_bytes().to_vec();
@@ -204,14 +197,8 @@ pub fn login_password(
 
 /// `export`: the credentials of every HOST in one document, on stdout or in `-o FILE`. All or
 /// nothing: one host without a token writes nothing.
-pub fn export(
-    cfg: &Config,
-    args: &[String],
-    now: u64,
-    source: &dyn TokenSource,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> ExitCode {
+pub fn export(args: &[String], io: &mut Run<'_>) -> ExitCode {
+    let (cfg, stdout, stderr) = (io.cfg, &mut *io.stdout, &mut *io.stderr);
     let args = match parse_export(args) {
         Ok(a) => a,
         Err(line) => return fail(stderr, &line),
@@ -227,9 +214,9 @@ pub fn export(
     };
     let mut found = Vec::new();
     let mut missing = false;
-    let ctx = Context::new(cfg, now);
+    let ctx = Context::new(cfg, io.now);
     for host in &args.hosts {
-        match token(&ctx, host, source, stderr) {
+        match token(&ctx, host, io.source, stderr) {
             Some(p) => found.push((registry::hostport_of(host).to_owned(), p)),
             None => missing = true,
         }

@@ -15,19 +15,13 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::Action;
-use crate::config::Config;
-use crate::ecr::TokenSource;
+use crate::context::Run;
 use crate::protocol::{self, fail, ok};
 
 /// Runs one of the commands for people; any other action is not theirs and answers usage.
-pub fn run(
-    action: &Action,
-    cfg: &Config,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-    now: u64,
-    source: &dyn TokenSource,
-) -> ExitCode {
+pub fn run(action: &Action, io: &mut Run<'_>) -> ExitCode {
+    let (cfg, now, source) = (io.cfg, io.now, io.source);
+    let stdout = &mut *io.stdout;
     match action {
         Action::Configure(rest) => {
             match configure::parse(rest).and_then(|a| configure::run(cfg, &a)) {
@@ -48,10 +42,8 @@ pub fn run(
         }
         // The password or a credentials file for tools that cannot run a helper: stdout is the
         // secret only, failures are stderr lines (docs/contract.md §2.8).
-        Action::LoginPassword(args) => {
-            export::login_password(cfg, args, now, source, stdout, stderr)
-        }
-        Action::Export(args) => export::export(cfg, args, now, source, stdout, stderr),
+        Action::LoginPassword(args) => export::login_password(args, io),
+        Action::Export(args) => export::export(args, io),
         Action::Help => ok(protocol::write_line(stdout, &help::help())),
         _ => fail(stdout, protocol::USAGE),
     }
