@@ -300,8 +300,7 @@ impl Aws<'_> {
         let mapped = request.profile;
         let explicit = mapped.or(cfg.profile.as_deref());
         let name = explicit.unwrap_or("default");
-        let credentials_text = &request.aws.get(cfg).credentials;
-        let set = load_profiles(cfg, &parts.profile_files, credentials_text, name).await?;
+        let set = load_profiles(cfg, &parts.profile_files, request.aws, name).await?;
         let profile = set.get_profile(name);
         if profile.is_none()
             && let Some(p) = explicit
@@ -737,7 +736,7 @@ fn check_token_file(path: &str) -> Result<(), FetchError> {
 async fn load_profiles(
     cfg: &Config,
     files: &EnvConfigFiles,
-    credentials_text: &str,
+    aws: &AwsFilesOnce,
     name: &str,
 ) -> Result<ProfileSet, FetchError> {
     let (fs, env) = (SdkFs::real(), SdkEnv::real());
@@ -758,7 +757,7 @@ async fn load_profiles(
                 .zip(cfg.aws_config_file.as_ref())
             {
                 Some((creds, conf)) => {
-                    let (_, k) = profiles::for_the_sdk("", credentials_text);
+                    let (_, k) = profiles::for_the_sdk("", &aws.get(cfg).credentials);
                     let only_credentials = EnvConfigFiles::builder()
                         .with_contents(EnvConfigFileKind::Credentials, k)
                         .build();
