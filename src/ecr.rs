@@ -889,7 +889,7 @@ async fn role_chain(
     let base: SharedCredentialsProvider = loop {
         let Some(p) = set.get_profile(name) else {
             return Err(invalid(format!(
-                "profile {} names source_profile {name}, which is in neither AWS file",
+                "profile {} names source_profile {name}, which is in neither the AWS config file nor the AWS credentials file",
                 visited.last().unwrap_or(&start)
             )));
         };
@@ -1151,14 +1151,14 @@ fn sdk_profile_files(aws_files: &AwsFiles) -> EnvConfigFiles {
         .build()
 }
 
-/// As the AWS CLI: a profile asked for by name (`mapped`: by the per-registry settings) must
+/// As the AWS CLI: a profile asked for by name (`mapped`: by the settings file) must
 /// exist, even when environment keys would answer first.
 fn missing_profile(cfg: &Config, mapped: bool, name: &str) -> FetchError {
     FetchError::Credentials {
         detail: format!(
-            "{} names profile {name}, which is in neither the AWS config file nor the credentials file",
+            "{} names profile {name}, which is in neither the AWS config file nor the AWS credentials file",
             if mapped {
-                "the per-registry settings"
+                "the settings file"
             } else {
                 cfg.profile_var
             }

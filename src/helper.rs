@@ -173,7 +173,7 @@ pub fn get_in(ctx: &Context<'_>, server_url: &str, source: &dyn TokenSource) -> 
             return answer(GetOutcome::NotEcr);
         }
         Err(e) => {
-            warn!(error = %e, "get: per-registry settings");
+            warn!(error = %e, "get: settings file");
             let host = input_host(server_url);
             return answer(GetOutcome::Unavailable {
                 host,
@@ -188,7 +188,7 @@ pub fn get_in(ctx: &Context<'_>, server_url: &str, source: &dyn TokenSource) -> 
             return answer(GetOutcome::NotEcr);
         }
         Err(e) => {
-            warn!(error = %e, "get: per-registry settings");
+            warn!(error = %e, "get: settings file");
             let host = input_host(server_url);
             return answer(GetOutcome::Unavailable { host, error: e });
         }

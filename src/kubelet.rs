@@ -342,7 +342,7 @@ Usage: ecr-credential-provider [ARGS...]   (or: docker-credential-ecr-login kube
 
   ECR and ECR Public images get their registry's token (the same disk cache as `get`);
   other hosts routed here by matchImages get the caller's registry in AWS_REGION, or the
-  registry the per-registry settings name for that host.
+  registry the settings file names for that host.
   With serviceAccountToken (tokenAttributes), the role in the service account's annotation
   eks.amazonaws.com/ecr-role-arn (else AWS_ECR_ROLE_ARN) is assumed with
   AssumeRoleWithWebIdentity (session ecr-credential-provider); its tokens are cached per
@@ -500,7 +500,7 @@ fn plan(ctx: &Context<'_>, host: &str, role: Option<&WebIdentity>) -> Result<Pla
         None => {
             let region = crate::identity::default_region(cfg, &ctx.aws).ok_or_else(|| {
                 format!(
-                    "{host} is not an ECR registry and no region is set: set AWS_REGION or the profile's region (the caller's registry there answers for it, as with cloud-provider-aws), or map {host} to a registry in the per-registry settings"
+                    "{host} is not an ECR registry and no region is set: set AWS_REGION or the profile's region (the caller's registry there answers for it, as with cloud-provider-aws), or map {host} to a registry in the settings file"
                 )
             })?;
             (

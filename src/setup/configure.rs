@@ -353,7 +353,7 @@ fn registry_key(input: &str, settings: &Settings) -> Result<String, String> {
         _ => Err(format!(
             "{input:?} is not an ECR registry host (ACCOUNT.dkr.ecr.REGION.amazonaws.com, public.ecr.aws, ...) nor a custom name in {}",
             settings.path().map_or_else(
-                || "the per-registry settings".to_owned(),
+                || "the settings file".to_owned(),
                 |p| p.display().to_string()
             )
         )),

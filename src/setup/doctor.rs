@@ -38,7 +38,7 @@ pub fn run(cfg: &Config, hosts: &[String], now: u64, source: &dyn TokenSource) -
         let found = known_hosts(&ctx, docker.as_ref().and_then(|d| d.as_ref().ok()));
         if found.is_empty() {
             lines.push(
-                "no ECR registry named in Docker's config.json or the per-registry settings; run `docker-credential-ecr-login doctor HOST`"
+                "no ECR registry named in Docker's config.json or the settings file; run `docker-credential-ecr-login doctor HOST`"
                     .to_owned(),
             );
             return Report { lines, ok: false };
@@ -211,7 +211,7 @@ fn not_ours_steps(ctx: &Context<'_>) -> (Vec<Step>, bool) {
             format!("PROBLEM: {w} (so it names no fallback)"),
         ));
     }
-    let not_ecr = "not an ECR registry host (nor a custom name in the per-registry settings)";
+    let not_ecr = "not an ECR registry host (nor a custom name in the settings file)";
     match fallback::choose(cfg, settings) {
         fallback::Choice::Off => {
             steps.push(step(
@@ -279,7 +279,7 @@ fn registry_step(input: &str, reg: &Registry) -> Step {
 fn mapping_step(ctx: &Context<'_>, request: &helper::Caller) -> Step {
     let cfg = ctx.cfg;
     let file = cfg.settings_file.as_ref().map_or_else(
-        || "the per-registry settings".to_owned(),
+        || "the settings file".to_owned(),
         |p| p.display().to_string(),
     );
     let Some(key) = &request.mapping else {
@@ -507,7 +507,7 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
             "the credential_process of profile {profile} failed: run it by hand to see why (its own messages are printed above)"
         ),
         FetchError::Recorded(_) => "another process failed this way moments ago; run doctor again in a few seconds for a fresh attempt".into(),
-        FetchError::NoCredentials { .. } => "no credentials: run `aws configure` (keys) or `aws configure sso` then `aws sso login`, set AWS_PROFILE, or map this registry to a profile in the per-registry settings".into(),
+        FetchError::NoCredentials { .. } => "no credentials: run `aws configure` (keys) or `aws configure sso` then `aws sso login`, set AWS_PROFILE, or map this registry to a profile in the settings file".into(),
         FetchError::Credentials {
             sso_profile: Some(p),
             ..
@@ -547,7 +547,7 @@ fn hint(e: &FetchError, profile: Option<&str>) -> String {
         FetchError::Timeout(_) | FetchError::Network(_) => "the ECR API is unreachable: check the network, HTTPS_PROXY / NO_PROXY, firewall or VPC endpoint, and AWS_ENDPOINT_URL*".into(),
         FetchError::BadResponse(_) => "something other than the ECR API answered: check HTTPS_PROXY and AWS_ENDPOINT_URL*".into(),
         FetchError::CaBundle { .. } => "fix or unset AWS_CA_BUNDLE".into(),
-        FetchError::Settings(_) => "fix the per-registry settings file named above".into(),
+        FetchError::Settings(_) => "fix the settings file named above".into(),
         FetchError::AwsFileTooLarge(_) => "an AWS config or credentials file is far larger than any hand-written one: check AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE".into(),
         FetchError::Setup { .. } => "the helper could not set itself up (out of memory or file descriptors?)".into(),
     }

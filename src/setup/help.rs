@@ -1,4 +1,4 @@
-//! The text of `--help`: the actions, the commands for people, the per-registry settings and
+//! The text of `--help`: the actions, the commands for people, the settings file and
 //! every environment variable (the man page must cover each one: `make check-man`).
 
 use crate::protocol::USAGE;
@@ -7,7 +7,7 @@ use crate::protocol::USAGE;
 pub const CONFIGURE: &str = "  configure [--store [--fallback NAME]] [--dry-run] REGISTRY...
              add credHelpers entries for REGISTRY... (and with --store set credsStore) in
              Docker's config.json, keeping everything else; the old file is kept as config.json.bak;
-             --fallback NAME also sets \"fallback\" in the per-registry settings file
+             --fallback NAME also sets \"fallback\" in the settings file
   configure --containers [--store] [--dry-run] [REGISTRY...]
              the same for podman, skopeo and buildah: credHelpers entries in $REGISTRY_AUTH_FILE,
              else ~/.config/containers/auth.json; --store: a registries.conf.d drop-in (as root in
@@ -37,7 +37,7 @@ Actions:
   list       print the registries with a cached token usable by the current AWS identity
              (with a region from AWS_REGION, AWS_DEFAULT_REGION or the profile, also the
              caller's own registry there; at most 2 s)
-  store      what `docker login` calls: for an ECR host (or a key of the per-registry settings)
+  store      what `docker login` calls: for an ECR host (or a key of the settings file)
              nothing is kept, exit 0, and one stderr line names the AWS identity its tokens
              come from; another host goes to the fallback store (see below), else not implemented
   erase      what `docker logout` calls: as store
@@ -69,8 +69,8 @@ For tools that cannot run a credential helper (ctr, crictl, Nomad, Kubernetes, C
              ctr images pull --user \"AWS:$(docker-credential-ecr-login login-password HOST)\" ...
   export [--format auth|kube-secret] [--name NAME] [--namespace NS] [-o FILE] [--force] HOST...
              the credentials of every HOST in one document: auth (default) is the
-             {{\"auths\":{{...}}}} of config.json / auth.json (skopeo --authfile, oras); kube-secret
-             a kubernetes.io/dockerconfigjson Secret named NAME (default ecr-registry);
+             {{\"auths\":{{...}}}} of Docker's config.json / auth.json (skopeo --authfile, oras);
+             kube-secret a kubernetes.io/dockerconfigjson Secret named NAME (default ecr-registry);
              -o FILE writes it atomically{export_mode}
   Both take tokens as get does (the cache first); they last 12 hours, so run them again before.
   A secret is never printed to a terminal unless --force is given. A HOST without a token: one
@@ -80,8 +80,8 @@ For tools that cannot run a credential helper (ctr, crictl, Nomad, Kubernetes, C
     )
 }
 
-/// The per-registry settings file and the fallback store.
-const SETTINGS_AND_FALLBACK: &str = "Per-registry settings ($AWS_ECR_CONFIG, else config.json in the cache directory):
+/// The settings file and the fallback store.
+const SETTINGS_AND_FALLBACK: &str = "Settings file (per-registry settings; $AWS_ECR_CONFIG, else config.json in the cache directory):
   {\"registries\": {\"<host>\": {\"profile\": \"prod\"},  \"<12-digit account id>\": {\"profile\": \"dev\"},
                   \"<custom host>\": {\"registry\": \"<ECR registry host>\", \"profile\": \"...\"},
                   \"*.dkr.ecr.eu-west-1.amazonaws.com\": {\"role_arn\": \"arn:aws:iam::<account>:role/<name>\"}}}
@@ -112,7 +112,7 @@ fn environment() -> String {
   AWS_ECR_IGNORE_CREDS_STORAGE  true/1: store and erase succeed silently for every host;
                                 false/0: not implemented, even for ECR hosts (the old answer)
   AWS_ECR_LOG_LEVEL             off, error, warn, info (default), debug, trace; logs in <cache dir>/log/
-  AWS_ECR_CONFIG                per-registry settings file (default <cache dir>/config.json)
+  AWS_ECR_CONFIG                the settings file (default <cache dir>/config.json)
   AWS_ECR_FALLBACK              fallback store for registries that are not ECR: docker-credential-NAME
   AWS_ECR_ROLE_ARN              kubelet: the role to assume with a service account token when the
                                 service account has no (or an empty) eks.amazonaws.com/ecr-role-arn
@@ -133,7 +133,7 @@ fn environment() -> String {
 The cache directory, its tokens/ and log/, and the settings file are used only when you own
 them and nobody else can write them ({fix}); otherwise every get asks AWS and says why.
 
-Docker config ({home}{sep}.docker{sep}config.json):
+Docker's config.json ({home}{sep}.docker{sep}config.json):
   {{\"credsStore\": \"ecr-login\"}}  or  {{\"credHelpers\": {{\"<registry host>\": \"ecr-login\"}}}}",
         home = if cfg!(windows) { "%USERPROFILE%" } else { "~" },
         sep = std::path::MAIN_SEPARATOR,
