@@ -24,14 +24,16 @@ section with the standard library only (no cargo-audit to install), so the check
     one.
 """
 import json
+import os
 import struct
 import subprocess
 import sys
-import tomllib
 import zlib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkglib  # noqa: E402
+
 SECTION = b".dep-v0"
-CRATES_IO = "registry+https://github.com/rust-lang/crates.io-index"
 
 
 class Error(Exception):
@@ -170,61 +172,33 @@ def packages(info):
     return out
 
 
+def source_name(source):
+    """A package's source as cargo-auditable writes it: crates.io, else Cargo's, else local."""
+    return "crates.io" if source == pkglib.CRATES_IO else source or "local"
+
+
 def expected(target, root_dir="."):
     """{(name, version): (source, kind)} of what Cargo.lock resolves for TARGET (see module doc)."""
-    meta = json.loads(subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--locked", "--filter-platform", target],
-        check=True, capture_output=True, text=True, cwd=root_dir).stdout)
+    meta = pkglib.cargo_metadata(target, cwd=root_dir)
     pkgs = {p["id"]: p for p in meta["packages"]}
-    nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
-    root = meta["resolve"]["root"]
-    # Two walks: all = normal and build edges, from every package (build scripts' dependencies,
-    # proc macros); runtime = normal edges from the root, not into proc macros.
-    def walk(kinds):
-        seen, todo = set(), [root]
-        while todo:
-            pid = todo.pop()
-            if pid in seen:
-                continue
-            seen.add(pid)
-            for dep in nodes[pid]["deps"]:
-                if any(k["kind"] in kinds for k in dep["dep_kinds"]):
-                    todo.append(dep["pkg"])
-        return seen
     # A proc macro runs in the compiler: it and what only it uses are build-time, not linked in.
     # As cargo-auditable 0.7 decides it: a package whose one target is a proc macro (a proc
     # macro crate that also lists tests or examples, displaydoc for one, stays "runtime").
     macros = {pid for pid, p in pkgs.items()
               if len(p["targets"]) == 1 and p["targets"][0]["kind"] == ["proc-macro"]}
-
-    def runtime_walk():
-        seen, todo = set(), [root]
-        while todo:
-            pid = todo.pop()
-            if pid in seen or pid in macros:
-                continue
-            seen.add(pid)
-            for dep in nodes[pid]["deps"]:
-                if any(k["kind"] is None for k in dep["dep_kinds"]):
-                    todo.append(dep["pkg"])
-        return seen
-    runtime = runtime_walk()
+    # Two walks: all = normal and build edges, from every package (build scripts' dependencies,
+    # proc macros); runtime = normal edges from the root, not into proc macros.
+    runtime = pkglib.reachable(meta, {None}, skip=macros)
     out = {}
-    for pid in walk({None, "build"}):
+    for pid in pkglib.reachable(meta, {None, "build"}):
         p = pkgs[pid]
-        source = "crates.io" if p["source"] == CRATES_IO else p["source"] or "local"
-        out[(p["name"], p["version"])] = (source, "runtime" if pid in runtime else "build")
+        out[(p["name"], p["version"])] = (source_name(p["source"]), "runtime" if pid in runtime else "build")
     return out
 
 
 def lock_packages(root_dir="."):
-    with open(f"{root_dir}/Cargo.lock", "rb") as f:
-        lock = tomllib.load(f)
-    out = set()
-    for p in lock["package"]:
-        source = p.get("source")
-        out.add((p["name"], p["version"], "crates.io" if source == CRATES_IO else source or "local"))
-    return out
+    return {(p["name"], p["version"], source_name(p.get("source")))
+            for p in pkglib.lock_packages(f"{root_dir}/Cargo.lock")}
 
 
 def check(path, target):

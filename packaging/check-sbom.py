@@ -15,7 +15,6 @@ For --image: the same schema check, the subject is the index (by digest), and ea
 component with its SHA-256.
 Prints one line per SBOM; exits 1 with one line on stderr at the first failure.
 """
-import hashlib
 import json
 import os
 import re
@@ -24,18 +23,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import auditable  # noqa: E402
+import pkglib  # noqa: E402
 
 
 class Fail(Exception):
     pass
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def validator():
@@ -104,8 +96,8 @@ def check_artefact(dist, name, schema):
     path = os.path.join(dist, name)
     bom = load(path + ".cdx.json", schema)
     subject = bom["metadata"]["component"]
-    if subject["name"] != name or digest_of(subject) != sha256(path):
-        raise Fail(f"{name}.cdx.json: its subject is {subject['name']} {digest_of(subject)}, not {name} {sha256(path)}")
+    if subject["name"] != name or digest_of(subject) != pkglib.sha256_file(path):
+        raise Fail(f"{name}.cdx.json: its subject is {subject['name']} {digest_of(subject)}, not {name} {pkglib.sha256_file(path)}")
     # The binary shipped for this artefact's architecture.
     m = re.match(r".*-(x86_64|aarch64)-linux(\.tar\.gz)?$", name) or \
         re.match(r".*_(amd64|arm64)\.deb$", name) or re.match(r".*\.(x86_64|aarch64)\.rpm$", name)
@@ -120,7 +112,7 @@ def check_artefact(dist, name, schema):
         raise Fail(f"{name}: which binary it holds is unknown")
     binary = os.path.join(dist, binary)
     apps = [c for c in [subject] + bom.get("components", []) if c["type"] == "application"
-            and digest_of(c) == sha256(binary)]
+            and digest_of(c) == pkglib.sha256_file(binary)]
     if not apps:
         raise Fail(f"{name}.cdx.json: no component is the shipped binary {binary}")
     # The crates linked in: runtime ones, but this crate itself (the binary component); of every
@@ -145,13 +137,12 @@ def main():
         if args[:1] == ["--image"] and len(args) >= 4:
             bom = load(args[1], schema)
             subject = bom["metadata"]["component"]
-            with open(args[2], "rb") as f:
-                index = hashlib.sha256(f.read()).hexdigest()
+            index = pkglib.sha256_file(args[2])
             if digest_of(subject) != index or subject["type"] != "container":
                 raise Fail(f"{args[1]}: its subject is {subject.get('purl')}, not the index sha256:{index}")
             digests = {digest_of(c) for c in bom["components"] if c["type"] == "application"}
             for b in args[3:]:
-                if sha256(b) not in digests:
+                if pkglib.sha256_file(b) not in digests:
                     raise Fail(f"{args[1]}: {b} is not a component")
             print(f"ok - image SBOM: CycloneDX 1.5, subject the index sha256:{index[:12]}..., "
                   f"{len(bom['components'])} components, both binaries")

@@ -24,12 +24,14 @@ What it records (docs/security.md, "Signatures and provenance"):
 Nothing here is secret: no environment is dumped, only the variables named above.
 """
 import datetime
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import tomllib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkglib  # noqa: E402
 
 
 def run(*cmd, check=True):
@@ -42,14 +44,6 @@ def run(*cmd, check=True):
 def first_line(*cmd):
     out = run(*cmd, check=False)
     return out.splitlines()[0] if out else None
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def source_tree():
@@ -71,10 +65,8 @@ def source_tree():
 
 
 def crates(lock_path):
-    with open(lock_path, "rb") as f:
-        lock = tomllib.load(f)
     out = []
-    for p in lock.get("package", []):
+    for p in pkglib.lock_packages(lock_path):
         if "checksum" not in p:
             continue  # the workspace's own crate: part of the source tree
         out.append({
@@ -155,7 +147,7 @@ def check(path):
     subjects = {s["name"]: s["digest"]["sha256"] for s in st.get("subject", [])}
     for name, digest in subjects.items():
         p = os.path.join(dist, name)
-        if not os.path.isfile(p) or sha256_file(p) != digest:
+        if not os.path.isfile(p) or pkglib.sha256_file(p) != digest:
             problems.append(f"subject {name}: digest does not match {p}")
     with open(os.path.join(dist, "SHA256SUMS")) as f:
         for line in f:
@@ -170,7 +162,7 @@ def check(path):
     if not src.get("digest", {}).get("gitTree"):
         problems.append("no source tree hash")
     lock = next((d for d in deps if d.get("name") == "Cargo.lock"), {})
-    if lock.get("digest", {}).get("sha256") != sha256_file("Cargo.lock"):
+    if lock.get("digest", {}).get("sha256") != pkglib.sha256_file("Cargo.lock"):
         problems.append("Cargo.lock digest")
     want = {c["uri"]: c["digest"]["sha256"] for c in crates("Cargo.lock")}
     got = {d["uri"]: d.get("digest", {}).get("sha256") for d in deps if d.get("uri", "").startswith("pkg:cargo/")}
@@ -210,7 +202,7 @@ def main():
     with open(sums_path) as f:
         for line in f:
             want, name = line.rstrip("\n").split("  ", 1)
-            got = sha256_file(os.path.join(dist, name))
+            got = pkglib.sha256_file(os.path.join(dist, name))
             if got != want:
                 sys.exit(f"provenance: {dist}/{name} does not match SHA256SUMS")
             subjects.append({"name": name, "digest": {"sha256": got}})
@@ -219,7 +211,7 @@ def main():
         if (n.startswith(f"{binname}_{version}-") and n.endswith(".deb"))
         or (n.startswith(f"{binname}-{version}-") and n.endswith(".rpm")))
     for name in extra:
-        subjects.append({"name": name, "digest": {"sha256": sha256_file(os.path.join(dist, name))}})
+        subjects.append({"name": name, "digest": {"sha256": pkglib.sha256_file(os.path.join(dist, name))}})
 
     commit, tree, work_tree = source_tree()
     repo = ""
@@ -232,7 +224,7 @@ def main():
         "name": "source",
         "annotations": {"commitTree": tree, "uncommittedChanges": work_tree != tree},
     }, {
-        "uri": "Cargo.lock", "name": "Cargo.lock", "digest": {"sha256": sha256_file("Cargo.lock")},
+        "uri": "Cargo.lock", "name": "Cargo.lock", "digest": {"sha256": pkglib.sha256_file("Cargo.lock")},
     }]
     deps += crates("Cargo.lock")
 

@@ -7,8 +7,7 @@
 # .deb and .rpm packages when they are in $DIST, each of those files' CycloneDX SBOM
 # (<file>.cdx.json, packaging/sbom.py; docs/security.md), and the macOS files with theirs
 # (packaging/macos/release.sh; MACOS=1).
-# The tarball is reproducible: sorted entries, root-owned, mtimes at SOURCE_DATE_EPOCH (the commit
-# time), no PAX atime/ctime, gzip without name or time stamp.
+# The tarball is reproducible (packaging/tarball.sh, which makes the macOS one too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = sums ]; then
@@ -67,28 +66,15 @@ if [ "${1:-}" = windows ]; then
     exit 0
 fi
 . packaging/common.sh
+. packaging/tarball.sh
 
 name=$BIN-$VERSION-$ARCH-linux
-stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
-dir=$stage/$name
-install -d "$dir/docs"
-install -m 0755 "$STATIC_BIN" "$dir/$BIN"
-install -m 0644 LICENSE README.md CHANGELOG.md "$dir/"
-install -m 0644 "docs/$BIN.1" docs/migrating-from-go.md docs/kubelet.md "$dir/docs/"
-# The kubelet's provider name, beside the binary (docs/kubelet.md: copy both, or point
-# --image-credential-provider-bin-dir at the unpacked directory).
-ln -s "$BIN" "$dir/$KUBELET_PROVIDER"
-python3 packaging/third-party.py >"$dir/THIRD-PARTY.txt"
-chmod 0644 "$dir/THIRD-PARTY.txt"
-clamp_mtimes "$dir"
-
 mkdir -p "$DIST"
 rm -f "$DIST/$name" "$DIST/$name.tar.gz" "$DIST/$name"*.cdx.json "$DIST/SHA256SUMS"
-tar --create --sort=name --format=posix \
-    --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-    --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
-    -C "$stage" "$name" | gzip -9n >"$DIST/$name.tar.gz"
+# The kubelet's provider name, beside the binary (docs/kubelet.md: copy both, or point
+# --image-credential-provider-bin-dir at the unpacked directory).
+release_tarball --link "$KUBELET_PROVIDER" "$DIST/$name.tar.gz" "$name" "$STATIC_BIN" "$ARCH-unknown-linux-gnu" \
+    "docs/$BIN.1" docs/migrating-from-go.md docs/kubelet.md
 install -m 0755 "$STATIC_BIN" "$DIST/$name"
 # The CycloneDX SBOMs of the tarball and of the binary (packaging/sbom.py).
 python3 packaging/sbom.py "$DIST/$name.tar.gz" "$ARCH-unknown-linux-gnu=$STATIC_BIN"

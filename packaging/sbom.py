@@ -28,37 +28,25 @@ Reproducible (the SBOMs are in SHA256SUMS, which check-repro compares byte for b
 wall-clock time (metadata.timestamp is SOURCE_DATE_EPOCH, the commit time), the serial number is
 a name-based UUID of the artefact's name and digest, keys and lists sorted.
 """
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
-import tomllib
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import auditable  # noqa: E402
+import pkglib  # noqa: E402
 
 BIN = "docker-credential-ecr-login"
 REPOSITORY = "https://github.com/example/docker-credential-ecr-login"
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def cargo_facts():
     """{(name, version): (licence, .crate checksum)} for every package of Cargo.lock."""
-    meta = json.loads(subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--locked"],
-        check=True, capture_output=True, text=True).stdout)
-    with open("Cargo.lock", "rb") as f:
-        lock = {(p["name"], p["version"]): p.get("checksum") for p in tomllib.load(f)["package"]}
+    meta = pkglib.cargo_metadata()
+    lock = {(p["name"], p["version"]): p.get("checksum") for p in pkglib.lock_packages()}
     return {(p["name"], p["version"]): (p.get("license"), lock.get((p["name"], p["version"])))
             for p in meta["packages"]}
 
@@ -112,7 +100,7 @@ class Bom:
         refs = []
         root_ref = None
         version = os.environ["VERSION"]
-        digest = sha256(path)
+        digest = pkglib.sha256_file(path)
         bin_ref = f"file:{name}@sha256:{digest}"
         if auditable.is_universal(path):
             # A universal Mach-O: one component per slice (its crates, read from that slice).
@@ -225,7 +213,7 @@ def main():
             arch = {"x86_64": "amd64", "aarch64": "arm64"}
             # The CA bundle in every image: this machine's, Debian's (packaging/oci-index.py).
             cas = [bom.add(c) for c in [deb_component("ca-certificates", "all")] if c]
-            digest = sha256(index_json)
+            digest = pkglib.sha256_file(index_json)
             purl = f"pkg:oci/{BIN}@sha256:{digest}"
             subject = {"type": "container", "bom-ref": purl, "name": BIN,
                        "version": os.environ["VERSION"], "purl": purl,
@@ -245,7 +233,7 @@ def main():
                     # The artefact is the binary itself.
                     exe = name
                 refs.append(bom.binary(target, path, exe))
-            digest = sha256(artefact)
+            digest = pkglib.sha256_file(artefact)
             ref = f"file:{name}@sha256:{digest}"
             if len(refs) == 1 and refs[0] == ref:
                 subject = dict(bom.components.pop(ref))

@@ -7,32 +7,18 @@ apple-darwin one for macOS),
 so the list is what the binary contains. Sorted, so
 the output is the same bytes for the same Cargo.lock.
 """
-import json
-import subprocess
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pkglib  # noqa: E402
 
 target = sys.argv[1] if len(sys.argv) > 1 else "x86_64-unknown-linux-gnu"
 windows = "windows" in target
-meta = json.loads(
-    subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--locked",
-         "--filter-platform", target],
-        check=True, capture_output=True, text=True,
-    ).stdout
-)
+meta = pkglib.cargo_metadata(target)
 packages = {p["id"]: p for p in meta["packages"]}
-nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
-root = meta["resolve"]["root"]
-seen, todo = set(), [root]
-while todo:
-    pid = todo.pop()
-    if pid in seen:
-        continue
-    seen.add(pid)
-    for dep in nodes[pid]["deps"]:
-        if any(k["kind"] is None for k in dep["dep_kinds"]):
-            todo.append(dep["pkg"])
-seen.discard(root)
+seen = pkglib.reachable(meta, {None})
+seen.discard(meta["resolve"]["root"])
 
 out = sys.stdout
 if windows:

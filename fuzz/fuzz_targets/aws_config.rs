@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use docker_credential_ecr_login::fuzzing;
-use docker_credential_ecr_login::identity::Identity;
+use docker_credential_ecr_login::identity::{AwsFilesOnce, Identity};
 use libfuzzer_sys::fuzz_target;
 
 struct World {
@@ -71,8 +71,12 @@ fuzz_target!(|data: &[u8]| {
         vars.push(("AWS_PROFILE", profile));
     }
     let cfg = fuzzing::config(&vars);
-    let a = Identity::of(&cfg, None);
-    assert_eq!(a, Identity::of(&cfg, None), "deterministic");
+    let a = Identity::of(&cfg, &AwsFilesOnce::default(), None);
+    assert_eq!(
+        a,
+        Identity::of(&cfg, &AwsFilesOnce::default(), None),
+        "deterministic"
+    );
     assert!(a.id.len() == 64 && a.id.bytes().all(|b| b.is_ascii_hexdigit()));
     let selected = if profile.is_empty() {
         "default"
@@ -80,7 +84,7 @@ fuzz_target!(|data: &[u8]| {
         profile
     };
     assert_eq!(
-        Identity::of(&cfg, Some(selected)),
+        Identity::of(&cfg, &AwsFilesOnce::default(), Some(selected)),
         a,
         "override of the same profile"
     );
@@ -89,7 +93,10 @@ fuzz_target!(|data: &[u8]| {
     }
     for s in secrets {
         if s.len() >= 8 && !selected.contains(&s) {
-            assert!(!a.source.to_string().contains(&s), "a secret in the summary");
+            assert!(
+                !a.source.to_string().contains(&s),
+                "a secret in the summary"
+            );
         }
     }
 });

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use docker_credential_ecr_login::cache::{EntryKey, Store};
 use docker_credential_ecr_login::config::Config;
 use docker_credential_ecr_login::fuzzing::{self, FAKE_PASSWORD, FakeSource};
-use docker_credential_ecr_login::identity::Identity;
+use docker_credential_ecr_login::identity::{AwsFilesOnce, Identity};
 use libfuzzer_sys::fuzz_target;
 
 const NOW: u64 = 1_800_000_000;
@@ -35,7 +35,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         ("AWS_ACCESS_KEY_ID", "AKIDFUZZ"),
         ("AWS_SECRET_ACCESS_KEY", "fuzz-secret"),
     ]);
-    let identity = Identity::of(&cfg, None).id;
+    let identity = Identity::of(&cfg, &AwsFilesOnce::default(), None).id;
     let store = Store::new(&cache);
     std::fs::create_dir_all(store.dir()).expect("tokens dir");
     let entry = store

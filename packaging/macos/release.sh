@@ -7,10 +7,11 @@
 #                                        the man page and THIRD-PARTY.txt
 #   <file>.cdx.json                      each of those files' CycloneDX SBOM (packaging/sbom.py, from
 #                                        the crate list cargo auditable embedded in each slice)
-# Reproducible as the Linux tarballs are (sorted, root-owned, mtimes at SOURCE_DATE_EPOCH, gzip -n).
+# The tarball is made as the Linux ones are, reproducible (packaging/tarball.sh).
 # `release.sh names` prints those file names (for SHA256SUMS: packaging/release.sh sums).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. packaging/tarball.sh
 : "${BIN:=docker-credential-ecr-login}" "${DIST:=dist}" "${VERSION:?}" "${MAC_ARCHES:=aarch64 x86_64}"
 : "${TARGET_DIR:=$PWD/target}"
 export LC_ALL=C TZ=UTC
@@ -52,21 +53,8 @@ else
     main=$DIST/$BIN-$VERSION-$what-macos
 fi
 
-stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
-dir=$stage/$name
-install -d "$dir/docs"
-install -m 0755 "$main" "$dir/$BIN"
-install -m 0644 LICENSE README.md CHANGELOG.md "$dir/"
-install -m 0644 "docs/$BIN.1" "$dir/docs/"
-python3 packaging/third-party.py "${arches[0]}-apple-darwin" >"$dir/THIRD-PARTY.txt"
-chmod 0644 "$dir/THIRD-PARTY.txt"
-find "$dir" -depth -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 rm -f "$DIST/$name.tar.gz"
-tar --create --sort=name --format=posix \
-    --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-    --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
-    -C "$stage" "$name" | gzip -9n >"$DIST/$name.tar.gz"
+release_tarball "$DIST/$name.tar.gz" "$name" "$main" "${arches[0]}-apple-darwin" "docs/$BIN.1"
 # The CycloneDX SBOMs: of each thin binary, of the universal one (one component per slice) and of
 # the tarball. Mach-O records no rustc version: SBOM_RUSTC is make macos's rustc (Makefile MAC_ENV).
 for a in "${arches[@]}"; do
