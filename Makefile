@@ -71,6 +71,8 @@ test-deps:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets $(LOCKED) -- -D warnings
+	@# fuzz/Cargo.lock must stay in step with Cargo.lock (make fuzz builds with it).
+	$(CARGO) metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
 
 test: test-deps lint
 	ECR_TESTS_REQUIRE_MOTO=1 $(CARGO) test $(LOCKED)
