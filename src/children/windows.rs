@@ -95,7 +95,7 @@ fn kill_with_this_process() {
                 std::mem::size_of_val(&info) as u32,
             );
             if set == 0 || AssignProcessToJobObject(job, GetCurrentProcess()) == 0 {
-                tracing::debug!("no job object: the credential chain's children may outlive us");
+                tracing::info!("no job object: the credential chain's children may outlive us");
             }
         }
     });
