@@ -83,23 +83,21 @@ pub fn run(
     now: SystemTime,
     source: &dyn TokenSource,
 ) -> ExitCode {
+    let mut io = context::Run {
+        cfg,
+        now: time::unix_now(now),
+        source,
+        stdin,
+        stdout,
+        stderr,
+    };
     match args.split_first() {
         // The kubelet's door: `kubelet [ARGS...]`, which `main` also makes of a run as
         // `ecr-credential-provider [ARGS...]` (docs/kubelet.md).
-        Some((first, rest)) if first == kubelet::ACTION => {
-            let mut io = context::Run {
-                cfg,
-                now: time::unix_now(now),
-                source,
-                stdin,
-                stdout,
-                stderr,
-            };
-            return kubelet::run(rest, &mut io);
-        }
+        Some((first, rest)) if first == kubelet::ACTION => return kubelet::run(rest, &mut io),
         // A background refresh this program started (helper.rs): no client, nothing to say.
         Some((first, rest)) if first == helper::REFRESH_ACTION => {
-            return if helper::refresh(cfg, rest, time::unix_now(now), source) {
+            return if helper::refresh(cfg, rest, io.now, source) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -109,15 +107,7 @@ pub fn run(
     }
     let action = match cli::parse_args(args) {
         Ok(a) => a,
-        Err(e) => return protocol::fail(stdout, &e.to_string()),
-    };
-    let mut io = context::Run {
-        cfg,
-        now: time::unix_now(now),
-        source,
-        stdin,
-        stdout,
-        stderr,
+        Err(e) => return protocol::fail(io.stdout, &e.to_string()),
     };
     match action {
         Action::Get | Action::List | Action::Store | Action::Erase | Action::Version => {
