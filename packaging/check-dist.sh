@@ -447,11 +447,12 @@ start_repro() {
 # The second build in DIR, detached (its own session, nice 19): DIR/pid, DIR/start, and DIR/rc
 # when it ends (the process that waits for it need not be its parent). REPRO_ARCHES: the Linux
 # architectures it rebuilds (make check-dist: x86_64 only; aarch64 is the same compiler, flags
-# and path remapping for another target, and make check-repro rebuilds it too).
+# and path remapping for another target, and make check-repro rebuilds it too); REPRO_WINDOWS=1:
+# Windows too (make check-dist: 0, the Makefile's CHECK_REPRO_WINDOWS says why).
 launch_repro() {
     local dir=$1 pid i
     date +%s >"$dir/start"
-    ARCHES="${REPRO_ARCHES:-$ARCHES}" setsid nice -n 19 bash -c \
+    ARCHES="${REPRO_ARCHES:-$ARCHES}" WINDOWS="${REPRO_WINDOWS:-${WINDOWS:-1}}" setsid nice -n 19 bash -c \
         'packaging/check-repro.sh build "$1" >"$1/log" 2>&1; echo $? >"$1/rc"' repro "$dir" </dev/null >/dev/null 2>&1 &
     pid=$!
     echo "$pid" >"$dir/pid"

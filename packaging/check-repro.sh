@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make check-repro (and check-dist): are release builds reproducible?
-# The Windows .exe and zip are in SHA256SUMS too (WINDOWS=1), so they are compared as well.
+# The Windows .exe and zip are in SHA256SUMS too (WINDOWS=1), so they are compared as well
+# (check-dist passes WINDOWS=0 for its second build: the Makefile's CHECK_REPRO_WINDOWS).
 # Copies the source tree (the files git knows, as they are on disk) to a different, longer path
 # under /tmp, runs `make release` there with its own target directory, the same COMMIT and
 # SOURCE_DATE_EPOCH, and compares its SHA256SUMS with $DIST/SHA256SUMS from the build here.
