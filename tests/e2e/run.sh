@@ -40,13 +40,15 @@ run_case() {
     WHY=""
     CASE_FAILED=0
     C=""
+    local start=$SECONDS
     "$fn" || CASE_FAILED=1
+    # Each case's duration in whole seconds, so a slow run shows where its time went.
     if [ "$CASE_FAILED" -eq 0 ]; then
         PASSED=$((PASSED + 1))
-        printf 'PASS: %s\n' "$name"
+        printf 'PASS: %s [%d s]\n' "$name" $((SECONDS - start))
     else
         FAILED=$((FAILED + 1))
-        printf 'FAIL: %s (%s)\n' "$name" "${WHY:-no reason given}"
+        printf 'FAIL: %s (%s) [%d s]\n' "$name" "${WHY:-no reason given}" $((SECONDS - start))
         if [ -n "${C:-}" ] && [ -f "$C/err" ]; then
             sed 's/^/    stderr: /' "$C/err" | tail -n 8
         fi
