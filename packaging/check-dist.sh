@@ -36,8 +36,9 @@
 # the packages too, runs under qemu-aarch64-static (file must say aarch64, static; lintian on the
 # arm64 .deb; Built-Using names the sysroot's glibc, the amd64 one's version).
 # `all` builds each target once (static-all, windows, then their tests) and reuses it for every
-# check; it compiles every test before it runs any under emulation, and prints each step's
-# duration at the end (also when a step fails).
+# check; it compiles every test before it runs any under emulation (the repo, supply-chain and
+# image steps run beside that compiling: start_beside), and prints each step's duration at the
+# end (also when a step fails).
 # Usage: packaging/check-dist.sh all|man|static|deb|rpm|docker|release|cross|smoke_cross|image_index|windows|supply_chain|sign|repo|macos
 #        (run through make)
 set -euo pipefail
@@ -117,6 +118,11 @@ cleanup() {
     # A background reproducibility build still running (a check failed): its whole process group.
     [ -n "$repro_pid" ] && kill -- "-$repro_pid" 2>/dev/null && wait "$repro_pid" 2>/dev/null || true
     [ -n "$tools_pid" ] && kill -- "-$tools_pid" 2>/dev/null && wait "$tools_pid" 2>/dev/null || true
+    # The steps beside the test builds (start_beside), if one is still running: they and their children.
+    if [ -n "$beside_pid" ]; then
+        pkill -TERM -P "$beside_pid" 2>/dev/null || true
+        kill "$beside_pid" 2>/dev/null && wait "$beside_pid" 2>/dev/null || true
+    fi
     [ -z "$repro_dir" ] || rm -rf "$repro_dir"
     rm -rf "$tmp"
     [ "$rc" = 0 ] || summary
@@ -483,6 +489,39 @@ wait_repro() {
     ok "release rebuilt elsewhere is byte-identical"
 }
 
+# check-dist all: the steps that build nothing and run no test (the apt and dnf repositories, the
+# supply chain, the image) run in the background beside the test builds, whose fat-LTO links keep
+# one core busy and leave the other idle (issue 21, CI time), at nice 10 so the builds come first.
+# They are joined before any test runs (the repo step installs and removes our package in
+# /usr/bin); their output is printed, and their steps counted and timed, when they are joined.
+beside_pid=""
+start_beside() {
+    step "repo, supply chain, image: started beside the test builds (their output when they end)"
+    (
+        renice -n 10 -p "$BASHPID" >/dev/null
+        durations=() passed=0
+        timed "repo: apt + dnf (beside the test builds)" check_repo
+        timed "supply chain (beside the test builds)" check_supply_chain
+        step image
+        timed "image (beside the test builds)" packaging/check-image.sh
+        passed=$((passed + 1))
+        printf '%s\n' "${durations[@]}" >"$tmp/beside.durations"
+        echo "$passed" >"$tmp/beside.passed"
+    ) >"$tmp/beside.log" 2>&1 &
+    beside_pid=$!
+}
+join_beside() {
+    [ -n "$beside_pid" ] || return 0
+    local rc=0
+    wait "$beside_pid" || rc=$?
+    beside_pid=""
+    step "repo, supply chain, image (ran beside the test builds)"
+    cat "$tmp/beside.log"
+    [ "$rc" = 0 ] || fail "beside the test builds: $(grep -m1 'FAIL: ' "$tmp/beside.log" | sed 's/.*FAIL: //' || true) (exit status $rc)"
+    mapfile -t -O ${#durations[@]} durations <"$tmp/beside.durations"
+    passed=$((passed + $(cat "$tmp/beside.passed")))
+}
+
 # Supply chain (issue 24): the embedded crate lists, the SBOMs, cargo deny (packaging/check-supply-chain.sh).
 # `all` installs cargo-deny (minutes of compiling, once per machine) in the background from the
 # start, beside the builds, at the lowest priority, and waits for it here.
@@ -656,15 +695,13 @@ all)
     timed "release: build Windows, tarballs, zip" check_release all
     timed "macos: check (built by release)" check_macos
     timed "sign: provenance, minisign signatures" check_sign
-    timed "repo: apt + dnf repositories, installs" check_repo
+    wait_tools
+    start_beside
     timed "cross: compile aarch64 tests" check_cross_build
     timed "windows: compile unit tests" check_windows_build
+    timed "repo, supply chain, image: wait for them" join_beside
     timed "cross: aarch64 tests + smoke under qemu" check_cross
     timed "windows: smoke + tests under Wine" check_windows
-    timed "supply chain: auditable, SBOMs, cargo deny" check_supply_chain
-    step image
-    timed image packaging/check-image.sh
-    passed=$((passed + 1))
     timed "reproducibility: wait for the second build" wait_repro
     summary
     ;;

@@ -120,8 +120,9 @@ EOF
 }
 
 clients_cases() {
+    local t0=$SECONDS
     clients_python
-    echo "e2e: clients: $(clients_versions)"
+    echo "e2e: clients: $(clients_versions) [ready in $((SECONDS - t0)) s]"
     run_case "buildah pull + push with credHelpers" c_buildah_pull_push
     run_case "docker-compose pull, build --pull FROM the registry, push (real engine)" c_compose_pull_build_push
     run_case "Docker SDK for Python: images.pull + push through the engine" c_docker_sdk_pull_push

@@ -284,6 +284,7 @@ engine_versions() {
 }
 
 engine_cases() {
+    local t0=$SECONDS
     if ! engine_start "$REG"; then
         local n
         for n in "engine: docker build FROM scratch + push with credsStore" "engine: control: no helper -> pull refused" \
@@ -294,7 +295,7 @@ engine_cases() {
         done
         return
     fi
-    echo "e2e: engine: $(engine_versions)"
+    echo "e2e: engine: $(engine_versions) [started in $((SECONDS - t0)) s]"
     run_case "engine: docker build FROM scratch + push with credsStore" c_engine_push_credsstore
     run_case "engine: control: no helper -> pull refused" c_engine_control
     run_case "engine: docker pull with credHelpers, the image run" c_engine_pull_run_credhelpers

@@ -919,7 +919,7 @@ main() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
     setup
-    echo "e2e: against $(e2e_versions)"
+    echo "e2e: against $(e2e_versions) [set up in $(($(date +%s) - STARTED)) s]"
 
     run_case "helper on PATH is ours (target/debug, Cargo.toml version)" c_helper_is_ours
     run_case "skopeo copy (push) with credHelpers" c_skopeo_push
