@@ -510,13 +510,19 @@ start_beside() {
     ) >"$tmp/beside.log" 2>&1 &
     beside_pid=$!
 }
+# join_bg PID LOG: waits for a background job of this script and prints its log; its exit status.
+join_bg() {
+    local rc=0
+    wait "$1" || rc=$?
+    cat "$2"
+    return "$rc"
+}
 join_beside() {
     [ -n "$beside_pid" ] || return 0
-    local rc=0
-    wait "$beside_pid" || rc=$?
+    local pid=$beside_pid rc=0
     beside_pid=""
     step "repo, supply chain, image (ran beside the test builds)"
-    cat "$tmp/beside.log"
+    join_bg "$pid" "$tmp/beside.log" || rc=$?
     [ "$rc" = 0 ] || fail "beside the test builds: $(grep -m1 'FAIL: ' "$tmp/beside.log" | sed 's/.*FAIL: //' || true) (exit status $rc)"
     mapfile -t -O ${#durations[@]} durations <"$tmp/beside.durations"
     passed=$((passed + $(cat "$tmp/beside.passed")))
@@ -536,11 +542,9 @@ start_tools() {
 }
 wait_tools() {
     [ -n "$tools_pid" ] || return 0
-    local rc=0
-    wait "$tools_pid" || rc=$?
+    local pid=$tools_pid
     tools_pid=""
-    cat "$tmp/tools.log"
-    [ "$rc" = 0 ] || fail "packaging/cargo-tools.sh deny failed"
+    join_bg "$pid" "$tmp/tools.log" || fail "packaging/cargo-tools.sh deny failed"
 }
 check_supply_chain() {
     step "supply chain: cargo auditable lists, SBOMs, cargo deny"
