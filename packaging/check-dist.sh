@@ -497,6 +497,8 @@ wait_repro() {
 beside_pid=""
 start_beside() {
     step "repo, supply chain, image: started beside the test builds (their output when they end)"
+    # The subshell counts and times its own steps; join_beside adds them from files.
+    # shellcheck disable=SC2030
     (
         renice -n 10 -p "$BASHPID" >/dev/null
         durations=() passed=0
@@ -524,7 +526,9 @@ join_beside() {
     step "repo, supply chain, image (ran beside the test builds)"
     join_bg "$pid" "$tmp/beside.log" || rc=$?
     [ "$rc" = 0 ] || fail "beside the test builds: $(grep -m1 'FAIL: ' "$tmp/beside.log" | sed 's/.*FAIL: //' || true) (exit status $rc)"
+    # shellcheck disable=SC2031 # the parent's own durations and passed, not the subshell's
     mapfile -t -O ${#durations[@]} durations <"$tmp/beside.durations"
+    # shellcheck disable=SC2031
     passed=$((passed + $(cat "$tmp/beside.passed")))
 }
 
